@@ -1,0 +1,114 @@
+/*
+ * config.h - uploadgate's configuration: YAML (libyaml) loaded into plain
+ * structs, validated as a whole. Errors name the place: "file:line:col: message".
+ *
+ * Ownership: ug_config_load_* returns a config the caller frees with
+ * ug_config_free(); every string in it is owned by the config. A loaded config
+ * is immutable and may be shared read-only between threads.
+ */
+#ifndef UG_CONFIG_H
+#define UG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "errors.h"
+
+/* HTTP methods as a bitmask (route `methods:`). */
+enum {
+    UG_METHOD_GET = 1u << 0,
+    UG_METHOD_HEAD = 1u << 1,
+    UG_METHOD_POST = 1u << 2,
+    UG_METHOD_PUT = 1u << 3,
+    UG_METHOD_PATCH = 1u << 4,
+    UG_METHOD_DELETE = 1u << 5,
+    UG_METHOD_OPTIONS = 1u << 6,
+};
+
+/* Bit of a method name (exact, upper-case as on the wire); 0 when unknown. */
+unsigned ug_method_bit(const char *name, size_t len);
+
+typedef struct ug_listen {
+    char *address;     /* as written, e.g. "0.0.0.0:8080", "[::1]:8080" */
+    char *host;        /* "0.0.0.0", "::1" (no brackets) */
+    uint16_t port;
+    char *tls_certificate; /* NULL: cleartext (HTTP/1.1 + h2c) */
+    char *tls_key;
+} ug_listen_t;
+
+typedef struct ug_limits {
+    uint64_t max_body;       /* bytes of request body; default 1 GiB */
+    uint64_t max_file;       /* bytes of one stored file; default = max_body */
+    uint32_t max_files;      /* default 32 */
+    uint32_t max_fields;     /* default 128 */
+    uint64_t max_field_size; /* bytes of one non-file field value; default 64 KiB */
+} ug_limits_t;
+
+typedef struct ug_route {
+    char *path;          /* as configured: "/upload" or "/files/ *" (without the space) */
+    char *match;         /* what is compared: "/upload" (exact) or "/files/" (prefix) */
+    size_t match_len;
+    int is_prefix;       /* path ended in "/ *" */
+    unsigned methods;    /* UG_METHOD_* bits; default POST|PUT */
+    char *forward_to;    /* backend path; NULL = the request's own path and query */
+    ug_limits_t limits;
+    int keep_on_error;   /* keep stored files when the app answers >= 400 or forwarding fails */
+} ug_route_t;
+
+typedef struct ug_backend {
+    char *url;           /* as written */
+    char *host;          /* "127.0.0.1", a name, or NULL for a unix socket */
+    uint16_t port;
+    char *unix_path;     /* "/run/app.sock" when url is "unix:/run/app.sock"; else NULL */
+    char *authority;     /* value for the Host header sent to the backend, e.g. "127.0.0.1:8000" or "localhost" */
+    char *base_path;     /* path prefix from the url ("" when none); prepended to pass-through paths */
+    uint64_t timeout_ms; /* connect + each read/write to the backend; default 60s */
+} ug_backend_t;
+
+typedef struct ug_storage_config {
+    char *dir;               /* absolute; required */
+    char *app_dir;           /* absolute or NULL: the same volume as the app sees it */
+    uint64_t min_free;       /* bytes; default 1 GiB; below this uploads get 507 */
+    uint64_t spool_threshold;/* bytes; h2o spills buffered bodies to <dir>/.spool above this; default 1 MiB */
+} ug_storage_config_t;
+
+typedef struct ug_timeouts {
+    uint64_t header_ms;    /* default 10s */
+    uint64_t body_idle_ms; /* default 30s; also HTTP/2 idle timeout */
+    uint64_t keepalive_ms; /* default 60s */
+    uint64_t request_ms;   /* default 1h; total deadline of an HTTP/1 request served by h2o's own HTTP/1 code */
+} ug_timeouts_t;
+
+typedef struct ug_config {
+    char *source;          /* file name used in messages */
+    ug_listen_t *listen;
+    size_t listen_count;   /* >= 1; default one cleartext listener on 127.0.0.1:8080 */
+    unsigned threads;      /* 0 = auto (number of online CPUs) */
+    ug_backend_t backend;  /* required */
+    ug_storage_config_t storage;
+    ug_timeouts_t timeouts;
+    uint64_t max_header_size; /* bytes of a request head, default 16 KiB (also bounds a part's header block) */
+    ug_route_t *routes;
+    size_t route_count;
+} ug_config_t;
+
+/*
+ * Load and validate. On failure returns UG_ERR_CONFIG (or UG_ERR_NOMEM) and
+ * writes "file:line:col: message" (NUL-terminated) into errbuf.
+ */
+ug_err ug_config_load_file(const char *path, ug_config_t **out, char *errbuf, size_t errlen);
+/* The same from memory; `name` stands for the file name in messages. */
+ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_config_t **out, char *errbuf, size_t errlen);
+void ug_config_free(ug_config_t *c);
+
+/*
+ * The route for a request path (bytes up to '?' are compared; the query is
+ * ignored). Exact routes win over prefix routes; among prefixes the longest
+ * wins. NULL when no route matches (the request is passed through).
+ */
+const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len);
+
+/* Parse "64KiB", "2GiB", "1MB", "512" into bytes; "10s", "500ms", "1m", "24h" into ms. 0 on success, -1 on error. */
+int ug_parse_size(const char *s, size_t len, uint64_t *out);
+int ug_parse_duration(const char *s, size_t len, uint64_t *out_ms);
+
+#endif

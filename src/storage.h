@@ -1,0 +1,64 @@
+/*
+ * storage.h - where uploaded bytes land: one directory per upload under the
+ * storage root, one file per stored part, each written as "<n>.part" with
+ * O_EXCL and renamed to "<n>" only when complete. SHA-256 is computed (OpenSSL
+ * EVP) while the bytes pass, so no file is read back.
+ *
+ * Layout:   <root>/<upload-id>/<n>        n = 0, 1, 2 ... in body order
+ * Failure:  ug_storage_upload_abort() removes every file of the upload and its
+ *           directory, so a failed request leaves nothing behind.
+ *
+ * Ownership: the upload owns its files; ug_storage_upload_abort() and
+ * ug_storage_upload_release() free the upload and every file handle of it.
+ * A file handle stays valid until its upload is freed.
+ */
+#ifndef UG_STORAGE_H
+#define UG_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "errors.h"
+
+#define UG_UPLOAD_ID_LEN 32 /* hex characters of a 128-bit random id */
+#define UG_SHA256_HEX_LEN 64
+
+typedef struct ug_storage_upload ug_storage_upload_t;
+typedef struct ug_storage_file ug_storage_file_t;
+
+/*
+ * Start an upload: create <root>/<random id>/ (mode 0750). `id_out` receives the
+ * NUL-terminated id (UG_UPLOAD_ID_LEN + 1 bytes). Returns UG_OK,
+ * UG_ERR_INSUFFICIENT_STORAGE (ENOSPC/EDQUOT), UG_ERR_STORAGE or UG_ERR_NOMEM.
+ */
+ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char *id_out);
+
+const char *ug_storage_upload_id(const ug_storage_upload_t *u);
+/* Absolute directory of the upload (NUL-terminated, owned by the upload). */
+const char *ug_storage_upload_dir(const ug_storage_upload_t *u);
+
+/* Open the next file "<n>.part" (O_EXCL, mode 0640); *index_out = n. */
+ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out);
+
+/*
+ * Append bytes; hashes them. Small writes are coalesced in a buffer so that
+ * byte-sized chunks do not cost a syscall each; large ones go straight to write(2).
+ * ENOSPC/EDQUOT -> UG_ERR_INSUFFICIENT_STORAGE, other I/O errors -> UG_ERR_STORAGE.
+ */
+ug_err ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len);
+
+/* Flush, close and rename "<n>.part" to "<n>"; fills size and hex digest (65 bytes incl. NUL). */
+ug_err ug_storage_file_finish(ug_storage_file_t *f, uint64_t *size_out, char *sha256_hex_out);
+
+/* Bytes written to the file so far (for limit checks). */
+uint64_t ug_storage_file_size(const ug_storage_file_t *f);
+
+/* Remove every file of the upload (finished or not) and its directory; frees the upload. NULL is a no-op. */
+void ug_storage_upload_abort(ug_storage_upload_t *u);
+
+/* Keep the files (they now belong to the app); frees the upload. NULL is a no-op. */
+void ug_storage_upload_release(ug_storage_upload_t *u);
+
+/* Free bytes available to an unprivileged writer on the filesystem of `path` (statvfs f_bavail). */
+ug_err ug_storage_free_bytes(const char *path, uint64_t *out);
+
+#endif
