@@ -1,1 +1,437 @@
-/* placeholder: being written */
+/*
+ * config.c - the configuration schema and its loader.
+ *
+ * The schema is a set of key tables: each mapping of the YAML file has a
+ * table of the keys it accepts, with the handler that parses the value into a
+ * field of the matching struct. ug_cfg_walk_map() (config_walk.c) does the
+ * generic work (unknown, duplicate, required and null keys) and generic
+ * handlers there parse strings, paths, sizes, durations, integers and
+ * booleans, so adding a key is one table line here plus, at most, a small
+ * handler.
+ */
+#include "config.h"
+#include "config_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A configuration is a few KiB; a huge file is a mistake (wrong path), not a config. */
+#define UG_CONFIG_MAX_FILE (1024 * 1024)
+#define SEC (1000ull)
+
+/* ---- specific handlers ------------------------------------------------------------------------------ */
+
+static int h_threads(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    uint32_t v;
+    char q[96];
+    if (ug_cfg_expect(eo, n, UG_YNODE_SCALAR, path) != 0)
+        return -1;
+    if (n->len == 4 && memcmp(n->value, "auto", 4) == 0) {
+        *(unsigned *)field = 0;
+        return 0;
+    }
+    ug_cfg_errout scratch = {.source = eo->source}; /* our own message is clearer than ug_cfg_u32's */
+    if (ug_cfg_u32(&scratch, n, &v, k, path) != 0)
+        return ug_cfg_node_errorf(eo, n, "expected \"auto\" or an integer %llu..%llu for %s, got %s", (unsigned long long)k->min,
+                                  (unsigned long long)k->max, path, Q(n, q));
+    *(unsigned *)field = v;
+    return 0;
+}
+
+static int h_listen_address(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_listen_t *l = field;
+    ug_hostport_t hp;
+    char q[96];
+    if (ug_cfg_string(eo, n, &l->address, k, path) != 0)
+        return -1;
+    const char *why = ug_cfg_parse_listen_address(n->value, n->len, &hp);
+    if (why != NULL)
+        return ug_cfg_node_errorf(eo, n, "invalid %s %s: %s", path, Q(n, q), why);
+    free(l->host);
+    if ((l->host = strndup(hp.host, hp.host_len)) == NULL)
+        return ug_cfg_nomem(eo);
+    l->port = hp.port;
+    return 0;
+}
+
+static const ug_cfg_key tls_keys[] = {
+    {"certificate", ug_cfg_string, AT(ug_listen_t, tls_certificate), REQUIRED},
+    {"key", ug_cfg_string, AT(ug_listen_t, tls_key), REQUIRED},
+    {.name = NULL},
+};
+
+static const ug_cfg_key listen_keys[] = {
+    {"address", h_listen_address, WHOLE, REQUIRED},
+    {"tls", ug_cfg_map, WHOLE, .sub = tls_keys},
+    {.name = NULL},
+};
+
+static int h_listen(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_config_t *c = field;
+    char sub[64];
+    (void)k;
+    if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
+        return -1;
+    if (n->count == 0)
+        return ug_cfg_node_errorf(eo, n, "%s must have at least one entry", path);
+    if ((c->listen = calloc(n->count, sizeof(*c->listen))) == NULL)
+        return ug_cfg_nomem(eo);
+    c->listen_count = n->count;
+    for (size_t i = 0; i < n->count; i++) {
+        ug_listen_t *l = &c->listen[i];
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        if (ug_cfg_walk_map(eo, n->items[i], listen_keys, l, sub, NULL) != 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (c->listen[j].port == l->port && strcmp(c->listen[j].host, l->host) == 0) {
+                char q[96];
+                const ug_ynode *addr = ug_cfg_map_get(n->items[i], "address"), *first = ug_cfg_map_get(n->items[j], "address");
+                return ug_cfg_node_errorf(eo, addr, "duplicate listen address %s (first at line %u)", Q(addr, q), first->line);
+            }
+        }
+    }
+    return 0;
+}
+
+static int h_backend_url(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_backend_t *b = field;
+    ug_url_parts_t u;
+    char q[96];
+    if (ug_cfg_string(eo, n, &b->url, k, path) != 0)
+        return -1;
+    const char *why = ug_cfg_parse_backend_url(n->value, n->len, &u);
+    if (why != NULL)
+        return ug_cfg_node_errorf(eo, n, "invalid %s %s: %s", path, Q(n, q), why);
+    if (u.unix_path != NULL) {
+        b->unix_path = strndup(u.unix_path, u.unix_path_len);
+        b->authority = strdup("localhost"); /* HTTP/1.1 requires a Host; the app is local by definition */
+        b->base_path = strdup("");
+    } else {
+        b->host = strndup(u.hp.host, u.hp.host_len);
+        b->port = u.hp.port;
+        if (asprintf(&b->authority, u.hp.is_ipv6 ? "[%.*s]:%u" : "%.*s:%u", (int)u.hp.host_len, u.hp.host, (unsigned)u.hp.port) < 0)
+            b->authority = NULL;
+        b->base_path = strndup(u.base != NULL ? u.base : "", u.base_len);
+    }
+    if ((b->unix_path == NULL && b->host == NULL) || b->authority == NULL || b->base_path == NULL)
+        return ug_cfg_nomem(eo);
+    return 0;
+}
+
+static const ug_cfg_key backend_keys[] = {
+    {"url", h_backend_url, WHOLE, REQUIRED},
+    {"timeout", ug_cfg_duration, AT(ug_backend_t, timeout_ms), RANGE(1, UINT64_MAX)},
+    {.name = NULL},
+};
+
+static const ug_cfg_key storage_keys[] = {
+    {"dir", ug_cfg_abs_path, AT(ug_storage_config_t, dir), REQUIRED},
+    {"app_dir", ug_cfg_abs_path, AT(ug_storage_config_t, app_dir)},
+    {"min_free", ug_cfg_size, AT(ug_storage_config_t, min_free), RANGE(0, UINT64_MAX)},
+    /* below a page, h2o would spill nearly every body to disk: a typo, not a wish */
+    {"spool_threshold", ug_cfg_size, AT(ug_storage_config_t, spool_threshold), RANGE(4 * KiB, UINT64_MAX)},
+    {.name = NULL},
+};
+
+static const ug_cfg_key timeout_keys[] = {
+    {"header", ug_cfg_duration, AT(ug_timeouts_t, header_ms), RANGE(1, UINT64_MAX)},
+    {"body_idle", ug_cfg_duration, AT(ug_timeouts_t, body_idle_ms), RANGE(1, UINT64_MAX)},
+    {"keepalive", ug_cfg_duration, AT(ug_timeouts_t, keepalive_ms), RANGE(1, UINT64_MAX)},
+    {"request", ug_cfg_duration, AT(ug_timeouts_t, request_ms), RANGE(1, UINT64_MAX)},
+    {.name = NULL},
+};
+
+static int h_route_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_route_t *r = field;
+    char q[96];
+    if (ug_cfg_string(eo, n, &r->path, k, path) != 0)
+        return -1;
+    const char *s = r->path;
+    size_t len = strlen(s);
+    if (s[0] != '/')
+        return ug_cfg_node_errorf(eo, n, "%s must start with '/', got %s", path, Q(n, q));
+    if (strpbrk(s, "?#") != NULL)
+        return ug_cfg_node_errorf(eo, n, "%s must not contain '?' or '#' (the query is not matched), got %s", path, Q(n, q));
+    if (strchr(s, ' ') != NULL)
+        return ug_cfg_node_errorf(eo, n, "%s must not contain spaces, got %s", path, Q(n, q));
+    r->is_prefix = len >= 2 && s[len - 2] == '/' && s[len - 1] == '*';
+    r->match_len = r->is_prefix ? len - 1 : len; /* "/files/ *" compares "/files/" */
+    if (memchr(s, '*', r->match_len) != NULL || (!r->is_prefix && s[len - 1] == '*'))
+        return ug_cfg_node_errorf(eo, n, "%s may contain '*' only as a trailing \"/*\", got %s", path, Q(n, q));
+    free(r->match);
+    if ((r->match = strndup(s, r->match_len)) == NULL)
+        return ug_cfg_nomem(eo);
+    return 0;
+}
+
+static int h_forward_to(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    char q[96];
+    if (ug_cfg_string(eo, n, field, k, path) != 0)
+        return -1;
+    if (n->value[0] != '/')
+        return ug_cfg_node_errorf(eo, n, "%s must start with '/', got %s", path, Q(n, q));
+    if (strpbrk(n->value, " #") != NULL)
+        return ug_cfg_node_errorf(eo, n, "%s must not contain spaces or '#', got %s", path, Q(n, q));
+    return 0;
+}
+
+static int h_methods(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    unsigned bits = 0;
+    char q[96];
+    (void)k;
+    if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
+        return -1;
+    if (n->count == 0)
+        return ug_cfg_node_errorf(eo, n, "%s must list at least one method", path);
+    for (size_t i = 0; i < n->count; i++) {
+        const ug_ynode *m = n->items[i];
+        unsigned bit;
+        if (ug_cfg_expect(eo, m, UG_YNODE_SCALAR, path) != 0)
+            return -1;
+        if ((bit = ug_method_bit(m->value, m->len)) == 0)
+            return ug_cfg_node_errorf(eo, m, "unknown method %s in %s (expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
+                                      Q(m, q), path);
+        bits |= bit;
+    }
+    *(unsigned *)field = bits;
+    return 0;
+}
+
+static const ug_cfg_key limits_keys[] = {
+    {"max_body", ug_cfg_size, AT(ug_limits_t, max_body), RANGE(1, UINT64_MAX)},
+    {"max_file", ug_cfg_size, AT(ug_limits_t, max_file), RANGE(1, UINT64_MAX)},
+    {"max_files", ug_cfg_u32, AT(ug_limits_t, max_files), RANGE(0, 1000000)},
+    {"max_fields", ug_cfg_u32, AT(ug_limits_t, max_fields), RANGE(0, 1000000)},
+    {"max_field_size", ug_cfg_size, AT(ug_limits_t, max_field_size), RANGE(1, UINT64_MAX)},
+    {.name = NULL},
+};
+
+static int h_limits(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_limits_t *l = field;
+    const ug_ynode *seen[UG_CFG_MAX_KEYS] = {0};
+    char a[32], b[32], sub[96];
+    (void)k;
+    if (ug_cfg_walk_map(eo, n, limits_keys, l, path, seen) != 0)
+        return -1;
+    const ug_ynode *max_file = ug_cfg_seen(limits_keys, seen, "max_file");
+    if (max_file == NULL) {
+        l->max_file = l->max_body; /* one file may take the whole body */
+    } else if (l->max_file > l->max_body) {
+        ug_cfg_format_size(l->max_file, a, sizeof(a));
+        ug_cfg_format_size(l->max_body, b, sizeof(b));
+        return ug_cfg_node_errorf(eo, max_file, "%s (%s) must not exceed max_body (%s)",
+                                  ug_cfg_join(sub, sizeof(sub), path, "max_file"), a, b);
+    }
+    return 0;
+}
+
+static const ug_cfg_key route_keys[] = {
+    {"path", h_route_path, WHOLE, REQUIRED},
+    {"methods", h_methods, AT(ug_route_t, methods)},
+    {"forward_to", h_forward_to, AT(ug_route_t, forward_to)},
+    {"keep_on_error", ug_cfg_bool, AT(ug_route_t, keep_on_error)},
+    {"limits", h_limits, AT(ug_route_t, limits)},
+    {.name = NULL},
+};
+
+static void route_defaults(ug_route_t *r)
+{
+    r->methods = UG_METHOD_POST | UG_METHOD_PUT;
+    r->limits.max_body = 1 * GiB;
+    r->limits.max_file = r->limits.max_body;
+    r->limits.max_files = 32;
+    r->limits.max_fields = 128;
+    r->limits.max_field_size = 64 * KiB;
+}
+
+static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_config_t *c = field;
+    char sub[64], q[96];
+    (void)k;
+    if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
+        return -1;
+    if (n->count == 0)
+        return 0;
+    if ((c->routes = calloc(n->count, sizeof(*c->routes))) == NULL)
+        return ug_cfg_nomem(eo);
+    c->route_count = n->count;
+    for (size_t i = 0; i < n->count; i++) {
+        ug_route_t *r = &c->routes[i];
+        route_defaults(r);
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, NULL) != 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->routes[j].path, r->path) == 0) {
+                const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
+                return ug_cfg_node_errorf(eo, p, "duplicate route path %s (first defined at line %u)", Q(p, q), first->line);
+            }
+        }
+    }
+    return 0;
+}
+
+static const ug_cfg_key top_keys[] = {
+    {"listen", h_listen, WHOLE},
+    {"threads", h_threads, AT(ug_config_t, threads), RANGE(1, 256)},
+    {"backend", ug_cfg_map, AT(ug_config_t, backend), .sub = backend_keys, REQUIRED},
+    {"storage", ug_cfg_map, AT(ug_config_t, storage), .sub = storage_keys, REQUIRED},
+    {"timeouts", ug_cfg_map, AT(ug_config_t, timeouts), .sub = timeout_keys},
+    {"max_header_size", ug_cfg_size, AT(ug_config_t, max_header_size), RANGE(1 * KiB, 1 * MiB)},
+    {"routes", h_routes, WHOLE},
+    {.name = NULL},
+};
+
+/* ---- public API --------------------------------------------------------------------------------------- */
+
+static void set_defaults(ug_config_t *c)
+{
+    c->threads = 0;
+    c->backend.timeout_ms = 60 * SEC;
+    c->storage.min_free = 1 * GiB;
+    c->storage.spool_threshold = 1 * MiB;
+    c->timeouts.header_ms = 10 * SEC;
+    c->timeouts.body_idle_ms = 30 * SEC;
+    c->timeouts.keepalive_ms = 60 * SEC;
+    c->timeouts.request_ms = 3600 * SEC;
+    c->max_header_size = 16 * KiB;
+}
+
+static int default_listener(ug_config_t *c)
+{
+    if ((c->listen = calloc(1, sizeof(*c->listen))) == NULL)
+        return -1;
+    c->listen_count = 1;
+    c->listen[0].port = 8080;
+    c->listen[0].address = strdup("127.0.0.1:8080");
+    c->listen[0].host = strdup("127.0.0.1");
+    return c->listen[0].address != NULL && c->listen[0].host != NULL ? 0 : -1;
+}
+
+ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_config_t **out, char *errbuf, size_t errlen)
+{
+    ug_cfg_errout eo = {.source = name != NULL ? name : "<config>", .buf = errbuf, .len = errlen};
+    ug_ynode *root;
+    ug_config_t *c;
+    int rc;
+
+    *out = NULL;
+    if (errbuf != NULL && errlen > 0)
+        errbuf[0] = '\0';
+    if (ug_yaml_parse(yaml != NULL ? yaml : "", yaml != NULL ? len : 0, &root, &eo) != 0)
+        return eo.err;
+    if (root == NULL) {
+        ug_cfg_errorf(&eo, 1, 1, "the configuration is empty (backend and storage are required)");
+        return eo.err;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL || (c->source = strdup(eo.source)) == NULL) {
+        free(c);
+        ug_ynode_free(root);
+        ug_cfg_nomem(&eo);
+        return eo.err;
+    }
+    set_defaults(c);
+    rc = ug_cfg_walk_map(&eo, root, top_keys, c, "", NULL);
+    if (rc == 0 && c->listen_count == 0 && default_listener(c) != 0)
+        rc = ug_cfg_nomem(&eo);
+    ug_ynode_free(root);
+    if (rc != 0) {
+        ug_config_free(c);
+        return eo.err;
+    }
+    *out = c;
+    return UG_OK;
+}
+
+ug_err ug_config_load_file(const char *path, ug_config_t **out, char *errbuf, size_t errlen)
+{
+    size_t cap = UG_CONFIG_MAX_FILE + 1, len;
+    char *buf;
+    FILE *f;
+    ug_err err;
+
+    *out = NULL;
+    if ((f = fopen(path, "rb")) == NULL) {
+        snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return UG_ERR_CONFIG;
+    }
+    if ((buf = malloc(cap)) == NULL) {
+        fclose(f);
+        snprintf(errbuf, errlen, "%s: out of memory", path);
+        return UG_ERR_NOMEM;
+    }
+    len = fread(buf, 1, cap, f);
+    if (ferror(f)) {
+        snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(errno));
+        err = UG_ERR_CONFIG;
+    } else if (len == cap) {
+        snprintf(errbuf, errlen, "%s: larger than %d bytes; is this the configuration file?", path, UG_CONFIG_MAX_FILE);
+        err = UG_ERR_CONFIG;
+    } else {
+        err = ug_config_load_string(path, buf, len, out, errbuf, errlen);
+    }
+    free(buf);
+    fclose(f);
+    return err;
+}
+
+void ug_config_free(ug_config_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->listen_count; i++) {
+        free(c->listen[i].address);
+        free(c->listen[i].host);
+        free(c->listen[i].tls_certificate);
+        free(c->listen[i].tls_key);
+    }
+    free(c->listen);
+    free(c->backend.url);
+    free(c->backend.host);
+    free(c->backend.unix_path);
+    free(c->backend.authority);
+    free(c->backend.base_path);
+    free(c->storage.dir);
+    free(c->storage.app_dir);
+    for (size_t i = 0; i < c->route_count; i++) {
+        free(c->routes[i].path);
+        free(c->routes[i].match);
+        free(c->routes[i].forward_to);
+    }
+    free(c->routes);
+    free(c->source);
+    free(c);
+}
+
+const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len)
+{
+    const ug_route_t *best = NULL;
+    const char *q;
+
+    if (c == NULL || (path == NULL && len != 0))
+        return NULL;
+    if (len > 0 && (q = memchr(path, '?', len)) != NULL)
+        len = (size_t)(q - path);
+    for (size_t i = 0; i < c->route_count; i++) {
+        const ug_route_t *r = &c->routes[i];
+        if (r->is_prefix) {
+            if (len >= r->match_len && memcmp(path, r->match, r->match_len) == 0 &&
+                (best == NULL || r->match_len > best->match_len))
+                best = r;
+        } else if (len == r->match_len && memcmp(path, r->match, len) == 0) {
+            return r; /* paths are unique, so at most one exact route matches, and it wins */
+        }
+    }
+    return best;
+}

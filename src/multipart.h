@@ -22,14 +22,15 @@
 #define UG_MULTIPART_MAX_BOUNDARY 70
 
 typedef struct ug_multipart_part {
-    const char *name;          /* Content-Disposition name; NULL when absent */
+    const char *name;          /* Content-Disposition name; never NULL: a part without one is rejected (RFC 7578 4.2) */
     size_t name_len;
-    const char *filename;      /* filename (after unquoting) or decoded filename*; NULL when absent; "" allowed */
+    const char *filename;      /* filename (after unquoting) or decoded filename* (UTF-8); NULL when absent; "" allowed */
     size_t filename_len;
     const char *content_type;  /* part Content-Type, trimmed; NULL when absent; "" when present but empty */
     size_t content_type_len;
 } ug_multipart_part_t;
 
+/* Any callback may be NULL (the event is then ignored). */
 typedef struct ug_multipart_callbacks {
     /* A part's headers are complete. Return UG_OK to continue, anything else aborts parsing with that error. */
     ug_err (*on_part_begin)(void *ctx, const ug_multipart_part_t *part);
@@ -54,8 +55,11 @@ ug_err ug_multipart_boundary(const char *content_type, size_t len, char *out, si
 int ug_multipart_is_form_data(const char *content_type, size_t len);
 
 /*
- * Create a parser. `max_header_size` bounds one part's header block (bytes);
- * exceeding it is a UG_ERR_MALFORMED_MULTIPART error. Returns NULL when out of memory.
+ * Create a parser. `max_header_size` bounds one part's header block (bytes,
+ * from the byte after the delimiter line to the empty line's CRLF included);
+ * exceeding it is a UG_ERR_MALFORMED_MULTIPART error. The callbacks struct is
+ * copied. Returns NULL when out of memory or when boundary_len is not 1..70
+ * (pass the output of ug_multipart_boundary).
  */
 ug_multipart_parser_t *ug_multipart_new(const char *boundary, size_t boundary_len, size_t max_header_size,
                                         const ug_multipart_callbacks_t *cb, void *ctx);
@@ -72,7 +76,10 @@ ug_err ug_multipart_finish(ug_multipart_parser_t *p);
 
 /* Human-readable reason of the last error (static string), or NULL. */
 const char *ug_multipart_error_message(const ug_multipart_parser_t *p);
-/* Offset in the whole body (bytes fed so far) at which the error was detected. */
+/*
+ * Offset in the whole body of the byte at fault (for a truncated body: the
+ * body length; for a callback abort: how far parsing had got).
+ */
 uint64_t ug_multipart_error_offset(const ug_multipart_parser_t *p);
 
 void ug_multipart_free(ug_multipart_parser_t *p);

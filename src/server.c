@@ -1,1 +1,348 @@
-/* placeholder: being written */
+/*
+ * server.c - see server.h.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "handler.h"
+
+struct worker {
+    ug_server_t *server;
+    size_t index;
+    pthread_t tid;
+    int started;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t *accept; /* one per listener */
+    h2o_socket_t **listeners;
+    int *fds; /* listening fds of this worker, one per listener */
+    h2o_multithread_receiver_t wake;
+    size_t open_conns;
+};
+
+struct ug_server {
+    const ug_config_t *config;
+    h2o_globalconf_t gconf;
+    SSL_CTX **ssl; /* per listener; NULL for cleartext */
+    size_t nthreads;
+    struct worker *workers;
+    atomic_int stopping;
+    uint64_t grace_deadline_ms; /* absolute, h2o_now() clock, set when stopping */
+    uint64_t grace_ms;
+};
+
+static void set_err(char *errbuf, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+    snprintf(errbuf, errlen, fmt, a, b);
+}
+
+static SSL_CTX *make_ssl_ctx(const ug_listen_t *l, char *errbuf, size_t errlen)
+{
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+    if (ssl == NULL)
+        goto Error;
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ssl, l->tls_certificate) != 1)
+        goto Error;
+    if (SSL_CTX_use_PrivateKey_file(ssl, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl) != 1)
+        goto Error;
+    /* h2 first, then http/1.1: ALPN picks HTTP/2 whenever the client offers it. */
+    h2o_ssl_register_alpn_protocols(ssl, h2o_alpn_protocols);
+    return ssl;
+Error : {
+    char why[256];
+    ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+    snprintf(errbuf, errlen, "listen %s: cannot set up TLS with %s / %s: %s", l->address, l->tls_certificate, l->tls_key, why);
+    SSL_CTX_free(ssl);
+    return NULL;
+}
+}
+
+static int open_listener(const ug_listen_t *l, char *errbuf, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    int fd = -1, on = 1;
+    snprintf(port, sizeof(port), "%u", (unsigned)l->port);
+    int gai = getaddrinfo(l->host, port, &hints, &res);
+    if (gai != 0) {
+        set_err(errbuf, errlen, "listen %s: %s", l->address, gai_strerror(gai));
+        return -1;
+    }
+    if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        (res->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        set_err(errbuf, errlen, "listen %s: %s", l->address, strerror(errno));
+        if (fd != -1)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* The spool directory takes h2o's spilled request bodies: on the storage volume, never tmpfs /tmp (libh2o guide, 5). */
+static ug_err setup_spool(const ug_config_t *c, char *errbuf, size_t errlen)
+{
+    char dir[FILENAME_MAX];
+    struct stat st;
+    if (stat(c->storage.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        set_err(errbuf, errlen, "storage.dir %s: %s", c->storage.dir, errno != 0 ? strerror(errno) : "not a directory");
+        return UG_ERR_CONFIG;
+    }
+    int n = snprintf(dir, sizeof(dir), "%s/.spool", c->storage.dir);
+    if (n < 0 || (size_t)n + sizeof("/h2o.b.XXXXXX") > sizeof(h2o_socket_buffer_mmap_settings.fn_template)) {
+        set_err(errbuf, errlen, "storage.dir %s: %s", c->storage.dir, "path too long");
+        return UG_ERR_CONFIG;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        set_err(errbuf, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return UG_ERR_CONFIG;
+    }
+    /* length checked above */
+    memcpy(h2o_socket_buffer_mmap_settings.fn_template, dir, (size_t)n);
+    memcpy(h2o_socket_buffer_mmap_settings.fn_template + n, "/h2o.b.XXXXXX", sizeof("/h2o.b.XXXXXX"));
+    h2o_socket_buffer_mmap_settings.threshold = c->storage.spool_threshold;
+    return UG_OK;
+}
+
+static uint64_t largest_max_body(const ug_config_t *c)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < c->route_count; ++i)
+        if (c->routes[i].limits.max_body > m)
+            m = c->routes[i].limits.max_body;
+    return m;
+}
+
+static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
+{
+    const ug_config_t *c = s->config;
+    h2o_globalconf_t *g = &s->gconf;
+    h2o_config_init(g);
+    g->server_name = h2o_iovec_init(H2O_STRLIT("uploadgate/" UG_VERSION));
+
+    /* h2o 2.2.5 checks its one global entity limit before any handler runs; past it HTTP/1 gets a bare 413 and
+     * HTTP/2 a RST_STREAM. Routes enforce their own max_body and answer 413 in JSON; the global limit leaves them
+     * room (twice the largest route limit) so that a body just over a route's limit gets that answer on HTTP/2 too. */
+    uint64_t largest = largest_max_body(c);
+    uint64_t global = largest != 0 ? largest * 2 : (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE;
+    if (global < (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE && largest == 0)
+        global = H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE;
+    g->max_request_entity_size = global > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)global;
+    g->handshake_timeout = c->timeouts.header_ms;
+    /* In 2.2.5 http1.req_timeout is one deadline for head and body together, armed once (lib/http1.c reqread_start). */
+    g->http1.req_timeout = c->timeouts.request_ms;
+    g->http2.idle_timeout = c->timeouts.body_idle_ms;
+    g->http2.graceful_shutdown_timeout = 0; /* we keep our own deadline (shutdown grace) */
+    g->proxy.io_timeout = c->backend.timeout_ms;
+
+    h2o_hostconf_t *host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+    ug_handler_register(pc, c);
+
+    /* Everything the upload handler declines is passed through, untouched, by h2o's reverse proxy. */
+    char url[FILENAME_MAX + 64];
+    if (c->backend.unix_path != NULL)
+        snprintf(url, sizeof(url), "http://[unix:%s]%s/", c->backend.unix_path, c->backend.base_path);
+    else
+        snprintf(url, sizeof(url), "http://%s%s/", c->backend.authority, c->backend.base_path);
+    h2o_url_t upstream;
+    if (h2o_url_parse(url, strlen(url), &upstream) != 0) {
+        set_err(errbuf, errlen, "backend.url %s: %s", c->backend.url, "not usable by the proxy");
+        return UG_ERR_CONFIG;
+    }
+    h2o_proxy_config_vars_t pv = {0};
+    pv.io_timeout = c->backend.timeout_ms;
+    pv.keepalive_timeout = 2000;
+    pv.preserve_host = 1;
+    h2o_proxy_register_reverse_proxy(pc, &upstream, &pv);
+    return UG_OK;
+}
+
+ug_err ug_server_new(const ug_config_t *config, ug_server_t **out, char *errbuf, size_t errlen)
+{
+    ug_err e = UG_ERR_CONFIG;
+    ug_server_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return UG_ERR_NOMEM;
+    s->config = config;
+    s->nthreads = config->threads != 0 ? config->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->nthreads == 0)
+        s->nthreads = 1;
+
+    if ((e = setup_spool(config, errbuf, errlen)) != UG_OK)
+        goto Error;
+    e = UG_ERR_CONFIG;
+    if ((s->ssl = calloc(config->listen_count, sizeof(*s->ssl))) == NULL ||
+        (s->workers = calloc(s->nthreads, sizeof(*s->workers))) == NULL) {
+        e = UG_ERR_NOMEM;
+        goto Error;
+    }
+    for (size_t i = 0; i < config->listen_count; ++i)
+        if (config->listen[i].tls_certificate != NULL && (s->ssl[i] = make_ssl_ctx(&config->listen[i], errbuf, errlen)) == NULL)
+            goto Error;
+    if ((e = setup_h2o(s, errbuf, errlen)) != UG_OK)
+        goto Error;
+    e = UG_ERR_CONFIG;
+    for (size_t t = 0; t < s->nthreads; ++t) {
+        struct worker *w = &s->workers[t];
+        w->server = s;
+        w->index = t;
+        if ((w->fds = malloc(sizeof(*w->fds) * config->listen_count)) == NULL) {
+            e = UG_ERR_NOMEM;
+            goto Error;
+        }
+        for (size_t i = 0; i < config->listen_count; ++i)
+            w->fds[i] = -1;
+        for (size_t i = 0; i < config->listen_count; ++i)
+            if ((w->fds[i] = open_listener(&config->listen[i], errbuf, errlen)) == -1)
+                goto Error;
+    }
+    *out = s;
+    return UG_OK;
+Error:
+    ug_server_free(s);
+    return e;
+}
+
+static void on_conn_close(void *data)
+{
+    struct worker *w = data;
+    --w->open_conns;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    h2o_accept_ctx_t *actx = listener->data;
+    struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, ctx, actx->ctx);
+    h2o_socket_t *sock;
+    if (err != NULL)
+        return;
+    /* Drain the backlog: one readiness event may stand for many connections. */
+    for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i) {
+        ++w->open_conns;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = w;
+        h2o_accept(actx, sock);
+    }
+}
+
+static void close_listeners(struct worker *w)
+{
+    for (size_t i = 0; i < w->server->config->listen_count; ++i) {
+        if (w->listeners[i] != NULL) {
+            h2o_socket_read_stop(w->listeners[i]);
+            h2o_socket_close(w->listeners[i]);
+            w->listeners[i] = NULL;
+            w->fds[i] = -1; /* closed with the socket */
+        }
+    }
+}
+
+static void on_wake(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, wake, rx);
+    (void)messages;
+    if (atomic_load(&w->server->stopping)) {
+        close_listeners(w);
+        h2o_context_request_shutdown(&w->ctx);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    ug_server_t *s = w->server;
+    size_t nl = s->config->listen_count;
+
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &s->gconf);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->wake, on_wake);
+    for (size_t i = 0; i < nl; ++i) {
+        w->accept[i] = (h2o_accept_ctx_t){.ctx = &w->ctx, .hosts = s->gconf.hosts, .ssl_ctx = s->ssl[i]};
+        w->listeners[i] = h2o_evloop_socket_create(w->ctx.loop, w->fds[i], H2O_SOCKET_FLAG_DONT_READ);
+        w->listeners[i]->data = &w->accept[i];
+        h2o_socket_read_start(w->listeners[i], on_accept);
+    }
+    /* h2o_evloop_run returns -1 on EINTR too (libh2o guide, 2); the stop flag, not the return value, ends the loop. */
+    while (!atomic_load(&s->stopping))
+        h2o_evloop_run(w->ctx.loop, INT32_MAX);
+    uint64_t deadline = h2o_now(w->ctx.loop) + s->grace_ms;
+    while (w->open_conns != 0 && h2o_now(w->ctx.loop) < deadline)
+        h2o_evloop_run(w->ctx.loop, 100);
+    return NULL;
+}
+
+ug_err ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)
+{
+    size_t nl = s->config->listen_count;
+    for (size_t t = 0; t < s->nthreads; ++t) {
+        struct worker *w = &s->workers[t];
+        if ((w->accept = calloc(nl, sizeof(*w->accept))) == NULL || (w->listeners = calloc(nl, sizeof(*w->listeners))) == NULL)
+            return UG_ERR_NOMEM;
+        int r = pthread_create(&w->tid, NULL, worker_main, w);
+        if (r != 0) {
+            set_err(errbuf, errlen, "%s%s", "cannot start a worker thread: ", strerror(r));
+            return UG_ERR_INTERNAL;
+        }
+        w->started = 1;
+    }
+    return UG_OK;
+}
+
+void ug_server_stop(ug_server_t *s, uint64_t grace_ms)
+{
+    s->grace_ms = grace_ms;
+    atomic_store(&s->stopping, 1);
+    for (size_t t = 0; t < s->nthreads; ++t)
+        if (s->workers[t].started)
+            h2o_multithread_send_message(&s->workers[t].wake, NULL);
+    for (size_t t = 0; t < s->nthreads; ++t) {
+        if (s->workers[t].started) {
+            pthread_join(s->workers[t].tid, NULL);
+            s->workers[t].started = 0;
+        }
+    }
+}
+
+void ug_server_free(ug_server_t *s)
+{
+    if (s == NULL)
+        return;
+    /* Worker contexts are not disposed: connections cut off by the grace deadline may still reference them, and the
+     * process is about to exit (h2o's own server does the same). Listening fds not yet handed to h2o are closed. */
+    if (s->workers != NULL) {
+        for (size_t t = 0; t < s->nthreads; ++t) {
+            struct worker *w = &s->workers[t];
+            if (w->fds != NULL && w->listeners == NULL)
+                for (size_t i = 0; i < s->config->listen_count; ++i)
+                    if (w->fds[i] != -1)
+                        close(w->fds[i]);
+            free(w->fds);
+            free(w->accept);
+            free(w->listeners);
+        }
+    }
+    if (s->ssl != NULL)
+        for (size_t i = 0; i < s->config->listen_count; ++i)
+            SSL_CTX_free(s->ssl[i]);
+    free(s->ssl);
+    free(s->workers);
+    free(s);
+}

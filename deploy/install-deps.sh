@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what uploadgate needs from Debian 12's apt, for one purpose:
+#   deploy/install-deps.sh build   - compile the server
+#   deploy/install-deps.sh demo    - build + run the example FastAPI app
+#   deploy/install-deps.sh test    - build + unit and integration tests
+#   deploy/install-deps.sh bench   - everything the benchmark starts side by side
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+purpose=${1:-build}
+
+build=(build-essential cmake pkg-config libh2o-evloop-dev libssl-dev libyaml-dev libjansson-dev openssl ca-certificates)
+app=(python3 python3-fastapi python3-uvicorn python3-pydantic python3-httpx curl)
+test=(libcriterion-dev clang python3-pytest python3-h2 nghttp2-client)
+bench=(nginx-light python3-aiohttp python3-aiofiles python3-requests python3-multipart gnuplot-nox valgrind linux-perf)
+
+case "$purpose" in
+build) pkgs=("${build[@]}") ;;
+demo) pkgs=("${build[@]}" "${app[@]}") ;;
+test) pkgs=("${build[@]}" "${app[@]}" "${test[@]}") ;;
+bench) pkgs=("${build[@]}" "${app[@]}" "${test[@]}" "${bench[@]}") ;;
+*) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,63 @@
+/*
+ * forward_head.h - the HTTP/1.1 request head uploadgate sends to the app in
+ * place of an upload, and the header filters for both directions (RFC 9110
+ * 7.6.1: hop-by-hop fields, and those listed in Connection, are not forwarded).
+ * Pure functions over byte ranges: no h2o, no I/O.
+ */
+#ifndef UG_FORWARD_HEAD_H
+#define UG_FORWARD_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ug_header {
+    const char *name; /* any case */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} ug_header_t;
+
+/* Hop-by-hop fields: Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, HTTP2-Settings. */
+int ug_header_is_hop_by_hop(const char *name, size_t len);
+
+/*
+ * Whether a client request header must not reach the app with the manifest:
+ * hop-by-hop fields, fields named in the request's Connection header(s), the
+ * body's own fields (Content-Length, Content-Type, Content-Encoding, Expect),
+ * Host, the X-Forwarded-* set uploadgate writes itself, and X-Uploadgate-*.
+ */
+int ug_header_drop_for_app(const char *name, size_t len, const ug_header_t *all, size_t n);
+
+/* Whether an app response header must not be relayed to the client (hop-by-hop and Content-Length, which the server sets). */
+int ug_header_drop_for_client(const char *name, size_t len);
+
+typedef struct ug_forward_meta {
+    const char *method;
+    size_t method_len;
+    const char *target; /* path and query sent to the app */
+    size_t target_len;
+    const char *backend_authority; /* Host header for the app */
+    const char *client_address;    /* appended to X-Forwarded-For */
+    const char *scheme;            /* X-Forwarded-Proto: "http" / "https" */
+    const char *client_host;       /* X-Forwarded-Host: the authority the client asked for (may be NULL) */
+    size_t client_host_len;
+    const char *request_id; /* X-Request-Id */
+    size_t request_id_len;
+    uint64_t content_length; /* of the manifest */
+} ug_forward_meta_t;
+
+/*
+ * Render "METHOD target HTTP/1.1\r\n" + headers + "\r\n". Client headers are
+ * copied in order unless ug_header_drop_for_app() says no; X-Forwarded-For
+ * values already present are kept and the client address appended.
+ * Returns a malloc'd buffer (caller frees) and its length; NULL when out of memory.
+ */
+char *ug_forward_head_build(const ug_forward_meta_t *m, const ug_header_t *headers, size_t n, size_t *len);
+
+/*
+ * A client-supplied X-Request-Id is kept only when it is 1..200 visible ASCII
+ * characters; anything else is replaced by a generated id.
+ */
+int ug_request_id_is_acceptable(const char *v, size_t len);
+
+#endif

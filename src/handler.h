@@ -1,0 +1,21 @@
+/*
+ * handler.h - the h2o handler for upload routes on h2o's buffered path
+ * (HTTP/2, and HTTP/1.1 served by h2o): h2o has read the whole body into
+ * req->entity (spilled to mmapped files on the storage volume above the spool
+ * threshold) before on_req runs. Requests that match no upload route are
+ * declined so that the next handler (the reverse proxy) passes them through.
+ */
+#ifndef UG_HANDLER_H
+#define UG_HANDLER_H
+
+#include <h2o.h>
+#include "config.h"
+#include "errors.h"
+
+/* Register the upload handler on `pathconf`; `config` must outlive the h2o configuration. */
+void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config);
+
+/* Send uploadgate's JSON error response ({"error":{"code","message"}}) for `e`; message NULL = the default one. */
+void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message);
+
+#endif

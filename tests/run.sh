@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build uploadgate and run the whole test suite:
+#   1. Criterion unit tests (ctest), normal build
+#   2. the same unit tests built with AddressSanitizer + UBSan
+#   3. integration tests: the real binary in front of the real example FastAPI app (pytest)
+# Installs the Debian packages it needs first (as root). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/install-deps.sh test
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure
+
+cmake -S . -B build-asan -DUG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+ctest --test-dir build-asan --output-on-failure
+
+# Debian's interpreter: the python3 first on PATH may be another one without the packages.
+UG_BINARY="$PWD/build/uploadgate" /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider "$@"
