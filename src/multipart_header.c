@@ -13,10 +13,11 @@
  *    a "name" parameter. A part without either is rejected rather than
  *    skipped: a backend behind this proxy cannot address an unnamed part, and
  *    silently dropping data would make the proxy and the backend disagree.
- *  - Parameter values are a token or an RFC 822 quoted-string (a backslash
- *    escapes the next character). Browsers do not escape backslashes
- *    (WHATWG percent-encodes only '"', CR and LF), so a Windows path sent in
- *    a quoted filename loses its backslashes; the filename is metadata only.
+ *  - Parameter values are a token or a quoted-string. Inside quotes a
+ *    backslash escapes only '"' and '\' (what curl and RFC-minded clients
+ *    send); any other backslash is kept literally, because browsers never
+ *    escape (WHATWG percent-encodes only '"', CR and LF) and a Windows path
+ *    such as C:\dir\a.txt must survive. The filename is metadata only.
  *  - Leniency for real clients: an unquoted value runs to the next ';'
  *    (trailing whitespace trimmed), and bytes between a closing quote and the
  *    next ';' are ignored (old IE and Firefox sent unescaped '"' inside
@@ -297,7 +298,7 @@ static int parse_disposition(struct part_headers *h, const char *b, size_t i, si
         if (i < end && b[i] == '"') {
             size_t q;
             for (q = i + 1; q < end && b[q] != '"'; q++) {
-                if (b[q] == '\\' && q + 1 < end)
+                if (b[q] == '\\' && q + 1 < end && (b[q + 1] == '"' || b[q + 1] == '\\'))
                     q++;
             }
             if (q >= end)
@@ -430,13 +431,8 @@ static size_t decode_span(char *b, const struct span *v)
         char c = *r++;
         if (c == '\r' || c == '\n')
             continue;
-        if (v->quoted && c == '\\') {
-            while (r < end && (*r == '\r' || *r == '\n'))
-                r++;
-            if (r == end)
-                break;
+        if (v->quoted && c == '\\' && r < end && (*r == '"' || *r == '\\'))
             c = *r++;
-        }
         *w++ = c;
     }
     *w = '\0';
