@@ -127,6 +127,7 @@ static int h_backend_url(ug_cfg_errout *eo, const ug_ynode *n, void *field, cons
 static const ug_cfg_key backend_keys[] = {
     {"url", h_backend_url, WHOLE, REQUIRED},
     {"timeout", ug_cfg_duration, AT(ug_backend_t, timeout_ms), RANGE(1, UINT64_MAX)},
+    {"signing_key_file", ug_cfg_abs_path, AT(ug_backend_t, signing_key_file)},
     {.name = NULL},
 };
 
@@ -241,6 +242,9 @@ static const ug_cfg_key route_keys[] = {
     {"forward_to", h_forward_to, AT(ug_route_t, forward_to)},
     {"keep_on_error", ug_cfg_bool, AT(ug_route_t, keep_on_error)},
     {"limits", h_limits, AT(ug_route_t, limits)},
+    {"pass_through", ug_cfg_bool, AT(ug_route_t, pass_through)},
+    {"cors", ug_cfg_cors, AT(ug_route_t, cors)},
+    {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
     {.name = NULL},
 };
 
@@ -289,6 +293,8 @@ static const ug_cfg_key top_keys[] = {
     {"storage", ug_cfg_map, AT(ug_config_t, storage), .sub = storage_keys, REQUIRED},
     {"timeouts", ug_cfg_map, AT(ug_config_t, timeouts), .sub = timeout_keys},
     {"max_header_size", ug_cfg_size, AT(ug_config_t, max_header_size), RANGE(1 * KiB, 1 * MiB)},
+    {"max_connections", ug_cfg_size, AT(ug_config_t, max_connections), RANGE(1, 10000000)},
+    {"cors", ug_cfg_cors, AT(ug_config_t, cors)},
     {"routes", h_routes, WHOLE},
     {.name = NULL},
 };
@@ -306,6 +312,7 @@ static void set_defaults(ug_config_t *c)
     c->timeouts.keepalive_ms = 60 * SEC;
     c->timeouts.request_ms = 3600 * SEC;
     c->max_header_size = 16 * KiB;
+    c->max_connections = 10000;
 }
 
 static int default_listener(ug_config_t *c)
@@ -402,11 +409,15 @@ void ug_config_free(ug_config_t *c)
     free(c->backend.unix_path);
     free(c->backend.authority);
     free(c->backend.base_path);
+    free(c->backend.signing_key_file);
+    ug_cfg_cors_free(c->cors);
     free(c->storage.dir);
     free(c->storage.app_dir);
     for (size_t i = 0; i < c->route_count; i++) {
         free(c->routes[i].path);
         free(c->routes[i].match);
+        ug_cfg_cors_free(c->routes[i].cors);
+        ug_cfg_auth_free(c->routes[i].auth);
         free(c->routes[i].forward_to);
     }
     free(c->routes);
@@ -434,4 +445,9 @@ const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, 
         }
     }
     return best;
+}
+
+const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route)
+{
+    return route != NULL && route->cors != NULL ? route->cors : c->cors;
 }

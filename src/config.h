@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "errors.h"
+#include "policy/auth.h"
+#include "policy/cors.h"
 
 /* HTTP methods as a bitmask (route `methods:`). */
 enum {
@@ -52,6 +54,9 @@ typedef struct ug_route {
     char *forward_to;    /* backend path; NULL = the request's own path and query */
     ug_limits_t limits;
     int keep_on_error;   /* keep stored files when the app answers >= 400 or forwarding fails */
+    int pass_through;    /* policy only (CORS, auth): the request is proxied untouched, nothing is stored */
+    ug_cors_config_t *cors; /* this route's own CORS policy; NULL = the global one */
+    ug_auth_config_t *auth; /* bearer authentication; NULL = open */
 } ug_route_t;
 
 typedef struct ug_backend {
@@ -62,6 +67,7 @@ typedef struct ug_backend {
     char *authority;     /* value for the Host header sent to the backend, e.g. "127.0.0.1:8000" or "localhost" */
     char *base_path;     /* path prefix from the url ("" when none); prepended to pass-through paths */
     uint64_t timeout_ms; /* connect + each read/write to the backend; default 60s */
+    char *signing_key_file; /* HMAC-SHA256 key for X-Uploadgate-Signature on manifests; NULL = unsigned */
 } ug_backend_t;
 
 typedef struct ug_storage_config {
@@ -87,6 +93,8 @@ typedef struct ug_config {
     ug_storage_config_t storage;
     ug_timeouts_t timeouts;
     uint64_t max_header_size; /* bytes of a request head, default 16 KiB (also bounds a part's header block) */
+    uint64_t max_connections; /* open client connections, all listeners and threads together; default 10000 */
+    ug_cors_config_t *cors;   /* global CORS policy; NULL = no CORS headers, preflights are passed through */
     ug_route_t *routes;
     size_t route_count;
 } ug_config_t;
@@ -106,6 +114,9 @@ void ug_config_free(ug_config_t *c);
  * wins. NULL when no route matches (the request is passed through).
  */
 const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len);
+
+/* The CORS policy that applies to a request on `route` (may be NULL): the route's own, else the global; NULL = none. */
+const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route);
 
 /* Parse "64KiB", "2GiB", "1MB", "512" into bytes; "10s", "500ms", "1m", "24h" into ms. 0 on success, -1 on error. */
 int ug_parse_size(const char *s, size_t len, uint64_t *out);

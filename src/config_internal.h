@@ -132,6 +132,15 @@ const char *ug_cfg_join(char *buf, size_t len, const char *path, const char *nam
 /* The value node of key `name` in mapping `map`, or NULL. */
 const ug_ynode *ug_cfg_map_get(const ug_ynode *map, const char *name);
 
+/* ---- config_policy.c: the cors: and auth: blocks (handlers allocate the struct into a pointer field) ---- */
+
+typedef struct ug_cors_config ug_cors_config_t;
+typedef struct ug_auth_config ug_auth_config_t;
+int ug_cfg_cors(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_auth(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+void ug_cfg_cors_free(ug_cors_config_t *c);
+void ug_cfg_auth_free(ug_auth_config_t *a);
+
 /* ---- config_values.c -------------------------------------------------------------------------------- */
 
 /* The shape checks of addresses and URLs, without allocation. */

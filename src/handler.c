@@ -6,13 +6,27 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "forward.h"
 #include "forward_head.h"
+#include "gate.h"
 #include "upload.h"
 
 struct ug_handler {
     h2o_handler_t super;
+    const ug_config_t *config;
+};
+
+/* Per event loop: the forwarder and one auth checker per route (checkers reload files themselves; never shared). */
+struct thread_state {
+    ug_forward_ctx_t forward;
+    ug_auth_checker_t **checkers; /* indexed like config->routes; NULL for routes without auth */
+};
+
+/* Adds the actual-response CORS headers to every response on the pathconf: ours, relayed and proxied alike. */
+struct cors_filter {
+    h2o_filter_t super;
     const ug_config_t *config;
 };
 
@@ -23,6 +37,7 @@ struct pending {
     ug_upload_t *upload;
     ug_forward_t *forward;
     char *head; /* request head sent to the app (malloc'd) */
+    ug_gate_decision_t gate;
 };
 
 void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message)
@@ -69,7 +84,9 @@ static void pending_dispose(void *p)
             ug_upload_abort(pd->upload);
         pd->upload = NULL;
     }
+    ug_upload_abort(pd->upload); /* NULL unless a path above forgot it */
     free(pd->head);
+    ug_gate_decision_clear(&pd->gate);
 }
 
 static void relay_response(h2o_req_t *req, const ug_forward_response_t *res)
@@ -136,14 +153,37 @@ static h2o_iovec_t target_path(h2o_req_t *req, const ug_config_t *config, const 
                       query);
 }
 
+/* X-Auth-Subject / X-Auth-Scopes for the app, rendered into req->pool; returns how many were written to `out`. */
+static size_t auth_headers(h2o_req_t *req, const ug_gate_decision_t *gate, ug_header_t *out)
+{
+    size_t n = 0;
+    if (!gate->authenticated)
+        return 0;
+    char *subject = ug_auth_subject_header(&gate->auth), *scopes = ug_auth_scopes_header(&gate->auth);
+    if (subject != NULL) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, subject, strlen(subject));
+        out[n++] = (ug_header_t){"X-Auth-Subject", 14, v.base, v.len};
+    }
+    if (scopes != NULL) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, scopes, strlen(scopes));
+        out[n++] = (ug_header_t){"X-Auth-Scopes", 13, v.base, v.len};
+    }
+    free(subject);
+    free(scopes);
+    return n;
+}
+
 static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending *pd, const char *client_addr, const char *json,
                          size_t json_len)
 {
-    ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 1));
+    /* The client's own headers (reserved ones were already removed), then who the caller is. */
+    ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 2));
+    size_t nh = 0;
     for (size_t i = 0; i != req->headers.size; ++i) {
         const h2o_header_t *h = &req->headers.entries[i];
-        hs[i] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
+        hs[nh++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
+    nh += auth_headers(req, &pd->gate, hs + nh);
     const char *id = ug_upload_id(pd->upload);
     h2o_iovec_t request_id = h2o_iovec_init(id, strlen(id));
     ssize_t ri = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
@@ -166,26 +206,93 @@ static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending
         .content_length = json_len,
     };
     size_t head_len;
-    if ((pd->head = ug_forward_head_build(&meta, hs, req->headers.size, &head_len)) == NULL)
+    if ((pd->head = ug_forward_head_build(&meta, hs, nh, &head_len)) == NULL)
         return -1;
-    ug_forward_ctx_t *fc = h2o_context_get_handler_context(req->conn->ctx, &self->super);
-    return ug_forward_start(&pd->forward, fc, h2o_iovec_init(pd->head, head_len), h2o_iovec_init(json, json_len), on_forward_done,
-                            pd);
+    struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
+    return ug_forward_start(&pd->forward, &ts->forward, h2o_iovec_init(pd->head, head_len), h2o_iovec_init(json, json_len),
+                            on_forward_done, pd);
 }
 
-static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+/* Client-sent headers that only uploadgate may write never travel on, whatever path the request takes. */
+static void strip_reserved_headers(h2o_req_t *req)
 {
-    struct ug_handler *self = (void *)_self;
-    /* Match on the normalised path, so "/./upload" or "/x/../upload" cannot slip past an upload route. */
-    const ug_route_t *route = ug_config_match_route(self->config, req->path_normalized.base, req->path_normalized.len);
-    if (route == NULL)
-        return -1; /* not an upload: the reverse proxy behind us passes it through */
-
-    if ((route->methods & ug_method_bit(req->method.base, req->method.len)) == 0) {
-        send_method_not_allowed(req, route);
-        return 0;
+    for (ssize_t i = 0; i < (ssize_t)req->headers.size;) {
+        const h2o_iovec_t *name = req->headers.entries[i].name;
+        if (ug_gate_is_reserved_header(name->base, name->len))
+            i = h2o_delete_header(&req->headers, i);
+        else
+            ++i;
     }
+}
 
+static void find_one(h2o_req_t *req, const h2o_token_t *token, const char **v, size_t *len)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    *v = i != -1 ? req->headers.entries[i].value.base : NULL;
+    *len = i != -1 ? req->headers.entries[i].value.len : 0;
+}
+
+static void find_by_name(h2o_req_t *req, const char *name, size_t name_len, const char **v, size_t *len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
+    *v = i != -1 ? req->headers.entries[i].value.base : NULL;
+    *len = i != -1 ? req->headers.entries[i].value.len : 0;
+}
+
+static void gate_request(h2o_req_t *req, ug_gate_request_t *g)
+{
+    *g = (ug_gate_request_t){.method = req->method.base, .method_len = req->method.len};
+    find_by_name(req, H2O_STRLIT("origin"), &g->origin, &g->origin_len);
+    find_one(req, H2O_TOKEN_AUTHORIZATION, &g->authorization, &g->authorization_len);
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i)) != -1;)
+        ++g->authorization_count;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
+    if (i != -1) {
+        g->acr_method = req->headers.entries[i].value.base;
+        g->acr_method_len = req->headers.entries[i].value.len;
+    }
+    /* Several Access-Control-Request-Headers fields form one list (RFC 9110 5.3). */
+    h2o_iovec_t joined = {NULL, 0};
+    for (i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), i)) != -1;)
+        joined = joined.base == NULL ? req->headers.entries[i].value
+                                     : h2o_concat(&req->pool, joined, h2o_iovec_init(H2O_STRLIT(",")), req->headers.entries[i].value);
+    g->acr_headers = joined.base;
+    g->acr_headers_len = joined.len;
+}
+
+static void add_cors_headers(h2o_req_t *req, const ug_cors_headers_t *h)
+{
+    for (size_t i = 0; i < h->n; ++i) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, h->h[i].value, h->h[i].value_len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, h->h[i].name, h->h[i].name_len, 1, NULL, v.base, v.len);
+    }
+}
+
+static void send_gate_answer(h2o_req_t *req, const ug_gate_decision_t *d)
+{
+    switch (d->action) {
+    case UG_GATE_PREFLIGHT_OK:
+        req->res.status = 204;
+        req->res.reason = "No Content";
+        add_cors_headers(req, &d->cors);
+        req->res.content_length = 0;
+        h2o_send_inline(req, "", 0);
+        return;
+    case UG_GATE_PREFLIGHT_REFUSED:
+        ug_handler_send_error(req, UG_ERR_FORBIDDEN, "CORS preflight refused: origin, method or headers not allowed");
+        return;
+    default:
+        if (d->www_authenticate != NULL) {
+            h2o_iovec_t v = h2o_strdup(&req->pool, d->www_authenticate, strlen(d->www_authenticate));
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, v.base, v.len);
+        }
+        ug_handler_send_error(req, d->err, d->message);
+        return;
+    }
+}
+
+static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route_t *route, struct pending *pd)
+{
     char client_addr[NI_MAXHOST];
     client_address(req, client_addr);
     ssize_t cti = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
@@ -203,13 +310,12 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         .client_address = client_addr,
         .protocol = protocol_name(req),
     };
-
-    struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
-    *pd = (struct pending){.req = req, .route = route};
     if ((pd->upload = ug_upload_new(&ur)) == NULL) {
         ug_handler_send_error(req, UG_ERR_NOMEM, NULL);
-        return 0;
+        return;
     }
+    if (pd->gate.authenticated)
+        ug_upload_set_auth(pd->upload, ug_auth_manifest_json(&pd->gate.auth));
 
     const char *json = NULL;
     size_t json_len = 0;
@@ -225,23 +331,108 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         ug_upload_abort(pd->upload);
         pd->upload = NULL;
     }
+}
+
+static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    struct ug_handler *self = (void *)_self;
+    const ug_config_t *config = self->config;
+    strip_reserved_headers(req);
+
+    /* Match on the normalised path, so "/./upload" or "/x/../upload" cannot slip past a route's policy. */
+    const ug_route_t *route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
+    if (route == NULL && config->cors == NULL)
+        return -1; /* nothing to decide: the reverse proxy behind us passes it through */
+
+    struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
+    struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
+    *pd = (struct pending){.req = req, .route = route};
+    ug_gate_request_t g;
+    gate_request(req, &g);
+    ug_auth_checker_t *checker = route != NULL && route->auth != NULL ? ts->checkers[route - config->routes] : NULL;
+    ug_gate_decide(config, route, checker, &g, (int64_t)time(NULL), &pd->gate);
+
+    if (pd->gate.action != UG_GATE_PROCEED) {
+        send_gate_answer(req, &pd->gate);
+        return 0;
+    }
+    if (route == NULL || route->pass_through) {
+        ug_header_t hs[2];
+        size_t n = auth_headers(req, &pd->gate, hs);
+        for (size_t i = 0; i < n; ++i)
+            h2o_add_header_by_str(&req->pool, &req->headers, hs[i].name, hs[i].name_len, 0, NULL, hs[i].value, hs[i].value_len);
+        return -1;
+    }
+    if ((route->methods & ug_method_bit(req->method.base, req->method.len)) == 0) {
+        send_method_not_allowed(req, route);
+        return 0;
+    }
+    serve_upload(self, req, route, pd);
     return 0;
 }
 
 static void on_context_init(h2o_handler_t *_self, h2o_context_t *ctx)
 {
     struct ug_handler *self = (void *)_self;
-    ug_forward_ctx_t *fc = h2o_mem_alloc(sizeof(*fc));
-    ug_forward_ctx_init(fc, ctx, &self->config->backend);
-    h2o_context_set_handler_context(ctx, &self->super, fc);
+    const ug_config_t *config = self->config;
+    struct thread_state *ts = h2o_mem_alloc(sizeof(*ts));
+    ug_forward_ctx_init(&ts->forward, ctx, &config->backend);
+    ts->checkers = calloc(config->route_count != 0 ? config->route_count : 1, sizeof(*ts->checkers));
+    for (size_t i = 0; i < config->route_count; ++i) {
+        if (config->routes[i].auth == NULL)
+            continue;
+        char err[256];
+        /* A checker that cannot load its files still exists and refuses every token: fail closed, and say why. */
+        ts->checkers[i] = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
+        if (ts->checkers[i] == NULL) { /* checked at start-up (ug_handler_check_auth); a file vanished since */
+            fprintf(stderr, "uploadgate: route %s: auth: %s\n", config->routes[i].path, err);
+            abort();
+        }
+    }
+    h2o_context_set_handler_context(ctx, &self->super, ts);
 }
 
 static void on_context_dispose(h2o_handler_t *_self, h2o_context_t *ctx)
 {
     struct ug_handler *self = (void *)_self;
-    ug_forward_ctx_t *fc = h2o_context_get_handler_context(ctx, &self->super);
-    ug_forward_ctx_dispose(fc);
-    free(fc);
+    struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
+    ug_forward_ctx_dispose(&ts->forward);
+    for (size_t i = 0; i < self->config->route_count; ++i)
+        ug_auth_checker_free(ts->checkers[i]);
+    free(ts->checkers);
+    free(ts);
+}
+
+/* Is this a CORS preflight that the gate answered itself (its headers are already set)? */
+static int is_preflight(h2o_req_t *req)
+{
+    return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) &&
+           h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1) != -1 &&
+           h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1) != -1;
+}
+
+static void cors_on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    struct cors_filter *self = (void *)_self;
+    const ug_route_t *route = ug_config_match_route(self->config, req->path_normalized.base, req->path_normalized.len);
+    const ug_cors_config_t *cors = ug_config_cors_for(self->config, route);
+    if (cors != NULL && !is_preflight(req)) {
+        /* Where uploadgate owns CORS, the app's own Access-Control-* fields would contradict ours: drop them. */
+        for (ssize_t i = 0; i < (ssize_t)req->res.headers.size;) {
+            const h2o_iovec_t *name = req->res.headers.entries[i].name;
+            if (name->len > 15 && h2o_memis(name->base, 15, H2O_STRLIT("access-control-")))
+                i = h2o_delete_header(&req->res.headers, i);
+            else
+                ++i;
+        }
+        const char *origin;
+        size_t origin_len;
+        find_by_name(req, H2O_STRLIT("origin"), &origin, &origin_len);
+        ug_cors_headers_t h = {.n = 0};
+        ug_cors_actual(cors, origin, origin_len, &h);
+        add_cors_headers(req, &h);
+    }
+    h2o_setup_next_ostream(req, slot);
 }
 
 void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config)
@@ -251,4 +442,24 @@ void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config)
     self->super.on_context_init = on_context_init;
     self->super.on_context_dispose = on_context_dispose;
     self->config = config;
+
+    struct cors_filter *filter = (void *)h2o_create_filter(pathconf, sizeof(*filter));
+    filter->super.on_setup_ostream = cors_on_setup_ostream;
+    filter->config = config;
+}
+
+int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < config->route_count; ++i) {
+        if (config->routes[i].auth == NULL)
+            continue;
+        char err[256];
+        ug_auth_checker_t *c = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
+        if (c == NULL) {
+            snprintf(errbuf, errlen, "route %s: auth: %s", config->routes[i].path, err);
+            return -1;
+        }
+        ug_auth_checker_free(c);
+    }
+    return 0;
 }

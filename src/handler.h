@@ -15,6 +15,9 @@
 /* Register the upload handler on `pathconf`; `config` must outlive the h2o configuration. */
 void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config);
 
+/* Load every route's tokens and keys once, so that a missing or bad file stops start-up with a message. 0 or -1. */
+int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen);
+
 /* Send uploadgate's JSON error response ({"error":{"code","message"}}) for `e`; message NULL = the default one. */
 void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message);
 

@@ -26,6 +26,7 @@ struct ug_manifest {
     json_t *client;      /* {"address", "protocol"} */
     json_t *fields;      /* array of {"name", "value"}, in the order added */
     json_t *files;       /* array of file objects, in the order added */
+    json_t *auth;        /* optional: {"method","subject","scopes","claims"} of the authenticated caller */
 };
 
 struct member {
@@ -315,12 +316,18 @@ char *ug_manifest_dump(const ug_manifest_t *m, size_t *len)
         {"path", json_incref(m->path)},
         {"received_at", json_incref(m->received_at)},
         {"client", json_incref(m->client)},
+        {"auth", json_incref(m->auth)},
         {"fields", json_incref(m->fields)},
         {"files", json_incref(m->files)},
     };
+    size_t ndoc = sizeof(doc) / sizeof(doc[0]);
+    if (m->auth == NULL) { /* optional: drop the row, keeping document order */
+        memmove(&doc[7], &doc[8], sizeof(doc[0]) * (ndoc - 8));
+        --ndoc;
+    }
     const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
     char *out = NULL;
-    json_t *o = object_of(doc, sizeof(doc) / sizeof(doc[0]));
+    json_t *o = object_of(doc, ndoc);
     size_t n;
 
     if (o == NULL)
@@ -355,5 +362,12 @@ void ug_manifest_free(ug_manifest_t *m)
     json_decref(m->client);
     json_decref(m->fields);
     json_decref(m->files);
+    json_decref(m->auth);
     free(m);
+}
+
+void ug_manifest_set_auth(ug_manifest_t *m, json_t *auth)
+{
+    json_decref(m->auth);
+    m->auth = auth;
 }

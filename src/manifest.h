@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <time.h>
 #include "errors.h"
 
@@ -46,6 +47,8 @@ typedef struct ug_manifest_file {
 ug_manifest_t *ug_manifest_new(const ug_manifest_request_t *req);
 ug_err ug_manifest_add_field(ug_manifest_t *m, const char *name, size_t name_len, const char *value, size_t value_len);
 ug_err ug_manifest_add_file(ug_manifest_t *m, const ug_manifest_file_t *f);
+/* The authenticated caller ("auth" member, after "client"); takes over the reference; NULL removes it. */
+void ug_manifest_set_auth(ug_manifest_t *m, json_t *auth);
 /*
  * Serialise compactly. Returns a malloc'd NUL-terminated buffer the caller
  * frees, its length in *len; NULL when out of memory.

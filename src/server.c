@@ -198,6 +198,8 @@ ug_err ug_server_new(const ug_config_t *config, ug_server_t **out, char *errbuf,
     for (size_t i = 0; i < config->listen_count; ++i)
         if (config->listen[i].tls_certificate != NULL && (s->ssl[i] = make_ssl_ctx(&config->listen[i], errbuf, errlen)) == NULL)
             goto Error;
+    if (ug_handler_check_auth(config, errbuf, errlen) != 0)
+        goto Error;
     if ((e = setup_h2o(s, errbuf, errlen)) != UG_OK)
         goto Error;
     e = UG_ERR_CONFIG;

@@ -39,6 +39,7 @@ struct ug_upload {
     uint64_t body_bytes;
     unsigned files, fields;
 
+    json_t *auth; /* the caller, for the manifest; handed over at start */
     char *json;
     size_t json_len;
     ug_err err;
@@ -293,6 +294,8 @@ ug_err ug_upload_start(ug_upload_t *u)
     };
     if ((u->manifest = ug_manifest_new(&mr)) == NULL)
         return fail(u, UG_ERR_NOMEM, NULL);
+    ug_manifest_set_auth(u->manifest, u->auth);
+    u->auth = NULL;
 
     if (is_multipart) {
         u->parser = ug_multipart_new(boundary, boundary_len, u->req.config->max_header_size, &multipart_callbacks, u);
@@ -372,8 +375,15 @@ unsigned ug_upload_file_count(const ug_upload_t *u)
     return u->files;
 }
 
+void ug_upload_set_auth(ug_upload_t *u, json_t *auth)
+{
+    json_decref(u->auth);
+    u->auth = auth;
+}
+
 static void upload_free(ug_upload_t *u)
 {
+    json_decref(u->auth);
     part_reset(u);
     ug_multipart_free(u->parser);
     ug_manifest_free(u->manifest);
@@ -390,7 +400,11 @@ void ug_upload_release(ug_upload_t *u)
 {
     if (u == NULL)
         return;
-    ug_storage_upload_release(u->store);
+    /* A form without files names no path in its manifest, so nobody else could ever remove its (empty) directory. */
+    if (u->files == 0)
+        ug_storage_upload_abort(u->store);
+    else
+        ug_storage_upload_release(u->store);
     upload_free(u);
 }
 

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <time.h>
 #include "config.h"
 #include "errors.h"
@@ -40,6 +41,9 @@ typedef struct ug_upload_request {
 
 /* Copies what it needs from `req`. NULL when out of memory. */
 ug_upload_t *ug_upload_new(const ug_upload_request_t *req);
+
+/* The authenticated caller for the manifest's "auth" member; takes over the reference. Call before ug_upload_start. */
+void ug_upload_set_auth(ug_upload_t *u, json_t *auth);
 
 /*
  * Checks that need no body (declared size, free space, Content-Type), then

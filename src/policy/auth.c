@@ -17,9 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Ceilings on what is read from disk: a tokens file or JWK Set is never near this, a mistake might be. */
-#define MAX_TOKENS_FILE (1024 * 1024)
-#define MAX_KEY_FILE (1024 * 1024)
+/* Ceiling on what is read from disk: a tokens file or JWK Set is never near this, a mistake might be. */
+#define MAX_FILE_SIZE (1024 * 1024)
 
 /* ---- config ---- */
 
@@ -333,8 +332,8 @@ static int load(ug_auth_checker_t *c, int f, char *err, size_t errlen)
     size_t len = 0;
     int e;
 
-    if ((e = read_file(w->path, f == F_TOKENS ? MAX_TOKENS_FILE : MAX_KEY_FILE, &text, &len, &sig)) != 0) {
-        errno = e; /* "%m" rather than strerror(), which is not thread-safe */
+    if ((e = read_file(w->path, MAX_FILE_SIZE, &text, &len, &sig)) != 0) {
+        errno = e; /* "%m": strerror() may return a buffer shared between threads */
         snprintf(err, errlen, "%s %s: %m", file_names[f], w->path);
         return -1;
     }
@@ -453,22 +452,26 @@ void ug_auth_result_clear(ug_auth_result_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Copy `s` keeping what may stand in a quoted-string without escapes (RFC 6750 3: NQSCHAR). */
-static void copy_nqschar(char *dst, size_t size, const char *s)
+/*
+ * Append to dst + *o (room for `size` bytes in all, NUL included) what of `s`
+ * may stand in a quoted-string without escapes (RFC 6750 3: NQSCHAR).
+ */
+static void put_nqschar(char *dst, size_t size, size_t *o, const char *s)
 {
-    size_t o = 0;
-    for (; s != NULL && *s != '\0' && o + 1 < size; s++) {
+    for (; s != NULL && *s != '\0' && *o + 1 < size; s++) {
         if (*s >= 0x20 && *s <= 0x7e && *s != '"' && *s != '\\')
-            dst[o++] = *s;
+            dst[(*o)++] = *s;
     }
-    dst[o] = '\0';
+    dst[*o] = '\0';
 }
 
 void ug_auth_result_set_error(ug_auth_result_t *r, ug_auth_status_t status, const char *description)
 {
+    size_t o = 0;
+
     ug_auth_result_clear(r);
     r->status = status;
-    copy_nqschar(r->error_description, sizeof(r->error_description), description);
+    put_nqschar(r->error_description, sizeof(r->error_description), &o, description);
 }
 
 /* "token:" + 8 hex digits of SHA-256(token): stable per token, reveals nothing usable. */
@@ -590,6 +593,18 @@ void ug_auth_check(ug_auth_checker_t *c, const char *authorization, size_t len, 
 
 /* ---- HTTP ---- */
 
+static const struct {
+    ug_err err;
+    const char *code; /* RFC 6750 3.1 */
+} outcomes[] = {
+    [UG_AUTH_OK] = {UG_OK, NULL},
+    [UG_AUTH_MISSING] = {UG_ERR_UNAUTHORIZED, NULL},
+    [UG_AUTH_INVALID_REQUEST] = {UG_ERR_BAD_REQUEST, "invalid_request"},
+    [UG_AUTH_INVALID_TOKEN] = {UG_ERR_UNAUTHORIZED, "invalid_token"},
+    [UG_AUTH_INSUFFICIENT_SCOPE] = {UG_ERR_FORBIDDEN, "insufficient_scope"},
+    [UG_AUTH_INTERNAL] = {UG_ERR_INTERNAL, NULL},
+};
+
 int ug_auth_http_status(ug_auth_status_t status)
 {
     return ug_err_status(ug_auth_err(status));
@@ -597,109 +612,76 @@ int ug_auth_http_status(ug_auth_status_t status)
 
 ug_err ug_auth_err(ug_auth_status_t status)
 {
-    switch (status) {
-    case UG_AUTH_OK:
-        return UG_OK;
-    case UG_AUTH_MISSING:
-    case UG_AUTH_INVALID_TOKEN:
-        return UG_ERR_UNAUTHORIZED;
-    case UG_AUTH_INVALID_REQUEST:
-        return UG_ERR_BAD_REQUEST;
-    case UG_AUTH_INSUFFICIENT_SCOPE:
-        return UG_ERR_FORBIDDEN;
-    default:
-        return UG_ERR_INTERNAL;
-    }
+    return (unsigned)status <= UG_AUTH_INTERNAL ? outcomes[status].err : UG_ERR_INTERNAL;
 }
 
 const char *ug_auth_error_code(ug_auth_status_t status)
 {
-    switch (status) {
-    case UG_AUTH_INVALID_REQUEST:
-        return "invalid_request";
-    case UG_AUTH_INVALID_TOKEN:
-        return "invalid_token";
-    case UG_AUTH_INSUFFICIENT_SCOPE:
-        return "insufficient_scope";
-    default:
-        return NULL;
-    }
-}
-
-/* Append `s` at out + *o, keeping what may stand in a quoted-string without escapes (RFC 6750 3: NQSCHAR). */
-static void put_nqschar(char *out, size_t *o, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s >= 0x20 && *s <= 0x7e && *s != '"' && *s != '\\')
-            out[(*o)++] = *s;
-    }
+    return (unsigned)status <= UG_AUTH_INTERNAL ? outcomes[status].code : NULL;
 }
 
 char *ug_auth_www_authenticate(const ug_auth_result_t *r, const char *realm)
 {
     const char *code = ug_auth_error_code(r->status);
     const char *scope = r->status == UG_AUTH_INSUFFICIENT_SCOPE ? r->required_scope : NULL;
-    size_t o = 0;
+    size_t o = 0, cap;
     char *out;
 
     realm = realm != NULL ? realm : "uploadgate";
     /* Filtering only drops characters, so the unfiltered lengths bound the result. */
-    if ((out = malloc(strlen(realm) + strlen(r->error_description) + (scope != NULL ? strlen(scope) : 0) + 96)) == NULL)
+    cap = strlen(realm) + strlen(r->error_description) + (scope != NULL ? strlen(scope) : 0) + 96;
+    if ((out = malloc(cap)) == NULL)
         return NULL;
     /* Re-filter even our own strings: a header must never be split or left unbalanced. */
-    put_nqschar(out, &o, "Bearer realm=");
-    out[o++] = '"';
-    put_nqschar(out, &o, realm);
-    out[o++] = '"';
+    o = (size_t)sprintf(out, "Bearer realm=\"");
+    put_nqschar(out, cap, &o, realm);
     if (code != NULL) {
-        o += (size_t)sprintf(out + o, ", error=\"%s\", error_description=\"", code);
-        put_nqschar(out, &o, r->error_description);
-        out[o++] = '"';
+        o += (size_t)sprintf(out + o, "\", error=\"%s\", error_description=\"", code);
+        put_nqschar(out, cap, &o, r->error_description);
     }
     if (scope != NULL) {
-        o += (size_t)sprintf(out + o, ", scope=\"");
-        put_nqschar(out, &o, scope);
-        out[o++] = '"';
+        o += (size_t)sprintf(out + o, "\", scope=\"");
+        put_nqschar(out, cap, &o, scope);
     }
-    out[o] = '\0';
+    strcpy(out + o, "\"");
     return out;
 }
 
-/* A copy of `s` with control characters replaced by '?'. */
-static char *header_safe(const char *s)
+/* Replace control characters of `s` (may be NULL) by '?' in place, so a claim cannot split a header. */
+static char *header_safe(char *s)
 {
-    char *out = strdup(s);
-    for (char *p = out; p != NULL && *p != '\0'; p++) {
+    for (char *p = s; p != NULL && *p != '\0'; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
     }
-    return out;
+    return s;
 }
 
 char *ug_auth_subject_header(const ug_auth_result_t *r)
 {
-    return r->subject != NULL ? header_safe(r->subject) : NULL;
+    return r->subject != NULL ? header_safe(strdup(r->subject)) : NULL;
 }
 
 char *ug_auth_scopes_header(const ug_auth_result_t *r)
 {
-    size_t n = json_array_size(r->scopes), i;
-    char **list = calloc(n + 1, sizeof(*list)), *joined = NULL, *out = NULL;
+    size_t len = 1, o = 0, i;
+    char *out;
     json_t *e;
 
-    if (list == NULL)
-        return NULL;
     json_array_foreach (r->scopes, i, e)
-        list[i] = (char *)json_string_value(e);
-    if ((joined = join_scopes(list, n)) != NULL)
-        out = header_safe(joined);
-    free(joined);
-    free(list);
-    return out;
+        len += json_string_length(e) + 1;
+    if ((out = malloc(len)) == NULL)
+        return NULL;
+    out[0] = '\0';
+    json_array_foreach (r->scopes, i, e)
+        o += (size_t)sprintf(out + o, i == 0 ? "%s" : " %s", json_string_value(e));
+    return header_safe(out);
 }
 
 json_t *ug_auth_manifest_json(const ug_auth_result_t *r)
 {
+    if (r->status != UG_AUTH_OK)
+        return NULL;
     return json_pack("{s:s, s:s?, s:O?, s:O?}", "method", r->method == UG_AUTH_METHOD_JWT ? "jwt" : "token", "subject",
                      r->subject, "scopes", r->scopes, "claims", r->claims);
 }

@@ -111,7 +111,11 @@ char *ug_auth_www_authenticate(const ug_auth_result_t *r, const char *realm);
 char *ug_auth_subject_header(const ug_auth_result_t *r);
 char *ug_auth_scopes_header(const ug_auth_result_t *r);
 
-/* {"method":"token"|"jwt","subject":string|null,"scopes":[...],"claims":{...}} for the manifest; new reference, NULL on OOM. */
+/*
+ * {"method":"token"|"jwt","subject":string|null,"scopes":[...],"claims":{...}}
+ * for the manifest's "auth" member. New reference; NULL on OOM or when the
+ * result is not UG_AUTH_OK.
+ */
 json_t *ug_auth_manifest_json(const ug_auth_result_t *r);
 
 /* ---- pieces ---- */
@@ -121,9 +125,9 @@ json_t *ug_auth_manifest_json(const ug_auth_result_t *r);
  *   credentials = "Bearer" 1*SP b64token
  *   b64token    = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
  * The scheme is case-insensitive (RFC 9110 11.1); surrounding SP/HTAB is
- * ignored and HTAB is tolerated where SP is expected. value NULL, empty or another scheme → UG_AUTH_MISSING; "Bearer"
- * with no or a malformed token → UG_AUTH_INVALID_REQUEST; else UG_AUTH_OK
- * with *token pointing into `value`.
+ * ignored and HTAB is tolerated where SP is expected. value NULL, empty or
+ * another scheme → UG_AUTH_MISSING; "Bearer" with no or a malformed token →
+ * UG_AUTH_INVALID_REQUEST; else UG_AUTH_OK with *token pointing into `value`.
  */
 ug_auth_status_t ug_auth_extract_bearer(const char *value, size_t len, const char **token, size_t *token_len);
 

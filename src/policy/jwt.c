@@ -452,7 +452,8 @@ static ug_jwt_status_t check_claims(const json_t *claims, const ug_jwt_policy_t 
         return UG_JWT_INVALID;
     }
     if (p->audience != NULL ? aud == NULL || !has_string(aud, p->audience) : aud != NULL) {
-        *why = p->audience != NULL ? "the token is not meant for this audience" : "the token has an audience and the route expects none";
+        *why = p->audience != NULL ? "the token is not meant for this audience"
+                                   : "the token has an audience and the route expects none";
         return UG_JWT_INVALID;
     }
     if ((r = collect_scopes(claims, scopes)) != 0) {

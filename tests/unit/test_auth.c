@@ -421,10 +421,11 @@ Test(auth, jwt_success_result)
     hs_config();
     ug_auth_checker_t *c = checker();
     ug_auth_result_t r = {0};
-    char *authz = bearer_jwt(SECRET, NULL, NULL,
-                             "{\"iss\":\"https://id.example.com\",\"aud\":[\"uploads\",\"x\"],\"sub\":\"user-42\",\"exp\":1700000100,"
-                             "\"iat\":1699999999,\"scope\":\"read upload\",\"email\":\"a@example.com\",\"secret_stuff\":"
-                             "\"do not relay\",\"client_id\":\"cli\"}");
+    char *authz =
+        bearer_jwt(SECRET, NULL, NULL,
+                   "{\"iss\":\"https://id.example.com\",\"aud\":[\"uploads\",\"x\"],\"sub\":\"user-42\",\"exp\":1700000100,"
+                   "\"iat\":1699999999,\"scope\":\"read upload\",\"email\":\"a@example.com\",\"secret_stuff\":"
+                   "\"do not relay\",\"client_id\":\"cli\"}");
     cr_assert_eq(check(c, authz, NOW, &r), UG_AUTH_OK, "%s", r.error_description);
     cr_assert_eq(r.method, UG_AUTH_METHOD_JWT);
     cr_assert_str_eq(r.subject, "user-42");
@@ -443,7 +444,8 @@ Test(auth, jwt_success_result)
     free(authz);
 
     /* Expired beyond the leeway; no subject: null in the manifest, no X-Auth-Subject. */
-    authz = bearer_jwt(SECRET, NULL, NULL, "{\"iss\":\"https://id.example.com\",\"aud\":\"uploads\",\"exp\":1699999990,\"scp\":[\"upload\"]}");
+    authz = bearer_jwt(SECRET, NULL, NULL,
+                       "{\"iss\":\"https://id.example.com\",\"aud\":\"uploads\",\"exp\":1699999990,\"scp\":[\"upload\"]}");
     cr_assert_eq(check(c, authz, NOW, &r), UG_AUTH_OK, "within leeway: %s", r.error_description);
     cr_assert_null(r.subject);
     cr_assert_null(ug_auth_subject_header(&r));
@@ -462,8 +464,9 @@ Test(auth, jwt_insufficient_scope)
     hs_config();
     ug_auth_checker_t *c = checker();
     ug_auth_result_t r = {0};
-    char *authz = bearer_jwt(SECRET, NULL, NULL,
-                             "{\"iss\":\"https://id.example.com\",\"aud\":\"uploads\",\"sub\":\"bob\",\"exp\":1700000100,\"scope\":\"read\"}");
+    char *authz = bearer_jwt(
+        SECRET, NULL, NULL,
+        "{\"iss\":\"https://id.example.com\",\"aud\":\"uploads\",\"sub\":\"bob\",\"exp\":1700000100,\"scope\":\"read\"}");
     cr_assert_eq(check(c, authz, NOW, &r), UG_AUTH_INSUFFICIENT_SCOPE);
     cr_assert_eq(ug_auth_http_status(r.status), 403);
     cr_assert_eq(ug_auth_err(r.status), UG_ERR_FORBIDDEN);
@@ -607,6 +610,7 @@ Test(auth, descriptions_and_headers_are_header_safe)
     char *www = ug_auth_www_authenticate(&r, "up\"load\\gate\n");
     cr_assert_str_eq(www, "Bearer realm=\"uploadgate\", error=\"invalid_token\", error_description=\"bad quoted  thingX-Evil: 1\"");
     free(www);
+    cr_assert_null(ug_auth_manifest_json(&r), "no manifest member for a failure");
     ug_auth_result_set_error(&r, UG_AUTH_INTERNAL, "boom");
     www = ug_auth_www_authenticate(&r, NULL);
     cr_assert_str_eq(www, "Bearer realm=\"uploadgate\"");

@@ -635,8 +635,8 @@ Test(jwt, wrong_key)
 Test(jwt, kid_selection)
 {
     EVP_PKEY *k[3] = {gen("RSA"), gen("RSA"), gen("RSA")};
-    ug_jwt_keyset_t *ks =
-        jwks_keyset(json_pack("[o,o,o]", jwk_of(k[0], "a", NULL, NULL), jwk_of(k[1], "b", NULL, NULL), jwk_of(k[2], "c", NULL, NULL)));
+    ug_jwt_keyset_t *ks = jwks_keyset(
+        json_pack("[o,o,o]", jwk_of(k[0], "a", NULL, NULL), jwk_of(k[1], "b", NULL, NULL), jwk_of(k[2], "c", NULL, NULL)));
     cr_assert_eq(ug_jwt_keyset_size(ks), 3);
     expect_ok(mint(UG_JWT_RS256, k[1], NULL, "b", VALID_PAYLOAD), ks);
     expect_ok(mint(UG_JWT_RS256, k[2], NULL, "c", VALID_PAYLOAD), ks);
@@ -701,7 +701,8 @@ Test(jwt, jwks_parsing)
     json_t *ops = jwk_of(e, "ops", NULL, NULL);
     json_object_set_new(ops, "key_ops", json_pack("[s]", "encrypt"));
     ks = jwks_keyset(json_pack("[o,o,o,o,o]", jwk_of(e, "enc", NULL, "enc"), bad_point, ops,
-                               json_pack("{s:s,s:s,s:s}", "kty", "OKP", "crv", "X25519", "x", "AAAA"), jwk_of(k, "ed", NULL, "sig")));
+                               json_pack("{s:s,s:s,s:s}", "kty", "OKP", "crv", "X25519", "x", "AAAA"),
+                               jwk_of(k, "ed", NULL, "sig")));
     cr_assert_eq(ug_jwt_keyset_size(ks), 1);
     expect_ok(mint(UG_JWT_EDDSA, k, NULL, "ed", VALID_PAYLOAD), ks);
     expect_invalid(mint(UG_JWT_ES256, e, NULL, "enc", VALID_PAYLOAD), ks, "no key matches the token kid and alg");

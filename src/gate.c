@@ -1,0 +1,82 @@
+/*
+ * gate.c - see gate.h.
+ */
+#include "gate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int ug_gate_is_reserved_header(const char *name, size_t len)
+{
+    return (len == 14 && strncasecmp(name, "x-auth-subject", 14) == 0) ||
+           (len == 13 && strncasecmp(name, "x-auth-scopes", 13) == 0) ||
+           (len >= 13 && strncasecmp(name, "x-uploadgate-", 13) == 0);
+}
+
+static void deny(ug_gate_decision_t *d, ug_err err, const char *message)
+{
+    d->action = UG_GATE_DENY;
+    d->err = err;
+    snprintf(d->message, sizeof(d->message), "%s", message);
+}
+
+void ug_gate_decide(const ug_config_t *config, const ug_route_t *route, ug_auth_checker_t *checker, const ug_gate_request_t *req,
+                    int64_t now, ug_gate_decision_t *d)
+{
+    const ug_cors_config_t *cors = ug_config_cors_for(config, route);
+
+    /* A preflight carries no credentials (Fetch: CORS-preflight requests never include them), so it is decided
+     * before auth; without a CORS policy it is an ordinary OPTIONS request for the app. */
+    if (cors != NULL) {
+        ug_cors_request_t cr = {
+            .method = req->method,
+            .method_len = req->method_len,
+            .origin = req->origin,
+            .origin_len = req->origin_len,
+            .acr_method = req->acr_method,
+            .acr_method_len = req->acr_method_len,
+            .acr_headers = req->acr_headers,
+            .acr_headers_len = req->acr_headers_len,
+        };
+        switch (ug_cors_preflight(cors, &cr, &d->cors)) {
+        case UG_CORS_PREFLIGHT_OK:
+            d->action = UG_GATE_PREFLIGHT_OK;
+            return;
+        case UG_CORS_PREFLIGHT_REFUSED:
+            d->action = UG_GATE_PREFLIGHT_REFUSED;
+            d->cors.n = 0;
+            return;
+        case UG_CORS_NOT_PREFLIGHT:
+            d->cors.n = 0;
+            break;
+        }
+    }
+
+    if (route == NULL || route->auth == NULL || checker == NULL) {
+        d->action = UG_GATE_PROCEED;
+        return;
+    }
+    if (req->authorization_count > 1)
+        ug_auth_result_set_error(&d->auth, UG_AUTH_INVALID_REQUEST, "more than one Authorization header");
+    else
+        ug_auth_check(checker, req->authorization, req->authorization_len, now, &d->auth);
+    if (d->auth.status == UG_AUTH_OK) {
+        d->action = UG_GATE_PROCEED;
+        d->authenticated = 1;
+        return;
+    }
+    d->www_authenticate = ug_auth_www_authenticate(&d->auth, NULL);
+    const char *why = d->auth.error_description[0] != '\0' ? d->auth.error_description
+                      : d->auth.status == UG_AUTH_MISSING ? "a bearer token is required"
+                                                          : ug_err_message(ug_auth_err(d->auth.status));
+    deny(d, ug_auth_err(d->auth.status), why);
+}
+
+void ug_gate_decision_clear(ug_gate_decision_t *d)
+{
+    free(d->www_authenticate);
+    ug_auth_result_clear(&d->auth);
+    memset(d, 0, sizeof(*d));
+}
