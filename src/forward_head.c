@@ -153,6 +153,8 @@ char *ug_forward_head_build(const ug_forward_meta_t *m, const ug_header_t *heade
     if (m->client_host != NULL && m->client_host_len != 0)
         put_header(&o, "X-Forwarded-Host", m->client_host, m->client_host_len);
     put_header(&o, "X-Request-Id", m->request_id, m->request_id_len);
+    if (m->signature != NULL)
+        put_header(&o, "X-Uploadgate-Signature", m->signature, strlen(m->signature));
     put(&o, "\r\n", 2);
 
     if (o.failed) {

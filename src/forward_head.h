@@ -44,6 +44,7 @@ typedef struct ug_forward_meta {
     const char *request_id; /* X-Request-Id */
     size_t request_id_len;
     uint64_t content_length; /* of the manifest */
+    const char *signature;   /* X-Uploadgate-Signature value, or NULL when manifests are not signed */
 } ug_forward_meta_t;
 
 /*

@@ -11,11 +11,14 @@
 #include "forward.h"
 #include "forward_head.h"
 #include "gate.h"
+#include "signature.h"
 #include "upload.h"
 
 struct ug_handler {
     h2o_handler_t super;
     const ug_config_t *config;
+    const unsigned char *sign_key; /* NULL: manifests are not signed */
+    size_t sign_key_len;
 };
 
 /* Per event loop: the forwarder and one auth checker per route (checkers reload files themselves; never shared). */
@@ -205,6 +208,12 @@ static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending
         .request_id_len = request_id.len,
         .content_length = json_len,
     };
+    char signature[UG_SIGNATURE_MAX];
+    if (self->sign_key != NULL) {
+        if (ug_signature_render(self->sign_key, self->sign_key_len, (int64_t)time(NULL), json, json_len, signature) != 0)
+            return -1;
+        meta.signature = signature;
+    }
     size_t head_len;
     if ((pd->head = ug_forward_head_build(&meta, hs, nh, &head_len)) == NULL)
         return -1;
@@ -435,13 +444,15 @@ static void cors_on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostre
     h2o_setup_next_ostream(req, slot);
 }
 
-void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config)
+void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config, const unsigned char *sign_key, size_t sign_key_len)
 {
     struct ug_handler *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;
     self->super.on_context_init = on_context_init;
     self->super.on_context_dispose = on_context_dispose;
     self->config = config;
+    self->sign_key = sign_key;
+    self->sign_key_len = sign_key_len;
 
     struct cors_filter *filter = (void *)h2o_create_filter(pathconf, sizeof(*filter));
     filter->super.on_setup_ostream = cors_on_setup_ostream;

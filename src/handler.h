@@ -12,8 +12,11 @@
 #include "config.h"
 #include "errors.h"
 
-/* Register the upload handler on `pathconf`; `config` must outlive the h2o configuration. */
-void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config);
+/*
+ * Register the upload handler and the CORS response filter on `pathconf`.
+ * `config` and `sign_key` (NULL: manifests are not signed) must outlive the h2o configuration.
+ */
+void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config, const unsigned char *sign_key, size_t sign_key_len);
 
 /* Load every route's tokens and keys once, so that a missing or bad file stops start-up with a message. 0 or -1. */
 int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen);

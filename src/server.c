@@ -18,6 +18,7 @@
 #include <h2o.h>
 
 #include "handler.h"
+#include "signature.h"
 
 struct worker {
     ug_server_t *server;
@@ -41,6 +42,9 @@ struct ug_server {
     atomic_int stopping;
     uint64_t grace_deadline_ms; /* absolute, h2o_now() clock, set when stopping */
     uint64_t grace_ms;
+    unsigned char *sign_key; /* backend.signing_key_file's bytes, or NULL */
+    size_t sign_key_len;
+    atomic_size_t connections; /* open client connections, all threads */
 };
 
 static void set_err(char *errbuf, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -155,7 +159,7 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 
     h2o_hostconf_t *host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
-    ug_handler_register(pc, c);
+    ug_handler_register(pc, c, s->sign_key, s->sign_key_len);
 
     /* Everything the upload handler declines is passed through, untouched, by h2o's reverse proxy. */
     char url[FILENAME_MAX + 64];
@@ -200,6 +204,9 @@ ug_err ug_server_new(const ug_config_t *config, ug_server_t **out, char *errbuf,
             goto Error;
     if (ug_handler_check_auth(config, errbuf, errlen) != 0)
         goto Error;
+    if (config->backend.signing_key_file != NULL &&
+        ug_signature_load_key(config->backend.signing_key_file, &s->sign_key, &s->sign_key_len, errbuf, errlen) != 0)
+        goto Error;
     if ((e = setup_h2o(s, errbuf, errlen)) != UG_OK)
         goto Error;
     e = UG_ERR_CONFIG;
@@ -228,6 +235,7 @@ static void on_conn_close(void *data)
 {
     struct worker *w = data;
     --w->open_conns;
+    atomic_fetch_sub(&w->server->connections, 1);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -239,6 +247,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     /* Drain the backlog: one readiness event may stand for many connections. */
     for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i) {
+        /* Over max_connections: close at once. Leaving it in the backlog would only make the client wait for nothing. */
+        if (atomic_fetch_add(&w->server->connections, 1) >= w->server->config->max_connections) {
+            atomic_fetch_sub(&w->server->connections, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
         ++w->open_conns;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = w;
@@ -346,5 +360,8 @@ void ug_server_free(ug_server_t *s)
             SSL_CTX_free(s->ssl[i]);
     free(s->ssl);
     free(s->workers);
+    if (s->sign_key != NULL)
+        OPENSSL_cleanse(s->sign_key, s->sign_key_len);
+    free(s->sign_key);
     free(s);
 }

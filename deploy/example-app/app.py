@@ -15,6 +15,10 @@ Environment:
   EXAMPLE_APP_LOG         if set, one JSON line per received request is appended
                           to this file (used by the integration tests)
   SLOW_SECONDS            how long POST /slow sleeps (default 3)
+  UPLOADGATE_SIGNING_KEY_FILE  if set, manifests must carry a valid
+                          X-Uploadgate-Signature made with this key (the same
+                          file as uploadgate's backend.signing_key_file)
+  UPLOADGATE_SIGNATURE_MAX_AGE  seconds a signature stays acceptable (default 300)
 
 Run:  python3 -m uvicorn app:app --app-dir deploy/example-app --host 127.0.0.1 --port 8000
 Works with pydantic 1.10 (Debian 12) and pydantic 2.
@@ -24,14 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
 import time
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -65,6 +70,13 @@ class ManifestFile(BaseModel):
     sha256: str
 
 
+class ManifestAuth(BaseModel):
+    method: str
+    subject: Optional[str] = None
+    scopes: List[str] = []
+    claims: Dict[str, Any] = {}
+
+
 class Manifest(BaseModel):
     version: int
     id: str
@@ -73,6 +85,7 @@ class Manifest(BaseModel):
     path: str
     received_at: str
     client: Client
+    auth: Optional[ManifestAuth] = None
     fields: List[ManifestField] = []
     files: List[ManifestFile] = []
 
@@ -271,16 +284,50 @@ def accept_upload(m: Manifest) -> JSONResponse:
     return JSONResponse({"id": m.id, "files": out, "fields": fields}, status_code=201)
 
 
-@app.post("/upload", status_code=201)
-@app.put("/upload", status_code=201)
+# --------------------------------------------------------------------------
+# Manifest signature (X-Uploadgate-Signature: t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<body>">)
+# --------------------------------------------------------------------------
+
+
+def _signing_key() -> Optional[bytes]:
+    path = os.environ.get("UPLOADGATE_SIGNING_KEY_FILE")
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read().rstrip(b"\r\n")
+
+
+async def verify_signature(request: Request) -> None:
+    """Refuse a manifest that uploadgate did not sign, or signed too long ago (replay)."""
+    key = _signing_key()
+    if key is None:
+        return
+    header = request.headers.get("x-uploadgate-signature", "")
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        t = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError):
+        raise HTTPException(status_code=401, detail="missing or malformed X-Uploadgate-Signature")
+    max_age = int(os.environ.get("UPLOADGATE_SIGNATURE_MAX_AGE", "300"))
+    if abs(time.time() - t) > max_age:
+        raise HTTPException(status_code=401, detail="stale X-Uploadgate-Signature")
+    body = await request.body()
+    expected = hmac.new(key, str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given):
+        raise HTTPException(status_code=401, detail="bad X-Uploadgate-Signature")
+
+
+@app.post("/upload", status_code=201, dependencies=[Depends(verify_signature)])
+@app.put("/upload", status_code=201, dependencies=[Depends(verify_signature)])
 def upload(manifest: Manifest):
     # A sync handler: FastAPI runs it in a thread pool, so hashing large files
     # does not block the event loop.
     return accept_upload(manifest)
 
 
-@app.post("/files/{rest:path}", status_code=201)
-@app.put("/files/{rest:path}", status_code=201)
+@app.post("/files/{rest:path}", status_code=201, dependencies=[Depends(verify_signature)])
+@app.put("/files/{rest:path}", status_code=201, dependencies=[Depends(verify_signature)])
 def upload_files(rest: str, manifest: Manifest):
     return accept_upload(manifest)
 
