@@ -1,0 +1,159 @@
+/*
+ * The edge decision from a request head: CORS preflight first (never
+ * authenticated), then bearer auth on routes that ask for it.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+
+static ug_config_t *config;
+static ug_auth_checker_t *checker;
+
+static void setup(void)
+{
+    static const char yaml[] = "backend: {url: http://127.0.0.1:8000}\n"
+                               "storage: {dir: /tmp}\n"
+                               "cors: {allow_origins: [\"https://app.example.com\"], allow_methods: [POST],"
+                               " allow_headers: [Authorization]}\n"
+                               "routes:\n"
+                               "  - path: /upload\n"
+                               "    auth: {tokens_env: UG_TEST_GATE_TOKENS}\n"
+                               "  - path: /open\n";
+    char err[512];
+    setenv("UG_TEST_GATE_TOKENS", "good-token,other-token", 1);
+    cr_assert_eq(ug_config_load_string("g.yaml", yaml, strlen(yaml), &config, err, sizeof(err)), UG_OK, "%s", err);
+    checker = ug_auth_checker_new(config->routes[0].auth, 1000, err, sizeof(err));
+    cr_assert_not_null(checker, "%s", err);
+}
+
+static void teardown(void)
+{
+    ug_auth_checker_free(checker);
+    ug_config_free(config);
+}
+
+TestSuite(gate, .init = setup, .fini = teardown);
+
+#define S(x) x, sizeof(x) - 1
+
+static ug_gate_request_t req(const char *method, const char *authorization)
+{
+    ug_gate_request_t r = {.method = method, .method_len = strlen(method)};
+    if (authorization != NULL) {
+        r.authorization = authorization;
+        r.authorization_len = strlen(authorization);
+        r.authorization_count = 1;
+    }
+    return r;
+}
+
+static const char *header(const ug_gate_decision_t *d, const char *name)
+{
+    for (size_t i = 0; i < d->cors.n; ++i)
+        if (strlen(name) == d->cors.h[i].name_len && memcmp(d->cors.h[i].name, name, d->cors.h[i].name_len) == 0)
+            return strndup(d->cors.h[i].value, d->cors.h[i].value_len);
+    return NULL;
+}
+
+Test(gate, preflight_is_answered_without_credentials)
+{
+    ug_gate_request_t r = req("OPTIONS", NULL);
+    r.origin = "https://app.example.com";
+    r.origin_len = strlen(r.origin);
+    r.acr_method = "POST";
+    r.acr_method_len = 4;
+    r.acr_headers = "authorization";
+    r.acr_headers_len = 13;
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_PREFLIGHT_OK);
+    char *v = (char *)header(&d, "access-control-allow-origin");
+    cr_assert_str_eq(v, "https://app.example.com");
+    free(v);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, preflight_from_another_origin_is_refused_bare)
+{
+    ug_gate_request_t r = req("OPTIONS", NULL);
+    r.origin = "https://evil.example.net";
+    r.origin_len = strlen(r.origin);
+    r.acr_method = "POST";
+    r.acr_method_len = 4;
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_PREFLIGHT_REFUSED);
+    cr_assert_eq(d.cors.n, 0);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, missing_token_is_401_with_challenge)
+{
+    ug_gate_request_t r = req("POST", NULL);
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_DENY);
+    cr_assert_eq(d.err, UG_ERR_UNAUTHORIZED);
+    cr_assert_str_eq(d.www_authenticate, "Bearer realm=\"uploadgate\"");
+    cr_assert_str_eq(d.message, "a bearer token is required");
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, wrong_token_is_invalid_token)
+{
+    ug_gate_request_t r = req("POST", "Bearer nope");
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_DENY);
+    cr_assert_eq(d.err, UG_ERR_UNAUTHORIZED);
+    cr_assert_not_null(strstr(d.www_authenticate, "error=\"invalid_token\""), "%s", d.www_authenticate);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, two_authorization_headers_are_a_bad_request)
+{
+    ug_gate_request_t r = req("POST", "Bearer good-token");
+    r.authorization_count = 2;
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_DENY);
+    cr_assert_eq(d.err, UG_ERR_BAD_REQUEST);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, good_token_proceeds_with_a_subject)
+{
+    ug_gate_request_t r = req("POST", "Bearer other-token");
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_PROCEED);
+    cr_assert(d.authenticated);
+    cr_assert_eq(strncmp(d.auth.subject, "token:", 6), 0, "%s", d.auth.subject);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, open_route_and_no_route_proceed)
+{
+    ug_gate_request_t r = req("POST", NULL);
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[1], NULL, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_PROCEED);
+    cr_assert(!d.authenticated);
+    ug_gate_decision_clear(&d);
+    ug_gate_decide(config, NULL, NULL, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_PROCEED);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, reserved_headers)
+{
+    cr_assert(ug_gate_is_reserved_header(S("X-Auth-Subject")));
+    cr_assert(ug_gate_is_reserved_header(S("x-auth-scopes")));
+    cr_assert(ug_gate_is_reserved_header(S("X-Uploadgate-Signature")));
+    cr_assert(ug_gate_is_reserved_header(S("x-uploadgate-anything")));
+    cr_assert(!ug_gate_is_reserved_header(S("x-auth-subjects")));
+    cr_assert(!ug_gate_is_reserved_header(S("authorization")));
+    cr_assert(!ug_gate_is_reserved_header(S("x-uploadgate")));
+}
