@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The upload benchmark of issue 4 - one command, as root on Debian 12, from anywhere:
+#
+#   tests/bench/run.sh                 # default: N=5 interleaved repetitions (6-9 min on 2 cores)
+#   QUICK=1 tests/bench/run.sh         # smoke: N=1, 256 MiB instead of 1 GiB, h2load -n 128 (~1 min)
+#   N=3 tests/bench/run.sh             # other repetition count
+#   PROFILE=1 tests/bench/run.sh       # also profile uploadgate on the target workloads: perf record
+#                                      #   (cpu-clock) + stacks.py (results[/quick]/profile/*.txt)
+# Other knobs (environment): FILE_MIB (20), BIG_MIB (1024), H2LOAD_N (384), H2LOAD_C (64), CG_MIB (64),
+# BENCH_RESULTS (output dir; default tests/bench/results, and tests/bench/results/quick for QUICK=1),
+# KEEP_WORK=1 (keep the temp dir).
+#
+# It installs the Debian packages it needs (deploy/install-deps.sh bench, plus python3-uvloop and
+# python3-httptools for uvicorn), builds build/uploadgate if missing (else an incremental build of
+# uploadgate + ugcore, a no-op when up to date), compiles the C sink, the prototype and the callgrind
+# driver, then starts side by side on 127.0.0.1 (free ports):
+#   uploadgate (+ tests/bench/apps/ug_app.py under uvicorn: validates the manifest, answers 200)
+#   FastAPI direct  (tests/bench/apps/fastapi_direct.py: UploadFile + aiofiles; uvicorn, uvloop, httptools)
+#   aiohttp direct  (tests/bench/apps/aiohttp_direct.py: request.multipart(), 1 MiB chunks)
+#   nginx           (Debian nginx-light, client_body_in_file_only on: stores the raw body)
+#   the C sink      (tests/bench/sink.c: reads Content-Length bytes, writes them raw to a file)
+#   a streaming prototype (sink.c -DUG_STREAM + build/libugcore.a: each socket read goes through
+#                    uploadgate's own parse/sha256/store pipeline, no spool, no app) - what a streaming
+#                    HTTP/1.1 front could reach with today's core
+# and runs the workloads interleaved (bench.py). Every server stores on the real disk, under a
+# temp dir in /var/tmp. Output: tests/bench/results/{results.md,runs.csv,chart.png}, and the
+# markdown summary with PASS/FAIL per target on stdout. Not part of CI. Findings: NOTES.md.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "run.sh: run as root (installs packages, nginx runs as root, reads /proc/<pid>/io)" >&2
+    exit 1
+fi
+
+deploy/install-deps.sh bench
+# uvicorn's fast loop and HTTP parser (used for both FastAPI servers); Debian 12 ships them.
+extra=()
+for p in python3-uvloop python3-httptools; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || extra+=("$p")
+done
+if [ ${#extra[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${extra[@]}" >/dev/null
+fi
+
+if [ ! -x build/uploadgate ] || [ ! -f build/libugcore.a ]; then
+    cmake -S . -B build >/dev/null
+    cmake --build build -j"$(nproc)"
+else
+    # Incremental (a no-op when up to date): the driver and the prototype are compiled against src/*.h below
+    # and must link a libugcore.a built from the same sources; the tree is shared and changes under us.
+    cmake --build build --target uploadgate ugcore -j"$(nproc)" >/dev/null
+fi
+
+work="$(mktemp -d /var/tmp/ugbench.XXXXXX)"
+: >"$work/pids"
+cleanup() {
+    local rc=$?
+    # Stop whatever bench.py started and did not stop itself: by PID, TERM first, KILL after a deadline.
+    if [ -s "$work/pids" ]; then
+        while read -r pid; do
+            kill -TERM "$pid" 2>/dev/null || true
+        done <"$work/pids"
+        for _ in $(seq 1 50); do
+            alive=0
+            while read -r pid; do
+                kill -0 "$pid" 2>/dev/null && alive=1
+            done <"$work/pids"
+            [ "$alive" -eq 0 ] && break
+            sleep 0.1
+        done
+        while read -r pid; do
+            kill -KILL "$pid" 2>/dev/null || true
+        done <"$work/pids"
+    fi
+    if [ "${KEEP_WORK:-0}" = "1" ]; then
+        echo "run.sh: work dir kept: $work" >&2
+    else
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$work/bin"
+# Snapshot the binary under test: the build dir is shared, and a rebuild during the run must not change it.
+cp build/uploadgate "$work/bin/uploadgate"
+ug_info="build/uploadgate of $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?') built $(date -r build/uploadgate '+%F %T'), sha256 $(sha256sum build/uploadgate | cut -c1-12)"
+cc -O2 -Wall -Wextra -pthread -o "$work/bin/sink" "$here/sink.c"
+# shellcheck disable=SC2046
+cc -O2 -g -std=gnu11 -DUG_STREAM -Wall -Wextra -pthread -I src -o "$work/bin/ug_stream_prototype" "$here/sink.c" \
+    build/libugcore.a $(pkg-config --libs yaml-0.1 jansson libcrypto)
+# shellcheck disable=SC2046
+cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -I src -o "$work/bin/parse_hash_driver" "$here/parse_hash_driver.c" \
+    build/libugcore.a $(pkg-config --libs yaml-0.1 jansson libcrypto)
+
+cmd="tests/bench/run.sh"
+[ "${QUICK:-0}" != "0" ] && cmd="QUICK=1 $cmd"
+[ -n "${N:-}" ] && cmd="N=$N $cmd"
+[ "${PROFILE:-0}" != "0" ] && cmd="PROFILE=1 $cmd"
+BENCH_WORK="$work" BENCH_BIN="$work/bin" UG_BINARY="$work/bin/uploadgate" BENCH_COMMAND="$cmd" BENCH_UG_INFO="$ug_info" \
+    /usr/bin/python3 "$here/bench.py"
