@@ -66,7 +66,8 @@ const char *ug_cfg_quote(const char *s, size_t len, char *buf, size_t buflen)
         return buf;
     }
     buf[o++] = '"';
-    for (size_t i = 0; i < shown && o + 6 < buflen; i++) {
+    size_t i = 0;
+    for (; i < shown && o + 6 < buflen; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '"' || ch == '\\') {
             buf[o++] = '\\';
@@ -80,7 +81,25 @@ const char *ug_cfg_quote(const char *s, size_t len, char *buf, size_t buflen)
             buf[o++] = (char)ch; /* UTF-8 passes through: the message is for humans */
         }
     }
-    if (shown < len && o + 4 < buflen) {
+    if (i < len) {
+        /*
+         * Cut short (at `shown`, or where buf ran out): the cut must not split
+         * a UTF-8 sequence, or the message, which goes to logs that may insist
+         * on valid UTF-8, ends in a broken character. Scalars are valid UTF-8
+         * (libyaml checks its input), so drop a trailing lead byte whose
+         * continuation bytes did not all make it. Found by tests/fuzz/fuzz_config.c.
+         */
+        size_t lead = o;
+        while (lead > 1 && ((unsigned char)buf[lead - 1] & 0xc0) == 0x80)
+            lead--;
+        if (lead > 1 && (unsigned char)buf[lead - 1] >= 0xc0) {
+            unsigned char c = (unsigned char)buf[lead - 1];
+            size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if (o - (lead - 1) < need)
+                o = lead - 1;
+        }
+    }
+    if (i < len && o + 4 < buflen) { /* "..." whenever bytes were left out, whichever limit cut */
         memcpy(buf + o, "...", 3);
         o += 3;
     }

@@ -18,5 +18,8 @@ cmake -S . -B build-asan -DUG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure
 
+# Replay every committed fuzz corpus once (libFuzzer, ASan+UBSan); long fuzzing runs are tests/fuzz/run.sh.
+tests/fuzz/replay.sh
+
 # Debian's interpreter: the python3 first on PATH may be another one without the packages.
 UG_BINARY="$PWD/build/uploadgate" /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider "$@"

@@ -27,10 +27,11 @@
 #define NOW 1700000000
 
 static const char SECRET[] = "fuzz-secret-0123456789abcdef0123456789abcdef0123456789abcdef0123";
-static const char JWKS[] = "{\"keys\":["
-                           "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed\",\"x\":\"Uw4ASUjrShr_j9JvJ8MDChRNvOq3H2xBNjy497WEr-o\"},"
-                           "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"ec\",\"alg\":\"ES256\","
-                           "\"x\":\"vgLNYJsR_Dr63j0HlXUtYhz97tsSZfL7fPAEFLzuJL4\",\"y\":\"rWeNZmOPl9ra4r1Wn34KtN4KQ5qdZ5C5AL7ufP1wQg4\"}]}";
+static const char JWKS[] =
+    "{\"keys\":["
+    "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed\",\"x\":\"Uw4ASUjrShr_j9JvJ8MDChRNvOq3H2xBNjy497WEr-o\"},"
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"ec\",\"alg\":\"ES256\","
+    "\"x\":\"vgLNYJsR_Dr63j0HlXUtYhz97tsSZfL7fPAEFLzuJL4\",\"y\":\"rWeNZmOPl9ra4r1Wn34KtN4KQ5qdZ5C5AL7ufP1wQg4\"}]}";
 
 static ug_auth_config_t cfg;
 static ug_auth_checker_t *checker;
