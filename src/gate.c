@@ -45,8 +45,8 @@ void ug_gate_decide(const ug_config_t *config, const ug_route_t *route, ug_auth_
             d->action = UG_GATE_PREFLIGHT_OK;
             return;
         case UG_CORS_PREFLIGHT_REFUSED:
+            /* The CORS module leaves only Vary here: no grant, but caches must still key on the origin. */
             d->action = UG_GATE_PREFLIGHT_REFUSED;
-            d->cors.n = 0;
             return;
         case UG_CORS_NOT_PREFLIGHT:
             d->cors.n = 0;

@@ -33,7 +33,7 @@ typedef struct ug_gate_request {
 typedef enum ug_gate_action {
     UG_GATE_PROCEED = 0,        /* serve it (upload, or pass through) */
     UG_GATE_PREFLIGHT_OK,       /* answer 204 with `cors` */
-    UG_GATE_PREFLIGHT_REFUSED,  /* answer 403 without CORS headers */
+    UG_GATE_PREFLIGHT_REFUSED,  /* answer 403 with `cors` (only Vary: no Access-Control-* grant) */
     UG_GATE_DENY,               /* answer `err` with www_authenticate (and the actual-response CORS headers) */
 } ug_gate_action_t;
 
@@ -42,7 +42,7 @@ typedef struct ug_gate_decision {
     ug_err err;                /* DENY: UG_ERR_UNAUTHORIZED, UG_ERR_FORBIDDEN, UG_ERR_BAD_REQUEST, UG_ERR_INTERNAL */
     char message[192];         /* DENY: for the JSON error body */
     char *www_authenticate;    /* DENY by auth: the challenge (malloc'd) */
-    ug_cors_headers_t cors;    /* PREFLIGHT_OK: the preflight headers */
+    ug_cors_headers_t cors;    /* PREFLIGHT_OK: the preflight headers; PREFLIGHT_REFUSED: Vary only */
     ug_auth_result_t auth;     /* PROCEED on an auth route: who the caller is (status UG_AUTH_OK) */
     int authenticated;
 } ug_gate_decision_t;

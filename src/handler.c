@@ -288,6 +288,7 @@ static void send_gate_answer(h2o_req_t *req, const ug_gate_decision_t *d)
         h2o_send_inline(req, "", 0);
         return;
     case UG_GATE_PREFLIGHT_REFUSED:
+        add_cors_headers(req, &d->cors);
         ug_handler_send_error(req, UG_ERR_FORBIDDEN, "CORS preflight refused: origin, method or headers not allowed");
         return;
     default:

@@ -120,3 +120,37 @@ def _drop_big_files(tmp_path):
                 p.unlink()
         except OSError:
             pass
+
+
+@pytest.fixture
+def make_capture(tmp_path):
+    """make_capture(name, status=, headers=, body=) -> a started harness.CaptureBackend, stopped at the end."""
+    from harness import CaptureBackend
+
+    backends = []
+
+    def factory(name="capture", **kw):
+        b = CaptureBackend(tmp_path / name, **kw)
+        backends.append(b)
+        return b.start()
+
+    yield factory
+    for b in backends:
+        b.stop()
+
+
+@pytest.fixture
+def make_static_site(tmp_path):
+    """make_static_site(directory, port=None) -> a started harness.StaticSite, stopped at the end."""
+    from harness import StaticSite
+
+    sites = []
+
+    def factory(directory, port=None):
+        s = StaticSite(directory, tmp_path / "static", port=port)
+        sites.append(s)
+        return s.start()
+
+    yield factory
+    for s in sites:
+        s.stop()

@@ -1032,3 +1032,146 @@ def h2_request(gw: Gateway, method: str, path: str, headers: Sequence[Tuple[str,
         return c.wait_response(sid, timeout)
     finally:
         c.close()
+
+
+# --------------------------------------------------------------------------
+# Edge-policy helpers (CORS, auth, signature, browser tests)
+# --------------------------------------------------------------------------
+
+# A minimal HTTP/1.1 backend run as `python3 -c CAPTURE_SERVER <port> <log> <response.json>`: it logs every
+# request exactly as it arrived (headers in order, body bytes base64) and answers with one configured response.
+CAPTURE_SERVER = r'''
+import base64, json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, log_path, resp_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+RESP = json.load(open(resp_path))
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def _body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+    def _any(self):
+        body = self._body()
+        entry = {"method": self.command, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()],
+                 "body_b64": base64.b64encode(body).decode()}
+        line = (json.dumps(entry) + "\n").encode()
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        out = RESP.get("body", "").encode()
+        self.send_response(RESP.get("status", 200))
+        for k, v in RESP.get("headers", []):
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _any
+
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+'''
+
+
+class CaptureBackend:
+    """A stand-in backend that records requests byte-exactly and always gives the same answer.
+
+    Used where the example app cannot show something: the exact manifest bytes (to recompute
+    the signature) or an app that sets its own Access-Control-* headers."""
+
+    def __init__(self, workdir: Path, status: int = 200, headers: Sequence[Tuple[str, str]] = (),
+                 body: str = '{"ok":true}'):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log_path = self.workdir / "capture.jsonl"
+        resp = self.workdir / "capture-response.json"
+        resp.write_text(json.dumps({"status": status, "headers": [list(h) for h in headers], "body": body}))
+        self.proc = Proc([PYTHON, "-c", CAPTURE_SERVER, str(self.port), str(self.log_path), str(resp)],
+                         self.workdir / "capture-output.log")
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "CaptureBackend":
+        def ready():
+            if not self.proc.alive():
+                raise AssertionError(f"capture backend exited:\n{tail(self.proc.output())}")
+            return tcp_accepts("127.0.0.1", self.port)
+
+        wait_until(ready, timeout, "the capture backend to accept connections")
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def log(self) -> List[dict]:
+        """Requests received: method, path, headers ([name, value] in order), body (bytes)."""
+        import base64
+        try:
+            text = self.log_path.read_text()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            if line.strip():
+                e = json.loads(line)
+                e["body"] = base64.b64decode(e.pop("body_b64"))
+                out.append(e)
+        return out
+
+
+class StaticSite:
+    """`python3 -m http.server` serving `directory` on 127.0.0.1:<port> (the origin of a browser page)."""
+
+    def __init__(self, directory: Path, log_dir: Path, port: Optional[int] = None):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        self.proc = Proc([PYTHON, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(self.directory),
+                          str(self.port)], Path(log_dir) / f"static-{self.port}.log")
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "StaticSite":
+        def ready():
+            if not self.proc.alive():
+                raise AssertionError(f"static server exited:\n{tail(self.proc.output())}")
+            return tcp_accepts("127.0.0.1", self.port)
+
+        wait_until(ready, timeout, "the static page server to accept connections")
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def header_values(res, name: str) -> List[str]:
+    """All values of a response header (curl Response or H2Result), comma-lists split and stripped."""
+    out: List[str] = []
+    for v in res.headers.get(name.lower(), []):
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return out
+
+
+def cors_headers(res) -> Dict[str, List[str]]:
+    """The access-control-* headers of a response."""
+    return {k: v for k, v in res.headers.items() if k.startswith("access-control-")}

@@ -85,7 +85,10 @@ Test(gate, preflight_from_another_origin_is_refused_bare)
     ug_gate_decision_t d = {0};
     ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
     cr_assert_eq(d.action, UG_GATE_PREFLIGHT_REFUSED);
-    cr_assert_eq(d.cors.n, 0);
+    cr_assert_eq(d.cors.n, 1, "a refused preflight gets Vary and nothing else");
+    char *v = (char *)header(&d, "vary");
+    cr_assert_str_eq(v, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    free(v);
     ug_gate_decision_clear(&d);
 }
 
