@@ -24,6 +24,12 @@ trap cleanup EXIT INT TERM
 EXAMPLE_APP_DEST="$received" /usr/bin/python3 -m uvicorn app:app --app-dir deploy/example-app \
     --host 127.0.0.1 --port 8000 --log-level warning &
 pids+=($!)
+# Start uploadgate once the app answers, so the first requests are not 502s (bounded wait, not a guess).
+for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null http://127.0.0.1:8000/health 2>/dev/null && break
+    kill -0 "${pids[0]}" 2>/dev/null || { echo "demo: the example app exited early" >&2; exit 1; }
+    sleep 0.1
+done
 build/uploadgate -c config/uploadgate.yaml &
 pids+=($!)
 
