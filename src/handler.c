@@ -475,3 +475,31 @@ int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen
     }
     return 0;
 }
+
+/* The front has no h2o_handler_t of its own: it finds ours in the configuration (one per pathconf, registered by
+ * ug_handler_register) and borrows its per-context state, so both paths share one forwarder pool and one set of
+ * auth checkers per thread. */
+int ug_handler_shared(h2o_context_t *ctx, ug_handler_shared_t *out)
+{
+    for (size_t i = 0; ctx->globalconf->hosts[i] != NULL; ++i) {
+        h2o_hostconf_t *host = ctx->globalconf->hosts[i];
+        for (size_t j = 0; j != host->paths.size; ++j) {
+            h2o_pathconf_t *pc = host->paths.entries + j;
+            for (size_t k = 0; k != pc->handlers.size; ++k) {
+                if (pc->handlers.entries[k]->on_req != on_req)
+                    continue;
+                struct ug_handler *self = (void *)pc->handlers.entries[k];
+                struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
+                if (ts == NULL)
+                    return -1;
+                *out = (ug_handler_shared_t){.config = self->config,
+                                             .sign_key = self->sign_key,
+                                             .sign_key_len = self->sign_key_len,
+                                             .forward = &ts->forward,
+                                             .checkers = ts->checkers};
+                return 0;
+            }
+        }
+    }
+    return -1;
+}

@@ -24,4 +24,23 @@ int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen
 /* Send uploadgate's JSON error response ({"error":{"code","message"}}) for `e`; message NULL = the default one. */
 void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message);
 
+/* ---- shared with the streaming HTTP/1.1 front (front_http1.c), which serves upload routes on the same threads ---- */
+
+struct ug_forward_ctx;
+
+typedef struct ug_handler_shared {
+    const ug_config_t *config;
+    const unsigned char *sign_key; /* NULL: manifests are not signed */
+    size_t sign_key_len;
+    struct ug_forward_ctx *forward;     /* this event loop's forwarder (keep-alive pool to the app) */
+    ug_auth_checker_t *const *checkers; /* this event loop's checkers, indexed like config->routes (NULL: no auth) */
+} ug_handler_shared_t;
+
+/*
+ * What the upload handler registered in ctx's configuration keeps for `ctx`
+ * (borrowed: valid as long as the context). -1 when there is no upload
+ * handler, or it was not initialised for this context.
+ */
+int ug_handler_shared(h2o_context_t *ctx, ug_handler_shared_t *out);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include <h2o.h>
 
+#include "front_http1.h"
 #include "handler.h"
 #include "signature.h"
 
@@ -256,7 +257,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         ++w->open_conns;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = w;
-        h2o_accept(actx, sock);
+        ug_front_accept(actx, sock); /* TLS listeners go on to h2o_accept unchanged */
     }
 }
 
@@ -274,12 +275,9 @@ static void close_listeners(struct worker *w)
 
 static void on_wake(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 {
-    struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, wake, rx);
+    /* Only ever sent NULL messages, which just make h2o_evloop_run return so the loop sees the stop flag. */
+    (void)rx;
     (void)messages;
-    if (atomic_load(&w->server->stopping)) {
-        close_listeners(w);
-        h2o_context_request_shutdown(&w->ctx);
-    }
 }
 
 static void *worker_main(void *arg)
@@ -299,6 +297,9 @@ static void *worker_main(void *arg)
     /* h2o_evloop_run returns -1 on EINTR too (libh2o guide, 2); the stop flag, not the return value, ends the loop. */
     while (!atomic_load(&s->stopping))
         h2o_evloop_run(w->ctx.loop, INT32_MAX);
+    /* A NULL message only interrupts the loop (on_wake is not called for it), so the shutdown steps run here. */
+    close_listeners(w);
+    h2o_context_request_shutdown(&w->ctx);
     uint64_t deadline = h2o_now(w->ctx.loop) + s->grace_ms;
     while (w->open_conns != 0 && h2o_now(w->ctx.loop) < deadline)
         h2o_evloop_run(w->ctx.loop, 100);

@@ -311,19 +311,24 @@ ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len)
 {
     if (u->err != UG_OK)
         return u->err;
+    /* Only the bytes up to max_body are processed; the rest is refused after them. So the error is the first limit
+     * the body crosses (a part's max_file may come before max_body), however the body was split into chunks. */
     const ug_limits_t *lim = &u->req.route->limits;
-    if (u->body_bytes + len > lim->max_body)
-        return fail_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body", "max_body", lim->max_body);
-    u->body_bytes += len;
-    if (len == 0)
-        return UG_OK;
-    if (u->parser == NULL)
-        return file_write(u, buf, len);
-
-    ug_err e = ug_multipart_feed(u->parser, buf, len);
-    if (e != UG_OK && u->err == UG_OK) /* the parser itself refused the body (a callback would have recorded its error) */
-        fail(u, e, "%s", ug_multipart_error_message(u->parser) != NULL ? ug_multipart_error_message(u->parser)
-                                                                         : ug_err_message(e));
+    uint64_t room = lim->max_body - u->body_bytes;
+    size_t take = len <= room ? len : (size_t)room;
+    ug_err e = UG_OK;
+    u->body_bytes += take;
+    if (take != 0) {
+        if (u->parser == NULL) {
+            e = file_write(u, buf, take);
+        } else if ((e = ug_multipart_feed(u->parser, buf, take)) != UG_OK && u->err == UG_OK) {
+            /* the parser itself refused the body (a callback would have recorded its error) */
+            fail(u, e, "%s", ug_multipart_error_message(u->parser) != NULL ? ug_multipart_error_message(u->parser)
+                                                                             : ug_err_message(e));
+        }
+    }
+    if (e == UG_OK && take < len)
+        e = fail_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body", "max_body", lim->max_body);
     return e;
 }
 

@@ -1,0 +1,349 @@
+/*
+ * front_exchange.c - one request served by the HTTP/1.1 front (see
+ * front_conn.h): the same decisions, in the same order, as handler.c makes on
+ * h2o's buffered path - gate, method, the pipeline's checks, forwarding, the
+ * app's answer relayed - with the response bytes written by the front.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "errors.h"
+#include "front_conn.h"
+#include "front_forward.h"
+#include "front_response.h"
+
+static int method_is(const struct ug_front_req *req, const char *m)
+{
+    size_t l = strlen(m);
+    return req->h.method_len == l && memcmp(req->h.method, m, l) == 0;
+}
+
+/*
+ * Write a complete response and end the exchange. Mirrors what h2o adds on the buffered path: Date, Connection,
+ * Content-Length and Server (lib/http1.c flatten_headers), and handler.c's CORS filter: on a route with a CORS
+ * policy, every response but a preflight's loses the app's Access-Control-* fields and gets the actual-response ones.
+ * `fields` and `body` are copied.
+ */
+static void respond(struct ug_front_conn *conn, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
+                    size_t num_fields, const char *body, size_t body_len)
+{
+    struct ug_front_req *req = &conn->req;
+    h2o_context_t *ctx = conn->actx->ctx;
+    const ug_cors_config_t *cors = ug_config_cors_for(conn->ft->shared.config, req->route);
+    ug_cors_headers_t actual = {.n = 0};
+    ug_header_t *hs = malloc(sizeof(*hs) * (num_fields + UG_CORS_MAX_HEADERS));
+    size_t n = 0;
+
+    if (hs == NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    int filter = cors != NULL && !req->is_preflight;
+    for (size_t i = 0; i < num_fields; ++i) {
+        if (filter && fields[i].name_len > 15 && strncasecmp(fields[i].name, "access-control-", 15) == 0)
+            continue;
+        hs[n++] = fields[i];
+    }
+    if (filter) {
+        const ug_header_t *origin = ug_front_find(&req->h, "origin", NULL);
+        ug_cors_actual(cors, origin != NULL ? origin->value : NULL, origin != NULL ? origin->value_len : 0, &actual);
+        for (size_t i = 0; i < actual.n; ++i)
+            hs[n++] = (ug_header_t){actual.h[i].name, actual.h[i].name_len, actual.h[i].value, actual.h[i].value_len};
+    }
+
+    /* Persist only when the body was read to its end, the client allows it, and the server is not shutting down
+     * (h2o 2.2.5 does the same on ctx->shutdown_requested, lib/http1.c fixup_request). */
+    req->keep_alive = req->body_read && req->h.keep_alive && !ctx->shutdown_requested;
+
+    char date[H2O_TIMESTR_RFC1123_LEN + 1], server[128];
+    struct tm gmt;
+    time_t now = h2o_get_timestamp(ctx, NULL, NULL)->tv_sec;
+    gmtime_r(&now, &gmt);
+    h2o_time2str_rfc1123(date, &gmt);
+    snprintf(server, sizeof(server), "%.*s", (int)ctx->globalconf->server_name.len, ctx->globalconf->server_name.base);
+    ug_front_response_t r = {
+        .status = status,
+        .reason = reason,
+        .reason_len = reason_len,
+        .headers = hs,
+        .num_headers = n,
+        .body = body,
+        .body_len = body_len,
+        .keep_alive = req->keep_alive,
+        .date = date,
+        .server = server[0] != '\0' ? server : NULL,
+    };
+    size_t len;
+    char *bytes = ug_front_response_render(&r, &len);
+    free(hs);
+    if (bytes == NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    ug_front_write_response(conn, bytes, len);
+}
+
+/* uploadgate's JSON error ({"error":{"code","message"}}), as handler.c ug_handler_send_error sends it. */
+void ug_front_respond_error(struct ug_front_conn *conn, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra)
+{
+    ug_header_t hs[UG_CORS_MAX_HEADERS + 2];
+    size_t n = 0, len = 0;
+    for (size_t i = 0; i < num_extra && n < UG_CORS_MAX_HEADERS + 1; ++i)
+        hs[n++] = extra[i];
+    hs[n++] = (ug_header_t){"content-type", 12, "application/json", 16};
+    char *json = ug_err_json(e, message, &len);
+    const char *reason = ug_err_reason(e);
+    respond(conn, ug_err_status(e), reason, strlen(reason), hs, n, json != NULL ? json : "", json != NULL ? len : 0);
+    free(json);
+}
+
+/* A failed upload: its files go at once, then the error is sent (with the pipeline's message unless `why` is given). */
+void ug_front_fail_upload(struct ug_front_conn *conn, ug_err e, const char *why)
+{
+    struct ug_front_req *req = &conn->req;
+    char message[256] = "";
+    if (why != NULL)
+        snprintf(message, sizeof(message), "%s", why);
+    else if (req->upload != NULL)
+        snprintf(message, sizeof(message), "%s", ug_upload_message(req->upload));
+    ug_upload_abort(req->upload);
+    req->upload = NULL;
+    ug_front_respond_error(conn, e, message[0] != '\0' ? message : NULL, NULL, 0);
+}
+
+/* The same decisions as handler.c on_forward_done: an app that refused (>= 400) or could not be reached gets its
+ * files removed unless the route keeps them; otherwise the app owns them now. */
+static void on_forward_done(void *data, const ug_forward_response_t *res)
+{
+    struct ug_front_conn *conn = data;
+    struct ug_front_req *req = &conn->req;
+    int failed = res->err != UG_OK || res->status >= 400;
+    if (failed && !req->route->keep_on_error)
+        ug_upload_abort(req->upload);
+    else
+        ug_upload_release(req->upload);
+    req->upload = NULL;
+
+    if (res->err != UG_OK) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s: %s", ug_err_message(res->err), res->detail != NULL ? res->detail : "");
+        ug_front_respond_error(conn, res->err, msg, NULL, 0);
+        return;
+    }
+    ug_header_t *hs = malloc(sizeof(*hs) * (res->num_headers != 0 ? res->num_headers : 1));
+    size_t n = 0;
+    if (hs == NULL) {
+        ug_front_respond_error(conn, UG_ERR_NOMEM, NULL, NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i != res->num_headers; ++i) {
+        const h2o_header_t *h = &res->headers[i];
+        if (!ug_header_drop_for_client(h->name->base, h->name->len))
+            hs[n++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
+    }
+    respond(conn, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
+    free(hs);
+}
+
+void ug_front_finish_body(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    const ug_handler_shared_t *sh = &conn->ft->shared;
+    const char *json = NULL;
+    size_t json_len = 0, head_len = 0;
+
+    req->body_read = 1;
+    ug_front_set_timeout(conn, NULL); /* the backend's own timeout runs now (forward.h) */
+    h2o_socket_read_stop(conn->sock); /* pipelined bytes wait in the kernel and sock->input until the answer is sent */
+    conn->state = UG_FRONT_FORWARD;
+
+    ug_err e = ug_upload_finish(req->upload, &json, &json_len);
+    if (e != UG_OK) {
+        ug_front_fail_upload(conn, e, NULL);
+        return;
+    }
+    ug_front_forward_t f = {
+        .config = sh->config,
+        .route = req->route,
+        .sign_key = sh->sign_key,
+        .sign_key_len = sh->sign_key_len,
+        .method = req->h.method,
+        .method_len = req->h.method_len,
+        .path = req->h.target,
+        .path_len = req->h.target_len,
+        .scheme = "http", /* the front serves cleartext listeners only */
+        .authority = req->h.host,
+        .authority_len = req->h.host_len,
+        .client_address = conn->client_address,
+        .headers = req->h.headers,
+        .num_headers = req->h.num_headers,
+        .gate = &req->gate,
+        .upload_id = ug_upload_id(req->upload),
+        .json = json,
+        .json_len = json_len,
+        .now = (int64_t)time(NULL),
+    };
+    if ((req->forward_head = ug_front_forward_head(&f, &head_len)) == NULL) {
+        ug_front_fail_upload(conn, UG_ERR_NOMEM, NULL);
+        return;
+    }
+    /* on_forward_done may run before this returns (a refused connect): nothing may follow this call. */
+    if (ug_forward_start(&req->forward, sh->forward, h2o_iovec_init(req->forward_head, head_len), h2o_iovec_init(json, json_len),
+                         on_forward_done, conn) != 0)
+        ug_front_fail_upload(conn, UG_ERR_NOMEM, NULL);
+}
+
+static void send_method_not_allowed(struct ug_front_conn *conn)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    char allow[64] = "";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
+        if (conn->req.route->methods & ug_method_bit(names[i], strlen(names[i]))) {
+            if (allow[0] != '\0')
+                strcat(allow, ", ");
+            strcat(allow, names[i]);
+        }
+    }
+    ug_header_t h = {"allow", 5, allow, strlen(allow)};
+    ug_front_respond_error(conn, UG_ERR_METHOD_NOT_ALLOWED, NULL, &h, 1);
+}
+
+static void send_gate_answer(struct ug_front_conn *conn)
+{
+    const ug_gate_decision_t *d = &conn->req.gate;
+    switch (d->action) {
+    case UG_GATE_PREFLIGHT_OK:
+    case UG_GATE_PREFLIGHT_REFUSED: {
+        /* The preflight's own fields: the grant, or for a refusal the Vary the gate keeps (caches must key on the
+         * origin), then the error - the order of handler.c send_gate_answer. */
+        ug_header_t hs[UG_CORS_MAX_HEADERS];
+        for (size_t i = 0; i < d->cors.n; ++i)
+            hs[i] = (ug_header_t){d->cors.h[i].name, d->cors.h[i].name_len, d->cors.h[i].value, d->cors.h[i].value_len};
+        if (d->action == UG_GATE_PREFLIGHT_OK)
+            respond(conn, 204, "No Content", 10, hs, d->cors.n, "", 0);
+        else
+            ug_front_respond_error(conn, UG_ERR_FORBIDDEN, "CORS preflight refused: origin, method or headers not allowed", hs,
+                                   d->cors.n);
+        return;
+    }
+    default: {
+        ug_header_t h = {"www-authenticate", 16, d->www_authenticate,
+                         d->www_authenticate != NULL ? strlen(d->www_authenticate) : 0};
+        ug_front_respond_error(conn, d->err, d->message, &h, d->www_authenticate != NULL);
+        return;
+    }
+    }
+}
+
+static void decide_gate(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    const ug_handler_shared_t *sh = &conn->ft->shared;
+    ug_gate_request_t g = {.method = req->h.method, .method_len = req->h.method_len};
+    const ug_header_t *f;
+    if ((f = ug_front_find(&req->h, "origin", NULL)) != NULL) {
+        g.origin = f->value;
+        g.origin_len = f->value_len;
+    }
+    if ((f = ug_front_find(&req->h, "authorization", &g.authorization_count)) != NULL) {
+        g.authorization = f->value;
+        g.authorization_len = f->value_len;
+    }
+    if ((f = ug_front_find(&req->h, "access-control-request-method", NULL)) != NULL) {
+        g.acr_method = f->value;
+        g.acr_method_len = f->value_len;
+    }
+    /* Several Access-Control-Request-Headers fields form one list (RFC 9110 5.3). */
+    unsigned acrh_count;
+    if ((f = ug_front_find(&req->h, "access-control-request-headers", &acrh_count)) != NULL) {
+        g.acr_headers = f->value;
+        g.acr_headers_len = f->value_len;
+        size_t total = 0;
+        for (size_t i = 0; acrh_count > 1 && i < req->h.num_headers; ++i)
+            total += req->h.headers[i].value_len + 1;
+        if (acrh_count > 1 && (req->acrh = malloc(total)) != NULL) {
+            size_t len = 0;
+            for (size_t i = 0; i < req->h.num_headers; ++i) {
+                const ug_header_t *x = &req->h.headers[i];
+                if (x->name_len != 30 || memcmp(x->name, "access-control-request-headers", 30) != 0)
+                    continue;
+                if (len != 0)
+                    req->acrh[len++] = ',';
+                memcpy(req->acrh + len, x->value, x->value_len);
+                len += x->value_len;
+            }
+            g.acr_headers = req->acrh;
+            g.acr_headers_len = len;
+        }
+    }
+    req->is_preflight = method_is(req, "OPTIONS") && g.origin != NULL && g.acr_method != NULL;
+    ug_auth_checker_t *checker = req->route->auth != NULL ? sh->checkers[req->route - sh->config->routes] : NULL;
+    ug_gate_decide(sh->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);
+}
+
+static const char *protocol_name(const struct ug_front_req *req)
+{
+    return req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+/* Everything that needs no body byte, in handler.c's order: gate, method, then the pipeline's own checks (declared
+ * size, free space, Content-Type). Only then may the client send the body (RFC 9110 10.1.1: 100 Continue). */
+void ug_front_serve(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    const ug_handler_shared_t *sh = &conn->ft->shared;
+    int has_body =
+        req->h.framing == UG_FRONT_BODY_CHUNKED || (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH && req->h.content_length != 0);
+    req->body_read = !has_body; /* until the body is read, any answer closes the connection */
+
+    if (req->h.framing_error != NULL) {
+        req->body_read = 0; /* RFC 9112 6.3: the end of this message is unknown; the connection cannot be reused */
+        ug_front_respond_error(conn, UG_ERR_BAD_REQUEST, req->h.framing_error, NULL, 0);
+        return;
+    }
+    decide_gate(conn);
+    if (req->gate.action != UG_GATE_PROCEED) {
+        send_gate_answer(conn);
+        return;
+    }
+    if ((req->route->methods & ug_method_bit(req->h.method, req->h.method_len)) == 0) {
+        send_method_not_allowed(conn);
+        return;
+    }
+
+    ug_upload_request_t ur = {
+        .config = sh->config,
+        .route = req->route,
+        .method = req->h.method,
+        .method_len = req->h.method_len,
+        .path = req->h.target,
+        .path_len = req->h.target_len,
+        .content_type = req->h.content_type,
+        .content_type_len = req->h.content_type_len,
+        .content_length = req->h.framing == UG_FRONT_BODY_CHUNKED ? UINT64_MAX : req->h.content_length,
+        .received_at = req->received_at,
+        .client_address = conn->client_address,
+        .protocol = protocol_name(req),
+    };
+    if ((req->upload = ug_upload_new(&ur)) == NULL) {
+        ug_front_respond_error(conn, UG_ERR_NOMEM, NULL, NULL, 0);
+        return;
+    }
+    if (req->gate.authenticated)
+        ug_upload_set_auth(req->upload, ug_auth_manifest_json(&req->gate.auth));
+    ug_err e = ug_upload_start(req->upload);
+    if (e != UG_OK) {
+        ug_front_fail_upload(conn, e, NULL);
+        return;
+    }
+
+    req->body_left = req->h.content_length;
+    req->decoder.consume_trailer = 1;
+    if (has_body)
+        ug_front_start_body(conn);
+    else
+        ug_front_finish_body(conn);
+}

@@ -1,0 +1,513 @@
+/*
+ * front_http1.c - see front_http1.h; the connection half of the front (front_conn.h):
+ * accept, reading heads and bodies, timeouts, hand-over to h2o, writing and closing.
+ */
+#include "front_http1.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o/http1.h>
+
+#include "front_conn.h"
+#include "front_response.h"
+
+/* After a refusal, how long the front keeps reading (and dropping) what the client still sends before closing.
+ * Closing at once with unread bytes makes the kernel send a RST, which can destroy the response before the client
+ * reads it (RFC 9112 9.6: close in stages). */
+#define LINGER_MS 5000
+/*
+ * The front reads the socket itself (H2O_SOCKET_FLAG_DONT_READ) in pieces of READ_SIZE, at most READS_PER_EVENT per
+ * readiness event (epoll is level-triggered in h2o 2.2.5, so what is left wakes us again). h2o's own read loop
+ * (evloop.c.h on_read_core) reads until the kernel queue is empty, doubling sock->input as it goes: with a fast
+ * client that is megabytes per event, and past storage.spool_threshold the buffer becomes an mmapped spool file,
+ * i.e. every body byte written to disk twice. Bounded reads keep sock->input under READ_SIZE + max_header_size.
+ */
+#define READ_SIZE (64 * 1024)
+#define READS_PER_EVENT 4
+
+static void on_head_read(h2o_socket_t *sock, const char *err);
+static void on_body_read(h2o_socket_t *sock, const char *err);
+static int process_body(struct ug_front_conn *conn);
+static void start_head(struct ug_front_conn *conn);
+
+/* ---- per-thread state ---- */
+
+/*
+ * h2o 2.2.5 tells HTTP/1 nothing when the server stops (h2o_context_request_shutdown only sets ctx->shutdown_requested;
+ * H2O_HTTP1_CALLBACKS has no graceful_shutdown), and the server waits for every connection to close. Connections
+ * idle between requests (or accepted and silent) are therefore checked once a second while there are any, and closed
+ * once the server is stopping, as RFC 9112 9.6 allows for idle connections; busy ones finish their request first.
+ */
+static void on_shutdown_poll(h2o_timeout_entry_t *entry)
+{
+    struct ug_front_thread *ft = H2O_STRUCT_FROM_MEMBER(struct ug_front_thread, shutdown_poll, entry);
+    if (ft->ctx->shutdown_requested) {
+        while (!h2o_linklist_is_empty(&ft->idle))
+            ug_front_close(H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, idle_link, ft->idle.next));
+        return;
+    }
+    if (!h2o_linklist_is_empty(&ft->idle))
+        h2o_timeout_link(ft->ctx->loop, &ft->ctx->one_sec_timeout, &ft->shutdown_poll);
+}
+
+static void set_idle(struct ug_front_conn *conn, int idle)
+{
+    struct ug_front_thread *ft = conn->ft;
+    if (!idle) {
+        if (h2o_linklist_is_linked(&conn->idle_link))
+            h2o_linklist_unlink(&conn->idle_link);
+        return;
+    }
+    if (!h2o_linklist_is_linked(&conn->idle_link))
+        h2o_linklist_insert(&ft->idle, &conn->idle_link);
+    if (!h2o_timeout_is_linked(&ft->shutdown_poll))
+        h2o_timeout_link(ft->ctx->loop, &ft->ctx->one_sec_timeout, &ft->shutdown_poll);
+}
+
+static pthread_mutex_t thread_key_mutex = PTHREAD_MUTEX_INITIALIZER;
+static size_t thread_key = SIZE_MAX; /* slot in h2o_context_t.storage, the same in every context */
+
+static void thread_dispose(void *p)
+{
+    struct ug_front_thread *ft = p;
+    if (ft == NULL)
+        return;
+    if (h2o_timeout_is_linked(&ft->shutdown_poll))
+        h2o_timeout_unlink(&ft->shutdown_poll);
+    h2o_timeout_dispose(ft->ctx->loop, &ft->header_timeout);
+    h2o_timeout_dispose(ft->ctx->loop, &ft->body_timeout);
+    h2o_timeout_dispose(ft->ctx->loop, &ft->keepalive_timeout);
+    h2o_timeout_dispose(ft->ctx->loop, &ft->linger_timeout);
+    free(ft);
+}
+
+/* Created on the first connection a context accepts, disposed with the context (h2o_context_dispose). */
+static struct ug_front_thread *get_thread(h2o_context_t *ctx)
+{
+    /* h2o_context_get_storage assigns the key on first use; every worker thread may get here first. */
+    pthread_mutex_lock(&thread_key_mutex);
+    void **slot = h2o_context_get_storage(ctx, &thread_key, thread_dispose);
+    pthread_mutex_unlock(&thread_key_mutex);
+    if (*slot != NULL)
+        return *slot;
+
+    struct ug_front_thread *ft = calloc(1, sizeof(*ft));
+    if (ft == NULL)
+        return NULL;
+    if (ug_handler_shared(ctx, &ft->shared) != 0) {
+        free(ft);
+        return NULL;
+    }
+    const ug_timeouts_t *t = &ft->shared.config->timeouts;
+    ft->ctx = ctx;
+    h2o_timeout_init(ctx->loop, &ft->header_timeout, t->header_ms);
+    h2o_timeout_init(ctx->loop, &ft->body_timeout, t->body_idle_ms);
+    h2o_timeout_init(ctx->loop, &ft->keepalive_timeout, t->keepalive_ms);
+    h2o_timeout_init(ctx->loop, &ft->linger_timeout, LINGER_MS);
+    h2o_linklist_init_anchor(&ft->idle);
+    ft->shutdown_poll.cb = on_shutdown_poll;
+    *slot = ft;
+    return ft;
+}
+
+/* ---- connection lifetime ---- */
+
+void ug_front_set_timeout(struct ug_front_conn *conn, h2o_timeout_t *timeout)
+{
+    if (h2o_timeout_is_linked(&conn->timeout_entry))
+        h2o_timeout_unlink(&conn->timeout_entry);
+    conn->timeout = timeout;
+    if (timeout != NULL)
+        h2o_timeout_link(conn->ft->ctx->loop, timeout, &conn->timeout_entry);
+}
+
+/*
+ * Append at most READ_SIZE bytes from the socket to sock->input. Returns how many were read, 0 when none are
+ * waiting (a spurious wake-up), -1 at end of stream or on an error.
+ */
+static ssize_t read_input(struct ug_front_conn *conn)
+{
+    h2o_iovec_t buf = h2o_buffer_reserve(&conn->sock->input, READ_SIZE);
+    ssize_t r;
+    if (buf.base == NULL)
+        return -1;
+    while ((r = read(h2o_socket_get_fd(conn->sock), buf.base, READ_SIZE)) == -1 && errno == EINTR)
+        ;
+    if (r == -1)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (r == 0)
+        return -1;
+    conn->sock->input->size += (size_t)r;
+    return r;
+}
+
+/* The app will never hear of an upload whose client is gone before its answer: remove it (unless keep_on_error). */
+static void reset_request(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    if (req->forward != NULL) {
+        ug_forward_cancel(req->forward);
+        if (req->route->keep_on_error)
+            ug_upload_release(req->upload);
+        else
+            ug_upload_abort(req->upload);
+        req->upload = NULL;
+    }
+    ug_upload_abort(req->upload);
+    ug_gate_decision_clear(&req->gate);
+    free(req->head);
+    free(req->acrh);
+    free(req->forward_head);
+    free(req->response);
+    memset(req, 0, sizeof(*req));
+}
+
+void ug_front_close(struct ug_front_conn *conn)
+{
+    ug_front_set_timeout(conn, NULL);
+    set_idle(conn, 0);
+    /* Closed before the request state goes: a response still being written points into req->response. The socket is
+     * disposed without calling our callbacks again (evloop.c.h do_dispose_socket). */
+    h2o_socket_close(conn->sock); /* runs sock->on_close */
+    reset_request(conn);
+    free(conn);
+}
+
+static void on_timeout(h2o_timeout_entry_t *entry)
+{
+    /* header, keepalive, body_idle, a stalled response write, linger: each ends the connection without a word
+     * (RFC 9112 9.5 allows closing an idle connection at any time; an aborted upload leaves nothing behind). */
+    ug_front_close(H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, timeout_entry, entry));
+}
+
+/* Give the connection to h2o. Its HTTP/1 code parses sock->input from the start (lib/http1.c reqread_start), so the
+ * head we peeked at - and any pipelined bytes after it - are served as if h2o had read them itself. */
+static void hand_over(struct ug_front_conn *conn)
+{
+    h2o_accept_ctx_t *actx = conn->actx;
+    h2o_socket_t *sock = conn->sock;
+    struct timeval connected_at = conn->connected_at;
+    ug_front_set_timeout(conn, NULL);
+    set_idle(conn, 0);
+    reset_request(conn);
+    free(conn);
+    sock->data = NULL;
+    h2o_socket_dont_read(sock, 0); /* h2o reads for itself from here on */
+    h2o_http1_accept(actx, sock, connected_at);
+}
+
+static void on_linger_read(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    for (int i = 0; i < READS_PER_EVENT; ++i) {
+        ssize_t r = err == NULL ? read_input(conn) : -1;
+        if (r < 0) { /* the client closed too (or reset): done */
+            ug_front_close(conn);
+            return;
+        }
+        h2o_buffer_consume(&sock->input, sock->input->size);
+        if (r == 0)
+            break;
+    }
+}
+
+/* Half-close, then drop whatever still arrives until the client closes or LINGER_MS passes. */
+static void linger_close(struct ug_front_conn *conn)
+{
+    conn->state = UG_FRONT_LINGER;
+    reset_request(conn);
+    shutdown(h2o_socket_get_fd(conn->sock), SHUT_WR);
+    h2o_buffer_consume(&conn->sock->input, conn->sock->input->size);
+    ug_front_set_timeout(conn, &conn->ft->linger_timeout);
+    h2o_socket_read_start(conn->sock, on_linger_read);
+}
+
+/* ---- writing responses ---- */
+
+static void on_response_written(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    free(conn->req.response);
+    conn->req.response = NULL;
+    if (err != NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    if (!conn->req.keep_alive) {
+        linger_close(conn);
+        return;
+    }
+    reset_request(conn);
+    start_head(conn);
+}
+
+void ug_front_write_response(struct ug_front_conn *conn, char *buf, size_t len)
+{
+    ug_front_set_timeout(conn, NULL);
+    h2o_socket_read_stop(conn->sock);
+    free(conn->req.response);
+    conn->req.response = buf;
+    conn->state = UG_FRONT_RESPONSE;
+    ug_front_set_timeout(conn, &conn->ft->body_timeout); /* a client that does not read its answer is an idle one */
+    h2o_iovec_t iov = h2o_iovec_init(buf, len);
+    h2o_socket_write(conn->sock, &iov, 1, on_response_written);
+}
+
+/* ---- reading the body ---- */
+
+static void read_body(struct ug_front_conn *conn)
+{
+    conn->state = UG_FRONT_BODY;
+    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    if (conn->sock->input->size != 0 && !process_body(conn)) /* sent along with the head, or before our 100 Continue */
+        return;
+    h2o_socket_read_start(conn->sock, on_body_read);
+}
+
+static void on_continue_sent(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    if (err != NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    read_body(conn);
+}
+
+void ug_front_start_body(struct ug_front_conn *conn)
+{
+    if (!conn->req.h.expect_continue) {
+        read_body(conn);
+        return;
+    }
+    /* Every check that needs no body has passed: now the client may send it (RFC 9110 10.1.1). The iovec is local
+     * because the socket layer may advance it on a partial write; the literal itself stays valid. */
+    h2o_iovec_t cont = {H2O_STRLIT(UG_FRONT_100_CONTINUE)};
+    conn->state = UG_FRONT_CONTINUE;
+    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    h2o_socket_read_stop(conn->sock);
+    h2o_socket_write(conn->sock, &cont, 1, on_continue_sent);
+}
+
+/*
+ * Hand decoded body bytes to the pipeline. ug_upload_feed refuses a whole chunk that would pass max_body before
+ * looking inside it, so a chunk spanning that boundary is split there: the first limit crossed in byte order wins,
+ * whatever the sizes of the socket reads (a chunked body that crosses max_file at 1 MiB gets file_too_large even
+ * when one read brought in bytes past max_body as well).
+ */
+static ug_err feed(struct ug_front_req *req, const char *buf, size_t len)
+{
+    uint64_t done = ug_upload_bytes(req->upload), max = req->route->limits.max_body;
+    if (len != 0 && done < max && len > max - done) {
+        size_t room = (size_t)(max - done);
+        ug_err e = ug_upload_feed(req->upload, buf, room);
+        if (e != UG_OK)
+            return e;
+        buf += room;
+        len -= room;
+    }
+    return len != 0 ? ug_upload_feed(req->upload, buf, len) : UG_OK;
+}
+
+/*
+ * Feed what sock->input holds to the upload and consume it: the socket buffer never holds more than one read.
+ * Returns 1 while the body goes on, 0 when it ended or was refused (then conn may be gone: do not touch it).
+ */
+static int process_body(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    h2o_buffer_t *in = conn->sock->input;
+    ug_err e = UG_OK;
+    int done = 0;
+
+    if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
+        size_t n = in->size < req->body_left ? in->size : (size_t)req->body_left;
+        e = feed(req, in->bytes, n);
+        h2o_buffer_consume(&conn->sock->input, n);
+        req->body_left -= n;
+        done = req->body_left == 0;
+    } else {
+        /* Decoded in place (as h2o 2.2.5 lib/http1.c handle_chunked_entity_read); max_body is enforced by
+         * ug_upload_feed as decoded bytes pass. */
+        size_t size = in->size;
+        ssize_t r = phr_decode_chunked(&req->decoder, in->bytes, &size);
+        if (r == -1) {
+            ug_front_fail_upload(conn, UG_ERR_BAD_REQUEST, "broken chunked encoding");
+            return 0;
+        }
+        in->size = size + (r > 0 ? (size_t)r : 0); /* the decoded data, then the bytes after the body */
+        e = feed(req, in->bytes, size);
+        h2o_buffer_consume(&conn->sock->input, size);
+        done = r >= 0;
+    }
+    if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
+        ug_front_fail_upload(conn, e, NULL);
+        return 0;
+    }
+    if (done) {
+        ug_front_finish_body(conn);
+        return 0;
+    }
+    return 1;
+}
+
+static void on_body_read(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    for (int i = 0; i < READS_PER_EVENT; ++i) {
+        ssize_t r = err == NULL ? read_input(conn) : -1;
+        if (r < 0) { /* the client went away mid-body: nothing reaches the app, nothing stays on disk */
+            ug_front_close(conn);
+            return;
+        }
+        if (r == 0)
+            return;
+        ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
+        if (!process_body(conn))
+            return;
+    }
+}
+
+/* ---- the request head ---- */
+
+/* The head is complete and ours: keep a copy (sock->input is consumed and reused for the body), then serve it. */
+static void take(struct ug_front_conn *conn, size_t head_len)
+{
+    struct ug_front_req *req = &conn->req;
+    if ((req->head = malloc(head_len)) == NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    memcpy(req->head, conn->sock->input->bytes, head_len);
+    h2o_buffer_consume(&conn->sock->input, head_len);
+
+    struct phr_header ph[UG_FRONT_MAX_HEADERS];
+    size_t nh = UG_FRONT_MAX_HEADERS;
+    /* Parsing the copy again gives pointers into it; the result cannot differ from the first parse. */
+    int r = phr_parse_request(req->head, head_len, &req->h.method, &req->h.method_len, &req->h.target, &req->h.target_len,
+                              &req->h.minor_version, ph, &nh, 0);
+    if (r != (int)head_len) {
+        ug_front_close(conn);
+        return;
+    }
+    for (size_t i = 0; i < nh; ++i) {
+        /* h2o lower-cases field names in place (lib/http1.c init_headers); the app must see the same head either way */
+        for (size_t j = 0; j < ph[i].name_len; ++j)
+            if (ph[i].name[j] >= 'A' && ph[i].name[j] <= 'Z')
+                ((char *)ph[i].name)[j] = (char)(ph[i].name[j] - 'A' + 'a');
+        req->headers[i] = (ug_header_t){ph[i].name, ph[i].name_len, ph[i].value, ph[i].value_len};
+    }
+    req->h.headers = req->headers;
+    req->h.num_headers = nh;
+    ug_front_head_scan(&req->h);
+    const struct timeval *now = h2o_get_timestamp(conn->actx->ctx, NULL, NULL);
+    req->received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
+    ug_front_serve(conn);
+}
+
+static void parse_head(struct ug_front_conn *conn)
+{
+    const ug_config_t *config = conn->ft->shared.config;
+    h2o_buffer_t *in = conn->sock->input;
+    size_t len = in->size < config->max_header_size ? in->size : (size_t)config->max_header_size;
+    struct phr_header ph[UG_FRONT_MAX_HEADERS];
+    ug_header_t hs[UG_FRONT_MAX_HEADERS];
+    size_t nh = UG_FRONT_MAX_HEADERS;
+    ug_front_head_t h = {.num_headers = 0};
+
+    int r = phr_parse_request(in->bytes, len, &h.method, &h.method_len, &h.target, &h.target_len, &h.minor_version, ph, &nh,
+                              conn->head_parsed);
+    conn->head_parsed = len;
+    if (r == -2) {
+        if (len >= config->max_header_size) {
+            conn->req.body_read = 0;
+            ug_front_respond_error(conn, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
+        }
+        return;
+    }
+    if (r == -1) { /* not HTTP/1.x: "PRI * HTTP/2.0" (h2c prior knowledge) or garbage, which h2o answers with 400 */
+        hand_over(conn);
+        return;
+    }
+    for (size_t i = 0; i < nh; ++i)
+        hs[i] = (ug_header_t){ph[i].name, ph[i].name_len, ph[i].value, ph[i].value_len};
+    h.headers = hs;
+    h.num_headers = nh;
+    ug_front_head_scan(&h);
+    const ug_route_t *route;
+    if (ug_front_classify(config, &h, &route) != UG_FRONT_TAKE) {
+        hand_over(conn);
+        return;
+    }
+    ug_front_set_timeout(conn, NULL);
+    h2o_socket_read_stop(conn->sock);
+    conn->req.route = route;
+    ++conn->requests;
+    take(conn, (size_t)r);
+}
+
+static void on_head_read(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    ssize_t r = err == NULL ? read_input(conn) : -1;
+    if (r < 0) {
+        ug_front_close(conn);
+        return;
+    }
+    if (r == 0)
+        return;
+    set_idle(conn, 0);
+    /* The keep-alive wait ends with the first byte of the next head; from there the header timeout runs, armed once so
+     * that a client trickling its head (slow loris) is cut off however often it sends. */
+    if (conn->timeout == &conn->ft->keepalive_timeout && sock->input->size != 0)
+        ug_front_set_timeout(conn, &conn->ft->header_timeout);
+    parse_head(conn);
+}
+
+/* Wait for (or parse, when pipelined bytes are already buffered) the next request head. */
+static void start_head(struct ug_front_conn *conn)
+{
+    h2o_context_t *ctx = conn->actx->ctx;
+    conn->state = UG_FRONT_HEAD;
+    conn->head_parsed = 0;
+    if (conn->requests != 0 && ctx->shutdown_requested) { /* between requests while shutting down: no new request */
+        ug_front_close(conn);
+        return;
+    }
+    /* A new connection gets header: from accept to a complete head. Between requests, keepalive until a byte comes. */
+    int idle = conn->requests != 0 && conn->sock->input->size == 0;
+    ug_front_set_timeout(conn, idle ? &conn->ft->keepalive_timeout : &conn->ft->header_timeout);
+    set_idle(conn, conn->sock->input->size == 0);
+    h2o_socket_read_start(conn->sock, on_head_read);
+    if (conn->sock->input->size != 0)
+        parse_head(conn);
+}
+
+void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
+{
+    struct ug_front_thread *ft;
+    struct ug_front_conn *conn;
+    if (actx->ssl_ctx != NULL || actx->expect_proxy_line || (ft = get_thread(actx->ctx)) == NULL ||
+        (conn = calloc(1, sizeof(*conn))) == NULL) {
+        h2o_accept(actx, sock);
+        return;
+    }
+    conn->sock = sock;
+    conn->actx = actx;
+    conn->ft = ft;
+    conn->connected_at = *h2o_get_timestamp(actx->ctx, NULL, NULL); /* as h2o_accept does */
+    conn->timeout_entry.cb = on_timeout;
+    sock->data = conn;
+    h2o_socket_dont_read(sock, 1); /* see READ_SIZE */
+
+    struct sockaddr_storage ss;
+    socklen_t sslen = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (sslen == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, sslen, conn->client_address) == SIZE_MAX)
+        strcpy(conn->client_address, "unknown");
+    start_head(conn);
+}

@@ -1,0 +1,47 @@
+/*
+ * front_http1.h - uploadgate's own HTTP/1.1 front for cleartext connections.
+ *
+ * h2o 2.2.5 reads a whole request body before any handler runs (libh2o guide,
+ * 5): it cannot refuse an upload at header time, answers Expect: 100-continue
+ * by itself, and holds the body in memory or a spool file. The front instead
+ * reads each request head itself, on h2o's socket layer, and serves upload
+ * requests (and CORS preflights) of upload routes at header time: gate, method,
+ * declared size and free space are decided before a body byte is read; the
+ * body then flows chunk by chunk into the upload pipeline (upload.h) with
+ * backpressure, and the app's answer is written back by the front. Everything
+ * else - other paths, h2c prior knowledge and Upgrade, heads the front does not
+ * take (front_parse.h) - is handed to h2o (h2o_http1_accept) with the bytes
+ * already read; h2o then serves that connection to its end.
+ *
+ * Timeouts (config `timeouts:`): header (from accept, or from the first byte
+ * of a later head, to the end of the head; not re-armed by reads, so a
+ * trickled head is cut off), body_idle (re-armed on every read of a body, and
+ * bounding the write of a response), keepalive (idle time between requests).
+ * Expiry closes the connection without a response; an upload in flight is
+ * aborted (nothing stays on disk, nothing reaches the app).
+ *
+ * Memory: the front reads the socket itself, 64 KiB at a time, feeds what it
+ * read and consumes it, so sock->input never holds more than one read plus a
+ * partial head - it never grows to the spool threshold (h2o's own read loop
+ * would, and would then spill every body to an mmapped file).
+ *
+ * Refusals before or during a body are sent at once with "Connection: close";
+ * the front then half-closes and drops what the client still sends for a few
+ * seconds, so that the client reads the answer instead of a reset.
+ */
+#ifndef UG_FRONT_HTTP1_H
+#define UG_FRONT_HTTP1_H
+
+#include <h2o.h>
+
+/*
+ * Serve a freshly accepted connection. Takes over `sock` exactly as
+ * h2o_accept() does: the front closes it, or hands it to h2o, which closes
+ * it; sock->on_close (set by the caller) runs either way. `actx` must outlive
+ * the connection (it is the listener's). TLS listeners (actx->ssl_ctx) and
+ * PROXY-protocol listeners are passed to h2o_accept() unchanged, as is every
+ * connection of a context without an upload handler (handler.h).
+ */
+void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock);
+
+#endif

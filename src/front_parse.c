@@ -1,0 +1,221 @@
+/*
+ * front_parse.c - see front_parse.h.
+ */
+#include "front_parse.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int name_is(const ug_header_t *h, const char *lc)
+{
+    size_t l = strlen(lc);
+    return h->name_len == l && strncasecmp(h->name, lc, l) == 0;
+}
+
+static void trim(const char **v, size_t *len)
+{
+    while (*len != 0 && (**v == ' ' || **v == '\t')) {
+        ++*v;
+        --*len;
+    }
+    while (*len != 0 && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+        --*len;
+}
+
+const ug_header_t *ug_front_find(const ug_front_head_t *h, const char *name, unsigned *count)
+{
+    const ug_header_t *first = NULL;
+    unsigned n = 0;
+    for (size_t i = 0; i < h->num_headers; ++i) {
+        if (name_is(&h->headers[i], name)) {
+            if (first == NULL)
+                first = &h->headers[i];
+            ++n;
+        }
+    }
+    if (count != NULL)
+        *count = n;
+    return first;
+}
+
+int ug_front_has_token(const char *list, size_t len, const char *token)
+{
+    size_t tlen = strlen(token), i = 0;
+    while (i < len) {
+        while (i < len && (list[i] == ',' || list[i] == ' ' || list[i] == '\t'))
+            ++i;
+        size_t start = i;
+        while (i < len && list[i] != ',')
+            ++i;
+        const char *t = list + start;
+        size_t l = i - start;
+        trim(&t, &l);
+        if (l == tlen && strncasecmp(t, token, tlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Content-Length = 1*DIGIT (RFC 9110 8.6). A list ("5, 5") is not accepted: no client needs it. */
+static int parse_content_length(const char *v, size_t len, uint64_t *out)
+{
+    uint64_t n = 0;
+    trim(&v, &len);
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; ++i) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(v[i] - '0');
+        if (n > (UINT64_MAX - d) / 10) /* would not fit */
+            return -1;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return 0;
+}
+
+static void scan_framing(ug_front_head_t *h, const ug_header_t *cl, unsigned cl_count, const ug_header_t *te, unsigned te_count)
+{
+    if (te != NULL) {
+        /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing; with Content-Length as well it invites
+         * request smuggling, and the server must close after answering anyway, so refuse it outright. Only "chunked"
+         * alone is supported, as in h2o 2.2.5 (lib/http1.c create_entity_reader). */
+        const char *v = te->value;
+        size_t len = te->value_len;
+        trim(&v, &len);
+        if (h->minor_version == 0)
+            h->framing_error = "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+        else if (cl != NULL)
+            h->framing_error = "a request must not carry both Content-Length and Transfer-Encoding";
+        else if (te_count != 1 || len != 7 || strncasecmp(v, "chunked", 7) != 0)
+            h->framing_error = "unsupported transfer coding (only chunked is accepted)";
+        else
+            h->framing = UG_FRONT_BODY_CHUNKED;
+        return;
+    }
+    if (cl == NULL)
+        return;
+    /* RFC 9112 6.3 item 5: an invalid Content-Length is unrecoverable framing; several fields must agree. */
+    uint64_t n = 0;
+    if (parse_content_length(cl->value, cl->value_len, &n) != 0) {
+        h->framing_error = "invalid Content-Length";
+        return;
+    }
+    for (size_t i = 0; cl_count > 1 && i < h->num_headers; ++i) {
+        uint64_t m;
+        if (name_is(&h->headers[i], "content-length") &&
+            (parse_content_length(h->headers[i].value, h->headers[i].value_len, &m) != 0 || m != n)) {
+            h->framing_error = "conflicting Content-Length fields";
+            return;
+        }
+    }
+    h->framing = UG_FRONT_BODY_CONTENT_LENGTH;
+    h->content_length = n;
+}
+
+void ug_front_head_scan(ug_front_head_t *h)
+{
+    const ug_header_t *cl = NULL, *te = NULL;
+    unsigned cl_count = 0, te_count = 0;
+    int conn_close = 0, conn_keep_alive = 0;
+
+    h->framing = UG_FRONT_BODY_NONE;
+    h->content_length = 0;
+    h->framing_error = NULL;
+    h->expect_continue = h->expect_other = h->upgrade_h2c = h->malformed = 0;
+    h->host = h->content_type = NULL;
+    h->host_len = h->content_type_len = 0;
+    h->host_count = 0;
+
+    for (size_t i = 0; i < h->num_headers; ++i) {
+        const ug_header_t *f = &h->headers[i];
+        if (f->name == NULL || f->name_len == 0) { /* obs-fold continuation (RFC 9112 5.2): h2o decides */
+            h->malformed = 1;
+            continue;
+        }
+        if (name_is(f, "content-length")) {
+            if (cl_count++ == 0)
+                cl = f;
+        } else if (name_is(f, "transfer-encoding")) {
+            if (te_count++ == 0)
+                te = f;
+        } else if (name_is(f, "connection")) {
+            conn_close |= ug_front_has_token(f->value, f->value_len, "close");
+            conn_keep_alive |= ug_front_has_token(f->value, f->value_len, "keep-alive");
+        } else if (name_is(f, "expect")) {
+            const char *v = f->value;
+            size_t len = f->value_len;
+            trim(&v, &len);
+            /* RFC 9110 10.1.1: the only expectation defined is 100-continue, compared case-insensitively. */
+            if (len == 12 && strncasecmp(v, "100-continue", 12) == 0)
+                h->expect_continue = 1;
+            else
+                h->expect_other = 1;
+        } else if (name_is(f, "upgrade")) {
+            /* h2o 2.2.5 answers "Upgrade: h2c" (and h2c-14, h2c-16) with 101 and HTTP/2: leave all of them to it. */
+            for (size_t j = 0; j + 3 <= f->value_len; ++j)
+                if (strncasecmp(f->value + j, "h2c", 3) == 0)
+                    h->upgrade_h2c = 1;
+        } else if (name_is(f, "host")) {
+            if (h->host_count++ == 0) {
+                h->host = f->value;
+                h->host_len = f->value_len;
+            }
+        } else if (name_is(f, "content-type")) {
+            if (h->content_type == NULL) {
+                h->content_type = f->value;
+                h->content_type_len = f->value_len;
+            }
+        }
+    }
+    scan_framing(h, cl, cl_count, te, te_count);
+    /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
+    h->keep_alive = !conn_close && (h->minor_version >= 1 || conn_keep_alive);
+}
+
+int ug_front_path_is_plain(const char *target, size_t len, size_t *path_len)
+{
+    size_t i;
+    if (len == 0 || target[0] != '/')
+        return 0; /* absolute-form, authority-form, asterisk-form: h2o's */
+    for (i = 0; i < len && target[i] != '?'; ++i) {
+        if (target[i] == '%' || (target[i] == '/' && i + 1 < len && target[i + 1] == '.'))
+            return 0;
+    }
+    *path_len = i;
+    return 1;
+}
+
+static int method_is(const ug_front_head_t *h, const char *m)
+{
+    size_t l = strlen(m);
+    return h->method_len == l && memcmp(h->method, m, l) == 0;
+}
+
+ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
+{
+    size_t path_len;
+    *route = NULL;
+    /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases.
+     * HEAD responses carry no body: not an upload, whatever the route says. */
+    if (h->malformed || h->upgrade_h2c || h->host_count != 1 || method_is(h, "HEAD"))
+        return UG_FRONT_HAND_OVER;
+    /* h2o answers unknown expectations with 417; HTTP/1.0 expectations must be ignored (RFC 9110 10.1.1), which is
+     * not worth a second code path. */
+    if (h->expect_other || (h->expect_continue && h->minor_version == 0))
+        return UG_FRONT_HAND_OVER;
+    if (!ug_front_path_is_plain(h->target, h->target_len, &path_len))
+        return UG_FRONT_HAND_OVER;
+    const ug_route_t *r = ug_config_match_route(config, h->target, path_len);
+    if (r == NULL || r->pass_through)
+        return UG_FRONT_HAND_OVER;
+    if ((r->methods & ug_method_bit(h->method, h->method_len)) == 0) {
+        /* A CORS preflight for the route is the front's to answer; any other method gets h2o's 405 path. */
+        if (!method_is(h, "OPTIONS") || ug_config_cors_for(config, r) == NULL || ug_front_find(h, "origin", NULL) == NULL ||
+            ug_front_find(h, "access-control-request-method", NULL) == NULL)
+            return UG_FRONT_HAND_OVER;
+    }
+    *route = r;
+    return UG_FRONT_TAKE;
+}

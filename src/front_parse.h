@@ -1,0 +1,83 @@
+/*
+ * front_parse.h - the HTTP/1.1 front's decisions about a parsed request head:
+ * how its body is framed (RFC 9112 6), whether the connection persists
+ * (RFC 9112 9.3), and whether the front serves the request or hands the
+ * connection to h2o. Pure: no h2o, no I/O; byte ranges are (pointer, length)
+ * and point into the caller's head buffer.
+ *
+ * The front takes only what it can serve exactly as h2o's buffered path would
+ * (handler.c): requests of an upload route, with an upload method or as a CORS
+ * preflight, whose path h2o would not rewrite. Everything else - h2c upgrades,
+ * other routes, pass-through routes, paths h2o normalises, Expect values other
+ * than 100-continue, odd Host fields - is handed to h2o untouched.
+ */
+#ifndef UG_FRONT_PARSE_H
+#define UG_FRONT_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "forward_head.h"
+
+typedef enum ug_front_framing {
+    UG_FRONT_BODY_NONE = 0,       /* neither Content-Length nor Transfer-Encoding: no body (RFC 9112 6.3 item 7) */
+    UG_FRONT_BODY_CONTENT_LENGTH, /* content_length bytes follow the head */
+    UG_FRONT_BODY_CHUNKED,        /* Transfer-Encoding: chunked */
+} ug_front_framing_t;
+
+typedef struct ug_front_head {
+    /* Filled by the caller from the parser. Header names may be any case. */
+    const char *method;
+    size_t method_len;
+    const char *target; /* request-target as sent */
+    size_t target_len;
+    int minor_version; /* HTTP/1.<minor> */
+    const ug_header_t *headers;
+    size_t num_headers;
+
+    /* Filled by ug_front_head_scan(). */
+    ug_front_framing_t framing;
+    uint64_t content_length;   /* BODY_CONTENT_LENGTH only */
+    const char *framing_error; /* static message when the framing is invalid (then the request gets 400), else NULL */
+    int keep_alive;            /* the client allows the connection to persist after this exchange */
+    int expect_continue;       /* Expect: 100-continue */
+    int expect_other;          /* any other Expect value */
+    int upgrade_h2c;           /* Upgrade names h2c (RFC 7540 3.2; removed in RFC 9113 but h2o 2.2.5 honours it) */
+    int malformed;             /* obs-fold, empty field name, ...: left to h2o */
+    const char *host;          /* the Host field value (first one), NULL when absent */
+    size_t host_len;
+    unsigned host_count;
+    const char *content_type; /* first Content-Type, NULL when absent */
+    size_t content_type_len;
+} ug_front_head_t;
+
+/* Read the framing, persistence and special fields of a head (see the fields above). */
+void ug_front_head_scan(ug_front_head_t *h);
+
+typedef enum ug_front_verdict {
+    UG_FRONT_HAND_OVER = 0, /* h2o serves this request and the rest of the connection */
+    UG_FRONT_TAKE,          /* the front serves it: an upload, or a CORS preflight, of *route */
+} ug_front_verdict_t;
+
+/*
+ * Decide who serves a scanned head. On UG_FRONT_TAKE *route is the matched
+ * upload route; the caller still answers 400 when h->framing_error is set.
+ */
+ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route);
+
+/*
+ * Whether h2o would match routes on this path as sent: it starts with '/' and
+ * has no '%' and no "/." before the query (h2o 2.2.5 h2o_url_normalize_path
+ * rewrites exactly those). The length of the path without its query is
+ * stored in *path_len.
+ */
+int ug_front_path_is_plain(const char *target, size_t len, size_t *path_len);
+
+/* Whether the token list `list` (e.g. a Connection value) contains `token`, case-insensitively (RFC 9110 5.6.1). */
+int ug_front_has_token(const char *list, size_t len, const char *token);
+
+/* The first field named `name` (lower-case) in h, NULL when absent; *count receives how many there are (may be NULL). */
+const ug_header_t *ug_front_find(const ug_front_head_t *h, const char *name, unsigned *count);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * pico.h - the two picohttpparser functions the HTTP/1.1 front uses.
+ *
+ * libh2o-evloop 0.13.5 (h2o 2.2.5) exports picohttpparser's symbols but Debian
+ * installs no picohttpparser.h (libh2o guide, 0). These declarations state the
+ * ABI of the copy built into that library (h2o v2.2.5
+ * deps/picohttpparser/picohttpparser.h); they must not drift from it.
+ */
+#ifndef UG_PICO_H
+#define UG_PICO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* One header field; name == NULL marks a continuation line (obs-fold), which the front never accepts. */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/*
+ * Parse a request head in buf[0..len). On input *num_headers is the capacity
+ * of `headers`, on output the count. `last_len` is the length given to the
+ * previous call on the same head (0 the first time): the parser then only
+ * looks for the end of the head in the new bytes. Returns the head's length
+ * (> 0), -2 when the head is incomplete, -1 when it is malformed (including
+ * "PRI * HTTP/2.0", which is not HTTP/1.x).
+ * All returned pointers point into buf.
+ */
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
+                      int *minor_version, struct phr_header *headers, size_t *num_headers, size_t last_len);
+
+/* Zero-filled before the first call of a body. consume_trailer = 1 also swallows the trailer section. */
+struct phr_chunked_decoder {
+    size_t bytes_left_in_chunk;
+    char consume_trailer;
+    char _hex_count;
+    char _state;
+};
+
+/*
+ * Decode chunked transfer coding in place: buf[0..*bufsz) is rewritten so that
+ * buf[0..*bufsz') holds the decoded data (*bufsz updated). Returns -2 when the
+ * body is not complete yet (every input byte was used), -1 on a framing error,
+ * or, at the end of the body, the number of bytes that followed it; those
+ * bytes are moved to buf[*bufsz' .. *bufsz' + ret).
+ */
+ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
+
+#endif

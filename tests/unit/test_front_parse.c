@@ -1,0 +1,240 @@
+/*
+ * The HTTP/1.1 front's reading of a request head (src/front_parse.c): body
+ * framing (RFC 9112 6), persistence (RFC 9112 9.3), and which requests the
+ * front serves itself rather than handing the connection to h2o.
+ *
+ * front_parse.c is built into the uploadgate executable (not ugcore), so it is
+ * compiled into this test directly; it needs nothing but ugcore.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/front_parse.c"
+
+#define H(n, v)                                                                                                                    \
+    {                                                                                                                              \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                                                                         \
+    }
+#define S_(s) s, sizeof(s) - 1
+
+static ug_config_t *config;
+
+static void setup(void)
+{
+    static const char yaml[] = "backend: {url: http://127.0.0.1:8000}\n"
+                               "storage: {dir: /tmp}\n"
+                               "routes:\n"
+                               "  - path: /upload\n"
+                               "  - path: /files/*\n"
+                               "    methods: [POST, PUT, GET, HEAD]\n"
+                               "  - path: /cors\n"
+                               "    cors: {allow_origins: [\"https://app.example.com\"], allow_methods: [PUT]}\n"
+                               "  - path: /policy\n"
+                               "    pass_through: true\n";
+    char err[512];
+    cr_assert_eq(ug_config_load_string("f.yaml", yaml, strlen(yaml), &config, err, sizeof(err)), UG_OK, "%s", err);
+}
+
+static void teardown(void)
+{
+    ug_config_free(config);
+}
+
+TestSuite(front_parse, .init = setup, .fini = teardown);
+
+static ug_front_head_t head(const char *method, const char *target, int minor, const ug_header_t *hs, size_t n)
+{
+    ug_front_head_t h = {.method = method,
+                         .method_len = strlen(method),
+                         .target = target,
+                         .target_len = strlen(target),
+                         .minor_version = minor,
+                         .headers = hs,
+                         .num_headers = n};
+    ug_front_head_scan(&h);
+    return h;
+}
+
+static ug_front_verdict_t classify(const char *method, const char *target, const ug_header_t *hs, size_t n, const ug_route_t **r)
+{
+    ug_front_head_t h = head(method, target, 1, hs, n);
+    return ug_front_classify(config, &h, r);
+}
+
+Test(front_parse, content_length_and_persistence)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("content-length", " 1234 "), H("Content-Type", "text/plain")};
+    ug_front_head_t h = head("PUT", "/upload", 1, hs, 3);
+    cr_assert_eq(h.framing, UG_FRONT_BODY_CONTENT_LENGTH);
+    cr_assert_eq(h.content_length, 1234);
+    cr_assert_null(h.framing_error);
+    cr_assert(h.keep_alive);
+    cr_assert_eq(h.host_count, 1);
+    cr_assert_eq(h.content_type_len, 10);
+}
+
+Test(front_parse, no_body_fields_means_no_body)
+{
+    ug_header_t hs[] = {H("Host", "x")};
+    ug_front_head_t h = head("POST", "/upload", 1, hs, 1);
+    cr_assert_eq(h.framing, UG_FRONT_BODY_NONE);
+    cr_assert_null(h.framing_error);
+}
+
+Test(front_parse, chunked_any_case)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("Transfer-Encoding", "Chunked")};
+    ug_front_head_t h = head("POST", "/upload", 1, hs, 2);
+    cr_assert_eq(h.framing, UG_FRONT_BODY_CHUNKED);
+    cr_assert_null(h.framing_error);
+}
+
+Test(front_parse, framing_errors)
+{
+    ug_header_t both[] = {H("Host", "x"), H("Content-Length", "5"), H("Transfer-Encoding", "chunked")};
+    ug_header_t coding[] = {H("Host", "x"), H("Transfer-Encoding", "gzip, chunked")};
+    ug_header_t two_te[] = {H("Host", "x"), H("Transfer-Encoding", "chunked"), H("Transfer-Encoding", "chunked")};
+    ug_header_t conflict[] = {H("Host", "x"), H("Content-Length", "5"), H("Content-Length", "6")};
+    ug_header_t same[] = {H("Host", "x"), H("Content-Length", "5"), H("Content-Length", "5")};
+    ug_header_t negative[] = {H("Host", "x"), H("Content-Length", "-1")};
+    ug_header_t list[] = {H("Host", "x"), H("Content-Length", "5, 5")};
+    ug_header_t huge[] = {H("Host", "x"), H("Content-Length", "99999999999999999999")};
+    ug_header_t empty[] = {H("Host", "x"), H("Content-Length", "")};
+    ug_header_t te10[] = {H("Host", "x"), H("Transfer-Encoding", "chunked")};
+
+    cr_assert_not_null(head("POST", "/upload", 1, both, 3).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, coding, 2).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, two_te, 3).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, conflict, 3).framing_error);
+    cr_assert_null(head("POST", "/upload", 1, same, 3).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, negative, 2).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, list, 2).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, huge, 2).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 1, empty, 2).framing_error);
+    cr_assert_not_null(head("POST", "/upload", 0, te10, 2).framing_error);
+}
+
+Test(front_parse, largest_content_length)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "18446744073709551615")};
+    ug_front_head_t h = head("POST", "/upload", 1, hs, 2);
+    cr_assert_null(h.framing_error);
+    cr_assert_eq(h.content_length, UINT64_MAX);
+}
+
+Test(front_parse, connection_tokens)
+{
+    ug_header_t close11[] = {H("Host", "x"), H("Connection", "TE, Close")};
+    ug_header_t ka10[] = {H("Host", "x"), H("Connection", "keep-alive")};
+    ug_header_t none10[] = {H("Host", "x")};
+    ug_header_t closelike[] = {H("Host", "x"), H("Connection", "closed, x-close")};
+    cr_assert_not(head("POST", "/upload", 1, close11, 2).keep_alive);
+    cr_assert(head("POST", "/upload", 0, ka10, 2).keep_alive);
+    cr_assert_not(head("POST", "/upload", 0, none10, 1).keep_alive);
+    cr_assert(head("POST", "/upload", 1, closelike, 2).keep_alive);
+}
+
+Test(front_parse, has_token)
+{
+    cr_assert(ug_front_has_token(S_("a, b ,c"), "b"));
+    cr_assert(ug_front_has_token(S_("\tKeep-Alive"), "keep-alive"));
+    cr_assert_not(ug_front_has_token(S_("keep-alive2"), "keep-alive"));
+    cr_assert_not(ug_front_has_token(S_(""), "close"));
+}
+
+Test(front_parse, plain_paths)
+{
+    size_t len = 0;
+    cr_assert(ug_front_path_is_plain(S_("/upload?a=%41&b=/./"), &len));
+    cr_assert_eq(len, 7);
+    cr_assert(ug_front_path_is_plain(S_("/up.load/x."), &len));
+    cr_assert_not(ug_front_path_is_plain(S_("/./upload"), &len));
+    cr_assert_not(ug_front_path_is_plain(S_("/x/../upload"), &len));
+    cr_assert_not(ug_front_path_is_plain(S_("/upload/."), &len));
+    cr_assert_not(ug_front_path_is_plain(S_("/%75pload"), &len));
+    cr_assert_not(ug_front_path_is_plain(S_("http://h/upload"), &len));
+    cr_assert_not(ug_front_path_is_plain(S_("*"), &len));
+    cr_assert_not(ug_front_path_is_plain(S_(""), &len));
+}
+
+Test(front_parse, takes_uploads_of_upload_routes)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "3")};
+    const ug_route_t *r;
+    cr_assert_eq(classify("POST", "/upload", hs, 2, &r), UG_FRONT_TAKE);
+    cr_assert_str_eq(r->path, "/upload");
+    cr_assert_eq(classify("PUT", "/upload?x=1", hs, 2, &r), UG_FRONT_TAKE);
+    cr_assert_eq(classify("POST", "/files/a/b", hs, 2, &r), UG_FRONT_TAKE);
+    cr_assert_str_eq(r->path, "/files/*");
+    cr_assert_eq(classify("GET", "/files/a", hs, 2, &r), UG_FRONT_TAKE); /* GET is an upload method of that route */
+}
+
+Test(front_parse, hands_over_everything_else)
+{
+    ug_header_t hs[] = {H("Host", "x")};
+    ug_header_t no_host[] = {H("Content-Length", "0")};
+    ug_header_t two_hosts[] = {H("Host", "x"), H("Host", "y")};
+    ug_header_t h2c[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c"),
+                         H("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")};
+    ug_header_t expect[] = {H("Host", "x"), H("Expect", "something-else")};
+    ug_header_t fold[] = {H("Host", "x"), {NULL, 0, "folded", 6}};
+    const ug_route_t *r;
+    cr_assert_eq(classify("POST", "/api/items", hs, 1, &r), UG_FRONT_HAND_OVER);
+    cr_assert_null(r);
+    cr_assert_eq(classify("POST", "/uploadx", hs, 1, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/policy", hs, 1, &r), UG_FRONT_HAND_OVER);    /* pass_through */
+    cr_assert_eq(classify("GET", "/upload", hs, 1, &r), UG_FRONT_HAND_OVER);     /* 405 comes from h2o's path */
+    cr_assert_eq(classify("HEAD", "/files/a", hs, 1, &r), UG_FRONT_HAND_OVER);   /* even where HEAD is listed */
+    cr_assert_eq(classify("OPTIONS", "/upload", hs, 1, &r), UG_FRONT_HAND_OVER); /* no CORS policy there */
+    cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/upload", no_host, 1, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/upload", h2c, 4, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/upload", fold, 2, &r), UG_FRONT_HAND_OVER);
+}
+
+Test(front_parse, expect_100_continue)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("Expect", "100-Continue"), H("Content-Length", "10")};
+    const ug_route_t *r;
+    ug_front_head_t h = head("POST", "/upload", 1, hs, 3);
+    cr_assert(h.expect_continue);
+    cr_assert_not(h.expect_other);
+    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
+    h = head("POST", "/upload", 0, hs, 3); /* HTTP/1.0 expectations are h2o's to ignore or not */
+    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_HAND_OVER);
+}
+
+Test(front_parse, cors_preflight_of_a_route_is_taken)
+{
+    ug_header_t pre[] = {H("Host", "x"), H("Origin", "https://app.example.com"), H("Access-Control-Request-Method", "PUT")};
+    ug_header_t plain[] = {H("Host", "x"), H("Origin", "https://app.example.com")};
+    const ug_route_t *r;
+    cr_assert_eq(classify("OPTIONS", "/cors", pre, 3, &r), UG_FRONT_TAKE);
+    cr_assert_str_eq(r->path, "/cors");
+    cr_assert_eq(classify("OPTIONS", "/cors", plain, 2, &r), UG_FRONT_HAND_OVER);
+}
+
+Test(front_parse, framing_errors_are_still_taken)
+{
+    /* The front answers them with uploadgate's JSON 400 rather than h2o's plain one. */
+    ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "5"), H("Transfer-Encoding", "chunked")};
+    const ug_route_t *r;
+    ug_front_head_t h = head("POST", "/upload", 1, hs, 3);
+    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
+    cr_assert_not_null(h.framing_error);
+}
+
+Test(front_parse, find)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("X-A", "1"), H("x-a", "2")};
+    ug_front_head_t h = head("POST", "/upload", 1, hs, 3);
+    unsigned n;
+    const ug_header_t *f = ug_front_find(&h, "x-a", &n);
+    cr_assert_not_null(f);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(f->value[0], '1');
+    cr_assert_null(ug_front_find(&h, "x-b", NULL));
+}
