@@ -295,26 +295,6 @@ void ug_front_start_body(struct ug_front_conn *conn)
 }
 
 /*
- * Hand decoded body bytes to the pipeline. ug_upload_feed refuses a whole chunk that would pass max_body before
- * looking inside it, so a chunk spanning that boundary is split there: the first limit crossed in byte order wins,
- * whatever the sizes of the socket reads (a chunked body that crosses max_file at 1 MiB gets file_too_large even
- * when one read brought in bytes past max_body as well).
- */
-static ug_err feed(struct ug_front_req *req, const char *buf, size_t len)
-{
-    uint64_t done = ug_upload_bytes(req->upload), max = req->route->limits.max_body;
-    if (len != 0 && done < max && len > max - done) {
-        size_t room = (size_t)(max - done);
-        ug_err e = ug_upload_feed(req->upload, buf, room);
-        if (e != UG_OK)
-            return e;
-        buf += room;
-        len -= room;
-    }
-    return len != 0 ? ug_upload_feed(req->upload, buf, len) : UG_OK;
-}
-
-/*
  * Feed what sock->input holds to the upload and consume it: the socket buffer never holds more than one read.
  * Returns 1 while the body goes on, 0 when it ended or was refused (then conn may be gone: do not touch it).
  */
@@ -327,7 +307,7 @@ static int process_body(struct ug_front_conn *conn)
 
     if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
         size_t n = in->size < req->body_left ? in->size : (size_t)req->body_left;
-        e = feed(req, in->bytes, n);
+        e = ug_upload_feed(req->upload, in->bytes, n);
         h2o_buffer_consume(&conn->sock->input, n);
         req->body_left -= n;
         done = req->body_left == 0;
@@ -341,7 +321,7 @@ static int process_body(struct ug_front_conn *conn)
             return 0;
         }
         in->size = size + (r > 0 ? (size_t)r : 0); /* the decoded data, then the bytes after the body */
-        e = feed(req, in->bytes, size);
+        e = ug_upload_feed(req->upload, in->bytes, size);
         h2o_buffer_consume(&conn->sock->input, size);
         done = r >= 0;
     }

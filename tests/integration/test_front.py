@@ -390,9 +390,14 @@ def test_method_not_allowed_is_handed_over(gateway):
 
 # -- shutdown -----------------------------------------------------------------------------------------------
 
-def test_shutdown_finishes_the_upload_in_flight_and_closes_idle_connections(gateway):
+def test_shutdown_finishes_the_upload_in_flight_and_closes_idle_connections(make_gateway, monkeypatch):
     """SIGTERM: an upload whose body is still arriving completes (its answer says Connection: close), a connection
     idle between requests is closed within a couple of seconds, and the process exits without waiting for it."""
+    # The process exits within this test. uploadgate leaves its h2o contexts to the OS at exit (server.c), which the
+    # leak check of an ASan build would report as an unhealthy exit; leaks are not what this test is about.
+    options = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":") if o]
+    monkeypatch.setenv("ASAN_OPTIONS", ":".join(options + ["detect_leaks=0"]))
+    gateway = make_gateway()
     data = os.urandom(1 * MiB)
     idle = connect(gateway)
     busy = connect(gateway)
