@@ -14,8 +14,8 @@ from harness import H2Conn, KiB, MiB, HTTP1Reader, connect, http1_head, multipar
 # h2o 2.2.5 serves HTTP/1 with one total deadline per request (http1.req_timeout, armed once in
 # lib/http1.c reqread_start); header, body-idle and keep-alive timeouts on HTTP/1 need uploadgate's own
 # HTTP/1.1 front. Until it exists these tests are skipped, not weakened.
-needs_http1_front = pytest.mark.skip(reason="HTTP/1 header/body_idle/keepalive timeouts need the streaming HTTP/1.1 front "
-                                            "(h2o 2.2.5 has only a total request deadline)")
+needs_http1_front = pytest.mark.skip(reason="needs uploadgate's HTTP/1.1 front on this connection: TLS listeners and "
+                                            "connections handed to h2o still use h2o 2.2.5's one total request deadline")
 
 
 def short_timeouts(cfg):
