@@ -98,6 +98,8 @@ static int h_listen(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     return 0;
 }
 
+static int h_forward_to(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+
 static int h_backend_url(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_backend_t *b = field;
@@ -128,6 +130,7 @@ static const ug_cfg_key backend_keys[] = {
     {"url", h_backend_url, WHOLE, REQUIRED},
     {"timeout", ug_cfg_duration, AT(ug_backend_t, timeout_ms), RANGE(1, UINT64_MAX)},
     {"signing_key_file", ug_cfg_abs_path, AT(ug_backend_t, signing_key_file)},
+    {"health_path", h_forward_to, AT(ug_backend_t, health_path)},
     {.name = NULL},
 };
 
@@ -137,6 +140,8 @@ static const ug_cfg_key storage_keys[] = {
     {"min_free", ug_cfg_size, AT(ug_storage_config_t, min_free), RANGE(0, UINT64_MAX)},
     /* below a page, h2o would spill nearly every body to disk: a typo, not a wish */
     {"spool_threshold", ug_cfg_size, AT(ug_storage_config_t, spool_threshold), RANGE(4 * KiB, UINT64_MAX)},
+    /* the janitor runs once a minute: a shorter retention would delete files the app has not had time to take */
+    {"retention", ug_cfg_duration, AT(ug_storage_config_t, retention_ms), RANGE(60 * SEC, UINT64_MAX)},
     {.name = NULL},
 };
 
@@ -286,6 +291,32 @@ static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     return 0;
 }
 
+static const ug_cfg_key admin_keys[] = {
+    {"address", h_listen_address, WHOLE, REQUIRED},
+    {.name = NULL},
+};
+
+static int h_log_level(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"}; /* the order of ug_log_level_t */
+    char q[96];
+    (void)k;
+    if (ug_cfg_expect(eo, n, UG_YNODE_SCALAR, path) != 0)
+        return -1;
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
+        if (n->len == strlen(names[i]) && memcmp(n->value, names[i], n->len) == 0) {
+            *(unsigned *)field = i;
+            return 0;
+        }
+    }
+    return ug_cfg_node_errorf(eo, n, "%s must be debug, info, warn or error, got %s", path, Q(n, q));
+}
+
+static const ug_cfg_key log_keys[] = {
+    {"level", h_log_level, AT(ug_config_t, log_level)},
+    {.name = NULL},
+};
+
 static const ug_cfg_key top_keys[] = {
     {"listen", h_listen, WHOLE},
     {"threads", h_threads, AT(ug_config_t, threads), RANGE(1, 256)},
@@ -296,6 +327,9 @@ static const ug_cfg_key top_keys[] = {
     {"max_connections", ug_cfg_size, AT(ug_config_t, max_connections), RANGE(1, 10000000)},
     {"cors", ug_cfg_cors, AT(ug_config_t, cors)},
     {"routes", h_routes, WHOLE},
+    {"admin", ug_cfg_map, AT(ug_config_t, admin), .sub = admin_keys},
+    {"shutdown_grace", ug_cfg_duration, AT(ug_config_t, shutdown_grace_ms), RANGE(0, 3600 * SEC)},
+    {"log", ug_cfg_map, WHOLE, .sub = log_keys},
     {.name = NULL},
 };
 
@@ -313,6 +347,26 @@ static void set_defaults(ug_config_t *c)
     c->timeouts.request_ms = 3600 * SEC;
     c->max_header_size = 16 * KiB;
     c->max_connections = 10000;
+    c->shutdown_grace_ms = 25 * SEC;
+    c->log_level = 1; /* info */
+}
+
+/* Probes and metrics must never be reachable on the public port. */
+static int check_admin_address(ug_cfg_errout *eo, const ug_ynode *root, const ug_config_t *c)
+{
+    char q[96];
+    if (c->admin.address == NULL)
+        return 0;
+    for (size_t i = 0; i < c->listen_count; ++i) {
+        if (c->listen[i].port == c->admin.port &&
+            (strcmp(c->listen[i].host, c->admin.host) == 0 || strcmp(c->listen[i].host, "0.0.0.0") == 0 ||
+             strcmp(c->listen[i].host, "::") == 0 || strcmp(c->admin.host, "0.0.0.0") == 0 || strcmp(c->admin.host, "::") == 0)) {
+            const ug_ynode *addr = ug_cfg_map_get(ug_cfg_map_get(root, "admin"), "address");
+            return ug_cfg_node_errorf(eo, addr, "admin.address %s must not share a port with listen %s", Q(addr, q),
+                                      c->listen[i].address);
+        }
+    }
+    return 0;
 }
 
 static int default_listener(ug_config_t *c)
@@ -352,6 +406,8 @@ ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_
     rc = ug_cfg_walk_map(&eo, root, top_keys, c, "", NULL);
     if (rc == 0 && c->listen_count == 0 && default_listener(c) != 0)
         rc = ug_cfg_nomem(&eo);
+    if (rc == 0)
+        rc = check_admin_address(&eo, root, c);
     ug_ynode_free(root);
     if (rc != 0) {
         ug_config_free(c);
@@ -410,6 +466,9 @@ void ug_config_free(ug_config_t *c)
     free(c->backend.authority);
     free(c->backend.base_path);
     free(c->backend.signing_key_file);
+    free(c->backend.health_path);
+    free(c->admin.address);
+    free(c->admin.host);
     ug_cfg_cors_free(c->cors);
     free(c->storage.dir);
     free(c->storage.app_dir);
@@ -445,6 +504,15 @@ const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, 
         }
     }
     return best;
+}
+
+uint64_t ug_config_largest_max_body(const ug_config_t *c)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < c->route_count; ++i)
+        if (c->routes[i].limits.max_body > m)
+            m = c->routes[i].limits.max_body;
+    return m;
 }
 
 const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route)

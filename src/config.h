@@ -68,6 +68,7 @@ typedef struct ug_backend {
     char *base_path;     /* path prefix from the url ("" when none); prepended to pass-through paths */
     uint64_t timeout_ms; /* connect + each read/write to the backend; default 60s */
     char *signing_key_file; /* HMAC-SHA256 key for X-Uploadgate-Signature on manifests; NULL = unsigned */
+    char *health_path;   /* what /readyz asks the app (GET, expects 2xx); NULL = only that it accepts connections */
 } ug_backend_t;
 
 typedef struct ug_storage_config {
@@ -75,6 +76,7 @@ typedef struct ug_storage_config {
     char *app_dir;           /* absolute or NULL: the same volume as the app sees it */
     uint64_t min_free;       /* bytes; default 1 GiB; below this uploads get 507 */
     uint64_t spool_threshold;/* bytes; h2o spills buffered bodies to <dir>/.spool above this; default 1 MiB */
+    uint64_t retention_ms;   /* janitor: upload directories older than this are removed; 0 = never (default) */
 } ug_storage_config_t;
 
 typedef struct ug_timeouts {
@@ -95,6 +97,9 @@ typedef struct ug_config {
     uint64_t max_header_size; /* bytes of a request head, default 16 KiB (also bounds a part's header block) */
     uint64_t max_connections; /* open client connections, all listeners and threads together; default 10000 */
     ug_cors_config_t *cors;   /* global CORS policy; NULL = no CORS headers, preflights are passed through */
+    ug_listen_t admin;        /* admin.address: probes and metrics; address NULL = no admin listener (tls fields unused) */
+    uint64_t shutdown_grace_ms; /* SIGTERM/SIGINT: how long requests in flight may take to finish; default 25s */
+    unsigned log_level;       /* log.level as ug_log_level_t (log.h): 0 debug, 1 info (default), 2 warn, 3 error */
     ug_route_t *routes;
     size_t route_count;
 } ug_config_t;
@@ -114,6 +119,9 @@ void ug_config_free(ug_config_t *c);
  * wins. NULL when no route matches (the request is passed through).
  */
 const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len);
+
+/* The largest max_body over all routes (0 without routes). */
+uint64_t ug_config_largest_max_body(const ug_config_t *c);
 
 /* The CORS policy that applies to a request on `route` (may be NULL): the route's own, else the global; NULL = none. */
 const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route);

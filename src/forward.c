@@ -64,9 +64,9 @@ static ug_err classify(const char *errstr)
     return UG_ERR_BAD_GATEWAY;
 }
 
-static void finish(ug_forward_t *f, ug_err err, const char *detail)
+static void finish(ug_forward_t *f, ug_err err, const char *reason, const char *detail)
 {
-    ug_forward_response_t res = {.err = err, .detail = detail};
+    ug_forward_response_t res = {.err = err, .reason_code = err == UG_ERR_GATEWAY_TIMEOUT ? "timeout" : reason, .detail = detail};
     f->client = NULL; /* every path here is one after which the client frees itself */
     *f->slot = NULL;
     if (err == UG_OK) {
@@ -99,13 +99,13 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
 {
     ug_forward_t *f = client->data;
     if (take_input(f, client->sock) != 0) {
-        finish(f, UG_ERR_BAD_GATEWAY, "the backend's response is too large");
+        finish(f, UG_ERR_BAD_GATEWAY, "too_large", "the backend's response is too large");
         return -1;
     }
     if (errstr == h2o_http1client_error_is_eos)
-        finish(f, UG_OK, NULL);
+        finish(f, UG_OK, NULL, NULL);
     else if (errstr != NULL)
-        finish(f, classify(errstr), errstr);
+        finish(f, classify(errstr), "bad_response", errstr);
     return 0;
 }
 
@@ -116,7 +116,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     (void)minor_version;
     (void)rlen;
     if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
-        finish(f, classify(errstr), errstr);
+        finish(f, classify(errstr), "bad_response", errstr);
         return NULL;
     }
     /* The head points into the client's socket buffer, which is reused once we return: copy it. */
@@ -132,7 +132,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     }
     f->num_headers = num_headers;
     if (errstr == h2o_http1client_error_is_eos) {
-        finish(f, UG_OK, NULL);
+        finish(f, UG_OK, NULL, NULL);
         return NULL;
     }
     return on_body;
@@ -143,7 +143,7 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
 {
     ug_forward_t *f = client->data;
     if (errstr != NULL) {
-        finish(f, classify(errstr), errstr);
+        finish(f, classify(errstr), "connect", errstr);
         return NULL;
     }
     *reqbufs = f->reqbufs;

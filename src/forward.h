@@ -38,6 +38,7 @@ void ug_forward_ctx_dispose(ug_forward_ctx_t *fc);
 
 typedef struct ug_forward_response {
     ug_err err;         /* UG_OK: the app answered; UG_ERR_BAD_GATEWAY / UG_ERR_GATEWAY_TIMEOUT otherwise */
+    const char *reason_code; /* failure class for metrics: "connect", "timeout", "bad_response", "too_large"; NULL on success */
     const char *detail; /* why it failed (static string), NULL on success */
     int status;
     h2o_iovec_t reason;

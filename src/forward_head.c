@@ -69,7 +69,7 @@ int ug_header_drop_for_client(const char *name, size_t len)
 
 int ug_request_id_is_acceptable(const char *v, size_t len)
 {
-    if (len == 0 || len > 200)
+    if (len == 0 || len > UG_REQUEST_ID_MAX)
         return 0;
     for (size_t i = 0; i < len; ++i)
         if (v[i] <= 0x20 || v[i] >= 0x7f)

@@ -59,6 +59,7 @@ char *ug_forward_head_build(const ug_forward_meta_t *m, const ug_header_t *heade
  * A client-supplied X-Request-Id is kept only when it is 1..200 visible ASCII
  * characters; anything else is replaced by a generated id.
  */
+#define UG_REQUEST_ID_MAX 200 /* longest client X-Request-Id passed on */
 int ug_request_id_is_acceptable(const char *v, size_t len);
 
 #endif

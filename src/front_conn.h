@@ -32,6 +32,7 @@
 #include <h2o.h>
 
 #include "forward.h"
+#include "forward_head.h"
 #include "front_parse.h"
 #include "gate.h"
 #include "handler.h"
@@ -52,8 +53,9 @@ struct ug_front_thread {
 
 enum ug_front_state { UG_FRONT_HEAD, UG_FRONT_CONTINUE, UG_FRONT_BODY, UG_FRONT_FORWARD, UG_FRONT_RESPONSE, UG_FRONT_LINGER };
 
-/* One request. Everything in `h` and `gate` points into `head` or the config. */
+/* One request. Everything in `h` and `gate` points into `head` or the runtime's config. */
 struct ug_front_req {
+    ug_runtime_t *rt; /* the configuration this request runs under (a reference), taken when its head begins */
     char *head; /* copy of the request head (names lower-cased, as h2o does), malloc'd */
     ug_header_t headers[UG_FRONT_MAX_HEADERS];
     ug_front_head_t h;
@@ -70,6 +72,16 @@ struct ug_front_req {
     char *forward_head;
     char *response; /* being written */
     int keep_alive; /* after the response */
+    /* for the access log and metrics (observe.h), reported when the request ends */
+    int begun;      /* the head was taken: the request counts */
+    int status;     /* of the response written, 0 before one */
+    size_t bytes_out;
+    uint64_t bytes_in;
+    ug_err error;   /* uploadgate's own error response, UG_OK if none */
+    unsigned files;
+    uint64_t upload_bytes;
+    int handed_over;
+    char request_id[UG_REQUEST_ID_MAX + 1];
 };
 
 struct ug_front_conn {
@@ -83,6 +95,7 @@ struct ug_front_conn {
     h2o_linklist_t idle_link; /* in ft->idle while waiting for a head with an empty input */
     size_t head_parsed;       /* bytes of sock->input already given to phr_parse_request for this head */
     unsigned requests;        /* taken on this connection, the current one included */
+    int tls;                  /* a TLS listener's: h2o's socket layer reads and decrypts for us (see read_input) */
     char client_address[NI_MAXHOST];
     struct ug_front_req req;
 };
@@ -109,5 +122,7 @@ void ug_front_respond_error(struct ug_front_conn *conn, ug_err e, const char *me
 void ug_front_fail_upload(struct ug_front_conn *conn, ug_err e, const char *why);
 /* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */
 void ug_front_finish_body(struct ug_front_conn *conn);
+/* The request ends (answered, or the connection closed): its access line and metrics, once (observe.h). */
+void ug_front_report(struct ug_front_conn *conn);
 
 #endif

@@ -12,8 +12,9 @@
 
 #include "errors.h"
 #include "front_conn.h"
-#include "front_forward.h"
 #include "front_response.h"
+#include "manifest_request.h"
+#include "observe.h"
 
 static int method_is(const struct ug_front_req *req, const char *m)
 {
@@ -32,7 +33,7 @@ static void respond(struct ug_front_conn *conn, int status, const char *reason, 
 {
     struct ug_front_req *req = &conn->req;
     h2o_context_t *ctx = conn->actx->ctx;
-    const ug_cors_config_t *cors = ug_config_cors_for(conn->ft->shared.config, req->route);
+    const ug_cors_config_t *cors = ug_config_cors_for(req->rt->config, req->route);
     ug_cors_headers_t actual = {.n = 0};
     ug_header_t *hs = malloc(sizeof(*hs) * (num_fields + UG_CORS_MAX_HEADERS));
     size_t n = 0;
@@ -79,6 +80,8 @@ static void respond(struct ug_front_conn *conn, int status, const char *reason, 
     size_t len;
     char *bytes = ug_front_response_render(&r, &len);
     free(hs);
+    req->status = status;
+    req->bytes_out = body_len;
     if (bytes == NULL) {
         ug_front_close(conn);
         return;
@@ -94,6 +97,7 @@ void ug_front_respond_error(struct ug_front_conn *conn, ug_err e, const char *me
     for (size_t i = 0; i < num_extra && n < UG_CORS_MAX_HEADERS + 1; ++i)
         hs[n++] = extra[i];
     hs[n++] = (ug_header_t){"content-type", 12, "application/json", 16};
+    conn->req.error = e;
     char *json = ug_err_json(e, message, &len);
     const char *reason = ug_err_reason(e);
     respond(conn, ug_err_status(e), reason, strlen(reason), hs, n, json != NULL ? json : "", json != NULL ? len : 0);
@@ -121,6 +125,11 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
     struct ug_front_conn *conn = data;
     struct ug_front_req *req = &conn->req;
     int failed = res->err != UG_OK || res->status >= 400;
+    req->files = ug_upload_file_count(req->upload);
+    req->upload_bytes = ug_upload_stored_bytes(req->upload);
+    req->handed_over = !failed;
+    if (res->err != UG_OK && conn->ft->shared.metrics != NULL)
+        ug_metrics_backend_error(conn->ft->shared.metrics, res->reason_code);
     if (failed && !req->route->keep_on_error)
         ug_upload_abort(req->upload);
     else
@@ -165,16 +174,16 @@ void ug_front_finish_body(struct ug_front_conn *conn)
         ug_front_fail_upload(conn, e, NULL);
         return;
     }
-    ug_front_forward_t f = {
-        .config = sh->config,
+    ug_manifest_request_t f = {
+        .config = req->rt->config,
         .route = req->route,
-        .sign_key = sh->sign_key,
-        .sign_key_len = sh->sign_key_len,
+        .sign_key = req->rt->sign_key,
+        .sign_key_len = req->rt->sign_key_len,
         .method = req->h.method,
         .method_len = req->h.method_len,
         .path = req->h.target,
         .path_len = req->h.target_len,
-        .scheme = "http", /* the front serves cleartext listeners only */
+        .scheme = conn->tls ? "https" : "http",
         .authority = req->h.host,
         .authority_len = req->h.host_len,
         .client_address = conn->client_address,
@@ -186,7 +195,7 @@ void ug_front_finish_body(struct ug_front_conn *conn)
         .json_len = json_len,
         .now = (int64_t)time(NULL),
     };
-    if ((req->forward_head = ug_front_forward_head(&f, &head_len)) == NULL) {
+    if ((req->forward_head = ug_manifest_request_head(&f, &head_len)) == NULL) {
         ug_front_fail_upload(conn, UG_ERR_NOMEM, NULL);
         return;
     }
@@ -280,8 +289,9 @@ static void decide_gate(struct ug_front_conn *conn)
         }
     }
     req->is_preflight = method_is(req, "OPTIONS") && g.origin != NULL && g.acr_method != NULL;
-    ug_auth_checker_t *checker = req->route->auth != NULL ? sh->checkers[req->route - sh->config->routes] : NULL;
-    ug_gate_decide(sh->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);
+    ug_auth_checker_t *checker = ug_handler_checker(sh, req->rt, req->route);
+    ug_gate_decide(req->rt->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);
+    ug_observe_gate(sh->metrics, &req->gate);
 }
 
 static const char *protocol_name(const struct ug_front_req *req)
@@ -294,7 +304,6 @@ static const char *protocol_name(const struct ug_front_req *req)
 void ug_front_serve(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
-    const ug_handler_shared_t *sh = &conn->ft->shared;
     int has_body =
         req->h.framing == UG_FRONT_BODY_CHUNKED || (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH && req->h.content_length != 0);
     req->body_read = !has_body; /* until the body is read, any answer closes the connection */
@@ -315,7 +324,7 @@ void ug_front_serve(struct ug_front_conn *conn)
     }
 
     ug_upload_request_t ur = {
-        .config = sh->config,
+        .config = req->rt->config,
         .route = req->route,
         .method = req->h.method,
         .method_len = req->h.method_len,
@@ -335,6 +344,8 @@ void ug_front_serve(struct ug_front_conn *conn)
     if (req->gate.authenticated)
         ug_upload_set_auth(req->upload, ug_auth_manifest_json(&req->gate.auth));
     ug_err e = ug_upload_start(req->upload);
+    if (e == UG_OK && req->request_id[0] == '\0') /* the id the app is given (manifest_request.c) */
+        memcpy(req->request_id, ug_upload_id(req->upload), strlen(ug_upload_id(req->upload)) + 1);
     if (e != UG_OK) {
         ug_front_fail_upload(conn, e, NULL);
         return;
@@ -346,4 +357,35 @@ void ug_front_serve(struct ug_front_conn *conn)
         ug_front_start_body(conn);
     else
         ug_front_finish_body(conn);
+}
+
+void ug_front_report(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    if (!req->begun)
+        return;
+    const struct timeval *now = h2o_get_timestamp(conn->actx->ctx, NULL, NULL);
+    double duration = (double)(now->tv_sec - req->received_at.tv_sec) + (double)(now->tv_usec * 1000 - req->received_at.tv_nsec) / 1e9;
+    char *subject = req->gate.authenticated ? ug_auth_subject_header(&req->gate.auth) : NULL;
+    ug_access_record_t r = {
+        .time = req->received_at,
+        .request_id = req->request_id[0] != '\0' ? req->request_id : NULL,
+        .route = req->route != NULL ? req->route->path : NULL, /* NULL: a head too large to be read */
+        .method = req->h.method != NULL ? req->h.method : "",
+        .method_len = req->h.method_len,
+        .path = req->h.target != NULL ? req->h.target : "",
+        .path_len = req->h.target_len,
+        .status = req->status != 0 ? req->status : UG_OBSERVE_CLIENT_CLOSED,
+        .bytes_in = req->bytes_in,
+        .bytes_out = req->bytes_out,
+        .files = req->files,
+        .duration_s = duration >= 0 ? duration : 0,
+        .client = conn->client_address,
+        .protocol = protocol_name(req),
+        .subject = subject,
+        .error = req->error != UG_OK ? ug_err_code(req->error) : NULL,
+    };
+    ug_observe_request(conn->ft->shared.metrics, &r, 1, req->handed_over, req->upload_bytes);
+    free(subject);
+    req->begun = 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <h2o/http1.h>
+#include <h2o/http2.h>
 
 #include "front_conn.h"
 #include "front_response.h"
@@ -103,7 +104,8 @@ static struct ug_front_thread *get_thread(h2o_context_t *ctx)
         free(ft);
         return NULL;
     }
-    const ug_timeouts_t *t = &ft->shared.config->timeouts;
+    ug_runtime_t *rt = ug_runtime_slot_acquire(ft->shared.runtime);
+    const ug_timeouts_t *t = &rt->config->timeouts; /* restart-only settings: any runtime has the start-up values */
     ft->ctx = ctx;
     h2o_timeout_init(ctx->loop, &ft->header_timeout, t->header_ms);
     h2o_timeout_init(ctx->loop, &ft->body_timeout, t->body_idle_ms);
@@ -111,6 +113,7 @@ static struct ug_front_thread *get_thread(h2o_context_t *ctx)
     h2o_timeout_init(ctx->loop, &ft->linger_timeout, LINGER_MS);
     h2o_linklist_init_anchor(&ft->idle);
     ft->shutdown_poll.cb = on_shutdown_poll;
+    ug_runtime_release(rt);
     *slot = ft;
     return ft;
 }
@@ -128,10 +131,19 @@ void ug_front_set_timeout(struct ug_front_conn *conn, h2o_timeout_t *timeout)
 
 /*
  * Append at most READ_SIZE bytes from the socket to sock->input. Returns how many were read, 0 when none are
- * waiting (a spurious wake-up), -1 at end of stream or on an error.
+ * waiting (a spurious wake-up, or only part of a TLS record), -1 at end of stream or on an error.
+ *
+ * On TLS connections h2o's socket layer has already read and decrypted what the kernel held when the callback runs
+ * (evloop.c.h read_on_ready cannot be bounded), so the first call of an event reports sock->bytes_read and later
+ * ones nothing. What one event brings is bounded by the socket's receive buffer, which the front caps for TLS
+ * bodies (see cap_tls_receive_buffer) so that sock->input stays far below the spool threshold.
  */
-static ssize_t read_input(struct ug_front_conn *conn)
+static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
 {
+    if (err != NULL)
+        return -1;
+    if (conn->tls)
+        return nth == 0 ? (ssize_t)conn->sock->bytes_read : 0;
     h2o_iovec_t buf = h2o_buffer_reserve(&conn->sock->input, READ_SIZE);
     ssize_t r;
     if (buf.base == NULL)
@@ -146,10 +158,21 @@ static ssize_t read_input(struct ug_front_conn *conn)
     return r;
 }
 
+/* Decrypted bytes land in sock->input in whatever amounts the kernel queued; a small receive buffer keeps that (and
+ * the encrypted copy beside it) to a few hundred KiB per connection instead of the several MiB TCP autotuning allows. */
+#define TLS_RCVBUF (256 * 1024)
+static void cap_tls_receive_buffer(struct ug_front_conn *conn)
+{
+    int size = TLS_RCVBUF;
+    if (conn->tls)
+        setsockopt(h2o_socket_get_fd(conn->sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
 /* The app will never hear of an upload whose client is gone before its answer: remove it (unless keep_on_error). */
 static void reset_request(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
+    ug_front_report(conn);
     if (req->forward != NULL) {
         ug_forward_cancel(req->forward);
         if (req->route->keep_on_error)
@@ -164,6 +187,7 @@ static void reset_request(struct ug_front_conn *conn)
     free(req->acrh);
     free(req->forward_head);
     free(req->response);
+    ug_runtime_release(req->rt);
     memset(req, 0, sizeof(*req));
 }
 
@@ -205,7 +229,7 @@ static void on_linger_read(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
     for (int i = 0; i < READS_PER_EVENT; ++i) {
-        ssize_t r = err == NULL ? read_input(conn) : -1;
+        ssize_t r = read_input(conn, err, i);
         if (r < 0) { /* the client closed too (or reset): done */
             ug_front_close(conn);
             return;
@@ -262,6 +286,7 @@ void ug_front_write_response(struct ug_front_conn *conn, char *buf, size_t len)
 
 static void read_body(struct ug_front_conn *conn)
 {
+    cap_tls_receive_buffer(conn);
     conn->state = UG_FRONT_BODY;
     ug_front_set_timeout(conn, &conn->ft->body_timeout);
     if (conn->sock->input->size != 0 && !process_body(conn)) /* sent along with the head, or before our 100 Continue */
@@ -308,6 +333,7 @@ static int process_body(struct ug_front_conn *conn)
     if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
         size_t n = in->size < req->body_left ? in->size : (size_t)req->body_left;
         e = ug_upload_feed(req->upload, in->bytes, n);
+        req->bytes_in += n;
         h2o_buffer_consume(&conn->sock->input, n);
         req->body_left -= n;
         done = req->body_left == 0;
@@ -322,6 +348,7 @@ static int process_body(struct ug_front_conn *conn)
         }
         in->size = size + (r > 0 ? (size_t)r : 0); /* the decoded data, then the bytes after the body */
         e = ug_upload_feed(req->upload, in->bytes, size);
+        req->bytes_in += size;
         h2o_buffer_consume(&conn->sock->input, size);
         done = r >= 0;
     }
@@ -340,7 +367,7 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
     for (int i = 0; i < READS_PER_EVENT; ++i) {
-        ssize_t r = err == NULL ? read_input(conn) : -1;
+        ssize_t r = read_input(conn, err, i);
         if (r < 0) { /* the client went away mid-body: nothing reaches the app, nothing stays on disk */
             ug_front_close(conn);
             return;
@@ -354,6 +381,16 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
 }
 
 /* ---- the request head ---- */
+
+/* From here the request counts: in flight now, and reported (access line, metrics) when it ends. */
+static void begin_request(struct ug_front_conn *conn)
+{
+    const struct timeval *now = h2o_get_timestamp(conn->actx->ctx, NULL, NULL);
+    conn->req.received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
+    conn->req.begun = 1;
+    if (conn->ft->shared.metrics != NULL)
+        ug_metrics_request_begin(conn->ft->shared.metrics);
+}
 
 /* The head is complete and ours: keep a copy (sock->input is consumed and reused for the body), then serve it. */
 static void take(struct ug_front_conn *conn, size_t head_len)
@@ -385,14 +422,18 @@ static void take(struct ug_front_conn *conn, size_t head_len)
     req->h.headers = req->headers;
     req->h.num_headers = nh;
     ug_front_head_scan(&req->h);
-    const struct timeval *now = h2o_get_timestamp(conn->actx->ctx, NULL, NULL);
-    req->received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
+    const ug_header_t *rid = ug_front_find(&req->h, "x-request-id", NULL);
+    if (rid != NULL && ug_request_id_is_acceptable(rid->value, rid->value_len))
+        memcpy(req->request_id, rid->value, rid->value_len);
+    begin_request(conn);
     ug_front_serve(conn);
 }
 
 static void parse_head(struct ug_front_conn *conn)
 {
-    const ug_config_t *config = conn->ft->shared.config;
+    if (conn->req.rt == NULL) /* the configuration current when this head began is the one it is decided by */
+        conn->req.rt = ug_runtime_slot_acquire(conn->ft->shared.runtime);
+    const ug_config_t *config = conn->req.rt->config;
     h2o_buffer_t *in = conn->sock->input;
     size_t len = in->size < config->max_header_size ? in->size : (size_t)config->max_header_size;
     struct phr_header ph[UG_FRONT_MAX_HEADERS];
@@ -406,6 +447,7 @@ static void parse_head(struct ug_front_conn *conn)
     if (r == -2) {
         if (len >= config->max_header_size) {
             conn->req.body_read = 0;
+            begin_request(conn);
             ug_front_respond_error(conn, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
         }
         return;
@@ -434,7 +476,7 @@ static void parse_head(struct ug_front_conn *conn)
 static void on_head_read(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
-    ssize_t r = err == NULL ? read_input(conn) : -1;
+    ssize_t r = read_input(conn, err, 0);
     if (r < 0) {
         ug_front_close(conn);
         return;
@@ -468,26 +510,58 @@ static void start_head(struct ug_front_conn *conn)
         parse_head(conn);
 }
 
+/* ALPN chose: h2 goes to h2o's HTTP/2 (the buffered path); http/1.1, or no ALPN at all, stays with the front. */
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    if (err != NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
+    for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len != 0; ++id) {
+        if (h2o_memis(proto.base, proto.len, id->base, id->len)) {
+            h2o_accept_ctx_t *actx = conn->actx;
+            struct timeval connected_at = conn->connected_at;
+            ug_front_set_timeout(conn, NULL);
+            set_idle(conn, 0);
+            free(conn);
+            sock->data = NULL;
+            h2o_http2_accept(actx, sock, connected_at);
+            return;
+        }
+    }
+    start_head(conn);
+}
+
 void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
 {
     struct ug_front_thread *ft;
     struct ug_front_conn *conn;
-    if (actx->ssl_ctx != NULL || actx->expect_proxy_line || (ft = get_thread(actx->ctx)) == NULL ||
-        (conn = calloc(1, sizeof(*conn))) == NULL) {
+    if (actx->expect_proxy_line || (ft = get_thread(actx->ctx)) == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
         h2o_accept(actx, sock);
         return;
     }
     conn->sock = sock;
     conn->actx = actx;
     conn->ft = ft;
+    conn->tls = actx->ssl_ctx != NULL;
     conn->connected_at = *h2o_get_timestamp(actx->ctx, NULL, NULL); /* as h2o_accept does */
     conn->timeout_entry.cb = on_timeout;
     sock->data = conn;
-    h2o_socket_dont_read(sock, 1); /* see READ_SIZE */
 
     struct sockaddr_storage ss;
     socklen_t sslen = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
     if (sslen == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, sslen, conn->client_address) == SIZE_MAX)
         strcpy(conn->client_address, "unknown");
+    if (conn->tls) {
+        /* The handshake counts against the header timeout, as h2o's own accept counts it against handshake_timeout
+         * (set to the same value in server.c); h2o reads for the handshake, and for the TLS records after it. */
+        ug_front_set_timeout(conn, &ft->header_timeout);
+        set_idle(conn, 1);
+        h2o_socket_ssl_handshake(sock, actx->ssl_ctx, NULL, on_handshake);
+        return;
+    }
+    h2o_socket_dont_read(sock, 1); /* see READ_SIZE */
     start_head(conn);
 }

@@ -54,8 +54,12 @@ void ug_gate_decide(const ug_config_t *config, const ug_route_t *route, ug_auth_
         }
     }
 
-    if (route == NULL || route->auth == NULL || checker == NULL) {
+    if (route == NULL || route->auth == NULL) {
         d->action = UG_GATE_PROCEED;
+        return;
+    }
+    if (checker == NULL) { /* its tokens or keys could not be loaded on this thread: fail closed */
+        deny(d, UG_ERR_INTERNAL, "authentication is not available");
         return;
     }
     if (req->authorization_count > 1)

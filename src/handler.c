@@ -11,40 +11,70 @@
 #include "forward.h"
 #include "forward_head.h"
 #include "gate.h"
-#include "signature.h"
+#include "manifest_request.h"
+#include "observe.h"
 #include "upload.h"
 
 struct ug_handler {
     h2o_handler_t super;
-    const ug_config_t *config;
-    const unsigned char *sign_key; /* NULL: manifests are not signed */
-    size_t sign_key_len;
+    ug_runtime_slot_t *runtime; /* the current configuration; each request holds the one it started with */
+    ug_metrics_t *metrics;
+    const ug_backend_t *backend; /* the start-up configuration's (a restart-only setting), for the forwarders */
 };
 
 /* Per event loop: the forwarder and one auth checker per route (checkers reload files themselves; never shared). */
 struct thread_state {
     ug_forward_ctx_t forward;
-    ug_auth_checker_t **checkers; /* indexed like config->routes; NULL for routes without auth */
+    ug_runtime_t *rt;             /* the runtime `checkers` were made for (a reference), NULL before the first request */
+    ug_auth_checker_t **checkers; /* indexed like rt->config->routes; NULL for routes without auth */
 };
 
 /* Adds the actual-response CORS headers to every response on the pathconf: ours, relayed and proxied alike. */
 struct cors_filter {
     h2o_filter_t super;
-    const ug_config_t *config;
+    ug_runtime_slot_t *runtime;
 };
 
-/* The state of one upload request between on_req and the app's answer; lives in req->pool. */
+/* Reports every request on the pathconf when h2o disposes of it (lib/core/request.c h2o_dispose_request). */
+struct access_logger {
+    h2o_logger_t super;
+    ug_metrics_t *metrics;
+};
+
+/*
+ * The state of one request from on_req to its disposal; lives in req->pool and is found again by the CORS filter
+ * and the logger through req->env (see PENDING_ENV), the request-scoped slot h2o gives handlers and loggers.
+ */
 struct pending {
     h2o_req_t *req;
+    ug_runtime_t *rt; /* a reference, released with the request */
+    ug_metrics_t *metrics;
     const ug_route_t *route;
     ug_upload_t *upload;
     ug_forward_t *forward;
     char *head; /* request head sent to the app (malloc'd) */
     ug_gate_decision_t gate;
+    /* for the access log and metrics */
+    char request_id[UG_REQUEST_ID_MAX + 1];
+    unsigned files;
+    uint64_t upload_bytes;
+    int handed_over; /* the app accepted the manifest: the files are its */
+    ug_err error;    /* uploadgate's own error response, UG_OK if none */
 };
+
+#define PENDING_ENV "uploadgate.pending"
+
+static struct pending *pending_of(h2o_req_t *req)
+{
+    h2o_iovec_t *v = h2o_req_getenv(req, H2O_STRLIT(PENDING_ENV), 0);
+    return v != NULL && v->len == sizeof(struct pending) ? (struct pending *)v->base : NULL;
+}
 
 void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message)
 {
+    struct pending *pd = pending_of(req);
+    if (pd != NULL)
+        pd->error = e;
     size_t len = 0;
     char *json = ug_err_json(e, message, &len);
     req->res.status = ug_err_status(e);
@@ -78,6 +108,7 @@ static void client_address(h2o_req_t *req, char *out /* NI_MAXHOST */)
 static void pending_dispose(void *p)
 {
     struct pending *pd = p;
+    ug_runtime_release(pd->rt);
     /* The request ended before the app answered (client gone): nobody will ever act on the stored files. */
     if (pd->forward != NULL) {
         ug_forward_cancel(pd->forward);
@@ -112,6 +143,11 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     struct pending *pd = data;
     int failed = res->err != UG_OK || res->status >= 400;
+    pd->files = ug_upload_file_count(pd->upload);
+    pd->upload_bytes = ug_upload_stored_bytes(pd->upload);
+    pd->handed_over = !failed;
+    if (res->err != UG_OK && pd->metrics != NULL)
+        ug_metrics_backend_error(pd->metrics, res->reason_code);
     if (failed && !pd->route->keep_on_error)
         ug_upload_abort(pd->upload);
     else
@@ -143,19 +179,6 @@ static void send_method_not_allowed(h2o_req_t *req, const ug_route_t *route)
     ug_handler_send_error(req, UG_ERR_METHOD_NOT_ALLOWED, NULL);
 }
 
-/* The path and query the app receives: forward_to (with the client's query appended unless it has one), or the client's own. */
-static h2o_iovec_t target_path(h2o_req_t *req, const ug_config_t *config, const ug_route_t *route)
-{
-    const char *base = config->backend.base_path;
-    if (route->forward_to == NULL)
-        return h2o_concat(&req->pool, h2o_iovec_init(base, strlen(base)), req->path);
-    h2o_iovec_t query = h2o_iovec_init("", 0);
-    if (req->query_at != SIZE_MAX && strchr(route->forward_to, '?') == NULL)
-        query = h2o_iovec_init(req->path.base + req->query_at, req->path.len - req->query_at);
-    return h2o_concat(&req->pool, h2o_iovec_init(base, strlen(base)), h2o_iovec_init(route->forward_to, strlen(route->forward_to)),
-                      query);
-}
-
 /* X-Auth-Subject / X-Auth-Scopes for the app, rendered into req->pool; returns how many were written to `out`. */
 static size_t auth_headers(h2o_req_t *req, const ug_gate_decision_t *gate, ug_header_t *out)
 {
@@ -176,46 +199,39 @@ static size_t auth_headers(h2o_req_t *req, const ug_gate_decision_t *gate, ug_he
     return n;
 }
 
+/* The manifest request's head is built by manifest_request.c from the same fields the front gives it, so the app
+ * cannot tell which path served the upload. */
 static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending *pd, const char *client_addr, const char *json,
                          size_t json_len)
 {
-    /* The client's own headers (reserved ones were already removed), then who the caller is. */
-    ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 2));
-    size_t nh = 0;
+    ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 1));
     for (size_t i = 0; i != req->headers.size; ++i) {
         const h2o_header_t *h = &req->headers.entries[i];
-        hs[nh++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
+        hs[i] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
-    nh += auth_headers(req, &pd->gate, hs + nh);
-    const char *id = ug_upload_id(pd->upload);
-    h2o_iovec_t request_id = h2o_iovec_init(id, strlen(id));
-    ssize_t ri = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
-    if (ri != -1 && ug_request_id_is_acceptable(req->headers.entries[ri].value.base, req->headers.entries[ri].value.len))
-        request_id = req->headers.entries[ri].value;
-
-    h2o_iovec_t target = target_path(req, self->config, pd->route);
-    ug_forward_meta_t meta = {
+    ug_manifest_request_t mr = {
+        .config = pd->rt->config,
+        .route = pd->route,
+        .sign_key = pd->rt->sign_key,
+        .sign_key_len = pd->rt->sign_key_len,
         .method = req->method.base,
         .method_len = req->method.len,
-        .target = target.base,
-        .target_len = target.len,
-        .backend_authority = self->config->backend.authority,
-        .client_address = client_addr,
+        .path = req->path.base,
+        .path_len = req->path.len,
         .scheme = req->scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http",
-        .client_host = req->authority.base,
-        .client_host_len = req->authority.len,
-        .request_id = request_id.base,
-        .request_id_len = request_id.len,
-        .content_length = json_len,
+        .authority = req->authority.base,
+        .authority_len = req->authority.len,
+        .client_address = client_addr,
+        .headers = hs,
+        .num_headers = req->headers.size,
+        .gate = &pd->gate,
+        .upload_id = ug_upload_id(pd->upload),
+        .json = json,
+        .json_len = json_len,
+        .now = (int64_t)time(NULL),
     };
-    char signature[UG_SIGNATURE_MAX];
-    if (self->sign_key != NULL) {
-        if (ug_signature_render(self->sign_key, self->sign_key_len, (int64_t)time(NULL), json, json_len, signature) != 0)
-            return -1;
-        meta.signature = signature;
-    }
     size_t head_len;
-    if ((pd->head = ug_forward_head_build(&meta, hs, nh, &head_len)) == NULL)
+    if ((pd->head = ug_manifest_request_head(&mr, &head_len)) == NULL)
         return -1;
     struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
     return ug_forward_start(&pd->forward, &ts->forward, h2o_iovec_init(pd->head, head_len), h2o_iovec_init(json, json_len),
@@ -307,7 +323,7 @@ static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route
     client_address(req, client_addr);
     ssize_t cti = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     ug_upload_request_t ur = {
-        .config = self->config,
+        .config = pd->rt->config,
         .route = route,
         .method = req->method.base,
         .method_len = req->method.len,
@@ -326,10 +342,13 @@ static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route
     }
     if (pd->gate.authenticated)
         ug_upload_set_auth(pd->upload, ug_auth_manifest_json(&pd->gate.auth));
+    (void)self;
 
     const char *json = NULL;
     size_t json_len = 0;
     ug_err e = ug_upload_start(pd->upload);
+    if (e == UG_OK && pd->request_id[0] == '\0') /* the id the app is given (manifest_request.c) */
+        memcpy(pd->request_id, ug_upload_id(pd->upload), strlen(ug_upload_id(pd->upload)) + 1);
     if (e == UG_OK && req->entity.base != NULL)
         e = ug_upload_feed(pd->upload, req->entity.base, req->entity.len);
     if (e == UG_OK)
@@ -343,24 +362,66 @@ static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route
     }
 }
 
+/* This thread's checkers for `rt`: remade when the configuration was reloaded since they were made. */
+static ug_auth_checker_t **checkers_for(struct thread_state *ts, ug_runtime_t *rt)
+{
+    if (ts->rt == rt)
+        return ts->checkers;
+    if (ts->rt != NULL) {
+        for (size_t i = 0; i < ts->rt->config->route_count; ++i)
+            ug_auth_checker_free(ts->checkers[i]);
+        free(ts->checkers);
+        ug_runtime_release(ts->rt);
+    }
+    const ug_config_t *config = rt->config;
+    ts->rt = ug_runtime_ref(rt);
+    ts->checkers = calloc(config->route_count != 0 ? config->route_count : 1, sizeof(*ts->checkers));
+    for (size_t i = 0; ts->checkers != NULL && i < config->route_count; ++i) {
+        if (config->routes[i].auth == NULL)
+            continue;
+        char err[256];
+        /* Loaded once already (ug_runtime_new); if a file vanished since, the route fails closed (gate.c). */
+        ts->checkers[i] = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
+        if (ts->checkers[i] == NULL)
+            ug_log_event(UG_LOG_ERROR, "auth", "route %s: auth: %s", config->routes[i].path, err);
+    }
+    return ts->checkers;
+}
+
+static void note_request_id(h2o_req_t *req, struct pending *pd)
+{
+    ssize_t ri = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (ri != -1 && ug_request_id_is_acceptable(req->headers.entries[ri].value.base, req->headers.entries[ri].value.len))
+        memcpy(pd->request_id, req->headers.entries[ri].value.base, req->headers.entries[ri].value.len);
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     struct ug_handler *self = (void *)_self;
-    const ug_config_t *config = self->config;
     strip_reserved_headers(req);
+
+    /* Every request gets its state, for the access log and the metrics, holding the configuration it started with. */
+    struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
+    *pd = (struct pending){.req = req, .rt = ug_runtime_slot_acquire(self->runtime), .metrics = self->metrics};
+    *h2o_req_getenv(req, H2O_STRLIT(PENDING_ENV), 1) = h2o_iovec_init(pd, sizeof(*pd));
+    note_request_id(req, pd);
+    if (self->metrics != NULL)
+        ug_metrics_request_begin(self->metrics);
+    const ug_config_t *config = pd->rt->config;
 
     /* Match on the normalised path, so "/./upload" or "/x/../upload" cannot slip past a route's policy. */
     const ug_route_t *route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
+    pd->route = route;
     if (route == NULL && config->cors == NULL)
         return -1; /* nothing to decide: the reverse proxy behind us passes it through */
 
     struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
-    struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
-    *pd = (struct pending){.req = req, .route = route};
     ug_gate_request_t g;
     gate_request(req, &g);
-    ug_auth_checker_t *checker = route != NULL && route->auth != NULL ? ts->checkers[route - config->routes] : NULL;
+    ug_handler_shared_t sh = {.thread = ts};
+    ug_auth_checker_t *checker = ug_handler_checker(&sh, pd->rt, route);
     ug_gate_decide(config, route, checker, &g, (int64_t)time(NULL), &pd->gate);
+    ug_observe_gate(self->metrics, &pd->gate);
 
     if (pd->gate.action != UG_GATE_PROCEED) {
         send_gate_answer(req, &pd->gate);
@@ -384,21 +445,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 static void on_context_init(h2o_handler_t *_self, h2o_context_t *ctx)
 {
     struct ug_handler *self = (void *)_self;
-    const ug_config_t *config = self->config;
     struct thread_state *ts = h2o_mem_alloc(sizeof(*ts));
-    ug_forward_ctx_init(&ts->forward, ctx, &config->backend);
-    ts->checkers = calloc(config->route_count != 0 ? config->route_count : 1, sizeof(*ts->checkers));
-    for (size_t i = 0; i < config->route_count; ++i) {
-        if (config->routes[i].auth == NULL)
-            continue;
-        char err[256];
-        /* A checker that cannot load its files still exists and refuses every token: fail closed, and say why. */
-        ts->checkers[i] = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
-        if (ts->checkers[i] == NULL) { /* checked at start-up (ug_handler_check_auth); a file vanished since */
-            fprintf(stderr, "uploadgate: route %s: auth: %s\n", config->routes[i].path, err);
-            abort();
-        }
-    }
+    *ts = (struct thread_state){.rt = NULL};
+    ug_forward_ctx_init(&ts->forward, ctx, self->backend);
     h2o_context_set_handler_context(ctx, &self->super, ts);
 }
 
@@ -407,8 +456,11 @@ static void on_context_dispose(h2o_handler_t *_self, h2o_context_t *ctx)
     struct ug_handler *self = (void *)_self;
     struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
     ug_forward_ctx_dispose(&ts->forward);
-    for (size_t i = 0; i < self->config->route_count; ++i)
-        ug_auth_checker_free(ts->checkers[i]);
+    if (ts->rt != NULL) {
+        for (size_t i = 0; i < ts->rt->config->route_count; ++i)
+            ug_auth_checker_free(ts->checkers[i]);
+        ug_runtime_release(ts->rt);
+    }
     free(ts->checkers);
     free(ts);
 }
@@ -424,8 +476,11 @@ static int is_preflight(h2o_req_t *req)
 static void cors_on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     struct cors_filter *self = (void *)_self;
-    const ug_route_t *route = ug_config_match_route(self->config, req->path_normalized.base, req->path_normalized.len);
-    const ug_cors_config_t *cors = ug_config_cors_for(self->config, route);
+    /* The configuration the request started with; a request h2o answered before on_req gets the current one. */
+    struct pending *pd = pending_of(req);
+    ug_runtime_t *rt = pd != NULL ? ug_runtime_ref(pd->rt) : ug_runtime_slot_acquire(self->runtime);
+    const ug_route_t *route = ug_config_match_route(rt->config, req->path_normalized.base, req->path_normalized.len);
+    const ug_cors_config_t *cors = ug_config_cors_for(rt->config, route);
     if (cors != NULL && !is_preflight(req)) {
         /* Where uploadgate owns CORS, the app's own Access-Control-* fields would contradict ours: drop them. */
         for (ssize_t i = 0; i < (ssize_t)req->res.headers.size;) {
@@ -442,38 +497,72 @@ static void cors_on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostre
         ug_cors_actual(cors, origin, origin_len, &h);
         add_cors_headers(req, &h);
     }
+    ug_runtime_release(rt);
     h2o_setup_next_ostream(req, slot);
 }
 
-void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config, const unsigned char *sign_key, size_t sign_key_len)
+static double seconds_between(const struct timeval *a, const struct timeval *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_usec - a->tv_usec) / 1e6;
+}
+
+static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
+{
+    struct access_logger *self = (void *)_self;
+    struct pending *pd = pending_of(req);
+    char client[NI_MAXHOST];
+    client_address(req, client);
+    struct timeval end = req->timestamps.response_end_at;
+    if (h2o_timeval_is_null(&end))
+        end = *h2o_get_timestamp(req->conn->ctx, NULL, NULL);
+    char *subject = pd != NULL && pd->gate.authenticated ? ug_auth_subject_header(&pd->gate.auth) : NULL;
+    ug_access_record_t r = {
+        .time = {req->timestamps.request_begin_at.tv_sec, (long)req->timestamps.request_begin_at.tv_usec * 1000},
+        .request_id = pd != NULL && pd->request_id[0] != '\0' ? pd->request_id : NULL,
+        .route = pd != NULL && pd->route != NULL ? pd->route->path : NULL,
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path.base,
+        .path_len = req->path.len,
+        .status = req->res.status != 0 ? req->res.status : UG_OBSERVE_CLIENT_CLOSED,
+        .bytes_in = req->entity.base != NULL ? req->entity.len : 0,
+        .bytes_out = req->bytes_sent,
+        .files = pd != NULL ? pd->files : 0,
+        .duration_s = seconds_between(&req->timestamps.request_begin_at, &end),
+        .client = client,
+        .protocol = protocol_name(req),
+        .subject = subject,
+        .error = pd != NULL && pd->error != UG_OK ? ug_err_code(pd->error) : NULL,
+    };
+    ug_observe_request(self->metrics, &r, pd != NULL, pd != NULL && pd->handed_over, pd != NULL ? pd->upload_bytes : 0);
+    free(subject);
+}
+
+void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics, const ug_backend_t *backend)
 {
     struct ug_handler *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;
     self->super.on_context_init = on_context_init;
     self->super.on_context_dispose = on_context_dispose;
-    self->config = config;
-    self->sign_key = sign_key;
-    self->sign_key_len = sign_key_len;
+    self->runtime = runtime;
+    self->metrics = metrics;
+    self->backend = backend;
 
     struct cors_filter *filter = (void *)h2o_create_filter(pathconf, sizeof(*filter));
     filter->super.on_setup_ostream = cors_on_setup_ostream;
-    filter->config = config;
+    filter->runtime = runtime;
+
+    struct access_logger *logger = (void *)h2o_create_logger(pathconf, sizeof(*logger));
+    logger->super.log_access = on_log_access;
+    logger->metrics = metrics;
 }
 
-int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen)
+ug_auth_checker_t *ug_handler_checker(const ug_handler_shared_t *sh, ug_runtime_t *rt, const ug_route_t *route)
 {
-    for (size_t i = 0; i < config->route_count; ++i) {
-        if (config->routes[i].auth == NULL)
-            continue;
-        char err[256];
-        ug_auth_checker_t *c = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
-        if (c == NULL) {
-            snprintf(errbuf, errlen, "route %s: auth: %s", config->routes[i].path, err);
-            return -1;
-        }
-        ug_auth_checker_free(c);
-    }
-    return 0;
+    if (route == NULL || route->auth == NULL)
+        return NULL;
+    ug_auth_checker_t **checkers = checkers_for(sh->thread, rt);
+    return checkers != NULL ? checkers[route - rt->config->routes] : NULL;
 }
 
 /* The front has no h2o_handler_t of its own: it finds ours in the configuration (one per pathconf, registered by
@@ -492,11 +581,8 @@ int ug_handler_shared(h2o_context_t *ctx, ug_handler_shared_t *out)
                 struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
                 if (ts == NULL)
                     return -1;
-                *out = (ug_handler_shared_t){.config = self->config,
-                                             .sign_key = self->sign_key,
-                                             .sign_key_len = self->sign_key_len,
-                                             .forward = &ts->forward,
-                                             .checkers = ts->checkers};
+                *out = (ug_handler_shared_t){
+                    .runtime = self->runtime, .metrics = self->metrics, .forward = &ts->forward, .thread = ts};
                 return 0;
             }
         }

@@ -11,15 +11,17 @@
 #include <h2o.h>
 #include "config.h"
 #include "errors.h"
+#include "metrics.h"
+#include "runtime.h"
 
 /*
- * Register the upload handler and the CORS response filter on `pathconf`.
- * `config` and `sign_key` (NULL: manifests are not signed) must outlive the h2o configuration.
+ * Register the upload handler, the CORS response filter and the access logger
+ * (one JSON line and the request metrics for every request h2o serves on the
+ * pathconf, proxied ones included) on `pathconf`. `runtime` gives each request
+ * the configuration it runs under; `metrics` may be NULL; `backend` is the
+ * start-up configuration's (restart-only). All must outlive the h2o configuration.
  */
-void ug_handler_register(h2o_pathconf_t *pathconf, const ug_config_t *config, const unsigned char *sign_key, size_t sign_key_len);
-
-/* Load every route's tokens and keys once, so that a missing or bad file stops start-up with a message. 0 or -1. */
-int ug_handler_check_auth(const ug_config_t *config, char *errbuf, size_t errlen);
+void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics, const ug_backend_t *backend);
 
 /* Send uploadgate's JSON error response ({"error":{"code","message"}}) for `e`; message NULL = the default one. */
 void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message);
@@ -27,13 +29,13 @@ void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message);
 /* ---- shared with the streaming HTTP/1.1 front (front_http1.c), which serves upload routes on the same threads ---- */
 
 struct ug_forward_ctx;
+struct thread_state;
 
 typedef struct ug_handler_shared {
-    const ug_config_t *config;
-    const unsigned char *sign_key; /* NULL: manifests are not signed */
-    size_t sign_key_len;
+    ug_runtime_slot_t *runtime;         /* the current configuration */
+    ug_metrics_t *metrics;              /* may be NULL */
     struct ug_forward_ctx *forward;     /* this event loop's forwarder (keep-alive pool to the app) */
-    ug_auth_checker_t *const *checkers; /* this event loop's checkers, indexed like config->routes (NULL: no auth) */
+    struct thread_state *thread;        /* this event loop's auth checkers (see ug_handler_checker) */
 } ug_handler_shared_t;
 
 /*
@@ -42,5 +44,12 @@ typedef struct ug_handler_shared {
  * handler, or it was not initialised for this context.
  */
 int ug_handler_shared(h2o_context_t *ctx, ug_handler_shared_t *out);
+
+/*
+ * This event loop's auth checker for `route` of `rt` (NULL when the route has
+ * no auth, or its keys could not be loaded: the gate then refuses). Valid until
+ * the next call with another runtime on this thread: use it at once.
+ */
+ug_auth_checker_t *ug_handler_checker(const ug_handler_shared_t *sh, ug_runtime_t *rt, const ug_route_t *route);
 
 #endif

@@ -1,6 +1,16 @@
 /*
  * main.c - command line, configuration, signals and the process lifecycle.
- * No HTTP here: that is server.c and the modules behind it.
+ * No HTTP here: that is server.c (and admin.c) and the modules behind them.
+ *
+ *   start-up   load and check the configuration (errors as file:line:col on
+ *              stderr, exit 2), remove *.part files a crash left, start the
+ *              workers, the admin listener and the janitor
+ *   SIGHUP     reload: a valid configuration applies to requests that begin
+ *              from now on; an invalid one (or one changing a restart-only
+ *              setting) is logged and the running one stays
+ *   SIGTERM    (and SIGINT) not ready at once, stop accepting, let requests in
+ *              flight finish for up to shutdown_grace, remove the files of
+ *              uploads the deadline cut off, exit 0
  */
 #include <getopt.h>
 #include <signal.h>
@@ -8,11 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
+#include "housekeeping.h"
+#include "janitor.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
 #include "server.h"
+#include "storage.h"
 
 #define DEFAULT_CONFIG "config/uploadgate.yaml"
-#define SHUTDOWN_GRACE_MS 25000
 
 static void usage(FILE *out)
 {
@@ -21,7 +37,42 @@ static void usage(FILE *out)
                  "  -c, --config FILE  configuration file (default: " DEFAULT_CONFIG ")\n"
                  "      --check        validate the configuration and exit (0 valid, 2 invalid)\n"
                  "  -v, --version      print the version and exit\n"
-                 "  -h, --help         print this help and exit\n");
+                 "  -h, --help         print this help and exit\n"
+                 "\n"
+                 "signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop gracefully (shutdown_grace).\n");
+}
+
+/* SIGHUP: the whole file again, applied only if it is valid and changes nothing that needs a restart. */
+static void reload(const char *path, ug_runtime_slot_t *slot, ug_metrics_t *metrics)
+{
+    char err[1024];
+    ug_config_t *next = NULL;
+    ug_runtime_t *cur = ug_runtime_slot_acquire(slot), *rt = NULL;
+    uint64_t generation = cur->generation + 1;
+    const char *why = NULL;
+
+    if (ug_config_load_file(path, &next, err, sizeof(err)) != UG_OK)
+        why = err;
+    else if ((why = ug_runtime_restart_needed(cur->config, next, err, sizeof(err))) != NULL)
+        ug_config_free(next);
+    else if (ug_runtime_new(next, generation, &rt, err, sizeof(err)) != UG_OK) /* takes `next` */
+        why = err;
+    ug_runtime_release(cur);
+    if (why != NULL) {
+        ug_log_event(UG_LOG_ERROR, "reload", "configuration not reloaded, the running one stays: %s", why);
+        ug_metrics_reload(metrics, 0);
+        return;
+    }
+    ug_log_set_level((ug_log_level_t)rt->config->log_level);
+    ug_runtime_slot_replace(slot, rt);
+    ug_metrics_reload(metrics, 1);
+    ug_log_event(UG_LOG_INFO, "reload", "configuration %s reloaded (generation %llu): new requests use it", path,
+                 (unsigned long long)generation);
+}
+
+static size_t count_connections(void *data)
+{
+    return ug_server_connections(data);
 }
 
 int main(int argc, char **argv)
@@ -57,6 +108,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* Configuration errors are the one message not in JSON: "file:line:col: message", for whoever edits the file. */
     char err[1024];
     ug_config_t *config = NULL;
     if (ug_config_load_file(config_path, &config, err, sizeof(err)) != UG_OK) {
@@ -68,6 +120,21 @@ int main(int argc, char **argv)
         ug_config_free(config);
         return 0;
     }
+    ug_log_set_level((ug_log_level_t)config->log_level);
+
+    ug_runtime_t *rt = NULL;
+    if (ug_runtime_new(config, 1, &rt, err, sizeof(err)) != UG_OK) { /* takes `config` */
+        ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
+        return 1;
+    }
+    ug_runtime_slot_t slot;
+    ug_runtime_slot_init(&slot, rt);
+    config = rt->config; /* the start-up configuration: listeners, admin, storage dir stay as they are until exit */
+    ug_metrics_t *metrics = ug_metrics_new();
+    if (metrics == NULL) {
+        ug_log_event(UG_LOG_ERROR, "startup", "out of memory");
+        return 1;
+    }
 
     /* Block the signals we wait for in every thread (workers inherit the mask); main collects them with sigwait. */
     signal(SIGPIPE, SIG_IGN);
@@ -76,31 +143,68 @@ int main(int argc, char **argv)
     sigemptyset(&wait_set);
     sigaddset(&wait_set, SIGINT);
     sigaddset(&wait_set, SIGTERM);
+    sigaddset(&wait_set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
 
+    /* No upload is in flight yet: any *.part file is a crash's leftover, which no request will ever finish. */
+    ug_janitor_counts_t stale = {0};
+    if (ug_janitor_remove_stale_parts(config->storage.dir, &stale) == 0 && stale.parts_removed != 0)
+        ug_log_event(UG_LOG_WARN, "janitor", "removed %llu unfinished .part files left by an earlier run",
+                     (unsigned long long)stale.parts_removed);
+    ug_metrics_janitor(metrics, stale.dirs_removed, stale.parts_removed);
+
+    int status = 1;
     ug_server_t *server = NULL;
-    if (ug_server_new(config, &server, err, sizeof(err)) != UG_OK) {
-        fprintf(stderr, "uploadgate: %s\n", err);
-        ug_config_free(config);
-        return 1;
+    ug_admin_t *admin = NULL;
+    ug_housekeeping_t *hk = NULL;
+    if (ug_server_new(&slot, metrics, &server, err, sizeof(err)) != UG_OK) {
+        ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
+        goto Exit;
     }
     if (ug_server_start(server, err, sizeof(err)) != UG_OK) {
-        fprintf(stderr, "uploadgate: %s\n", err);
+        ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
         ug_server_stop(server, 0);
-        ug_server_free(server);
-        ug_config_free(config);
-        return 1;
+        goto Exit;
     }
+    if (config->admin.address != NULL &&
+        ug_admin_start(&config->admin, &slot, &config->backend, metrics,
+                       (ug_admin_hooks_t){.connections = count_connections, .data = server}, &admin, err, sizeof(err)) != UG_OK) {
+        ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
+        ug_server_stop(server, 0);
+        goto Exit;
+    }
+    if ((hk = ug_housekeeping_start(&slot, metrics)) == NULL)
+        ug_log_event(UG_LOG_WARN, "startup", "cannot start the janitor thread: storage.retention is not enforced");
     for (size_t i = 0; i < config->listen_count; ++i)
-        fprintf(stderr, "uploadgate: listening on %s (%s)\n", config->listen[i].address,
-                config->listen[i].tls_certificate != NULL ? "TLS: h2, http/1.1" : "HTTP/1.1, h2c");
-    fflush(stderr);
+        ug_log_event(UG_LOG_INFO, "listening", "listening on %s (%s)", config->listen[i].address,
+                     config->listen[i].tls_certificate != NULL ? "TLS: h2, http/1.1" : "HTTP/1.1, h2c");
+    if (admin != NULL)
+        ug_log_event(UG_LOG_INFO, "listening", "admin listening on %s (/healthz, /readyz, /metrics)", config->admin.address);
 
     int sig = 0;
-    sigwait(&wait_set, &sig);
-    fprintf(stderr, "uploadgate: %s received, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    ug_server_stop(server, SHUTDOWN_GRACE_MS);
+    while (sigwait(&wait_set, &sig) == 0 && sig == SIGHUP)
+        reload(config_path, &slot, metrics);
+
+    ug_admin_set_stopping(admin);
+    ug_runtime_t *now = ug_runtime_slot_acquire(&slot);
+    uint64_t grace_ms = now->config->shutdown_grace_ms;
+    ug_runtime_release(now);
+    ug_log_event(UG_LOG_INFO, "shutdown", "%s received: no new connections, requests in flight have %llu ms to finish",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)grace_ms);
+    size_t left = ug_server_stop(server, grace_ms);
+    if (left != 0) {
+        /* Their threads have stopped: nobody will finish those uploads, and the app never heard of them. */
+        size_t discarded = ug_storage_abort_in_flight();
+        ug_log_event(UG_LOG_WARN, "shutdown", "shutdown_grace ran out: %zu connections cut off, %zu unfinished uploads removed", left,
+                     discarded);
+    }
+    ug_log_event(UG_LOG_INFO, "shutdown", "stopped");
+    status = 0;
+Exit:
+    ug_housekeeping_stop(hk);
+    ug_admin_stop(admin);
     ug_server_free(server);
-    ug_config_free(config);
-    return 0;
+    ug_runtime_slot_dispose(&slot);
+    ug_metrics_free(metrics);
+    return status;
 }

@@ -19,7 +19,6 @@
 
 #include "front_http1.h"
 #include "handler.h"
-#include "signature.h"
 
 struct worker {
     ug_server_t *server;
@@ -35,7 +34,10 @@ struct worker {
 };
 
 struct ug_server {
-    const ug_config_t *config;
+    const ug_config_t *config; /* the start-up configuration's: listeners, threads, timeouts, backend (restart-only) */
+    ug_runtime_t *boot;        /* its runtime, kept for the server's life (h2o's configuration points into it) */
+    ug_runtime_slot_t *runtime;
+    ug_metrics_t *metrics;
     h2o_globalconf_t gconf;
     SSL_CTX **ssl; /* per listener; NULL for cleartext */
     size_t nthreads;
@@ -43,8 +45,6 @@ struct ug_server {
     atomic_int stopping;
     uint64_t grace_deadline_ms; /* absolute, h2o_now() clock, set when stopping */
     uint64_t grace_ms;
-    unsigned char *sign_key; /* backend.signing_key_file's bytes, or NULL */
-    size_t sign_key_len;
     atomic_size_t connections; /* open client connections, all threads */
 };
 
@@ -76,7 +76,7 @@ Error : {
 }
 }
 
-static int open_listener(const ug_listen_t *l, char *errbuf, size_t errlen)
+int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
@@ -90,7 +90,7 @@ static int open_listener(const ug_listen_t *l, char *errbuf, size_t errlen)
     }
     if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
         (res->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         set_err(errbuf, errlen, "listen %s: %s", l->address, strerror(errno));
@@ -127,15 +127,6 @@ static ug_err setup_spool(const ug_config_t *c, char *errbuf, size_t errlen)
     return UG_OK;
 }
 
-static uint64_t largest_max_body(const ug_config_t *c)
-{
-    uint64_t m = 0;
-    for (size_t i = 0; i < c->route_count; ++i)
-        if (c->routes[i].limits.max_body > m)
-            m = c->routes[i].limits.max_body;
-    return m;
-}
-
 static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 {
     const ug_config_t *c = s->config;
@@ -146,7 +137,7 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
     /* h2o 2.2.5 checks its one global entity limit before any handler runs; past it HTTP/1 gets a bare 413 and
      * HTTP/2 a RST_STREAM. Routes enforce their own max_body and answer 413 in JSON; the global limit leaves them
      * room (twice the largest route limit) so that a body just over a route's limit gets that answer on HTTP/2 too. */
-    uint64_t largest = largest_max_body(c);
+    uint64_t largest = ug_config_largest_max_body(c);
     uint64_t global = largest != 0 ? largest * 2 : (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE;
     if (global < (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE && largest == 0)
         global = H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE;
@@ -160,7 +151,7 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 
     h2o_hostconf_t *host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
-    ug_handler_register(pc, c, s->sign_key, s->sign_key_len);
+    ug_handler_register(pc, s->runtime, s->metrics, &c->backend);
 
     /* Everything the upload handler declines is passed through, untouched, by h2o's reverse proxy. */
     char url[FILENAME_MAX + 64];
@@ -181,13 +172,16 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
     return UG_OK;
 }
 
-ug_err ug_server_new(const ug_config_t *config, ug_server_t **out, char *errbuf, size_t errlen)
+ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_server_t **out, char *errbuf, size_t errlen)
 {
     ug_err e = UG_ERR_CONFIG;
     ug_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return UG_ERR_NOMEM;
-    s->config = config;
+    s->runtime = runtime;
+    s->metrics = metrics;
+    s->boot = ug_runtime_slot_acquire(runtime);
+    const ug_config_t *config = s->config = s->boot->config;
     s->nthreads = config->threads != 0 ? config->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (s->nthreads == 0)
         s->nthreads = 1;
@@ -203,11 +197,6 @@ ug_err ug_server_new(const ug_config_t *config, ug_server_t **out, char *errbuf,
     for (size_t i = 0; i < config->listen_count; ++i)
         if (config->listen[i].tls_certificate != NULL && (s->ssl[i] = make_ssl_ctx(&config->listen[i], errbuf, errlen)) == NULL)
             goto Error;
-    if (ug_handler_check_auth(config, errbuf, errlen) != 0)
-        goto Error;
-    if (config->backend.signing_key_file != NULL &&
-        ug_signature_load_key(config->backend.signing_key_file, &s->sign_key, &s->sign_key_len, errbuf, errlen) != 0)
-        goto Error;
     if ((e = setup_h2o(s, errbuf, errlen)) != UG_OK)
         goto Error;
     e = UG_ERR_CONFIG;
@@ -222,7 +211,7 @@ ug_err ug_server_new(const ug_config_t *config, ug_server_t **out, char *errbuf,
         for (size_t i = 0; i < config->listen_count; ++i)
             w->fds[i] = -1;
         for (size_t i = 0; i < config->listen_count; ++i)
-            if ((w->fds[i] = open_listener(&config->listen[i], errbuf, errlen)) == -1)
+            if ((w->fds[i] = ug_server_open_socket(&config->listen[i], 1, errbuf, errlen)) == -1)
                 goto Error;
     }
     *out = s;
@@ -323,7 +312,12 @@ ug_err ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)
     return UG_OK;
 }
 
-void ug_server_stop(ug_server_t *s, uint64_t grace_ms)
+size_t ug_server_connections(ug_server_t *s)
+{
+    return atomic_load(&s->connections);
+}
+
+size_t ug_server_stop(ug_server_t *s, uint64_t grace_ms)
 {
     s->grace_ms = grace_ms;
     atomic_store(&s->stopping, 1);
@@ -336,6 +330,7 @@ void ug_server_stop(ug_server_t *s, uint64_t grace_ms)
             s->workers[t].started = 0;
         }
     }
+    return atomic_load(&s->connections);
 }
 
 void ug_server_free(ug_server_t *s)
@@ -361,8 +356,6 @@ void ug_server_free(ug_server_t *s)
             SSL_CTX_free(s->ssl[i]);
     free(s->ssl);
     free(s->workers);
-    if (s->sign_key != NULL)
-        OPENSSL_cleanse(s->sign_key, s->sign_key_len);
-    free(s->sign_key);
+    ug_runtime_release(s->boot);
     free(s);
 }

@@ -12,6 +12,7 @@
 #include "storage.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -68,7 +69,41 @@ struct ug_storage_upload {
     unsigned next_index;
     ug_storage_file_t *files;
     ug_storage_file_t **files_tail;
+    ug_storage_upload_t *in_flight_prev, *in_flight_next; /* in the in-flight list (see ug_storage_abort_in_flight) */
+    int discarded;                                        /* its files were removed by ug_storage_abort_in_flight */
 };
+
+/*
+ * Every upload between begin and abort/release, process-wide, so that a shutdown whose grace period ran out can
+ * remove the files of uploads that will never finish (their connections are abandoned, not closed, at exit).
+ */
+static pthread_mutex_t in_flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static ug_storage_upload_t *in_flight;
+
+static void in_flight_add(ug_storage_upload_t *u)
+{
+    pthread_mutex_lock(&in_flight_lock);
+    u->in_flight_next = in_flight;
+    if (in_flight != NULL)
+        in_flight->in_flight_prev = u;
+    in_flight = u;
+    pthread_mutex_unlock(&in_flight_lock);
+}
+
+static void in_flight_remove(ug_storage_upload_t *u)
+{
+    pthread_mutex_lock(&in_flight_lock);
+    if (!u->discarded) {
+        if (u->in_flight_prev != NULL)
+            u->in_flight_prev->in_flight_next = u->in_flight_next;
+        else
+            in_flight = u->in_flight_next;
+        if (u->in_flight_next != NULL)
+            u->in_flight_next->in_flight_prev = u->in_flight_prev;
+    }
+    u->in_flight_prev = u->in_flight_next = NULL;
+    pthread_mutex_unlock(&in_flight_lock);
+}
 
 static ug_err errno_to_err(int err)
 {
@@ -164,6 +199,7 @@ ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char
         goto fail;
     }
     memcpy(id_out, u->id, UG_UPLOAD_ID_LEN + 1);
+    in_flight_add(u);
     *out = u;
     return UG_OK;
 
@@ -407,11 +443,14 @@ static void upload_free(ug_storage_upload_t *u, int remove_finished)
     char name[STORAGE_NAME_MAX];
     ug_storage_file_t *f = u->files;
 
+    in_flight_remove(u);
+    if (u->discarded) /* its files are gone already, and the app was never told of them */
+        remove_finished = 0;
     while (f != NULL) {
         ug_storage_file_t *next = f->next;
         int finished = f->state == FILE_FINISHED;
         file_close(f);
-        if (!finished || remove_finished) {
+        if (!u->discarded && (!finished || remove_finished)) {
             file_name(f, finished, name);
             unlinkat(u->dir_fd, name, 0);
         }
@@ -437,6 +476,24 @@ void ug_storage_upload_release(ug_storage_upload_t *u)
 {
     if (u != NULL)
         upload_free(u, 0);
+}
+
+size_t ug_storage_abort_in_flight(void)
+{
+    char name[STORAGE_NAME_MAX];
+    size_t n = 0;
+    pthread_mutex_lock(&in_flight_lock);
+    for (ug_storage_upload_t *u = in_flight; u != NULL; u = u->in_flight_next, ++n) {
+        for (ug_storage_file_t *f = u->files; f != NULL; f = f->next) {
+            file_name(f, f->state == FILE_FINISHED, name);
+            unlinkat(u->dir_fd, name, 0);
+        }
+        unlinkat(u->root_fd, u->id, AT_REMOVEDIR);
+        u->discarded = 1;
+    }
+    in_flight = NULL;
+    pthread_mutex_unlock(&in_flight_lock);
+    return n;
 }
 
 ug_err ug_storage_free_bytes(const char *path, uint64_t *out)

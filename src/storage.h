@@ -58,6 +58,15 @@ void ug_storage_upload_abort(ug_storage_upload_t *u);
 /* Keep the files (they now belong to the app); frees the upload. NULL is a no-op. */
 void ug_storage_upload_release(ug_storage_upload_t *u);
 
+/*
+ * Remove the files and directories of every upload not yet aborted or
+ * released, in every thread: for a shutdown whose grace period ran out, after
+ * the threads that own those uploads have stopped. The uploads stay allocated
+ * (their owners may still free them; nothing is removed twice). Returns how
+ * many uploads were discarded.
+ */
+size_t ug_storage_abort_in_flight(void);
+
 /* Free bytes available to an unprivileged writer on the filesystem of `path` (statvfs f_bavail). */
 ug_err ug_storage_free_bytes(const char *path, uint64_t *out);
 

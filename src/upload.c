@@ -37,6 +37,7 @@ struct ug_upload {
     size_t field_len;
 
     uint64_t body_bytes;
+    uint64_t stored_bytes; /* sizes of the files finished so far */
     unsigned files, fields;
 
     json_t *auth; /* the caller, for the manifest; handed over at start */
@@ -151,6 +152,7 @@ static ug_err file_close(ug_upload_t *u, const char *field, size_t field_len, co
     u->file = NULL;
     if (e != UG_OK)
         return fail(u, e, NULL);
+    u->stored_bytes += size;
 
     /* The app is told where the file is on *its* side of the shared volume. */
     const ug_storage_config_t *sc = &u->req.config->storage;
@@ -373,6 +375,11 @@ const char *ug_upload_message(const ug_upload_t *u)
 uint64_t ug_upload_bytes(const ug_upload_t *u)
 {
     return u->body_bytes;
+}
+
+uint64_t ug_upload_stored_bytes(const ug_upload_t *u)
+{
+    return u->stored_bytes;
 }
 
 unsigned ug_upload_file_count(const ug_upload_t *u)

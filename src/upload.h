@@ -67,8 +67,9 @@ const char *ug_upload_id(const ug_upload_t *u);
 ug_err ug_upload_error(const ug_upload_t *u);
 const char *ug_upload_message(const ug_upload_t *u);
 
-/* Statistics for logs and metrics. */
+/* Statistics for logs and metrics: body bytes fed, bytes of the files stored, files stored. */
 uint64_t ug_upload_bytes(const ug_upload_t *u);
+uint64_t ug_upload_stored_bytes(const ug_upload_t *u);
 unsigned ug_upload_file_count(const ug_upload_t *u);
 
 void ug_upload_release(ug_upload_t *u);

@@ -2,7 +2,8 @@
 # Build uploadgate and run the whole test suite:
 #   1. Criterion unit tests (ctest), normal build
 #   2. the same unit tests built with AddressSanitizer + UBSan
-#   3. integration tests: the real binary in front of the real example FastAPI app (pytest)
+#   3. deploy/ files validated offline (tests/deploy/validate.sh)
+#   4. integration tests: the real binary in front of the real example FastAPI app (pytest)
 # Installs the Debian packages it needs first (as root). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure
+
+# deploy/: Kubernetes manifests against the schemas, the Dockerfile linted, the ConfigMap's config --check'ed by this build.
+UG_BINARY="$PWD/build/uploadgate" tests/deploy/validate.sh
 
 cmake -S . -B build-asan -DUG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"

@@ -497,7 +497,9 @@ class Gateway:
 
     @property
     def ports(self) -> List[int]:
-        return [self.port, self.tls_port]
+        """Every port uploadgate listens on: the public ones, and the admin port when configured."""
+        admin = self.config.get("admin", {}).get("address")
+        return [self.port, self.tls_port] + ([int(admin.rsplit(":", 1)[1])] if admin else [])
 
     def stop(self) -> Optional[int]:
         return self.proc.stop() if self.proc else None

@@ -1,4 +1,4 @@
-"""uploadgate's own HTTP/1.1 front (src/front_http1.c) on cleartext listeners.
+"""uploadgate's own HTTP/1.1 front (src/front_http1.c) on cleartext and TLS (ALPN http/1.1) listeners.
 
 Upload requests are decided at header time (gate, method, declared size, free space) before a body byte is read,
 bodies stream into the pipeline with limits enforced as they pass, and the connection's own timeouts apply
@@ -71,11 +71,12 @@ def put_raw(gw, path, data: bytes, extra=()) -> bytes:
 
 # -- refusals at header time ------------------------------------------------------------------------------
 
-def test_bad_token_with_expect_is_refused_before_any_body_byte(make_gateway, tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["h1", "h1-tls"])
+def test_bad_token_with_expect_is_refused_before_any_body_byte(make_gateway, tmp_path, tls):
     """1 GiB announced, Expect: 100-continue, a wrong token: 401 comes back without a 100 Continue while the client
     has sent nothing but the head, and the connection is closed: the server never asked for (nor read) the body."""
     gw = make_gateway(configure=with_auth_route(tmp_path))
-    with connect(gw) as s:
+    with connect(gw, tls=tls) as s:
         s.sendall(http1_head("POST", "/private", gw.authority,
                              [("Content-Type", "application/octet-stream"), ("Content-Length", str(1 << 30)),
                               ("Expect", "100-continue"), ("Authorization", "Bearer wrong-token")]))
@@ -92,10 +93,11 @@ def test_bad_token_with_expect_is_refused_before_any_body_byte(make_gateway, tmp
     assert_clean(gw)
 
 
-def test_good_token_with_expect_gets_100_then_201(make_gateway, tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["h1", "h1-tls"])
+def test_good_token_with_expect_gets_100_then_201(make_gateway, tmp_path, tls):
     gw = make_gateway(configure=with_auth_route(tmp_path))
     data = os.urandom(300 * KiB)
-    with connect(gw) as s:
+    with connect(gw, tls=tls) as s:
         s.sendall(http1_head("PUT", "/private", gw.authority,
                              [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(data))),
                               ("Expect", "100-continue"), ("Authorization", f"Bearer {TOKEN}")]))
@@ -108,6 +110,8 @@ def test_good_token_with_expect_gets_100_then_201(make_gateway, tmp_path):
     _, m = find_manifest(gw, res.json()["id"])
     assert m["files"][0]["sha256"] == sha256_bytes(data)
     assert m["client"]["protocol"] == "HTTP/1.1"
+    [entry] = gw.app_requests("/upload")
+    assert dict(entry["headers"])["x-forwarded-proto"] == ("https" if tls else "http")
 
 
 def test_declared_body_over_max_body_is_refused_before_reading(gateway):
@@ -122,11 +126,12 @@ def test_declared_body_over_max_body_is_refused_before_reading(gateway):
     assert_clean(gateway)
 
 
-def test_part_crossing_max_file_is_refused_while_the_client_is_sending(gateway):
+@pytest.mark.parametrize("tls", [False, True], ids=["h1", "h1-tls"])
+def test_part_crossing_max_file_is_refused_while_the_client_is_sending(gateway, tls):
     """/limited: max_file 1 MiB. The 413 arrives after the first 2 MiB, before the last MiB is sent."""
     body = multipart_body([{"name": "title", "data": b"x"},
                            {"name": "file", "filename": "big.bin", "data": os.urandom(3 * MiB)}])
-    with connect(gateway) as s:
+    with connect(gateway, tls=tls) as s:
         s.sendall(http1_head("POST", "/limited", gateway.authority,
                              [("Content-Type", multipart_content_type()), ("Content-Length", str(len(body)))]))
         s.sendall(body[:2 * MiB])
@@ -238,11 +243,12 @@ def test_body_sent_without_waiting_for_100_continue(gateway):
 
 # -- keep-alive and pipelining ------------------------------------------------------------------------------
 
-def test_pipelined_upload_get_upload_on_one_connection(gateway):
+@pytest.mark.parametrize("tls", [False, True], ids=["h1", "h1-tls"])
+def test_pipelined_upload_get_upload_on_one_connection(gateway, tls):
     """All three requests written at once: the second is handed to h2o with the third still buffered behind it;
     three responses come back in order and no byte is lost."""
     d1, d3 = os.urandom(400 * KiB), os.urandom(600 * KiB)
-    with connect(gateway) as s:
+    with connect(gateway, tls=tls) as s:
         s.sendall(put_raw(gateway, "/upload?n=1", d1) + http1_head("GET", "/api/items", gateway.authority)
                   + put_raw(gateway, "/upload?n=3", d3))
         reader = HTTP1Reader(s)

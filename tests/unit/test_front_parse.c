@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/front_parse.c"
+#include "front_parse.h"
 
 #define H(n, v)                                                                                                                    \
     {                                                                                                                              \

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/front_response.c"
+#include "front_response.h"
 
 #define H(n, v)                                                                                                                    \
     {                                                                                                                              \

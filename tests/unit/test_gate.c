@@ -160,3 +160,16 @@ Test(gate, reserved_headers)
     cr_assert(!ug_gate_is_reserved_header(S("authorization")));
     cr_assert(!ug_gate_is_reserved_header(S("x-uploadgate")));
 }
+
+Test(gate, auth_route_without_a_checker_fails_closed)
+{
+    /* A thread whose checker could not load the route's tokens or keys must refuse, never let the caller through. */
+    ug_gate_request_t r = req("POST", "Bearer good-token");
+    ug_gate_decision_t d = {0};
+    ug_gate_decide(config, &config->routes[0], NULL, &r, 1000, &d);
+    cr_assert_eq(d.action, UG_GATE_DENY);
+    cr_assert_eq(d.err, UG_ERR_INTERNAL);
+    cr_assert(!d.authenticated);
+    cr_assert_str_eq(d.message, "authentication is not available");
+    ug_gate_decision_clear(&d);
+}

@@ -783,3 +783,34 @@ Test(storage, free_bytes)
     snprintf(missing, sizeof(missing), "%s/nope", root);
     cr_assert_eq(ug_storage_free_bytes(missing, &n), UG_ERR_STORAGE);
 }
+
+Test(storage, abort_in_flight_removes_unfinished_uploads_only)
+{
+    /* A shutdown whose grace ran out: uploads not yet released or aborted lose their files; released ones are the app's. */
+    char id1[UG_UPLOAD_ID_LEN + 1], id2[UG_UPLOAD_ID_LEN + 1], id3[UG_UPLOAD_ID_LEN + 1];
+    ug_storage_upload_t *done = begin(id1), *partial = begin(id2), *finished_files = begin(id3);
+    uint64_t size;
+    char hex[UG_SHA256_HEX_LEN + 1];
+
+    ug_storage_file_t *f = file_begin(done, 0);
+    cr_assert_eq(ug_storage_file_write(f, "kept", 4), UG_OK);
+    cr_assert_eq(ug_storage_file_finish(f, &size, hex), UG_OK);
+    ug_storage_upload_release(done);
+
+    f = file_begin(partial, 0);
+    cr_assert_eq(ug_storage_file_write(f, "half", 4), UG_OK);
+    f = file_begin(finished_files, 0);
+    cr_assert_eq(ug_storage_file_write(f, "whole", 5), UG_OK);
+    cr_assert_eq(ug_storage_file_finish(f, &size, hex), UG_OK);
+
+    cr_assert_eq(ug_storage_abort_in_flight(), 2);
+    cr_assert(exists(root, id1));
+    cr_assert(!exists(root, id2));
+    cr_assert(!exists(root, id3));
+    cr_assert_eq(entries(root), 1);
+    /* Their owners may still free them: nothing is removed twice, nothing crashes. */
+    ug_storage_upload_abort(partial);
+    ug_storage_upload_release(finished_files);
+    cr_assert_eq(ug_storage_abort_in_flight(), 0);
+    cr_assert_eq(entries(root), 1);
+}

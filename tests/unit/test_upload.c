@@ -174,6 +174,7 @@ static void run_multipart(size_t chunk)
     check_manifest(u, json, a, b, file_len, root);
     cr_assert_eq(ug_upload_file_count(u), 2);
     cr_assert_eq(ug_upload_bytes(u), len);
+    cr_assert_eq(ug_upload_stored_bytes(u), 2 * (uint64_t)file_len, "the two files' bytes, without the multipart framing");
     ug_upload_release(u);
     cr_assert_eq(count_entries(root), 1, "release keeps the upload directory");
     free(a);

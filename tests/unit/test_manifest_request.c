@@ -1,5 +1,5 @@
 /*
- * The head that carries a manifest to the app (src/front_forward.c): target
+ * The head that carries a manifest to the app (src/manifest_request.c): target
  * path, reserved client headers dropped, X-Auth-* only for an authenticated
  * caller, X-Request-Id kept only when acceptable, signature when a key is set.
  * Compiled in directly (the file is not in ugcore).
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/front_forward.c"
+#include "manifest_request.h"
 
 #define H(n, v)                                                                                                                    \
     {                                                                                                                              \
@@ -36,13 +36,13 @@ static void teardown(void)
     ug_config_free(config);
 }
 
-TestSuite(front_forward, .init = setup, .fini = teardown);
+TestSuite(manifest_request, .init = setup, .fini = teardown);
 
 static char *build(size_t route, const char *path, const ug_header_t *hs, size_t n, const unsigned char *key)
 {
     ug_gate_decision_t gate;
     memset(&gate, 0, sizeof(gate));
-    ug_front_forward_t f = {
+    ug_manifest_request_t f = {
         .config = config,
         .route = &config->routes[route],
         .sign_key = key,
@@ -64,14 +64,14 @@ static char *build(size_t route, const char *path, const ug_header_t *hs, size_t
         .now = 1700000000,
     };
     size_t len;
-    char *head = ug_front_forward_head(&f, &len);
+    char *head = ug_manifest_request_head(&f, &len);
     cr_assert_not_null(head);
     char *s = strndup(head, len);
     free(head);
     return s;
 }
 
-Test(front_forward, forward_to_keeps_the_query)
+Test(manifest_request, forward_to_keeps_the_query)
 {
     ug_header_t hs[] = {H("user-agent", "t")};
     char *h = build(0, "/upload?a=1&b=2", hs, 1, NULL);
@@ -85,7 +85,7 @@ Test(front_forward, forward_to_keeps_the_query)
     free(h);
 }
 
-Test(front_forward, forward_to_with_its_own_query_and_prefix_route)
+Test(manifest_request, forward_to_with_its_own_query_and_prefix_route)
 {
     char *h = build(2, "/q?client=1", NULL, 0, NULL);
     cr_assert(strncmp(h, "POST /app/ingest?src=q HTTP/1.1\r\n", 33) == 0, "%s", h);
@@ -95,7 +95,7 @@ Test(front_forward, forward_to_with_its_own_query_and_prefix_route)
     free(h);
 }
 
-Test(front_forward, reserved_headers_never_pass_and_request_id_is_checked)
+Test(manifest_request, reserved_headers_never_pass_and_request_id_is_checked)
 {
     ug_header_t hs[] = {H("x-auth-subject", "forged"), H("X-Auth-Scopes", "admin"), H("x-uploadgate-signature", "forged"),
                         H("x-request-id", "client-id-1"), H("x-request-id", "second")};
@@ -112,7 +112,7 @@ Test(front_forward, reserved_headers_never_pass_and_request_id_is_checked)
     free(h);
 }
 
-Test(front_forward, signed_when_a_key_is_set)
+Test(manifest_request, signed_when_a_key_is_set)
 {
     char *h = build(0, "/upload", NULL, 0, (const unsigned char *)"k3y");
     const char *sig = strstr(h, "\r\nX-Uploadgate-Signature: t=1700000000,v1=");

@@ -1,7 +1,7 @@
 /*
- * front_forward.c - see front_forward.h.
+ * manifest_request.c - see manifest_request.h.
  */
-#include "front_forward.h"
+#include "manifest_request.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "signature.h"
 
 /* base_path + (forward_to, with the client's query appended unless it has its own) or the client's path and query. */
-static char *target_path(const ug_front_forward_t *f, size_t *len)
+static char *target_path(const ug_manifest_request_t *f, size_t *len)
 {
     const char *base = f->config->backend.base_path, *fwd = f->route->forward_to;
     const char *rest = f->path, *query = "";
@@ -36,7 +36,7 @@ static char *target_path(const ug_front_forward_t *f, size_t *len)
     return t;
 }
 
-char *ug_front_forward_head(const ug_front_forward_t *f, size_t *len)
+char *ug_manifest_request_head(const ug_manifest_request_t *f, size_t *len)
 {
     char *head = NULL, *target = NULL, *subject = NULL, *scopes = NULL;
     ug_header_t *hs = malloc(sizeof(*hs) * (f->num_headers + 2));

@@ -1,5 +1,5 @@
 /*
- * front_forward.h - the request head that carries a manifest to the app,
+ * manifest_request.h - the request head that carries a manifest to the app,
  * built from what both ingest paths know about the client's request. This is
  * the h2o-free half of forwarding: the target path (route forward_to or the
  * request's own path, under the backend's base path), the client's end-to-end
@@ -7,11 +7,11 @@
  * X-Request-Id, X-Forwarded-*, and the manifest signature. The bytes are
  * rendered by ug_forward_head_build() (forward_head.h).
  *
- * Used by the HTTP/1.1 front; handler.c start_forward can call it with h2o's
- * request fields so that both paths send the app exactly the same head.
+ * Both ingest paths call it (front_exchange.c with the head it parsed,
+ * handler.c with h2o's request), so the app gets exactly the same head either way.
  */
-#ifndef UG_FRONT_FORWARD_H
-#define UG_FRONT_FORWARD_H
+#ifndef UG_MANIFEST_REQUEST_H
+#define UG_MANIFEST_REQUEST_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +20,7 @@
 #include "forward_head.h"
 #include "gate.h"
 
-typedef struct ug_front_forward {
+typedef struct ug_manifest_request {
     const ug_config_t *config;
     const ug_route_t *route;
     const unsigned char *sign_key; /* NULL: the manifest is not signed */
@@ -40,12 +40,12 @@ typedef struct ug_front_forward {
     const char *json;               /* the manifest */
     size_t json_len;
     int64_t now; /* Unix seconds, for the signature */
-} ug_front_forward_t;
+} ug_manifest_request_t;
 
 /*
  * Render the head. Returns a malloc'd buffer (caller frees) and its length in
  * *len, or NULL when out of memory or the signature could not be computed.
  */
-char *ug_front_forward_head(const ug_front_forward_t *f, size_t *len);
+char *ug_manifest_request_head(const ug_manifest_request_t *f, size_t *len);
 
 #endif
