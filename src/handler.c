@@ -535,6 +535,11 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
         .error = pd != NULL && pd->error != UG_OK ? ug_err_code(pd->error) : NULL,
     };
     ug_observe_request(self->metrics, &r, pd != NULL, pd != NULL && pd->handed_over, pd != NULL ? pd->upload_bytes : 0);
+    for (size_t i = 0; i != req->error_logs.size; ++i) { /* h2o's own (e.g. the reverse proxy's), see server.c */
+        const h2o_req_error_log_t *e = &req->error_logs.entries[i];
+        ug_log_event(UG_LOG_WARN, "request", "%s: %.*s (request %s %.*s)", e->module, (int)e->msg.len, e->msg.base,
+                     r.request_id != NULL ? r.request_id : "-", (int)(req->path.len < 200 ? req->path.len : 200), req->path.base);
+    }
     free(subject);
 }
 

@@ -7,6 +7,9 @@
  */
 #include "log.h"
 
+#include "strbuf.h"
+#include "utf8.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,7 +17,6 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,6 +25,8 @@
 /* How long one write waits for a full non-blocking fd before the line is dropped: a stuck log reader must not stall
  * an event loop for ever, but a brief burst should not lose lines. */
 #define WRITE_WAIT_MS 1000
+/* Bytes a line buffer starts with: an access line is ~300 bytes, so usually one allocation builds it. */
+#define LINE_RESERVE 512
 
 static _Atomic int g_level = UG_LOG_INFO;
 static _Atomic int g_access_fd = DEFAULT_ACCESS_FD;
@@ -78,115 +82,7 @@ void ug_log_reset(void)
     ug_log_set_fds(DEFAULT_ACCESS_FD, DEFAULT_EVENT_FD);
 }
 
-/* ---- a growing string ---- */
-
-/* After the first failed allocation every append is a no-op and `failed` is set. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-static int buf_reserve(struct buf *b, size_t extra)
-{
-    if (b->failed)
-        return -1;
-    if (b->cap - b->len > extra) /* keep room for the NUL */
-        return 0;
-    size_t cap = b->cap != 0 ? b->cap : 512; /* an access line is ~300 bytes: usually one allocation */
-    while (cap - b->len <= extra) {
-        if (cap > SIZE_MAX / 2) {
-            b->failed = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-    if (n == 0 || buf_reserve(b, n) != 0) /* n == 0: s may be NULL, which memcpy must not see */
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-    char tmp[64]; /* every caller formats a number or two */
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* The finished string handed to the caller (NULL when any step failed). */
-static char *buf_finish(struct buf *b, size_t *len)
-{
-    if (b->failed) {
-        free(b->p);
-        return NULL;
-    }
-    if (len != NULL)
-        *len = b->len;
-    return b->p;
-}
-
 /* ---- JSON values ---- */
-
-/*
- * Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or 0 when
- * it is ill-formed, with *bad = the length of its maximal subpart. Same rule as
- * manifest.c (one U+FFFD per maximal subpart, as WHATWG and Python decode), so a
- * path reads the same in the log as in the manifest.
- */
-static size_t utf8_sequence(const unsigned char *s, size_t len, size_t *bad)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        lo = c == 0xE0 ? 0xA0 : 0x80; /* E0 below A0: overlong */
-        hi = c == 0xED ? 0x9F : 0xBF; /* ED above 9F: UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        lo = c == 0xF0 ? 0x90 : 0x80; /* F0 below 90: overlong */
-        hi = c == 0xF4 ? 0x8F : 0xBF; /* F4 above 8F: beyond U+10FFFF */
-    } else {
-        *bad = 1; /* continuation byte, C0/C1 (always overlong), F5..FF */
-        return 0;
-    }
-    for (size_t i = 1; i <= need; ++i) {
-        if (i >= len || s[i] < lo || s[i] > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
 
 /* The JSON escape of an ASCII byte that needs one (into esc, 7 bytes), or NULL when it goes out as is. */
 static const char *ascii_escape(unsigned char c, char esc[7])
@@ -216,55 +112,55 @@ static const char *ascii_escape(unsigned char c, char esc[7])
 }
 
 /* A JSON string of s[0..len): escaped, each ill-formed UTF-8 subpart replaced by U+FFFD. Safe runs are copied whole. */
-static void put_string(struct buf *b, const char *s, size_t len)
+static void put_string(ug_strbuf_t *b, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run = 0;
     char tmp[7];
 
-    buf_put(b, "\"", 1);
+    ug_strbuf_put(b, "\"", 1);
     while (i < len) {
         const char *esc;
         size_t n = 1, bad = 0;
         if (p[i] >= 0x80) {
-            n = utf8_sequence(p + i, len - i, &bad);
+            n = ug_utf8_sequence(p + i, len - i, &bad);
             if (n != 0) {
                 i += n;
                 continue;
             }
-            esc = "\xEF\xBF\xBD";
+            esc = UG_UTF8_REPLACEMENT;
             n = bad;
         } else if ((esc = ascii_escape(p[i], tmp)) == NULL) {
             ++i;
             continue;
         }
-        buf_put(b, s + run, i - run);
-        buf_puts(b, esc);
+        ug_strbuf_put(b, s + run, i - run);
+        ug_strbuf_puts(b, esc);
         i += n;
         run = i;
     }
-    buf_put(b, s + run, i - run);
-    buf_put(b, "\"", 1);
+    ug_strbuf_put(b, s + run, i - run);
+    ug_strbuf_put(b, "\"", 1);
 }
 
-static void put_cstring_or_null(struct buf *b, const char *s)
+static void put_cstring_or_null(ug_strbuf_t *b, const char *s)
 {
     if (s == NULL)
-        buf_puts(b, "null");
+        ug_strbuf_puts(b, "null");
     else
         put_string(b, s, strlen(s));
 }
 
 /* `,"key":` (no comma before the first key). */
-static void put_key(struct buf *b, const char *key)
+static void put_key(ug_strbuf_t *b, const char *key)
 {
-    buf_puts(b, b->len > 1 ? ",\"" : "\"");
-    buf_puts(b, key);
-    buf_puts(b, "\":");
+    ug_strbuf_puts(b, b->len > 1 ? ",\"" : "\"");
+    ug_strbuf_puts(b, key);
+    ug_strbuf_puts(b, "\":");
 }
 
 /* "2026-11-25T22:42:33.123Z": RFC 3339 in UTC with milliseconds, as the manifest's received_at. */
-static void put_time(struct buf *b, const struct timespec *t)
+static void put_time(ug_strbuf_t *b, const struct timespec *t)
 {
     struct tm tm;
     char date[32];
@@ -275,31 +171,32 @@ static void put_time(struct buf *b, const struct timespec *t)
         ms = 0;
     if (gmtime_r(&sec, &tm) == NULL || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
         snprintf(date, sizeof(date), "1970-01-01T00:00:00");
-    buf_printf(b, "\"%s.%03ldZ\"", date, ms);
+    ug_strbuf_printf(b, "\"%s.%03ldZ\"", date, ms);
 }
 
 /* Seconds with exactly 6 decimals, from integers: printf's %f would follow LC_NUMERIC and could write "0,5". */
-static void put_duration(struct buf *b, double s)
+static void put_duration(ug_strbuf_t *b, double s)
 {
     if (!(s >= 0.0) || isinf(s)) /* NaN, negative (clock stepped back), infinite */
         s = 0.0;
     if (s > 1e12) /* keeps the microseconds in a uint64_t; 31,000 years is long enough */
         s = 1e12;
     uint64_t us = (uint64_t)(s * 1e6 + 0.5); /* rounds half up, as llround would for s >= 0, without libm */
-    buf_printf(b, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+    ug_strbuf_printf(b, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
 }
 
 /* ---- lines ---- */
 
-static void build_access(struct buf *b, const ug_access_record_t *r)
+static void build_access(ug_strbuf_t *b, const ug_access_record_t *r)
 {
-    buf_puts(b, "{");
+    ug_strbuf_reserve(b, LINE_RESERVE);
+    ug_strbuf_puts(b, "{");
     put_key(b, "time");
     put_time(b, &r->time);
     put_key(b, "level");
-    buf_puts(b, "\"info\"");
+    ug_strbuf_puts(b, "\"info\"");
     put_key(b, "msg");
-    buf_puts(b, "\"request\"");
+    ug_strbuf_puts(b, "\"request\"");
     put_key(b, "request_id");
     put_cstring_or_null(b, r->request_id);
     put_key(b, "route");
@@ -309,13 +206,13 @@ static void build_access(struct buf *b, const ug_access_record_t *r)
     put_key(b, "path");
     put_string(b, r->path, r->path != NULL ? r->path_len : 0);
     put_key(b, "status");
-    buf_printf(b, "%d", r->status);
+    ug_strbuf_printf(b, "%d", r->status);
     put_key(b, "bytes_in");
-    buf_printf(b, "%" PRIu64, r->bytes_in);
+    ug_strbuf_printf(b, "%" PRIu64, r->bytes_in);
     put_key(b, "bytes_out");
-    buf_printf(b, "%" PRIu64, r->bytes_out);
+    ug_strbuf_printf(b, "%" PRIu64, r->bytes_out);
     put_key(b, "files");
-    buf_printf(b, "%u", r->files);
+    ug_strbuf_printf(b, "%u", r->files);
     put_key(b, "duration_s");
     put_duration(b, r->duration_s);
     put_key(b, "client");
@@ -330,13 +227,14 @@ static void build_access(struct buf *b, const ug_access_record_t *r)
         put_key(b, "error");
         put_cstring_or_null(b, r->error);
     }
-    buf_puts(b, "}");
+    ug_strbuf_puts(b, "}");
 }
 
-static void build_event(struct buf *b, const struct timespec *time, ug_log_level_t l, const char *event, const char *msg,
+static void build_event(ug_strbuf_t *b, const struct timespec *time, ug_log_level_t l, const char *event, const char *msg,
                         size_t msg_len, int truncated)
 {
-    buf_puts(b, "{");
+    ug_strbuf_reserve(b, LINE_RESERVE);
+    ug_strbuf_puts(b, "{");
     put_key(b, "time");
     put_time(b, time);
     put_key(b, "level");
@@ -349,9 +247,9 @@ static void build_event(struct buf *b, const struct timespec *time, ug_log_level
     }
     if (truncated) {
         put_key(b, "truncated");
-        buf_puts(b, "true");
+        ug_strbuf_puts(b, "true");
     }
-    buf_puts(b, "}");
+    ug_strbuf_puts(b, "}");
 }
 
 /* One write(2) for the whole line when the fd takes it; continue after EINTR, a partial write or a short EAGAIN. */
@@ -377,26 +275,26 @@ static void write_all(int fd, const char *p, size_t len)
 }
 
 /* Appends the newline, writes, frees. errno is kept for the caller. */
-static void emit(struct buf *b, int fd)
+static void emit(ug_strbuf_t *b, int fd)
 {
     int saved = errno;
-    buf_put(b, "\n", 1);
+    ug_strbuf_put(b, "\n", 1);
     if (!b->failed && fd >= 0)
         write_all(fd, b->p, b->len);
-    free(b->p);
+    ug_strbuf_free(b);
     errno = saved;
 }
 
 char *ug_log_access_json(const ug_access_record_t *r, size_t *len)
 {
-    struct buf b = {0};
+    ug_strbuf_t b = UG_STRBUF_INIT;
     build_access(&b, r);
-    return buf_finish(&b, len);
+    return ug_strbuf_take(&b, len);
 }
 
 void ug_log_access(const ug_access_record_t *r)
 {
-    struct buf b = {0};
+    ug_strbuf_t b = UG_STRBUF_INIT;
     if (atomic_load(&g_level) > UG_LOG_INFO)
         return;
     build_access(&b, r);
@@ -406,19 +304,19 @@ void ug_log_access(const ug_access_record_t *r)
 char *ug_log_event_json(const struct timespec *time, ug_log_level_t l, const char *event, const char *msg, size_t msg_len,
                         int truncated, size_t *len)
 {
-    struct buf b = {0};
+    ug_strbuf_t b = UG_STRBUF_INIT;
     build_event(&b, time, l, event, msg, msg_len, truncated);
-    return buf_finish(&b, len);
+    return ug_strbuf_take(&b, len);
 }
 
 /* Where to cut a message of more than max bytes: at max, or before a multi-byte character that max would split. */
 static size_t cut_length(const char *msg, size_t max)
 {
     const unsigned char *p = (const unsigned char *)msg;
-    size_t start = max, bad = 0;
+    size_t start = max;
     while (start > 0 && max - start < 3 && (p[start - 1] & 0xC0) == 0x80)
         --start;
-    if (start > 0 && p[start - 1] >= 0xC0 && utf8_sequence(p + start - 1, max - start + 1, &bad) == 0)
+    if (start > 0 && p[start - 1] >= 0xC0 && ug_utf8_sequence(p + start - 1, max - start + 1, NULL) == 0)
         return start - 1;
     return max;
 }
@@ -428,7 +326,7 @@ void ug_log_event(ug_log_level_t l, const char *event, const char *fmt, ...)
     int saved = errno;
     char msg[UG_LOG_MSG_MAX + 1];
     struct timespec now;
-    struct buf b = {0};
+    ug_strbuf_t b = UG_STRBUF_INIT;
     va_list ap;
 
     if ((int)l < atomic_load(&g_level))

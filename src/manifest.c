@@ -9,6 +9,8 @@
  */
 #include "manifest.h"
 
+#include "utf8.h"
+
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,59 +36,10 @@ struct member {
     json_t *value;
 };
 
-/* ---- UTF-8 ---- */
+/* ---- strings ---- */
 
-static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
-/*
- * Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or 0 when
- * it is ill-formed, with *bad = the length of its maximal subpart: the longest
- * prefix that could still have started a well-formed sequence. Replacing each
- * maximal subpart by one U+FFFD is Unicode's recommended practice, and what
- * WHATWG and Python's decode("utf-8", "replace") do, so the app sees the same
- * text it would get by decoding the raw bytes itself.
- */
-static size_t utf8_sequence(const unsigned char *s, size_t len, size_t *bad)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c == 0xE0) {
-        need = 2;
-        lo = 0xA0; /* below: overlong */
-    } else if (c == 0xED) {
-        need = 2;
-        hi = 0x9F; /* above: UTF-16 surrogates */
-    } else if (c >= 0xE1 && c <= 0xEF) {
-        need = 2;
-    } else if (c == 0xF0) {
-        need = 3;
-        lo = 0x90; /* below: overlong */
-    } else if (c >= 0xF1 && c <= 0xF3) {
-        need = 3;
-    } else if (c == 0xF4) {
-        need = 3;
-        hi = 0x8F; /* above: beyond U+10FFFF */
-    } else {
-        *bad = 1; /* continuation byte, C0/C1 (always overlong), F5..FF */
-        return 0;
-    }
-    for (size_t i = 1; i <= need; ++i) {
-        if (i >= len || s[i] < lo || s[i] > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
-
-/* A JSON string holding exactly s[0..len) when it is valid UTF-8, with U+FFFD for each ill-formed subpart otherwise. */
+/* A JSON string holding exactly s[0..len) when it is valid UTF-8, with U+FFFD for each maximal ill-formed subpart
+ * otherwise (the rule in utf8.h, which log.c follows too). */
 static json_t *string_value(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -97,7 +50,7 @@ static json_t *string_value(const char *s, size_t len)
     if (s == NULL)
         return len == 0 ? json_string("") : NULL;
     while (i < len) {
-        size_t n = utf8_sequence(p + i, len - i, &bad);
+        size_t n = ug_utf8_sequence(p + i, len - i, NULL);
         if (n == 0)
             break;
         i += n;
@@ -111,13 +64,13 @@ static json_t *string_value(const char *s, size_t len)
     memcpy(clean, s, i);
     q = clean + i;
     while (i < len) {
-        size_t n = utf8_sequence(p + i, len - i, &bad);
+        size_t n = ug_utf8_sequence(p + i, len - i, &bad);
         if (n != 0) {
             memcpy(q, p + i, n);
             q += n;
             i += n;
         } else {
-            memcpy(q, replacement, 3);
+            memcpy(q, UG_UTF8_REPLACEMENT, 3);
             q += 3;
             i += bad;
         }

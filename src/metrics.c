@@ -9,16 +9,19 @@
  */
 #include "metrics.h"
 
+#include "strbuf.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_LABELS 2
+/* Bytes the /metrics text starts with: a fresh registry renders ~2 KiB, so a quiet server's page takes one allocation. */
+#define RENDER_RESERVE 4096
 
 /* ---- the families, in rendering order ---- */
 
@@ -303,69 +306,18 @@ void ug_metrics_set_ready(ug_metrics_t *m, int ready)
 
 /* ---- text output ---- */
 
-/* A growing string; after the first failed allocation every append is a no-op and `failed` is set. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-static int buf_reserve(struct buf *b, size_t extra)
-{
-    if (b->failed)
-        return -1;
-    if (b->cap - b->len > extra) /* keep room for the NUL */
-        return 0;
-    size_t cap = b->cap != 0 ? b->cap : 4096;
-    while (cap - b->len <= extra)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-    if (n == 0 || buf_reserve(b, n) != 0) /* n == 0: s may be NULL, which memcpy must not see */
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-    char tmp[128]; /* every caller formats one number */
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* A label value as the exposition format wants it: \ " and newline escaped, every other byte as is. */
-static void put_label_value(struct buf *b, const char *s)
+static void put_label_value(ug_strbuf_t *b, const char *s)
 {
     for (; *s != '\0'; ++s) {
         if (*s == '\\')
-            buf_puts(b, "\\\\");
+            ug_strbuf_puts(b, "\\\\");
         else if (*s == '"')
-            buf_puts(b, "\\\"");
+            ug_strbuf_puts(b, "\\\"");
         else if (*s == '\n')
-            buf_puts(b, "\\n");
+            ug_strbuf_puts(b, "\\n");
         else
-            buf_put(b, s, 1);
+            ug_strbuf_put(b, s, 1);
     }
 }
 
@@ -379,70 +331,70 @@ static int is_integral(double v)
 }
 
 /* A float sample value: shortest %g that reads back to the same double; integral values in full, never 1e+20. */
-static void put_double(struct buf *b, double v)
+static void put_double(ug_strbuf_t *b, double v)
 {
     char tmp[400]; /* %.0f of DBL_MAX is 309 digits */
     if (isnan(v)) {
-        buf_puts(b, "NaN");
+        ug_strbuf_puts(b, "NaN");
     } else if (isinf(v)) {
-        buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+        ug_strbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
     } else if (is_integral(v)) {
         snprintf(tmp, sizeof(tmp), "%.0f", v);
-        buf_puts(b, tmp);
+        ug_strbuf_puts(b, tmp);
     } else {
         for (int prec = 15; prec <= 17; ++prec) {
             snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
             if (strtod(tmp, NULL) == v)
                 break;
         }
-        buf_puts(b, tmp);
+        ug_strbuf_puts(b, tmp);
     }
 }
 
-static void put_family_header(struct buf *b, const char *name, const char *help, const char *type)
+static void put_family_header(ug_strbuf_t *b, const char *name, const char *help, const char *type)
 {
-    buf_puts(b, "# HELP ");
-    buf_puts(b, name);
-    buf_puts(b, " ");
-    buf_puts(b, help);
-    buf_puts(b, "\n# TYPE ");
-    buf_puts(b, name);
-    buf_puts(b, " ");
-    buf_puts(b, type);
-    buf_puts(b, "\n");
+    ug_strbuf_puts(b, "# HELP ");
+    ug_strbuf_puts(b, name);
+    ug_strbuf_puts(b, " ");
+    ug_strbuf_puts(b, help);
+    ug_strbuf_puts(b, "\n# TYPE ");
+    ug_strbuf_puts(b, name);
+    ug_strbuf_puts(b, " ");
+    ug_strbuf_puts(b, type);
+    ug_strbuf_puts(b, "\n");
 }
 
 /* `name[suffix]{labels[,le="..."]} ` - the sample line up to its value. */
-static void put_sample_start(struct buf *b, const struct family_def *d, const char *suffix, const struct series *s, const char *le)
+static void put_sample_start(ug_strbuf_t *b, const struct family_def *d, const char *suffix, const struct series *s, const char *le)
 {
-    buf_puts(b, d->name);
-    buf_puts(b, suffix);
+    ug_strbuf_puts(b, d->name);
+    ug_strbuf_puts(b, suffix);
     if (d->nlabels == 0 && le == NULL) {
-        buf_puts(b, " ");
+        ug_strbuf_puts(b, " ");
         return;
     }
-    buf_puts(b, "{");
+    ug_strbuf_puts(b, "{");
     for (size_t i = 0; i < d->nlabels; ++i) {
-        buf_puts(b, i != 0 ? "," : "");
-        buf_puts(b, d->labels[i]);
-        buf_puts(b, "=\"");
+        ug_strbuf_puts(b, i != 0 ? "," : "");
+        ug_strbuf_puts(b, d->labels[i]);
+        ug_strbuf_puts(b, "=\"");
         put_label_value(b, s->values[i]);
-        buf_puts(b, "\"");
+        ug_strbuf_puts(b, "\"");
     }
     if (le != NULL) {
-        buf_puts(b, d->nlabels != 0 ? ",le=\"" : "le=\"");
-        buf_puts(b, le);
-        buf_puts(b, "\"");
+        ug_strbuf_puts(b, d->nlabels != 0 ? ",le=\"" : "le=\"");
+        ug_strbuf_puts(b, le);
+        ug_strbuf_puts(b, "\"");
     }
-    buf_puts(b, "} ");
+    ug_strbuf_puts(b, "} ");
 }
 
-static void put_u64_line(struct buf *b, uint64_t v)
+static void put_u64_line(ug_strbuf_t *b, uint64_t v)
 {
-    buf_printf(b, "%" PRIu64 "\n", v);
+    ug_strbuf_printf(b, "%" PRIu64 "\n", v);
 }
 
-static void render_histogram_series(struct buf *b, const struct family_def *d, const struct series *s)
+static void render_histogram_series(ug_strbuf_t *b, const struct family_def *d, const struct series *s)
 {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < UG_METRICS_BUCKET_COUNT; ++i) {
@@ -454,13 +406,13 @@ static void render_histogram_series(struct buf *b, const struct family_def *d, c
     put_u64_line(b, s->hist->count);
     put_sample_start(b, d, "_sum", s, NULL);
     put_double(b, s->hist->sum);
-    buf_puts(b, "\n");
+    ug_strbuf_puts(b, "\n");
     put_sample_start(b, d, "_count", s, NULL);
     put_u64_line(b, s->hist->count);
 }
 
 /* Lock held. */
-static void render_family(struct buf *b, const ug_metrics_t *m, enum family_id id)
+static void render_family(ug_strbuf_t *b, const ug_metrics_t *m, enum family_id id)
 {
     const struct family_def *d = &family_defs[id];
     const struct family *f = &m->families[id];
@@ -475,29 +427,29 @@ static void render_family(struct buf *b, const ug_metrics_t *m, enum family_id i
     }
 }
 
-static void render_scalar(struct buf *b, ug_metrics_t *m, enum scalar_id id)
+static void render_scalar(ug_strbuf_t *b, ug_metrics_t *m, enum scalar_id id)
 {
     const struct scalar_def *d = &scalar_defs[id];
     uint64_t v = atomic_load_explicit(&m->scalars[id], memory_order_relaxed);
     put_family_header(b, d->name, d->help, d->type);
-    buf_puts(b, d->name);
+    ug_strbuf_puts(b, d->name);
     if (id == S_IN_FLIGHT) /* signed, see ug_metrics_request_end */
-        buf_printf(b, " %" PRId64 "\n", (int64_t)v);
+        ug_strbuf_printf(b, " %" PRId64 "\n", (int64_t)v);
     else
-        buf_printf(b, " %" PRIu64 "\n", v);
+        ug_strbuf_printf(b, " %" PRIu64 "\n", v);
 }
 
 char *ug_metrics_render(ug_metrics_t *m, const char *version, size_t *len)
 {
-    struct buf b = {0};
+    ug_strbuf_t b = UG_STRBUF_INIT;
 
     if (m == NULL)
         return NULL;
-    buf_reserve(&b, 0);
+    ug_strbuf_reserve(&b, RENDER_RESERVE);
     put_family_header(&b, "uploadgate_build_info", "Build information; the value is always 1.", "gauge");
-    buf_puts(&b, "uploadgate_build_info{version=\"");
+    ug_strbuf_puts(&b, "uploadgate_build_info{version=\"");
     put_label_value(&b, version != NULL ? version : "");
-    buf_puts(&b, "\"} 1\n");
+    ug_strbuf_puts(&b, "\"} 1\n");
     for (size_t i = 0; i < S__COUNT; ++i)
         render_scalar(&b, m, (enum scalar_id)i);
 
@@ -506,11 +458,5 @@ char *ug_metrics_render(ug_metrics_t *m, const char *version, size_t *len)
         render_family(&b, m, (enum family_id)i);
     pthread_mutex_unlock(&m->lock);
 
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    if (len != NULL)
-        *len = b.len;
-    return b.p;
+    return ug_strbuf_take(&b, len);
 }

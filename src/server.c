@@ -151,6 +151,9 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 
     h2o_hostconf_t *host = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+    /* h2o would print its request errors (e.g. the proxy's "connection refused") as plain text on stderr; the access
+     * logger (handler.c) writes them as JSON events instead, so every line uploadgate writes is JSON. */
+    pc->error_log.emit_request_errors = 0;
     ug_handler_register(pc, s->runtime, s->metrics, &c->backend);
 
     /* Everything the upload handler declines is passed through, untouched, by h2o's reverse proxy. */

@@ -239,6 +239,17 @@ def test_error_responses_are_logged_with_their_code(make_gateway, tmp_path):
     assert (entry["status"], entry["error"], entry["route"], entry["files"]) == (413, "file_too_large", "/limited", 0)
 
 
+def test_proxy_errors_are_json_events_too(make_gateway):
+    """h2o's reverse proxy reports a refused connection itself; uploadgate turns it into a JSON event."""
+    gw = make_gateway(app=False, backend_url=f"http://127.0.0.1:{free_port()}", configure=with_admin())
+    res = curl(gw, "h1", "/api/items", "-H", "X-Request-Id: proxy-down-1")
+    assert res.status == 502, res
+    event = wait_until(lambda: next((e for e in log_lines(gw) if e.get("event") == "request"), None), 10, "the proxy's error")
+    assert event["level"] == "warn" and "proxy" in event["msg"] and "proxy-down-1" in event["msg"], event
+    access = [e for e in log_lines(gw) if e.get("msg") == "request"]
+    assert [(e["status"], e["route"], e["request_id"]) for e in access] == [(502, None, "proxy-down-1")]
+
+
 def test_log_level_warn_silences_access_lines(make_gateway, tmp_path):
     gw = make_gateway(configure=with_admin(lambda cfg: cfg.update(log={"level": "warn"})))
     assert curl(gw, "h1", "/api/items").status == 200
