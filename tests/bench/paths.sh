@@ -15,8 +15,9 @@
 #                           uploadgate of CPU: that measures curl)
 #        UG_BIN=...         uploadgate binary (default build/uploadgate, built when missing; copied before use)
 #        VERIFY_DISK=0      skip re-hashing the received files (the app has hashed them already)
+#        OUT=FILE           where the report goes (default tests/bench/results/paths.md)
 #        KEEP=1             keep the work dir (body files) on exit; run dirs are removed after each run
-# Writes the table to tests/bench/results/paths.md; exit status 0 only when every upload was verified.
+# Writes the table to tests/bench/results/paths.md (or $OUT); exit status 0 only when every upload was verified.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -24,6 +25,7 @@ size=${1:-256}
 concs=${2:-"1 64"}
 paths=${PATHS:-"http1 h2c"}
 verify_disk=${VERIFY_DISK:-1}
+out_md=${OUT:-tests/bench/results/paths.md}
 py=/usr/bin/python3
 case $size in ''|*[!0-9]*) echo "SIZE_MIB must be a whole number" >&2; exit 2 ;; esac
 for n in $concs; do case $n in ''|*[!0-9]*|0) echo "bad concurrency '$n'" >&2; exit 2 ;; esac; done
@@ -36,8 +38,15 @@ fi
 work=$(mktemp -d /var/tmp/ug-paths.XXXXXX)
 pids=()   # every long-running process this script starts (app, uploadgate, sampler, curls)
 cleanup() {
-    local p
+    local p i alive
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for i in $(seq 1 100); do   # up to 10 s for a graceful exit, then SIGKILL
+        alive=0
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     if [ "${KEEP:-0}" = 1 ]; then echo "work dir kept: $work" >&2; else rm -rf "$work"; fi
 }
@@ -106,15 +115,17 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 rows=()      # markdown rows
 details=()   # second table
-summary=()   # "path n peak_mib ratio ok total"
+summary=()   # "path n peak_rss_mib ratio ok peak_anon_mib peak_file_mib"
 fail=0
 
 run_one() {  # path n
     local path=$1 n=$2 run=$work/run app_port gw_port app ug flag i
     rm -rf "$run"
     mkdir -p "$run/store" "$run/received" "$run/out"
-    local copies=1; [ "$path" = h2c ] && copies=4
-    local need=$((n * size * copies + 2048))   # MiB: stored files (+ on h2c the spool, fallocated up to 2x the body, while doubling old + new) + margin
+    # MiB: the stored files, plus on h2c the spool (h2o fallocates a body's spool file to its doubled capacity,
+    # up to 2x the body) and connection input buffers spilled there; + margin
+    local copies=1; [ "$path" = h2c ] && copies=3
+    local need=$((n * size * copies + 2048))
     local avail=$(( $(df --output=avail -k /var/tmp | tail -1) / 1024 ))
     if [ "$avail" -lt "$need" ]; then
         echo "not enough disk for $path $n x $size MiB: need ~$need MiB, have $avail MiB" >&2
@@ -260,12 +271,14 @@ PY
     local shown=$path; [ "$path" = h2c ] && shown="h2c ($client)"
     rows+=("| $shown | $label | $wall | $mbs | $ratio ($wmib MiB) | $((r / 1024)) ($((a / 1024)) / $((f / 1024))) |")
     details+=("| $shown | $n × $size MiB | $wmib | $xmib | $rmib | $wcmib | $cpu | $ns | $load0 → $load1 |")
-    summary+=("$path $n $((r / 1024)) $ratio $ok")
+    summary+=("$path $n $((r / 1024)) $ratio $ok $((a / 1024)) $((f / 1024))")
     printf '%s %s x %s MiB: %s/%s ok, wall %s s, %s MB/s, written/payload %s, peak RSS %s MiB (anon %s / file %s)\n' \
         "$path" "$n" "$size" "$ok" "$n" "$wall" "$mbs" "$ratio" $((r / 1024)) $((a / 1024)) $((f / 1024))
     if [ "$ok" -ne "$n" ]; then
         echo "--- uploadgate log (tail) ---" >&2; tail -n 20 "$run/ug.log" >&2 || true
         echo "--- app log (tail) ---" >&2; tail -n 20 "$run/app.log" >&2 || true
+        cp "$run/ug.log" "$work/failed-$path-$n-uploadgate.log"; cp "$run/app.log" "$work/failed-$path-$n-app.log"
+        cp -r "$run/out" "$work/failed-$path-$n-responses"   # kept with KEEP=1
     fi
 
     stop "$ug"
@@ -286,10 +299,10 @@ lines=()
 for path in $paths; do
     pmin=; pmax=; ratios=(); allok=1
     for s in "${summary[@]}"; do
-        read -r p n pk ra ok <<<"$s"
+        read -r p n pk ra ok an fi <<<"$s"
         [ "$p" = "$path" ] || continue
-        [ "$n" = "$nmin" ] && pmin=$pk
-        [ "$n" = "$nmax" ] && pmax=$pk
+        [ "$n" = "$nmin" ] && { pmin=$pk; amin=$an; fmin=$fi; }
+        [ "$n" = "$nmax" ] && { pmax=$pk; amax=$an; fmax=$fi; }
         ratios+=("$ra")
         [ "$ok" = "$n" ] || allok=0
     done
@@ -297,7 +310,7 @@ for path in $paths; do
     d=$((pmax - pmin))
     flat=no; [ "${d#-}" -le 16 ] && flat=yes
     one=yes; for ra in "${ratios[@]}"; do awk -v r="$ra" 'BEGIN{exit !(r <= 1.05)}' || one=no; done
-    line="- **$path**: peak RSS $pmin MiB at N=$nmin, $pmax MiB at N=$nmax: difference $d MiB (flat within 16 MiB: $flat); one write (written / payload ≤ 1.05 in every run: ${ratios[*]}): $one"
+    line="- **$path**: peak RSS $pmin MiB at N=$nmin, $pmax MiB at N=$nmax: difference $d MiB (anon $(printf %+d $((amax - amin))), file $(printf %+d $((fmax - fmin))); flat within 16 MiB: $flat); one write (written / payload ≤ 1.05 in every run: ${ratios[*]}): $one"
     [ "$allok" = 1 ] || line="$line; **some uploads failed**"
     lines+=("$line")
 done
@@ -310,7 +323,7 @@ done
     printf '%s\n' "${lines[@]}"
 } > "$work/table.md"
 
-mkdir -p tests/bench/results
+mkdir -p "$(dirname "$out_md")"
 {
     echo "# Ingest paths: streaming HTTP/1.1 front vs h2o's buffered path (h2c)"
     echo
@@ -330,10 +343,10 @@ mkdir -p tests/bench/results
     echo "| path | N × size | written | cancelled | rchar | wchar | CPU s | RSS samples | load |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
     printf '%s\n' "${details[@]}"
-} > tests/bench/results/paths.md
+} > "$out_md"
 
 echo
 cat "$work/table.md"
 echo
-echo "(written to tests/bench/results/paths.md)"
+echo "(written to $out_md)"
 exit "$fail"
