@@ -53,6 +53,13 @@ and a request that is passed through untouched:
 
   curl http://127.0.0.1:8080/api/items
 
+Probes and metrics are on the admin listener (never the public port):
+
+  curl http://127.0.0.1:9901/readyz
+  curl http://127.0.0.1:9901/metrics
+
+Request logs are JSON lines on this terminal; kill -HUP <uploadgate pid> reloads config/uploadgate.yaml.
+
 Ctrl-C stops both.
 TXT
 wait -n "${pids[@]}"
