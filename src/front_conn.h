@@ -14,7 +14,7 @@
  *   HEAD -> [CONTINUE] -> BODY -> FORWARD -> RESPONSE -> HEAD (keep-alive) ...
  *                      any refusal -> RESPONSE -> LINGER -> closed
  *
- * The socket is read only in HEAD, BODY and LINGER, by the front itself (see
+ * The socket is read only in HEAD, BODY and LINGER (cleartext: by the front itself; TLS: by h2o, decrypting; see
  * READ_SIZE in front_http1.c); exactly one timeout entry is linked at a time.
  *
  * Ownership: the conn owns its socket until it closes it or hands it to h2o,

@@ -1,5 +1,5 @@
 /*
- * front_http1.h - uploadgate's own HTTP/1.1 front for cleartext connections.
+ * front_http1.h - uploadgate's own HTTP/1.1 front (cleartext, and TLS when ALPN picks http/1.1).
  *
  * h2o 2.2.5 reads a whole request body before any handler runs (libh2o guide,
  * 5): it cannot refuse an upload at header time, answers Expect: 100-continue
@@ -38,9 +38,12 @@
  * Serve a freshly accepted connection. Takes over `sock` exactly as
  * h2o_accept() does: the front closes it, or hands it to h2o, which closes
  * it; sock->on_close (set by the caller) runs either way. `actx` must outlive
- * the connection (it is the listener's). TLS listeners (actx->ssl_ctx) and
- * PROXY-protocol listeners are passed to h2o_accept() unchanged, as is every
- * connection of a context without an upload handler (handler.h).
+ * the connection (it is the listener's). On a TLS listener (actx->ssl_ctx)
+ * the front runs the handshake itself (bounded by timeouts.header); ALPN h2
+ * goes to h2o's HTTP/2, http/1.1 or no ALPN stays with the front, which then
+ * reads what h2o's socket layer decrypts. PROXY-protocol listeners, and every
+ * connection of a context without an upload handler (handler.h), are passed
+ * to h2o_accept() unchanged.
  */
 void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock);
 

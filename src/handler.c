@@ -342,7 +342,6 @@ static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route
     }
     if (pd->gate.authenticated)
         ug_upload_set_auth(pd->upload, ug_auth_manifest_json(&pd->gate.auth));
-    (void)self;
 
     const char *json = NULL;
     size_t json_len = 0;

@@ -1,8 +1,11 @@
 /*
  * storage.h - where uploaded bytes land: one directory per upload under the
  * storage root, one file per stored part, each written as "<n>.part" with
- * O_EXCL and renamed to "<n>" only when complete. SHA-256 is computed (OpenSSL
- * EVP) while the bytes pass, so no file is read back.
+ * O_EXCL and renamed to "<n>" only when complete. SHA-256 (OpenSSL EVP) is
+ * computed as the bytes pass for a file's first 8 MiB; past that, a hasher
+ * thread reads the just-written bytes back from the page cache and hashes them
+ * while the caller goes on writing, and ug_storage_file_finish() waits for it
+ * (see storage.c). Thread safety: one upload is used by one thread at a time.
  *
  * Layout:   <root>/<upload-id>/<n>        n = 0, 1, 2 ... in body order
  * Failure:  ug_storage_upload_abort() removes every file of the upload and its

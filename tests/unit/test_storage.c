@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -813,4 +814,65 @@ Test(storage, abort_in_flight_removes_unfinished_uploads_only)
     ug_storage_upload_release(finished_files);
     cr_assert_eq(ug_storage_abort_in_flight(), 0);
     cr_assert_eq(entries(root), 1);
+}
+
+/* ---- hashing off the writer's thread (files past 8 MiB) ---- */
+
+Test(storage, large_files_are_hashed_right_whatever_the_write_sizes)
+{
+    /* Past 8 MiB the bytes are hashed by a hasher thread reading them back: the digest must not change. */
+    const size_t len = 40 * MIB + 4321;
+    char *data = random_bytes(len, 8);
+    static const size_t small[] = {65536, 65000, 1, 4096, 0};
+    static const size_t big[] = {3 * MIB + 1, 64 * KIB, 7, 5 * MIB, 0};
+    static const size_t whole[] = {40 * MIB + 4321, 0};
+    store_in_chunks(data, len, small);
+    store_in_chunks(data, len, big);
+    store_in_chunks(data, len, whole);
+    free(data);
+}
+
+Test(storage, abort_while_the_hasher_works_leaves_nothing)
+{
+    char id[UG_UPLOAD_ID_LEN + 1];
+    const size_t len = 32 * MIB;
+    char *data = random_bytes(len, 9);
+    for (int round = 0; round < 4; ++round) {
+        ug_storage_upload_t *u = begin(id);
+        ug_storage_file_t *f = file_begin(u, 0);
+        for (size_t off = 0; off < len; off += 64 * KIB)
+            cr_assert_eq(ug_storage_file_write(f, data + off, 64 * KIB), UG_OK);
+        ug_storage_upload_abort(u); /* the hasher may be mid-file: abort must wait for it, then remove */
+        cr_assert(!exists(root, id));
+    }
+    free(data);
+}
+
+struct writer_arg {
+    const char *data;
+    size_t len;
+};
+
+static void *store_thread(void *p)
+{
+    const struct writer_arg *a = p;
+    static const size_t chunks[] = {64 * KIB, 0};
+    for (int i = 0; i < 3; ++i)
+        store_in_chunks(a->data, a->len, chunks);
+    return NULL;
+}
+
+Test(storage, concurrent_large_files_share_the_hashers)
+{
+    const size_t len = 12 * MIB + 77;
+    char *d1 = random_bytes(len, 10), *d2 = random_bytes(len, 11), *d3 = random_bytes(len, 12);
+    struct writer_arg a[3] = {{d1, len}, {d2, len}, {d3, len}};
+    pthread_t t[3];
+    for (int i = 0; i < 3; ++i)
+        cr_assert_eq(pthread_create(&t[i], NULL, store_thread, &a[i]), 0);
+    for (int i = 0; i < 3; ++i)
+        pthread_join(t[i], NULL);
+    free(d1);
+    free(d2);
+    free(d3);
 }
