@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "forward.h"
 #include "server.h"
@@ -64,15 +65,12 @@ static void send_json(h2o_req_t *req, int status, const char *reason, const char
 
 static void send_not_ready(h2o_req_t *req, const char *why)
 {
-    char body[512];
-    /* `why` is ours (fixed text plus numbers and configured paths); quotes are not expected, but never break JSON. */
-    char clean[400];
-    size_t n = 0;
-    for (const char *p = why; *p != '\0' && n < sizeof(clean) - 1; ++p)
-        clean[n++] = (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) ? '\'' : *p;
-    clean[n] = '\0';
-    snprintf(body, sizeof(body), "{\"status\":\"not ready\",\"reason\":\"%s\"}", clean);
-    send_json(req, 503, "Service Unavailable", body);
+    /* `why` may carry configured paths: jansson escapes it (and refuses invalid UTF-8, which the fallback covers). */
+    json_t *doc = json_pack("{s:s,s:s}", "status", "not ready", "reason", why);
+    char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    send_json(req, 503, "Service Unavailable", body != NULL ? body : "{\"status\":\"not ready\"}");
+    free(body);
 }
 
 static void ready_check_dispose(void *p)

@@ -118,23 +118,19 @@ void ug_front_fail_upload(struct ug_front_conn *conn, ug_err e, const char *why)
     ug_front_respond_error(conn, e, message[0] != '\0' ? message : NULL, NULL, 0);
 }
 
-/* The same decisions as handler.c on_forward_done: an app that refused (>= 400) or could not be reached gets its
- * files removed unless the route keeps them; otherwise the app owns them now. */
+/* The app answered (or could not be reached): the upload is settled as on the buffered path (observe.c), then the
+ * answer is relayed. */
 static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     struct ug_front_conn *conn = data;
     struct ug_front_req *req = &conn->req;
-    int failed = res->err != UG_OK || res->status >= 400;
-    req->files = ug_upload_file_count(req->upload);
-    req->upload_bytes = ug_upload_stored_bytes(req->upload);
-    req->handed_over = !failed;
-    if (res->err != UG_OK && conn->ft->shared.metrics != NULL)
-        ug_metrics_backend_error(conn->ft->shared.metrics, res->reason_code);
-    if (failed && !req->route->keep_on_error)
-        ug_upload_abort(req->upload);
-    else
-        ug_upload_release(req->upload);
+    ug_upload_outcome_t o;
+    ug_observe_settle_upload(conn->ft->shared.metrics, req->upload, req->route->keep_on_error, res->err, res->status,
+                             res->reason_code, &o);
     req->upload = NULL;
+    req->files = o.files;
+    req->upload_bytes = o.stored_bytes;
+    req->handed_over = o.handed_over;
 
     if (res->err != UG_OK) {
         char msg[200];

@@ -142,17 +142,12 @@ static void relay_response(h2o_req_t *req, const ug_forward_response_t *res)
 static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     struct pending *pd = data;
-    int failed = res->err != UG_OK || res->status >= 400;
-    pd->files = ug_upload_file_count(pd->upload);
-    pd->upload_bytes = ug_upload_stored_bytes(pd->upload);
-    pd->handed_over = !failed;
-    if (res->err != UG_OK && pd->metrics != NULL)
-        ug_metrics_backend_error(pd->metrics, res->reason_code);
-    if (failed && !pd->route->keep_on_error)
-        ug_upload_abort(pd->upload);
-    else
-        ug_upload_release(pd->upload);
+    ug_upload_outcome_t o;
+    ug_observe_settle_upload(pd->metrics, pd->upload, pd->route->keep_on_error, res->err, res->status, res->reason_code, &o);
     pd->upload = NULL;
+    pd->files = o.files;
+    pd->upload_bytes = o.stored_bytes;
+    pd->handed_over = o.handed_over;
 
     if (res->err != UG_OK) {
         char msg[200];

@@ -14,6 +14,20 @@ void ug_observe_request(ug_metrics_t *m, const ug_access_record_t *r, int was_be
                            handed_over ? upload_bytes : 0, handed_over ? r->files : 0);
 }
 
+void ug_observe_settle_upload(ug_metrics_t *m, ug_upload_t *upload, int keep_on_error, ug_err err, int status,
+                              const char *reason_code, ug_upload_outcome_t *out)
+{
+    int failed = err != UG_OK || status >= 400;
+    *out = (ug_upload_outcome_t){
+        .files = ug_upload_file_count(upload), .stored_bytes = ug_upload_stored_bytes(upload), .handed_over = !failed};
+    if (err != UG_OK && m != NULL)
+        ug_metrics_backend_error(m, reason_code);
+    if (failed && !keep_on_error)
+        ug_upload_abort(upload);
+    else
+        ug_upload_release(upload);
+}
+
 void ug_observe_gate(ug_metrics_t *m, const ug_gate_decision_t *d)
 {
     const char *reason = NULL;

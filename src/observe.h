@@ -12,6 +12,7 @@
 #include "gate.h"
 #include "log.h"
 #include "metrics.h"
+#include "upload.h"
 
 /* The `route` label of requests that matched no route (passed through). */
 #define UG_OBSERVE_NO_ROUTE "none"
@@ -24,6 +25,21 @@
  * `was_begun`: ug_metrics_request_begin was called for it (in-flight gauge).
  */
 void ug_observe_request(ug_metrics_t *m, const ug_access_record_t *r, int was_begun, int handed_over, uint64_t upload_bytes);
+
+/* What became of an upload once the app answered its manifest. */
+typedef struct ug_upload_outcome {
+    unsigned files;
+    uint64_t stored_bytes;
+    int handed_over; /* the app accepted it (< 400): the files are the app's now */
+} ug_upload_outcome_t;
+
+/*
+ * The app answered an upload's manifest with `status`, or could not be reached (`err` != UG_OK, `reason_code` from
+ * forward.h): count a backend error, then hand the files over, or remove them unless `keep_on_error`. Frees `upload`
+ * (both ingest paths settle an upload here, so they cannot drift apart).
+ */
+void ug_observe_settle_upload(ug_metrics_t *m, ug_upload_t *upload, int keep_on_error, ug_err err, int status,
+                              const char *reason_code, ug_upload_outcome_t *out);
 
 /* A gate decision that refused the caller's credentials: auth_failures_total{reason}. Other decisions are ignored. */
 void ug_observe_gate(ug_metrics_t *m, const ug_gate_decision_t *d);

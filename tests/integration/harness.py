@@ -799,6 +799,26 @@ class HTTP1Reader:
         return Response(status, headers, body, http_version="1.1")
 
 
+
+def read_until_closed(sock, timeout: float) -> bytes:
+    """Everything the server sends until it closes (EOF or reset); AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    got = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"the server did not close the connection within {timeout}s (got {got[:200]!r})")
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return got
+        if not data:
+            return got
+        got += data
+
 def http1_head(method: str, path: str, host: str, headers: Sequence[Tuple[str, str]] = ()) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"] + [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import select
-import socket
 import threading
 import time
 
 import pytest
 
 from checks import assert_clean, assert_error, assert_nothing_reached_app, find_manifest
-from harness import (KiB, MiB, HTTP1Reader, chunked, connect, curl, curl_form_args, http1_head, make_file,
+from harness import (KiB, MiB, HTTP1Reader, chunked, connect, read_until_closed, curl, curl_form_args, http1_head, make_file,
                      multipart_body, multipart_content_type, sha256_bytes)
 
 TOKEN = "front-test-token-0123456789"
@@ -42,26 +41,6 @@ def with_auth_route(tmp_path):
 def readable_within(sock, seconds: float) -> bool:
     r, _, _ = select.select([sock], [], [], seconds)
     return bool(r)
-
-
-def read_until_closed(sock, timeout: float) -> bytes:
-    """Everything the server sends until it closes (EOF or reset); AssertionError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    got = b""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"the server did not close the connection within {timeout}s (got {got[:200]!r})")
-        sock.settimeout(left)
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return got
-        if not data:
-            return got
-        got += data
 
 
 def put_raw(gw, path, data: bytes, extra=()) -> bytes:

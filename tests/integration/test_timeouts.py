@@ -8,7 +8,8 @@ import time
 import pytest
 
 from checks import assert_clean
-from harness import H2Conn, KiB, MiB, HTTP1Reader, connect, http1_head, multipart_body, multipart_content_type
+from harness import (H2Conn, KiB, MiB, HTTP1Reader, connect, http1_head, multipart_body, multipart_content_type,
+                     read_until_closed)
 
 
 # h2o 2.2.5 serves HTTP/1 with one total deadline per request (http1.req_timeout, armed once in
@@ -20,28 +21,6 @@ handed_to_h2o = pytest.mark.skip(reason="after a pass-through request h2o 2.2.5 
 
 def short_timeouts(cfg):
     cfg["timeouts"] = {"header": "1s", "body_idle": "1s", "keepalive": "1s", "request": "1h"}
-
-
-def wait_closed(sock, timeout: float) -> bytes:
-    """Read until the server closes the connection; returns what it sent. Fails after `timeout` s."""
-    import socket
-    deadline = time.monotonic() + timeout
-    got = b""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"the server did not close the stalled connection within {timeout}s "
-                                 f"(it sent {got[:200]!r})")
-        sock.settimeout(left)
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return got
-        if not data:
-            return got
-        got += data
 
 
 def check_timeout_answer(got: bytes) -> None:
@@ -56,7 +35,7 @@ def test_stalled_request_head_is_cut_off(make_gateway, tls):
     gw = make_gateway(configure=short_timeouts)
     with connect(gw, tls=tls) as s:
         s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: applic")
-        check_timeout_answer(wait_closed(s, 6))
+        check_timeout_answer(read_until_closed(s, 6))
     assert_clean(gw)
 
 
@@ -73,7 +52,7 @@ def test_stalled_http1_body_is_cut_off(make_gateway, kind):
                              [("Content-Type", ctype), ("Content-Length", str(len(body)))]))
         s.sendall(body[:512 * KiB])
         t0 = time.monotonic()
-        check_timeout_answer(wait_closed(s, 8))
+        check_timeout_answer(read_until_closed(s, 8))
         elapsed = time.monotonic() - t0
     assert elapsed >= 0.5, f"cut off after {elapsed:.2f}s, before body_idle (1s)"
     assert_clean(gw)
@@ -102,4 +81,4 @@ def test_idle_keepalive_connection_is_closed(make_gateway):
         s.sendall(http1_head("GET", "/api/items", gw.authority))
         res = HTTP1Reader(s).read_response(method="GET")
         assert res.status == 200, res
-        assert wait_closed(s, 6) == b""
+        assert read_until_closed(s, 6) == b""
