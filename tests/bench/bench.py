@@ -354,9 +354,10 @@ class Server:
         self.store = store
         self.roots = []  # pids whose process trees are measured
         self.port = 0
+        self.h2c_port = 0  # a separate h2c-only port (nginx); 0: h2c, if spoken, on the main port (uploadgate)
 
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/upload"
+    def url(self, port=None):
+        return f"http://127.0.0.1:{port or self.port}/upload"
 
     def stored_files(self):
         out = []
@@ -455,11 +456,25 @@ class Nginx(Server):
         nd = WORK / "nginx"
         for sub in ("proxy", "fastcgi", "uwsgi", "scgi"):
             (nd / sub).mkdir(parents=True, exist_ok=True)
-        self.port, ack = free_port(), free_port()
+        self.port, self.h2c_port, ack = free_port(), free_port(), free_port()
+        # the same body-storing server twice: HTTP/1.1, and h2c with prior knowledge (a cleartext `listen ... http2`
+        # port speaks HTTP/2 only in nginx 1.22, so it needs its own port); both store into the same body dir
+        store_body = f"""client_max_body_size 0;
+        client_body_buffer_size 1m;
+        client_body_in_file_only on;
+        location = /upload {{
+            proxy_pass http://ack/ack;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Body-File $request_body_file;
+        }}
+        location / {{ return 200 "ok\\n"; }}"""
         conf = nd / "nginx.conf"
         conf.write_text(
             f"""# uploadgate benchmark: nginx stores the raw request body in a file (client_body_in_file_only),
-# parses nothing, and answers with the file's path (via a tiny proxied request to its own second server).
+# parses nothing, and answers with the file's path (via a tiny proxied request to its own third server).
 daemon off;
 master_process on;
 user root;
@@ -478,18 +493,11 @@ http {{
     upstream ack {{ server 127.0.0.1:{ack}; keepalive 16; }}
     server {{
         listen 127.0.0.1:{self.port};
-        client_max_body_size 0;
-        client_body_buffer_size 1m;
-        client_body_in_file_only on;
-        location = /upload {{
-            proxy_pass http://ack/ack;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Body-File $request_body_file;
-        }}
-        location / {{ return 200 "ok\\n"; }}
+        {store_body}
+    }}
+    server {{
+        listen 127.0.0.1:{self.h2c_port} http2;
+        {store_body}
     }}
     server {{
         listen 127.0.0.1:{ack};
@@ -499,7 +507,7 @@ http {{
 """
         )
         p = start("nginx", ["/usr/sbin/nginx", "-p", str(nd), "-c", str(conf), "-e", str(nd / "error.log")])
-        wait_ready("nginx", p, lambda: http_get_ok(self.port, "/"))
+        wait_ready("nginx", p, lambda: http_get_ok(self.port, "/") and tcp_accepts(self.h2c_port))  # h2c port: no HTTP/1.1
         self.roots = [p.pid]
 
     def out_dir(self):
@@ -568,7 +576,7 @@ class Result:
         self.send_seconds = None  # requests client: the HTTP exchange alone
 
 
-def do_curl_set(server: Server, bodies, h2=False) -> Result:
+def do_curl_set(c: "Contestant", bodies, h2=False) -> Result:
     """One curl process per body, all started at once (HTTP/1.1, or h2c with prior knowledge: one transfer per
     connection - Debian 12's curl 7.88.1 cannot reuse a prior-knowledge h2c connection, curl/curl#10634)."""
     tmp = WORK / "resp"
@@ -576,10 +584,10 @@ def do_curl_set(server: Server, bodies, h2=False) -> Result:
     outs = [tmp / f"r{i}" for i in range(len(bodies))]
     for o in outs:
         o.unlink(missing_ok=True)
-    secs, res = run_procs([curl_argv(server.url(), b, o, h2=h2) for b, o in zip(bodies, outs)])
+    secs, res = run_procs([curl_argv(c.url(), b, o, h2=h2) for b, o in zip(bodies, outs)])
     lines = [l for rc, out, err in res for l in out.split("\n") if re.match(r"^\d{3} \d+$", l.strip())]
     codes = [l.split()[0] for l in lines]
-    ok = all(rc == 0 for rc, _, _ in res) and len(codes) == len(bodies) and all(c == "200" for c in codes)
+    ok = all(rc == 0 for rc, _, _ in res) and len(codes) == len(bodies) and all(code == "200" for code in codes)
     note = ""
     replies = [o.read_text(errors="replace") if o.exists() else "" for o in outs]
     if not ok:
@@ -587,8 +595,8 @@ def do_curl_set(server: Server, bodies, h2=False) -> Result:
     return Result(secs, len(bodies), ok, note, replies)
 
 
-def do_requests(server: Server, files) -> Result:
-    argv = [PY, str(HERE / "clients" / "requests_upload.py"), server.url()] + [str(f) for f in files]
+def do_requests(c: "Contestant", files) -> Result:
+    argv = [PY, str(HERE / "clients" / "requests_upload.py"), c.url()] + [str(f) for f in files]
     _, res = run_procs([argv])
     rc, out, err = res[0]
     try:
@@ -606,14 +614,14 @@ H2LOAD_REQ = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+
 H2LOAD_2XX = re.compile(r"status codes: (\d+) 2xx")
 
 
-def do_h2load(server: Server, body: Path, ctype: str, h2: bool, clients=None, n=None, streams=1) -> Result:
+def do_h2load(c: "Contestant", body: Path, ctype: str, h2: bool, clients=None, n=None, streams=1) -> Result:
     clients = clients or H2LOAD_C
     n = n or H2LOAD_N
     argv = ["h2load", "-c", str(clients), "-n", str(n), "-m", str(streams), "-d", str(body), "-H", f"content-type: {ctype}",
             "-T", "600", "-N", "600"]
     if not h2:
         argv.insert(1, "--h1")
-    argv.append(server.url())
+    argv.append(c.url())
     secs, res = run_procs([argv])
     rc, out, err = res[0]
     m, r, s = H2LOAD_RE.search(out), H2LOAD_REQ.search(out), H2LOAD_2XX.search(out)
@@ -635,6 +643,11 @@ class Contestant:
         self.server, self.proto = server, proto
         self.key = server.name + ("-h2c" if proto == "h2c" else "")
         self.label = server.label + (" h2c" if proto == "h2c" else "")
+
+    def url(self):
+        """Where this contestant's client connects: nginx serves h2c on a port of its own."""
+        h2c_port = self.server.h2c_port if self.proto == "h2c" else 0
+        return self.server.url(h2c_port or None)
 
 
 class Workload:
@@ -683,6 +696,7 @@ def build_workloads(servers, data: Data):
     h1 = [Contestant(s) for s in servers]
     h1_no_stream = [c for c in h1 if c.server is not st]
     ug_h2c = Contestant(ug, "h2c")
+    ng_h2c = Contestant(ng, "h2c")  # reference: the same h2c client against a server that streams HTTP/2 bodies
     parts = [data.path(f"mp_p{i}") for i in range(4)]
     p_sha = [data.sha[f"p{i}"] for i in range(4)]
     mp_sha = [data.sha[f"mp_p{i}"] for i in range(4)]
@@ -704,35 +718,35 @@ def build_workloads(servers, data: Data):
         return [data.sha["p1m"]] if c.server.kind == "parse" else [data.sha["p1m"]]
 
     def run_par(c):
-        return do_curl_set(c.server, parts)
+        return do_curl_set(c, parts)
 
     def run_mux(c):
         # the same 20 MiB part 4 times at once: HTTP/1.1 on 4 connections, h2c as 4 streams of one connection
         body = data.path("mp_p0")
         if c.proto == "h2c":
-            return do_h2load(c.server, body, MP_TYPE, True, clients=1, n=4, streams=4)
-        return do_h2load(c.server, body, MP_TYPE, False, clients=4, n=4, streams=1)
+            return do_h2load(c, body, MP_TYPE, True, clients=1, n=4, streams=4)
+        return do_h2load(c, body, MP_TYPE, False, clients=4, n=4, streams=1)
 
     def exp_mux(c, r):
         return [data.sha["p0"]] * 4 if c.server.kind == "parse" else [data.sha["mp_p0"]] * 4
 
     def run_h2load(c):
         if c.server.kind == "parse":
-            return do_h2load(c.server, data.path("mp_1m"), MP_TYPE, c.proto == "h2c")
-        return do_h2load(c.server, data.path("p1m"), "application/octet-stream", False)
+            return do_h2load(c, data.path("mp_1m"), MP_TYPE, c.proto == "h2c")
+        return do_h2load(c, data.path("p1m"), "application/octet-stream", False)
 
     return [
         Workload("par4x20", f"4 × {FILE_MIB} MiB, 4 curl processes in parallel (HTTP/1.1)",
                  h1, run_par, exp_parts, 4 * fsz, 4),
         Workload("mux4x20", f"4 × {FILE_MIB} MiB at once with h2load: HTTP/1.1 on 4 connections (--h1 -c 4 -n 4); "
                  "h2c as 4 streams on one connection (-c 1 -m 4 -n 4)",
-                 h1 + [ug_h2c], run_mux, exp_mux, 4 * fsz, 4),
+                 h1 + [ug_h2c, ng_h2c], run_mux, exp_mux, 4 * fsz, 4),
         Workload("ser4x20", f"4 × {FILE_MIB} MiB in one request, curl (HTTP/1.1)",
-                 h1, lambda c: do_curl_set(c.server, [data.path("mp_4")]), exp_4in1, 4 * fsz, 4),
+                 h1, lambda c: do_curl_set(c, [data.path("mp_4")]), exp_4in1, 4 * fsz, 4),
         Workload("req4x20", f"4 × {FILE_MIB} MiB in one request, Python requests client (HTTP/1.1)",
-                 h1_no_stream, lambda c: do_requests(c.server, [data.path(f"p{i}") for i in range(4)]), exp_requests, 4 * fsz, 4),
+                 h1_no_stream, lambda c: do_requests(c, [data.path(f"p{i}") for i in range(4)]), exp_requests, 4 * fsz, 4),
         Workload("big", f"one {BIG_MIB} MiB file, curl (HTTP/1.1)",
-                 h1, lambda c: do_curl_set(c.server, [data.path("mp_big")]), exp_big, BIG_MIB * MiB, 1),
+                 h1, lambda c: do_curl_set(c, [data.path("mp_big")]), exp_big, BIG_MIB * MiB, 1),
         Workload("h2load64", f"h2load -c {H2LOAD_C} -n {H2LOAD_N}, 1 MiB uploads (--h1; h2c: without --h1)",
                  h1 + [ug_h2c], run_h2load, exp_1m, H2LOAD_N * MiB, H2LOAD_N, metric="ups"),
     ]
@@ -826,6 +840,8 @@ def summarize(rows, workloads):
                 "ups_min": min(ups) if ups else float("nan"),
                 "ups_max": max(ups) if ups else float("nan"),
                 "cpu": med([r["cpu_s"] for r in good]),
+                "cpu_all": med([r["cpu_s"] + r["client_cpu_s"] for r in good]),  # server + client: the CPU floor's base
+                "payload": wl.payload_bytes,
                 "cpu_ug": med([r["cpu_uploadgate_s"] for r in good]) if c.server.name == "uploadgate" else None,
                 "rss": max([r["rss_peak_kib"] for r in rs]) / 1024,
                 "anon": max([r["anon_peak_kib"] for r in rs]) / 1024,
@@ -893,7 +909,20 @@ def table(s, workloads):
     return "\n".join(out)
 
 
-def targets(s):
+def hash_floor(sk, sha_bps):
+    """(floor ratio, explanation) for a sink stats dict: the sink run's CPU (server + client) plus SHA-256 over the
+    payload at the measured speed, relative to the sink's CPU - the least extra time uploadgate needs if the sink's
+    run kept every CPU busy. None when the speed or the sink's CPU is unknown."""
+    cpu, wall = sk["cpu_all"], sk["med"]
+    if not sha_bps or not cpu or cpu != cpu or not wall or wall != wall:
+        return None
+    sha_cpu = sk["payload"] / sha_bps
+    return ((cpu + sha_cpu) / cpu,
+            f"sink run used {100 * cpu / (wall * NCPU):.0f} % of {NCPU} CPUs; SHA-256 of the payload at {sha_bps / 1e9:.2f} GB/s "
+            f"adds {sha_cpu:.3f} s CPU to the sink run's {cpu:.2f} s of server + client CPU")
+
+
+def targets(s, sha_bps=None):
     res = []
 
     def ratio(a, b):
@@ -902,7 +931,10 @@ def targets(s):
     ug, sk = s.get(("par4x20", "uploadgate")), s.get(("par4x20", "sink"))
     if ug and sk:
         r = ratio(ug["med"], sk["med"])
-        res.append((f"4 × {FILE_MIB} MiB parallel: uploadgate ≤ 1.3 × sink", r <= 1.3, f"{r:.2f} × sink ({ug['med']:.3f} s vs {sk['med']:.3f} s)"))
+        fl = hash_floor(sk, sha_bps)
+        floor = f"; hash floor ≈ {fl[0]:.2f} × ({fl[1]})" if fl else ""
+        res.append((f"4 × {FILE_MIB} MiB parallel: uploadgate ≤ 1.3 × sink", r <= 1.3,
+                    f"{r:.2f} × sink ({ug['med']:.3f} s vs {sk['med']:.3f} s){floor}"))
     ug, sk = s.get(("big", "uploadgate")), s.get(("big", "sink"))
     if ug and sk:
         r = ratio(ug["med"], sk["med"])
@@ -913,21 +945,27 @@ def targets(s):
     ug, sk = s.get(("h2load64", "uploadgate")), s.get(("h2load64", "sink"))
     if ug and sk:
         r = ratio(ug["ups"], sk["ups"])
+        fl = hash_floor(sk, sha_bps)  # more CPU time per upload: at most 1/floor of the sink's uploads/s
+        floor = f"; hash floor ≈ {100 / fl[0]:.0f} % of the sink's uploads/s ({fl[1]})" if fl else ""
         res.append((f"{H2LOAD_C} concurrent 1 MiB uploads: uploadgate ≥ 90 % of sink uploads/s", r >= 0.9,
-                    f"{100 * r:.0f} % ({ug['ups']:.1f} vs {sk['ups']:.1f} uploads/s)"))
+                    f"{100 * r:.0f} % ({ug['ups']:.1f} vs {sk['ups']:.1f} uploads/s){floor}"))
     h2, h1, h1c = s.get(("mux4x20", "uploadgate-h2c")), s.get(("mux4x20", "uploadgate")), s.get(("par4x20", "uploadgate"))
+    ng2 = s.get(("mux4x20", "nginx-h2c"))
     if h2 and h1:
         r = ratio(h2["med"], h1["med"])
         extra = f"; vs the 4-curl HTTP/1.1 figure: {ratio(h2['med'], h1c['med']):.2f} ×" if h1c else ""
+        if ng2 and ng2["ok"]:  # the same h2load run against nginx: how fast this client can push h2c bodies
+            extra += f"; nginx h2c (same client): {ng2['med']:.3f} s"
         res.append((f"h2c 4 × {FILE_MIB} MiB on one connection ≤ 1.5 × HTTP/1.1 (same client, h2load, 4 connections)", r <= 1.5,
                     f"{r:.2f} × ({h2['med']:.3f} s vs {h1['med']:.3f} s){extra}"))
     return res
 
 
 def chart(s, workloads, path: Path):
-    order = ["uploadgate", "uploadgate-h2c", "stream", "fastapi", "aiohttp", "nginx", "sink"]
+    order = ["uploadgate", "uploadgate-h2c", "stream", "fastapi", "aiohttp", "nginx", "nginx-h2c", "sink"]
     names = {"uploadgate": "uploadgate", "uploadgate-h2c": "uploadgate h2c", "stream": "streaming prototype",
-             "fastapi": "FastAPI direct", "aiohttp": "aiohttp direct", "nginx": "nginx (raw)", "sink": "C sink (raw)"}
+             "fastapi": "FastAPI direct", "aiohttp": "aiohttp direct", "nginx": "nginx (raw)", "nginx-h2c": "nginx (raw) h2c",
+             "sink": "C sink (raw)"}
     dat = path.with_suffix(".dat")
     with open(dat, "w") as f:
         f.write("workload " + " ".join(f'"{names[k]}"' for k in order) + "\n")
@@ -1055,6 +1093,18 @@ def profile(ug: Uploadgate, workloads, data, sampler):
 # --------------------------------------------------------------------------
 
 
+def sha256_speed():
+    """This machine's SHA-256 speed in bytes/s (openssl speed, 64 KiB blocks, one core), or None: the CPU floor of
+    the targets is what hashing every payload byte costs uploadgate on top of what the sink does."""
+    try:
+        r = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", "65536", "-seconds", "2"],
+                           capture_output=True, text=True, timeout=60)
+        last = r.stdout.strip().splitlines()[-1]  # "sha256   1563754.50k": 1000s of bytes/s for the 65536-byte column
+        return float(last.split()[-1].rstrip("k")) * 1000 if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return None
+
+
 def main() -> int:
     (WORK / "logs").mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -1063,6 +1113,8 @@ def main() -> int:
     log("bench: generating deterministic data ...")
     data = Data(WORK / "data")
     os.sync()  # the generated data must not be written back during the measured runs
+    sha_bps = sha256_speed()  # measured before the servers start: nothing of ours competes for the CPU
+    log(f"bench: SHA-256 (openssl speed): {sha_bps / 1e9:.2f} GB/s" if sha_bps else "bench: openssl speed failed: no hash floor")
     store = WORK / "store"
     servers = [Uploadgate(store / "uploadgate"), FastAPIDirect(store / "fastapi"), AiohttpDirect(store / "aiohttp"),
                Nginx(store / "nginx"), Sink(store / "sink"), StreamPrototype(store / "stream")]
@@ -1099,7 +1151,7 @@ def main() -> int:
         w.writeheader()
         w.writerows(rows)
     s = summarize(rows, workloads)
-    tg = targets(s)
+    tg = targets(s, sha_bps)
     chart(s, workloads, RESULTS / "chart.png")
     elapsed = time.monotonic() - t_start
 
@@ -1109,7 +1161,9 @@ def main() -> int:
               f"{'QUICK smoke run' if QUICK else 'default run'}, N = {REPS} interleaved repetitions, "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {elapsed:.0f} s.\n")
     md.append(f"Machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), kernel {platform.release()}; "
-              f"storage on {fs_of(WORK)} (not tmpfs); everything on 127.0.0.1.\n")
+              f"storage on {fs_of(WORK)} (not tmpfs); everything on 127.0.0.1. "  # one entry: main() prints md[4:]
+              + (f"SHA-256 speed: {sha_bps / 1e9:.2f} GB/s (`openssl speed -evp sha256 -bytes 65536`, one core, before the runs).\n"
+                 if sha_bps else "SHA-256 speed: not measured (openssl speed failed).\n"))
     md.append(versions())
     md.append(f"uploadgate under test: {os.environ.get('BENCH_UG_INFO', str(UG_BINARY))}.\n")
     md.append("\nMedians over the verified runs. MB/s = payload bytes (file contents, 10^6) / median seconds. "
@@ -1125,11 +1179,20 @@ def main() -> int:
               "writeback, e.g. the unlinked spool file) in brackets. nginx and the sink store the raw body (they parse nothing); the streaming prototype is sink.c "
               "feeding every socket read to uploadgate's own pipeline (libugcore: multipart parse, sha256, store, manifest) "
               "without spool and without the app round trip - an estimate of the planned streaming HTTP/1.1 front; "
-              "nginx and the sink do not speak h2c, and neither does uvicorn (FastAPI) or aiohttp: h2c rows are uploadgate only.\n")
+              "h2c rows: uploadgate, and in mux4x20 also nginx (a `listen … http2` port of its own, same body storing) as a "
+              "reference for what the same h2load client achieves against a server that streams HTTP/2 request bodies; "
+              "the sink does not speak h2c, and neither does uvicorn (FastAPI) or aiohttp.\n")
     md.append(table(s, workloads))
     md.append("\n\n## Targets\n")
     for name, ok, detail in tg:
         md.append(f"- **{'PASS' if ok else 'FAIL'}** {name}: {detail}")
+    if sha_bps:
+        md.append("\nHash floor: the sink's run CPU (server + client, median) plus SHA-256 over every payload byte at the "
+                  "measured speed, relative to the sink's CPU. uploadgate must hash every byte, the sink hashes none, and "
+                  f"the client and the servers share the {NCPU} CPUs. It bounds uploadgate's time from below only when the "
+                  "sink's run kept all CPUs busy (so extra CPU work means extra wall time); with idle CPU the hashing can "
+                  "overlap and the floor says little. It ignores everything but SHA-256 (multipart parsing, the manifest "
+                  "round trip, per-upload file creation), so the real floor is higher.")
     md.append("\n## Callgrind: parse + sha256 + store of a fixed multipart body (tests/bench/parse_hash_driver.c)\n")
     if cg["total"]:
         md.append(f"- {CG_MIB} MiB body, 4 file parts, fed in one call (as src/handler.c does): **{cg['total']:,} Ir** "
