@@ -21,7 +21,7 @@ deps() {
     case "$1" in
     fuzz_origin) echo "policy/cors.c" ;;
     fuzz_jwt) echo "policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lcrypto -ljansson" ;;
-    fuzz_multipart | fuzz_part_header) echo "multipart.c multipart_header.c" ;;
+    fuzz_multipart | fuzz_part_header) echo "multipart.c multipart_header.c delim_find.c" ;;
     fuzz_config)
         echo "config.c config_yaml.c config_walk.c config_values.c config_policy.c"
         echo "policy/cors.c policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lyaml -ljansson -lcrypto"
