@@ -340,10 +340,10 @@ static void set_defaults(ug_config_t *c)
     c->threads = 0;
     c->backend.timeout_ms = 60 * SEC;
     c->storage.min_free = 1 * GiB;
-    /* Only h2o's buffered path (HTTP/2, handed-over connections) uses it. Bodies under it stay in memory; above it
-     * each becomes an fallocated, mmapped spool file, which for 1 MiB uploads over h2c cut throughput to a third
-     * (tests/bench/NOTES.md: 103 vs 270-330 uploads/s at 4 MiB). */
-    c->storage.spool_threshold = 4 * MiB;
+    /* Only h2o's buffered path (HTTP/2, handed-over connections) uses it. Low, so a burst of buffered HTTP/2 bodies
+     * lands in reclaimable spool pages rather than in anonymous memory malloc keeps; 4 MiB triples 1 MiB h2c uploads
+     * at ~3 x the peak RSS (tests/bench/NOTES.md), a trade the operator makes. */
+    c->storage.spool_threshold = 1 * MiB;
     c->timeouts.header_ms = 10 * SEC;
     c->timeouts.body_idle_ms = 30 * SEC;
     c->timeouts.keepalive_ms = 60 * SEC;

@@ -400,7 +400,7 @@ class Uploadgate(Server):
   - address: 127.0.0.1:{self.port}
 threads: 2
 backend: {{url: http://127.0.0.1:{app_port}, timeout: 60s}}
-storage: {{dir: {self.store}, min_free: 1MiB}}
+storage: {{dir: {self.store}, min_free: 1MiB}}  # spool_threshold: the default
 routes:
   - path: /upload
     methods: [POST, PUT]

@@ -141,7 +141,7 @@ Test(config, minimal_file_defaults)
     cr_assert_str_eq(c->storage.dir, "/var/lib/uploadgate");
     cr_assert_null(c->storage.app_dir);
     cr_assert_eq(c->storage.min_free, 1 * GiB);
-    cr_assert_eq(c->storage.spool_threshold, 4 * MiB);
+    cr_assert_eq(c->storage.spool_threshold, 1 * MiB);
 
     cr_assert_eq(c->timeouts.header_ms, 10000);
     cr_assert_eq(c->timeouts.body_idle_ms, 30000);
