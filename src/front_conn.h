@@ -49,7 +49,7 @@ struct ug_front_thread {
     h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
     h2o_linklist_t idle;               /* connections waiting for a head with nothing read yet */
     h2o_timeout_entry_t shutdown_poll; /* on ctx->one_sec_timeout while `idle` is not empty */
-    char *body_buf;                    /* UG_FRONT_BODY_READ_SIZE bytes, malloc'd on first use: see read_body_direct */
+    char *body_buf;                    /* BODY_READ_SIZE bytes, malloc'd on first use (front_http1.c read_body_direct) */
 };
 
 enum ug_front_state { UG_FRONT_HEAD, UG_FRONT_CONTINUE, UG_FRONT_BODY, UG_FRONT_FORWARD, UG_FRONT_RESPONSE, UG_FRONT_LINGER };

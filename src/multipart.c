@@ -31,9 +31,10 @@
  *    complete and valid, so a part followed by garbage is never reported as
  *    complete.
  *
- * Speed: part bodies are scanned with ug_delim_find (16 positions at a time
- * for the delimiter's first and last byte), and each chunk's body bytes go out in one on_part_data call
- * unless a delimiter ends the part inside the chunk. Because CR occurs in the
+ * Speed: part bodies are scanned with ug_delim_find (16 positions at a
+ * time for the delimiter's first and last byte), and each chunk's body
+ * bytes go out in one on_part_data call unless a delimiter ends the part
+ * inside the chunk. Because CR occurs in the
  * delimiter only at index 0 (bchars exclude it), a partial match can only
  * start at the last CR of a chunk, and when it is disproved none of its
  * bytes can start another match. So the lookbehind is just a count of
