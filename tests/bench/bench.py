@@ -1147,7 +1147,10 @@ def main() -> int:
             log("  warm-up: " + "  ".join(f"{c.key}={r['seconds']:.3f}s" for c, r in zip(wl.contestants, warm)))
             for rep in range(1, REPS + 1):
                 line = []
-                for c in wl.contestants:
+                # Rotated each repetition, so no server always runs first (right after the previous round's last
+                # run and its file deletions) or always follows the same neighbour.
+                k = (rep - 1) % len(wl.contestants)
+                for c in wl.contestants[k:] + wl.contestants[:k]:
                     row = one_run(wl, c, rep, data, sampler)
                     rows.append(row)
                     v = f"{row['uploads_per_s']:.1f}/s" if wl.metric == "ups" else f"{row['seconds']:.3f}s"
