@@ -147,6 +147,18 @@ void ug_front_set_timeout(struct ug_front_conn *conn, h2o_timeout_t *timeout)
  * ones nothing. What one event brings is bounded by the socket's receive buffer, which the front caps for TLS
  * bodies (see cap_tls_receive_buffer) so that sock->input stays far below the spool threshold.
  */
+/* One read() of the connection's socket into buf: bytes read, 0 when none are waiting, -1 at end of stream or on
+ * an error. */
+static ssize_t read_socket(struct ug_front_conn *conn, char *buf, size_t len)
+{
+    ssize_t r;
+    while ((r = read(h2o_socket_get_fd(conn->sock), buf, len)) == -1 && errno == EINTR)
+        ;
+    if (r == -1)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    return r == 0 ? -1 : r;
+}
+
 static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
 {
     if (err != NULL)
@@ -154,16 +166,11 @@ static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
     if (conn->tls)
         return nth == 0 ? (ssize_t)conn->sock->bytes_read : 0;
     h2o_iovec_t buf = h2o_buffer_reserve(&conn->sock->input, READ_SIZE);
-    ssize_t r;
     if (buf.base == NULL)
         return -1;
-    while ((r = read(h2o_socket_get_fd(conn->sock), buf.base, READ_SIZE)) == -1 && errno == EINTR)
-        ;
-    if (r == -1)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    if (r == 0)
-        return -1;
-    conn->sock->input->size += (size_t)r;
+    ssize_t r = read_socket(conn, buf.base, READ_SIZE);
+    if (r > 0)
+        conn->sock->input->size += (size_t)r;
     return r;
 }
 
@@ -387,13 +394,9 @@ static int read_body_direct(struct ug_front_conn *conn)
     if (ft->body_buf == NULL && (ft->body_buf = malloc(BODY_READ_SIZE)) == NULL)
         return -1;
     size_t want = req->body_left < BODY_READ_SIZE ? (size_t)req->body_left : BODY_READ_SIZE;
-    ssize_t r;
-    while ((r = read(h2o_socket_get_fd(conn->sock), ft->body_buf, want)) == -1 && errno == EINTR)
-        ;
-    if (r == -1)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    if (r == 0)
-        return -1;
+    ssize_t r = read_socket(conn, ft->body_buf, want);
+    if (r <= 0)
+        return (int)r;
     ug_front_set_timeout(conn, &ft->body_timeout); /* idle time, so re-armed on every read */
     ug_err e = ug_upload_feed(req->upload, ft->body_buf, (size_t)r);
     req->bytes_in += (uint64_t)r;
