@@ -1124,7 +1124,8 @@ def main() -> int:
     store = WORK / "store"
     servers = [Uploadgate(store / "uploadgate"), FastAPIDirect(store / "fastapi"), AiohttpDirect(store / "aiohttp"),
                Nginx(store / "nginx"), Sink(store / "sink"), StreamPrototype(store / "stream")]
-    names, keys = {s.name for s in servers}, {"par4x20", "mux4x20", "ser4x20", "req4x20", "big", "h2load64"}
+    all_workloads = build_workloads(servers, data)  # contestants resolve their URLs at run time
+    names, keys = {s.name for s in servers}, {wl.key for wl in all_workloads}
     if ONLY_SERVERS - names or ONLY_WORKLOADS - keys:
         log(f"bench: unknown in ONLY_SERVERS/ONLY_WORKLOADS: {sorted((ONLY_SERVERS - names) | (ONLY_WORKLOADS - keys))}; "
             f"servers: {sorted(names)}, workloads: {sorted(keys)}")
@@ -1135,7 +1136,7 @@ def main() -> int:
             s.launch()
             log(f"bench: {s.label} ready on port {s.port} (pids {tree(s.roots)})")
         sampler = Sampler()
-        workloads = [wl for wl in build_workloads(servers, data) if not ONLY_WORKLOADS or wl.key in ONLY_WORKLOADS]
+        workloads = [wl for wl in all_workloads if not ONLY_WORKLOADS or wl.key in ONLY_WORKLOADS]
         for wl in workloads:
             wl.contestants = [c for c in wl.contestants if c.server in chosen]
         rows = []
