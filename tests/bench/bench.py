@@ -401,12 +401,14 @@ class Uploadgate(Server):
         )
         wait_ready("ug_app", app, lambda: http_get_ok(app_port, "/health"))
         cfg = WORK / "uploadgate.yaml"
+        # The project's default spill threshold unless UG_SPOOL_THRESHOLD says otherwise (e.g. 4MiB: README's trade-off).
+        spool = f", spool_threshold: {os.environ['UG_SPOOL_THRESHOLD']}" if os.environ.get("UG_SPOOL_THRESHOLD") else ""
         cfg.write_text(
             f"""listen:
   - address: 127.0.0.1:{self.port}
 threads: 2
 backend: {{url: http://127.0.0.1:{app_port}, timeout: 60s}}
-storage: {{dir: {self.store}, min_free: 1MiB}}  # spool_threshold: the default
+storage: {{dir: {self.store}, min_free: 1MiB{spool}}}
 routes:
   - path: /upload
     methods: [POST, PUT]

@@ -9,7 +9,8 @@
 # Other knobs (environment): FILE_MIB (20), BIG_MIB (1024), H2LOAD_N (384), H2LOAD_C (64), CG_MIB (64),
 # BENCH_RESULTS (output dir; default tests/bench/results, and tests/bench/results/quick for QUICK=1),
 # KEEP_WORK=1 (keep the temp dir), ONLY_SERVERS / ONLY_WORKLOADS (comma lists, e.g. ONLY_SERVERS=uploadgate,sink
-# ONLY_WORKLOADS=par4x20,h2load64: a subset for iterating; its report goes to results/subset/, which git ignores).
+# ONLY_WORKLOADS=par4x20,h2load64: a subset for iterating; its report goes to results/subset/, which git ignores),
+# UG_SPOOL_THRESHOLD (uploadgate's storage.spool_threshold, e.g. 4MiB; default: the project's default).
 #
 # It installs the Debian packages it needs (deploy/install-deps.sh bench, plus python3-uvloop and
 # python3-httptools for uvicorn), builds build/uploadgate if missing (else an incremental build of
@@ -104,5 +105,6 @@ cmd="tests/bench/run.sh"
 [ "${PROFILE:-0}" != "0" ] && cmd="PROFILE=1 $cmd"
 [ -n "${ONLY_WORKLOADS:-}" ] && cmd="ONLY_WORKLOADS=$ONLY_WORKLOADS $cmd"
 [ -n "${ONLY_SERVERS:-}" ] && cmd="ONLY_SERVERS=$ONLY_SERVERS $cmd"
+[ -n "${UG_SPOOL_THRESHOLD:-}" ] && cmd="UG_SPOOL_THRESHOLD=$UG_SPOOL_THRESHOLD $cmd"
 BENCH_WORK="$work" BENCH_BIN="$work/bin" UG_BINARY="$work/bin/uploadgate" BENCH_COMMAND="$cmd" BENCH_UG_INFO="$ug_info" \
     /usr/bin/python3 "$here/bench.py"

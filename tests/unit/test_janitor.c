@@ -158,14 +158,20 @@ Test(janitor, never_touches_what_is_not_an_upload_dir)
     cr_assert_eq(c.dirs_removed, 0);
 }
 
+/* A file outside the storage root that a symlink inside it will point at: it must survive every sweep. */
+static void make_precious(char *target, size_t len)
+{
+    snprintf(target, len, "%s/precious", outside);
+    FILE *f = fopen(target, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+}
+
 Test(janitor, a_symlink_named_like_an_upload_is_not_followed)
 {
     ug_janitor_counts_t c = {0};
     char target[256], link[256];
-    snprintf(target, sizeof(target), "%s/precious", outside);
-    FILE *f = fopen(target, "w");
-    cr_assert_not_null(f);
-    fclose(f);
+    make_precious(target, sizeof(target));
     struct timespec ts[2] = {{NOW - 9 * DAY, 0}, {NOW - 9 * DAY, 0}};
     utimensat(AT_FDCWD, target, ts, 0);
     utimensat(AT_FDCWD, outside, ts, 0);
@@ -186,10 +192,7 @@ Test(janitor, a_symlink_inside_an_old_upload_dir_is_removed_as_itself)
 {
     ug_janitor_counts_t c = {0};
     char target[256], link[256];
-    snprintf(target, sizeof(target), "%s/precious", outside);
-    FILE *f = fopen(target, "w");
-    cr_assert_not_null(f);
-    fclose(f);
+    make_precious(target, sizeof(target));
     old_upload(ID_A, NOW - 2 * DAY);
     path_of(link, ID_A "/2");
     cr_assert_eq(symlink(outside, link), 0);
