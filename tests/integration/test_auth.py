@@ -64,8 +64,15 @@ class Keys:
 
     @staticmethod
     def jwk(key, kid, alg):
-        algo = pyjwt.algorithms.ECAlgorithm if alg.startswith("ES") else pyjwt.algorithms.RSAAlgorithm
-        return dict(json.loads(algo.to_jwk(key.public_key())), kid=kid, use="sig", alg=alg)
+        if alg.startswith("ES"):
+            # Built here, not by PyJWT: Debian's PyJWT drops leading zero bytes of x and y (1 key in 128 then fails
+            # to load), while RFC 7518 6.2.1.2 wants them at the full coordinate size, as uploadgate checks.
+            nums = key.public_key().public_numbers()
+            size = (nums.curve.key_size + 7) // 8
+            return {"kty": "EC", "crv": {256: "P-256", 384: "P-384", 521: "P-521"}[nums.curve.key_size],
+                    "x": b64url(nums.x.to_bytes(size, "big")), "y": b64url(nums.y.to_bytes(size, "big")),
+                    "kid": kid, "use": "sig", "alg": alg}
+        return dict(json.loads(pyjwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), kid=kid, use="sig", alg=alg)
 
 
 @pytest.fixture(scope="module")
