@@ -1,8 +1,9 @@
 /*
- * front_exchange.c - one request served by the HTTP/1.1 front (see
- * front_conn.h): the same decisions, in the same order, as handler.c makes on
- * h2o's buffered path - gate, method, the pipeline's checks, forwarding, the
- * app's answer relayed - with the response bytes written by the front.
+ * front_exchange.c - one request served by a front (see front_exchange.h): the
+ * same decisions, in the same order, as handler.c makes on h2o's buffered path
+ * - gate, method, the pipeline's checks, forwarding, the app's answer relayed -
+ * with the response written by the transport (HTTP/1.1 connection or HTTP/2
+ * stream).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,7 @@
 #include <time.h>
 
 #include "errors.h"
-#include "front_conn.h"
-#include "front_response.h"
+#include "front_exchange.h"
 #include "manifest_request.h"
 #include "observe.h"
 
@@ -23,23 +23,22 @@ static int method_is(const struct ug_front_req *req, const char *m)
 }
 
 /*
- * Write a complete response and end the exchange. Mirrors what h2o adds on the buffered path: Date, Connection,
- * Content-Length and Server (lib/http1.c flatten_headers), and handler.c's CORS filter: on a route with a CORS
- * policy, every response but a preflight's loses the app's Access-Control-* fields and gets the actual-response ones.
- * `fields` and `body` are copied.
+ * Give a complete response to the transport, which ends the exchange. Mirrors what h2o adds on the buffered path:
+ * Date and Server (h2o writes them on both protocols), and handler.c's CORS filter: on a route with a CORS policy,
+ * every response but a preflight's loses the app's Access-Control-* fields and gets the actual-response ones.
+ * `fields` and `body` are copied by the transport.
  */
-static void respond(struct ug_front_conn *conn, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
+static void respond(struct ug_front_req *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
                     size_t num_fields, const char *body, size_t body_len)
 {
-    struct ug_front_req *req = &conn->req;
-    h2o_context_t *ctx = conn->actx->ctx;
+    h2o_context_t *ctx = req->ft->ctx;
     const ug_cors_config_t *cors = ug_config_cors_for(req->rt->config, req->route);
     ug_cors_headers_t actual = {.n = 0};
     ug_header_t *hs = malloc(sizeof(*hs) * (num_fields + UG_CORS_MAX_HEADERS));
     size_t n = 0;
 
     if (hs == NULL) {
-        ug_front_close(conn);
+        req->tp->fail(req);
         return;
     }
     int filter = cors != NULL && !req->is_preflight;
@@ -55,10 +54,6 @@ static void respond(struct ug_front_conn *conn, int status, const char *reason, 
             hs[n++] = (ug_header_t){actual.h[i].name, actual.h[i].name_len, actual.h[i].value, actual.h[i].value_len};
     }
 
-    /* Persist only when the body was read to its end, the client allows it, and the server is not shutting down
-     * (h2o 2.2.5 does the same on ctx->shutdown_requested, lib/http1.c fixup_request). */
-    req->keep_alive = req->body_read && req->h.keep_alive && !ctx->shutdown_requested;
-
     char date[H2O_TIMESTR_RFC1123_LEN + 1], server[128];
     struct tm gmt;
     time_t now = h2o_get_timestamp(ctx, NULL, NULL)->tv_sec;
@@ -73,41 +68,34 @@ static void respond(struct ug_front_conn *conn, int status, const char *reason, 
         .num_headers = n,
         .body = body,
         .body_len = body_len,
-        .keep_alive = req->keep_alive,
         .date = date,
         .server = server[0] != '\0' ? server : NULL,
     };
-    size_t len;
-    char *bytes = ug_front_response_render(&r, &len);
-    free(hs);
     req->status = status;
     req->bytes_out = body_len;
-    if (bytes == NULL) {
-        ug_front_close(conn);
-        return;
-    }
-    ug_front_write_response(conn, bytes, len);
+    req->responded = 1;
+    req->tp->respond(req, &r);
+    free(hs);
 }
 
 /* uploadgate's JSON error ({"error":{"code","message"}}), as handler.c ug_handler_send_error sends it. */
-void ug_front_respond_error(struct ug_front_conn *conn, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra)
+void ug_front_respond_error(struct ug_front_req *req, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra)
 {
     ug_header_t hs[UG_CORS_MAX_HEADERS + 2];
     size_t n = 0, len = 0;
     for (size_t i = 0; i < num_extra && n < UG_CORS_MAX_HEADERS + 1; ++i)
         hs[n++] = extra[i];
     hs[n++] = (ug_header_t){"content-type", 12, "application/json", 16};
-    conn->req.error = e;
+    req->error = e;
     char *json = ug_err_json(e, message, &len);
     const char *reason = ug_err_reason(e);
-    respond(conn, ug_err_status(e), reason, strlen(reason), hs, n, json != NULL ? json : "", json != NULL ? len : 0);
+    respond(req, ug_err_status(e), reason, strlen(reason), hs, n, json != NULL ? json : "", json != NULL ? len : 0);
     free(json);
 }
 
 /* A failed upload: its files go at once, then the error is sent (with the pipeline's message unless `why` is given). */
-void ug_front_fail_upload(struct ug_front_conn *conn, ug_err e, const char *why)
+void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why)
 {
-    struct ug_front_req *req = &conn->req;
     char message[256] = "";
     if (why != NULL)
         snprintf(message, sizeof(message), "%s", why);
@@ -115,17 +103,16 @@ void ug_front_fail_upload(struct ug_front_conn *conn, ug_err e, const char *why)
         snprintf(message, sizeof(message), "%s", ug_upload_message(req->upload));
     ug_upload_abort(req->upload);
     req->upload = NULL;
-    ug_front_respond_error(conn, e, message[0] != '\0' ? message : NULL, NULL, 0);
+    ug_front_respond_error(req, e, message[0] != '\0' ? message : NULL, NULL, 0);
 }
 
 /* The app answered (or could not be reached): the upload is settled as on the buffered path (observe.c), then the
  * answer is relayed. */
 static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
-    struct ug_front_conn *conn = data;
-    struct ug_front_req *req = &conn->req;
+    struct ug_front_req *req = data;
     ug_upload_outcome_t o;
-    ug_observe_settle_upload(conn->ft->shared.metrics, req->upload, req->route->keep_on_error, res->err, res->status,
+    ug_observe_settle_upload(req->ft->shared.metrics, req->upload, req->route->keep_on_error, res->err, res->status,
                              res->reason_code, &o);
     req->upload = NULL;
     req->files = o.files;
@@ -135,13 +122,13 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
     if (res->err != UG_OK) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s: %s", ug_err_message(res->err), res->detail != NULL ? res->detail : "");
-        ug_front_respond_error(conn, res->err, msg, NULL, 0);
+        ug_front_respond_error(req, res->err, msg, NULL, 0);
         return;
     }
     ug_header_t *hs = malloc(sizeof(*hs) * (res->num_headers != 0 ? res->num_headers : 1));
     size_t n = 0;
     if (hs == NULL) {
-        ug_front_respond_error(conn, UG_ERR_NOMEM, NULL, NULL, 0);
+        ug_front_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
         return;
     }
     for (size_t i = 0; i != res->num_headers; ++i) {
@@ -149,25 +136,22 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         if (!ug_header_drop_for_client(h->name->base, h->name->len))
             hs[n++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
-    respond(conn, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
+    respond(req, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
     free(hs);
 }
 
-void ug_front_finish_body(struct ug_front_conn *conn)
+void ug_front_finish_body(struct ug_front_req *req)
 {
-    struct ug_front_req *req = &conn->req;
-    const ug_handler_shared_t *sh = &conn->ft->shared;
+    const ug_handler_shared_t *sh = &req->ft->shared;
     const char *json = NULL;
     size_t json_len = 0, head_len = 0;
 
     req->body_read = 1;
-    ug_front_set_timeout(conn, NULL); /* the backend's own timeout runs now (forward.h) */
-    h2o_socket_read_stop(conn->sock); /* pipelined bytes wait in the kernel and sock->input until the answer is sent */
-    conn->state = UG_FRONT_FORWARD;
+    req->tp->body_done(req); /* the backend's own timeout runs now (forward.h) */
 
     ug_err e = ug_upload_finish(req->upload, &json, &json_len);
     if (e != UG_OK) {
-        ug_front_fail_upload(conn, e, NULL);
+        ug_front_fail_upload(req, e, NULL);
         return;
     }
     ug_manifest_request_t f = {
@@ -179,10 +163,10 @@ void ug_front_finish_body(struct ug_front_conn *conn)
         .method_len = req->h.method_len,
         .path = req->h.target,
         .path_len = req->h.target_len,
-        .scheme = conn->tls ? "https" : "http",
+        .scheme = req->tls ? "https" : "http",
         .authority = req->h.host,
         .authority_len = req->h.host_len,
-        .client_address = conn->client_address,
+        .client_address = req->client_address,
         .headers = req->h.headers,
         .num_headers = req->h.num_headers,
         .gate = &req->gate,
@@ -192,33 +176,33 @@ void ug_front_finish_body(struct ug_front_conn *conn)
         .now = (int64_t)time(NULL),
     };
     if ((req->forward_head = ug_manifest_request_head(&f, &head_len)) == NULL) {
-        ug_front_fail_upload(conn, UG_ERR_NOMEM, NULL);
+        ug_front_fail_upload(req, UG_ERR_NOMEM, NULL);
         return;
     }
     /* on_forward_done may run before this returns (a refused connect): nothing may follow this call. */
     if (ug_forward_start(&req->forward, sh->forward, h2o_iovec_init(req->forward_head, head_len), h2o_iovec_init(json, json_len),
-                         on_forward_done, conn) != 0)
-        ug_front_fail_upload(conn, UG_ERR_NOMEM, NULL);
+                         on_forward_done, req) != 0)
+        ug_front_fail_upload(req, UG_ERR_NOMEM, NULL);
 }
 
-static void send_method_not_allowed(struct ug_front_conn *conn)
+static void send_method_not_allowed(struct ug_front_req *req)
 {
     static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     char allow[64] = "";
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
-        if (conn->req.route->methods & ug_method_bit(names[i], strlen(names[i]))) {
+        if (req->route->methods & ug_method_bit(names[i], strlen(names[i]))) {
             if (allow[0] != '\0')
                 strcat(allow, ", ");
             strcat(allow, names[i]);
         }
     }
     ug_header_t h = {"allow", 5, allow, strlen(allow)};
-    ug_front_respond_error(conn, UG_ERR_METHOD_NOT_ALLOWED, NULL, &h, 1);
+    ug_front_respond_error(req, UG_ERR_METHOD_NOT_ALLOWED, NULL, &h, 1);
 }
 
-static void send_gate_answer(struct ug_front_conn *conn)
+static void send_gate_answer(struct ug_front_req *req)
 {
-    const ug_gate_decision_t *d = &conn->req.gate;
+    const ug_gate_decision_t *d = &req->gate;
     switch (d->action) {
     case UG_GATE_PREFLIGHT_OK:
     case UG_GATE_PREFLIGHT_REFUSED: {
@@ -228,25 +212,24 @@ static void send_gate_answer(struct ug_front_conn *conn)
         for (size_t i = 0; i < d->cors.n; ++i)
             hs[i] = (ug_header_t){d->cors.h[i].name, d->cors.h[i].name_len, d->cors.h[i].value, d->cors.h[i].value_len};
         if (d->action == UG_GATE_PREFLIGHT_OK)
-            respond(conn, 204, "No Content", 10, hs, d->cors.n, "", 0);
+            respond(req, 204, "No Content", 10, hs, d->cors.n, "", 0);
         else
-            ug_front_respond_error(conn, UG_ERR_FORBIDDEN, "CORS preflight refused: origin, method or headers not allowed", hs,
+            ug_front_respond_error(req, UG_ERR_FORBIDDEN, "CORS preflight refused: origin, method or headers not allowed", hs,
                                    d->cors.n);
         return;
     }
     default: {
         ug_header_t h = {"www-authenticate", 16, d->www_authenticate,
                          d->www_authenticate != NULL ? strlen(d->www_authenticate) : 0};
-        ug_front_respond_error(conn, d->err, d->message, &h, d->www_authenticate != NULL);
+        ug_front_respond_error(req, d->err, d->message, &h, d->www_authenticate != NULL);
         return;
     }
     }
 }
 
-static void decide_gate(struct ug_front_conn *conn)
+static void decide_gate(struct ug_front_req *req)
 {
-    struct ug_front_req *req = &conn->req;
-    const ug_handler_shared_t *sh = &conn->ft->shared;
+    const ug_handler_shared_t *sh = &req->ft->shared;
     ug_gate_request_t g = {.method = req->h.method, .method_len = req->h.method_len};
     const ug_header_t *f;
     if ((f = ug_front_find(&req->h, "origin", NULL)) != NULL) {
@@ -292,30 +275,31 @@ static void decide_gate(struct ug_front_conn *conn)
 
 static const char *protocol_name(const struct ug_front_req *req)
 {
+    if (req->http2)
+        return "HTTP/2";
     return req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
 /* Everything that needs no body byte, in handler.c's order: gate, method, then the pipeline's own checks (declared
  * size, free space, Content-Type). Only then may the client send the body (RFC 9110 10.1.1: 100 Continue). */
-void ug_front_serve(struct ug_front_conn *conn)
+void ug_front_serve(struct ug_front_req *req)
 {
-    struct ug_front_req *req = &conn->req;
-    int has_body =
-        req->h.framing == UG_FRONT_BODY_CHUNKED || (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH && req->h.content_length != 0);
+    int has_body = req->h.framing == UG_FRONT_BODY_CHUNKED || req->h.framing == UG_FRONT_BODY_STREAM ||
+                   (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH && req->h.content_length != 0);
     req->body_read = !has_body; /* until the body is read, any answer closes the connection */
 
     if (req->h.framing_error != NULL) {
         req->body_read = 0; /* RFC 9112 6.3: the end of this message is unknown; the connection cannot be reused */
-        ug_front_respond_error(conn, UG_ERR_BAD_REQUEST, req->h.framing_error, NULL, 0);
+        ug_front_respond_error(req, UG_ERR_BAD_REQUEST, req->h.framing_error, NULL, 0);
         return;
     }
-    decide_gate(conn);
+    decide_gate(req);
     if (req->gate.action != UG_GATE_PROCEED) {
-        send_gate_answer(conn);
+        send_gate_answer(req);
         return;
     }
     if ((req->route->methods & ug_method_bit(req->h.method, req->h.method_len)) == 0) {
-        send_method_not_allowed(conn);
+        send_method_not_allowed(req);
         return;
     }
 
@@ -328,13 +312,15 @@ void ug_front_serve(struct ug_front_conn *conn)
         .path_len = req->h.target_len,
         .content_type = req->h.content_type,
         .content_type_len = req->h.content_type_len,
-        .content_length = req->h.framing == UG_FRONT_BODY_CHUNKED ? UINT64_MAX : req->h.content_length,
+        .content_length = req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH ? req->h.content_length
+                          : req->h.framing == UG_FRONT_BODY_NONE         ? 0
+                                                                         : UINT64_MAX,
         .received_at = req->received_at,
-        .client_address = conn->client_address,
+        .client_address = req->client_address,
         .protocol = protocol_name(req),
     };
     if ((req->upload = ug_upload_new(&ur)) == NULL) {
-        ug_front_respond_error(conn, UG_ERR_NOMEM, NULL, NULL, 0);
+        ug_front_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
         return;
     }
     if (req->gate.authenticated)
@@ -343,25 +329,48 @@ void ug_front_serve(struct ug_front_conn *conn)
     if (e == UG_OK && req->request_id[0] == '\0') /* the id the app is given (manifest_request.c) */
         memcpy(req->request_id, ug_upload_id(req->upload), strlen(ug_upload_id(req->upload)) + 1);
     if (e != UG_OK) {
-        ug_front_fail_upload(conn, e, NULL);
+        ug_front_fail_upload(req, e, NULL);
         return;
     }
 
     req->body_left = req->h.content_length;
     req->decoder.consume_trailer = 1;
     if (has_body)
-        ug_front_start_body(conn);
+        req->tp->start_body(req);
     else
-        ug_front_finish_body(conn);
+        ug_front_finish_body(req);
 }
 
-void ug_front_report(struct ug_front_conn *conn)
+int ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len)
 {
-    struct ug_front_req *req = &conn->req;
+    ug_err e = ug_upload_feed(req->upload, bytes, len);
+    req->bytes_in += len;
+    if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
+        ug_front_fail_upload(req, e, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+void ug_front_begin(struct ug_front_req *req)
+{
+    const ug_header_t *rid = ug_front_find(&req->h, "x-request-id", NULL); /* the client's id, if it is usable */
+    if (rid != NULL && ug_request_id_is_acceptable(rid->value, rid->value_len))
+        memcpy(req->request_id, rid->value, rid->value_len);
+    const struct timeval *now = h2o_get_timestamp(req->ft->ctx, NULL, NULL);
+    req->received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
+    req->begun = 1;
+    if (req->ft->shared.metrics != NULL)
+        ug_metrics_request_begin(req->ft->shared.metrics);
+}
+
+static void report(struct ug_front_req *req)
+{
     if (!req->begun)
         return;
-    const struct timeval *now = h2o_get_timestamp(conn->actx->ctx, NULL, NULL);
-    double duration = (double)(now->tv_sec - req->received_at.tv_sec) + (double)(now->tv_usec * 1000 - req->received_at.tv_nsec) / 1e9;
+    const struct timeval *now = h2o_get_timestamp(req->ft->ctx, NULL, NULL);
+    double duration =
+        (double)(now->tv_sec - req->received_at.tv_sec) + (double)(now->tv_usec * 1000 - req->received_at.tv_nsec) / 1e9;
     char *subject = req->gate.authenticated ? ug_auth_subject_header(&req->gate.auth) : NULL;
     ug_access_record_t r = {
         .time = req->received_at,
@@ -376,12 +385,35 @@ void ug_front_report(struct ug_front_conn *conn)
         .bytes_out = req->bytes_out,
         .files = req->files,
         .duration_s = duration >= 0 ? duration : 0,
-        .client = conn->client_address,
+        .client = req->client_address,
         .protocol = protocol_name(req),
         .subject = subject,
         .error = req->error != UG_OK ? ug_err_code(req->error) : NULL,
     };
-    ug_observe_request(conn->ft->shared.metrics, &r, 1, req->handed_over, req->upload_bytes);
+    ug_observe_request(req->ft->shared.metrics, &r, 1, req->handed_over, req->upload_bytes);
     free(subject);
     req->begun = 0;
+}
+
+void ug_front_req_end(struct ug_front_req *req)
+{
+    report(req);
+    /* The app will never hear of an upload whose client is gone before its answer: remove it (unless keep_on_error). */
+    if (req->forward != NULL) {
+        ug_forward_cancel(req->forward);
+        if (req->route->keep_on_error)
+            ug_upload_release(req->upload);
+        else
+            ug_upload_abort(req->upload);
+        req->upload = NULL;
+    }
+    ug_upload_abort(req->upload);
+    ug_gate_decision_clear(&req->gate);
+    free(req->head);
+    free(req->acrh);
+    free(req->forward_head);
+    ug_runtime_release(req->rt);
+    struct ug_front_req keep = {
+        .tp = req->tp, .ft = req->ft, .client_address = req->client_address, .tls = req->tls, .http2 = req->http2};
+    *req = keep;
 }

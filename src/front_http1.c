@@ -15,6 +15,7 @@
 #include <h2o/http2.h>
 
 #include "front_conn.h"
+#include "front_h2.h"
 #include "front_response.h"
 
 /* After a refusal, how long the front keeps reading (and dropping) what the client still sends before closing.
@@ -37,7 +38,7 @@
  * syscalls per MiB by four (4 x 20 MiB uploads: ~1340 reads + ~1280 writes -> ~340 + ~340, as many as the raw sink),
  * and memory per connection does not grow.
  */
-#define BODY_READ_SIZE (256 * 1024)
+#define BODY_READ_SIZE UG_FRONT_BODY_READ_SIZE
 
 static void on_head_read(h2o_socket_t *sock, const char *err);
 static void on_body_read(h2o_socket_t *sock, const char *err);
@@ -58,9 +59,15 @@ static void on_shutdown_poll(h2o_timeout_entry_t *entry)
     if (ft->ctx->shutdown_requested) {
         while (!h2o_linklist_is_empty(&ft->idle))
             ug_front_close(H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, idle_link, ft->idle.next));
+        ug_front_h2_shutdown(ft); /* GOAWAY: the streams begun are served, then the connections close */
         return;
     }
-    if (!h2o_linklist_is_empty(&ft->idle))
+    ug_front_watch_shutdown(ft);
+}
+
+void ug_front_watch_shutdown(struct ug_front_thread *ft)
+{
+    if ((!h2o_linklist_is_empty(&ft->idle) || !h2o_linklist_is_empty(&ft->h2_conns)) && !h2o_timeout_is_linked(&ft->shutdown_poll))
         h2o_timeout_link(ft->ctx->loop, &ft->ctx->one_sec_timeout, &ft->shutdown_poll);
 }
 
@@ -74,8 +81,7 @@ static void set_idle(struct ug_front_conn *conn, int idle)
     }
     if (!h2o_linklist_is_linked(&conn->idle_link))
         h2o_linklist_insert(&ft->idle, &conn->idle_link);
-    if (!h2o_timeout_is_linked(&ft->shutdown_poll))
-        h2o_timeout_link(ft->ctx->loop, &ft->ctx->one_sec_timeout, &ft->shutdown_poll);
+    ug_front_watch_shutdown(ft);
 }
 
 static pthread_mutex_t thread_key_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -121,6 +127,7 @@ static struct ug_front_thread *get_thread(h2o_context_t *ctx)
     h2o_timeout_init(ctx->loop, &ft->keepalive_timeout, t->keepalive_ms);
     h2o_timeout_init(ctx->loop, &ft->linger_timeout, LINGER_MS);
     h2o_linklist_init_anchor(&ft->idle);
+    h2o_linklist_init_anchor(&ft->h2_conns);
     ft->shutdown_poll.cb = on_shutdown_poll;
     ug_runtime_release(rt);
     *slot = ft;
@@ -184,34 +191,19 @@ static void cap_tls_receive_buffer(struct ug_front_conn *conn)
         setsockopt(h2o_socket_get_fd(conn->sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
-/* The app will never hear of an upload whose client is gone before its answer: remove it (unless keep_on_error). */
 static void reset_request(struct ug_front_conn *conn)
 {
-    struct ug_front_req *req = &conn->req;
-    ug_front_report(conn);
-    if (req->forward != NULL) {
-        ug_forward_cancel(req->forward);
-        if (req->route->keep_on_error)
-            ug_upload_release(req->upload);
-        else
-            ug_upload_abort(req->upload);
-        req->upload = NULL;
-    }
-    ug_upload_abort(req->upload);
-    ug_gate_decision_clear(&req->gate);
-    free(req->head);
-    free(req->acrh);
-    free(req->forward_head);
-    free(req->response);
-    ug_runtime_release(req->rt);
-    memset(req, 0, sizeof(*req));
+    ug_front_req_end(&conn->req);
+    free(conn->response);
+    conn->response = NULL;
+    conn->keep_alive = 0;
 }
 
 void ug_front_close(struct ug_front_conn *conn)
 {
     ug_front_set_timeout(conn, NULL);
     set_idle(conn, 0);
-    /* Closed before the request state goes: a response still being written points into req->response. The socket is
+    /* Closed before the request state goes: a response still being written points into conn->response. The socket is
      * disposed without calling our callbacks again (evloop.c.h do_dispose_socket). */
     h2o_socket_close(conn->sock); /* runs sock->on_close */
     reset_request(conn);
@@ -239,6 +231,31 @@ static void hand_over(struct ug_front_conn *conn)
     sock->data = NULL;
     h2o_socket_dont_read(sock, 0); /* h2o reads for itself from here on */
     h2o_http1_accept(actx, sock, connected_at);
+}
+
+/* Give the connection to the HTTP/2 front (front_h2.h), with whatever sock->input already holds. */
+static void hand_to_h2(struct ug_front_conn *conn)
+{
+    h2o_accept_ctx_t *actx = conn->actx;
+    h2o_socket_t *sock = conn->sock;
+    struct ug_front_thread *ft = conn->ft;
+    struct timeval connected_at = conn->connected_at;
+    char client_address[NI_MAXHOST];
+    memcpy(client_address, conn->client_address, sizeof(client_address));
+    ug_front_set_timeout(conn, NULL);
+    set_idle(conn, 0);
+    reset_request(conn);
+    free(conn);
+    sock->data = NULL;
+    ug_front_h2_accept(ft, actx, sock, connected_at, client_address);
+}
+
+/* Whether the input can be the start of the HTTP/2 connection preface (RFC 9113 3.4). */
+static int is_h2_preface(const h2o_buffer_t *in)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = in->size < sizeof(preface) - 1 ? in->size : sizeof(preface) - 1;
+    return n != 0 && memcmp(in->bytes, preface, n) == 0;
 }
 
 static void on_linger_read(h2o_socket_t *sock, const char *err)
@@ -272,13 +289,13 @@ static void linger_close(struct ug_front_conn *conn)
 static void on_response_written(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
-    free(conn->req.response);
-    conn->req.response = NULL;
+    free(conn->response);
+    conn->response = NULL;
     if (err != NULL) {
         ug_front_close(conn);
         return;
     }
-    if (!conn->req.keep_alive) {
+    if (!conn->keep_alive) {
         linger_close(conn);
         return;
     }
@@ -286,17 +303,65 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
     start_head(conn);
 }
 
-void ug_front_write_response(struct ug_front_conn *conn, char *buf, size_t len)
+/* Write a complete response (`buf`, malloc'd, taken over), then keep the connection or close it as conn->keep_alive
+ * says. The connection goes on from the write's completion. */
+static void write_response(struct ug_front_conn *conn, char *buf, size_t len)
 {
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
-    free(conn->req.response);
-    conn->req.response = buf;
+    free(conn->response);
+    conn->response = buf;
     conn->state = UG_FRONT_RESPONSE;
     ug_front_set_timeout(conn, &conn->ft->body_timeout); /* a client that does not read its answer is an idle one */
     h2o_iovec_t iov = h2o_iovec_init(buf, len);
     h2o_socket_write(conn->sock, &iov, 1, on_response_written);
 }
+
+/* ---- the exchange's transport (front_exchange.h) ---- */
+
+static struct ug_front_conn *conn_of(struct ug_front_req *req)
+{
+    return H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, req, req);
+}
+
+static void tp_respond(struct ug_front_req *req, const ug_front_response_t *given)
+{
+    struct ug_front_conn *conn = conn_of(req);
+    ug_front_response_t r = *given;
+    /* Persist only when the body was read to its end, the client allows it, and the server is not shutting down
+     * (h2o 2.2.5 does the same on ctx->shutdown_requested, lib/http1.c fixup_request). */
+    conn->keep_alive = req->body_read && req->h.keep_alive && !conn->ft->ctx->shutdown_requested;
+    r.keep_alive = conn->keep_alive;
+    size_t len;
+    char *bytes = ug_front_response_render(&r, &len);
+    if (bytes == NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    write_response(conn, bytes, len);
+}
+
+static void start_body(struct ug_front_conn *conn);
+
+static void tp_start_body(struct ug_front_req *req)
+{
+    start_body(conn_of(req));
+}
+
+static void tp_body_done(struct ug_front_req *req)
+{
+    struct ug_front_conn *conn = conn_of(req);
+    ug_front_set_timeout(conn, NULL);
+    h2o_socket_read_stop(conn->sock); /* pipelined bytes wait in the kernel and sock->input until the answer is sent */
+    conn->state = UG_FRONT_FORWARD;
+}
+
+static void tp_fail(struct ug_front_req *req)
+{
+    ug_front_close(conn_of(req));
+}
+
+static const ug_front_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail};
 
 /* ---- reading the body ---- */
 
@@ -320,7 +385,7 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
     read_body(conn);
 }
 
-void ug_front_start_body(struct ug_front_conn *conn)
+static void start_body(struct ug_front_conn *conn)
 {
     if (!conn->req.h.expect_continue) {
         read_body(conn);
@@ -337,14 +402,12 @@ void ug_front_start_body(struct ug_front_conn *conn)
 
 /* After body bytes were fed: refuse on a pipeline error, finish at the body's end. Returns 1 while the body goes on,
  * 0 when it ended or was refused (then conn may be gone: do not touch it). */
-static int body_fed(struct ug_front_conn *conn, ug_err e, int done)
+static int body_fed(struct ug_front_conn *conn, int fed, int done)
 {
-    if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
-        ug_front_fail_upload(conn, e, NULL);
+    if (!fed)
         return 0;
-    }
     if (done) {
-        ug_front_finish_body(conn);
+        ug_front_finish_body(&conn->req);
         return 0;
     }
     return 1;
@@ -358,29 +421,27 @@ static int process_body(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
     h2o_buffer_t *in = conn->sock->input;
-    ug_err e;
+    int fed;
 
     if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
         size_t n = in->size < req->body_left ? in->size : (size_t)req->body_left;
-        e = ug_upload_feed(req->upload, in->bytes, n);
-        req->bytes_in += n;
-        h2o_buffer_consume(&conn->sock->input, n);
         req->body_left -= n;
-        return body_fed(conn, e, req->body_left == 0);
+        fed = ug_front_feed(req, in->bytes, n);
+        h2o_buffer_consume(&conn->sock->input, n);
+        return body_fed(conn, fed, req->body_left == 0);
     }
     /* Decoded in place (as h2o 2.2.5 lib/http1.c handle_chunked_entity_read); max_body is enforced by
      * ug_upload_feed as decoded bytes pass. */
     size_t size = in->size;
     ssize_t r = phr_decode_chunked(&req->decoder, in->bytes, &size);
     if (r == -1) {
-        ug_front_fail_upload(conn, UG_ERR_BAD_REQUEST, "broken chunked encoding");
+        ug_front_fail_upload(req, UG_ERR_BAD_REQUEST, "broken chunked encoding");
         return 0;
     }
     in->size = size + (r > 0 ? (size_t)r : 0); /* the decoded data, then the bytes after the body */
-    e = ug_upload_feed(req->upload, in->bytes, size);
-    req->bytes_in += size;
+    fed = ug_front_feed(req, in->bytes, size);
     h2o_buffer_consume(&conn->sock->input, size);
-    return body_fed(conn, e, r >= 0);
+    return body_fed(conn, fed, r >= 0);
 }
 
 /*
@@ -398,10 +459,9 @@ static int read_body_direct(struct ug_front_conn *conn)
     if (r <= 0)
         return (int)r;
     ug_front_set_timeout(conn, &ft->body_timeout); /* idle time, so re-armed on every read */
-    ug_err e = ug_upload_feed(req->upload, ft->body_buf, (size_t)r);
-    req->bytes_in += (uint64_t)r;
     req->body_left -= (uint64_t)r;
-    return 1 + body_fed(conn, e, req->body_left == 0);
+    int fed = ug_front_feed(req, ft->body_buf, (size_t)r);
+    return 1 + body_fed(conn, fed, req->body_left == 0);
 }
 
 static void on_body_read(h2o_socket_t *sock, const char *err)
@@ -433,16 +493,6 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
 
 /* ---- the request head ---- */
 
-/* From here the request counts: in flight now, and reported (access line, metrics) when it ends. */
-static void begin_request(struct ug_front_conn *conn)
-{
-    const struct timeval *now = h2o_get_timestamp(conn->actx->ctx, NULL, NULL);
-    conn->req.received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
-    conn->req.begun = 1;
-    if (conn->ft->shared.metrics != NULL)
-        ug_metrics_request_begin(conn->ft->shared.metrics);
-}
-
 /* The head is complete and ours: keep a copy (sock->input is consumed and reused for the body), then serve it. */
 static void take(struct ug_front_conn *conn, size_t head_len)
 {
@@ -473,11 +523,8 @@ static void take(struct ug_front_conn *conn, size_t head_len)
     req->h.headers = req->headers;
     req->h.num_headers = nh;
     ug_front_head_scan(&req->h);
-    const ug_header_t *rid = ug_front_find(&req->h, "x-request-id", NULL);
-    if (rid != NULL && ug_request_id_is_acceptable(rid->value, rid->value_len))
-        memcpy(req->request_id, rid->value, rid->value_len);
-    begin_request(conn);
-    ug_front_serve(conn);
+    ug_front_begin(req);
+    ug_front_serve(req);
 }
 
 static void parse_head(struct ug_front_conn *conn)
@@ -498,13 +545,17 @@ static void parse_head(struct ug_front_conn *conn)
     if (r == -2) {
         if (len >= config->max_header_size) {
             conn->req.body_read = 0;
-            begin_request(conn);
-            ug_front_respond_error(conn, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
+            ug_front_begin(&conn->req);
+            ug_front_respond_error(&conn->req, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
         }
         return;
     }
-    if (r == -1) { /* not HTTP/1.x: "PRI * HTTP/2.0" (h2c prior knowledge) or garbage, which h2o answers with 400 */
-        hand_over(conn);
+    if (r == -1) { /* not HTTP/1.x: "PRI * HTTP/2.0" (h2c prior knowledge) for the HTTP/2 front, or garbage, which h2o
+                    * answers with 400 */
+        if (is_h2_preface(in))
+            hand_to_h2(conn);
+        else
+            hand_over(conn);
         return;
     }
     for (size_t i = 0; i < nh; ++i)
@@ -561,7 +612,7 @@ static void start_head(struct ug_front_conn *conn)
         parse_head(conn);
 }
 
-/* ALPN chose: h2 goes to h2o's HTTP/2 (the buffered path); http/1.1, or no ALPN at all, stays with the front. */
+/* ALPN chose: h2 goes to the HTTP/2 front; http/1.1, or no ALPN at all, stays here. */
 static void on_handshake(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
@@ -572,13 +623,7 @@ static void on_handshake(h2o_socket_t *sock, const char *err)
     h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
     for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len != 0; ++id) {
         if (h2o_memis(proto.base, proto.len, id->base, id->len)) {
-            h2o_accept_ctx_t *actx = conn->actx;
-            struct timeval connected_at = conn->connected_at;
-            ug_front_set_timeout(conn, NULL);
-            set_idle(conn, 0);
-            free(conn);
-            sock->data = NULL;
-            h2o_http2_accept(actx, sock, connected_at);
+            hand_to_h2(conn);
             return;
         }
     }
@@ -599,6 +644,7 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
     conn->tls = actx->ssl_ctx != NULL;
     conn->connected_at = *h2o_get_timestamp(actx->ctx, NULL, NULL); /* as h2o_accept does */
     conn->timeout_entry.cb = on_timeout;
+    conn->req = (struct ug_front_req){.tp = &transport, .ft = ft, .client_address = conn->client_address, .tls = conn->tls};
     sock->data = conn;
 
     struct sockaddr_storage ss;

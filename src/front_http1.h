@@ -8,10 +8,11 @@
  * requests (and CORS preflights) of upload routes at header time: gate, method,
  * declared size and free space are decided before a body byte is read; the
  * body then flows chunk by chunk into the upload pipeline (upload.h) with
- * backpressure, and the app's answer is written back by the front. Everything
- * else - other paths, h2c prior knowledge and Upgrade, heads the front does not
- * take (front_parse.h) - is handed to h2o (h2o_http1_accept) with the bytes
- * already read; h2o then serves that connection to its end.
+ * backpressure, and the app's answer is written back by the front. HTTP/2
+ * connections (the prior-knowledge preface, or ALPN h2) go to the HTTP/2 front
+ * (front_h2.h). Everything else - other paths, h2c Upgrade, heads the front
+ * does not take (front_parse.h) - is handed to h2o (h2o_http1_accept) with the
+ * bytes already read; h2o then serves that connection to its end.
  *
  * Timeouts (config `timeouts:`): header (from accept, or from the first byte
  * of a later head, to the end of the head; not re-armed by reads, so a
@@ -40,7 +41,7 @@
  * it; sock->on_close (set by the caller) runs either way. `actx` must outlive
  * the connection (it is the listener's). On a TLS listener (actx->ssl_ctx)
  * the front runs the handshake itself (bounded by timeouts.header); ALPN h2
- * goes to h2o's HTTP/2, http/1.1 or no ALPN stays with the front, which then
+ * goes to the HTTP/2 front, http/1.1 or no ALPN stays with the front, which then
  * reads what h2o's socket layer decrypts. PROXY-protocol listeners, and every
  * connection of a context without an upload handler (handler.h), are passed
  * to h2o_accept() unchanged.

@@ -24,6 +24,7 @@ typedef enum ug_front_framing {
     UG_FRONT_BODY_NONE = 0,       /* neither Content-Length nor Transfer-Encoding: no body (RFC 9112 6.3 item 7) */
     UG_FRONT_BODY_CONTENT_LENGTH, /* content_length bytes follow the head */
     UG_FRONT_BODY_CHUNKED,        /* Transfer-Encoding: chunked */
+    UG_FRONT_BODY_STREAM,         /* HTTP/2 without content-length: DATA frames until END_STREAM (set by front_h2.c) */
 } ug_front_framing_t;
 
 typedef struct ug_front_head {

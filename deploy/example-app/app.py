@@ -37,7 +37,7 @@ import time
 from typing import Any, Dict, List, Optional, Union
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 HASH_CHUNK = 1 << 20
@@ -381,6 +381,17 @@ async def echo(request: Request):
         status_code=200,
         headers={"X-Example-App": "echo", "X-Echo-Test": request.headers.get("x-test", "")},
     )
+
+
+@app.get("/api/bytes/{n}")
+def some_bytes(n: int):
+    """n bytes of a fixed pattern (at most 64 MiB): a download that passes through uploadgate, streamed back to the
+    client by h2o's proxy under HTTP/2 flow control."""
+    if not 0 <= n <= 64 * 1024 * 1024:
+        raise HTTPException(status_code=400, detail="n must be 0..64 MiB")
+    pattern = bytes(range(256)) * 4096  # 1 MiB
+    body = (pattern * (n // len(pattern) + 1))[:n]
+    return Response(body, media_type="application/octet-stream", headers={"X-Example-App": "bytes"})
 
 
 @app.get("/api/status/{code}")

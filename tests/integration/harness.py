@@ -874,6 +874,7 @@ class H2Result:
     sent: int = 0                     # DATA bytes we sent
     all_sent: bool = False            # the whole body was sent (with END_STREAM)
     closed: bool = False              # the connection was closed under us
+    interim: List[int] = field(default_factory=list)  # statuses of 1xx responses, in order
 
     def header(self, name):
         v = self.headers.get(name)
@@ -960,7 +961,8 @@ class H2Conn:
                 res.headers = hdrs
                 res.status = int(hdrs[":status"][0])
             elif isinstance(ev, h2.events.InformationalResponseReceived):
-                pass
+                if res is not None:
+                    res.interim.append(int(dict(ev.headers)[":status"]))
             elif isinstance(ev, h2.events.DataReceived):
                 if res is not None:
                     res.body += ev.data

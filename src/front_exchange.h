@@ -1,0 +1,124 @@
+/*
+ * front_exchange.h - one upload request served by one of uploadgate's fronts,
+ * whatever carries it: an HTTP/1.1 connection (front_http1.c) or an HTTP/2
+ * stream (front_h2.c). The exchange (front_exchange.c) makes the same
+ * decisions, in the same order, as handler.c on h2o's buffered path - gate,
+ * method, the pipeline's checks, body into the upload, manifest forwarded, the
+ * app's answer relayed - and leaves the bytes on the wire to its transport,
+ * through the four callbacks of ug_front_transport.
+ *
+ * Ownership: the transport embeds the ug_front_req and owns it; everything the
+ * request holds (head copy, gate decision, upload, forward in flight) is freed
+ * by ug_front_req_end, which the transport calls when the request is over,
+ * answered or not. Exchange functions that hand control to the transport say
+ * so: after them the request may be gone.
+ */
+#ifndef UG_FRONT_EXCHANGE_H
+#define UG_FRONT_EXCHANGE_H
+
+#include <netdb.h>
+#include <time.h>
+
+#include <h2o.h>
+
+#include "forward.h"
+#include "forward_head.h"
+#include "front_parse.h"
+#include "front_response.h"
+#include "gate.h"
+#include "handler.h"
+#include "pico.h"
+#include "upload.h"
+
+/* As h2o 2.2.5 (H2O_MAX_HEADERS): a head with more fields is not the front's (h2o serves it). */
+#define UG_FRONT_MAX_HEADERS 100
+
+/* Per event loop: the upload handler's shared state, the fronts' timeout queues (one per duration) and buffers. */
+struct ug_front_thread {
+    ug_handler_shared_t shared;
+    h2o_context_t *ctx;
+    h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
+    h2o_linklist_t idle;               /* HTTP/1.1 connections waiting for a head with nothing read yet */
+    h2o_linklist_t h2_conns;           /* every HTTP/2 connection of the loop (front_h2.c), told of a shutdown */
+    h2o_timeout_entry_t shutdown_poll; /* on ctx->one_sec_timeout while `idle` or `h2_conns` is not empty */
+    char *body_buf;                    /* UG_FRONT_BODY_READ_SIZE bytes, malloc'd on first use; empty between events */
+};
+
+/* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c). */
+#define UG_FRONT_BODY_READ_SIZE (256 * 1024)
+
+/* Arm the thread's shutdown poll (front_http1.c): connections waiting on `idle` or `h2_conns` are told of a shutdown. */
+void ug_front_watch_shutdown(struct ug_front_thread *ft);
+
+struct ug_front_req;
+
+/* What the exchange needs of the connection or stream carrying it. */
+typedef struct ug_front_transport {
+    /* Send a complete response (every pointer in `r` is valid for the call only) and end the exchange. */
+    void (*respond)(struct ug_front_req *req, const ug_front_response_t *r);
+    /* Every check that needs no body passed: let the body come (100 Continue where asked). May end the request. */
+    void (*start_body)(struct ug_front_req *req);
+    /* The whole body was read: stop the body's timeout and reading while the app is asked. */
+    void (*body_done)(struct ug_front_req *req);
+    /* Out of memory with no way to answer: end the connection or stream at once. Ends the request. */
+    void (*fail)(struct ug_front_req *req);
+} ug_front_transport_t;
+
+/* One request. Everything in `h` and `gate` points into `head` (HTTP/1.1) or the stream's pool (HTTP/2), or the
+ * runtime's config. */
+struct ug_front_req {
+    const ug_front_transport_t *tp;
+    struct ug_front_thread *ft;
+    const char *client_address; /* the connection's, NUL-terminated */
+    int tls;
+    int http2;
+    ug_runtime_t *rt; /* the configuration this request runs under (a reference), taken when its head begins */
+    char *head;       /* HTTP/1.1: copy of the request head (names lower-cased, as h2o does), malloc'd */
+    ug_header_t headers[UG_FRONT_MAX_HEADERS];
+    ug_front_head_t h;
+    const ug_route_t *route;
+    char *acrh; /* several Access-Control-Request-Headers joined (malloc'd), or NULL */
+    ug_gate_decision_t gate;
+    int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method, as handler.c's CORS filter sees it */
+    struct timespec received_at;
+    ug_upload_t *upload;
+    uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
+    struct phr_chunked_decoder decoder;
+    int body_read; /* the whole body has been read (HTTP/1.1: the connection may persist) */
+    int responded; /* the response was given to the transport */
+    ug_forward_t *forward;
+    char *forward_head;
+    /* for the access log and metrics (observe.h), reported when the request ends */
+    int begun;  /* the head was taken: the request counts */
+    int status; /* of the response written, 0 before one */
+    size_t bytes_out;
+    uint64_t bytes_in;
+    ug_err error; /* uploadgate's own error response, UG_OK if none */
+    unsigned files;
+    uint64_t upload_bytes;
+    int handed_over;
+    char request_id[UG_REQUEST_ID_MAX + 1];
+};
+
+/* From here the request counts: in flight now, reported (access line, metrics) when it ends, under the client's
+ * X-Request-Id when req->h has a usable one. */
+void ug_front_begin(struct ug_front_req *req);
+/* A head the front took (req->h scanned, names lower-case, req->route set): decide it and serve it. May end the
+ * request. */
+void ug_front_serve(struct ug_front_req *req);
+/* Send uploadgate's JSON error for `e`, after the `extra` fields (at most UG_CORS_MAX_HEADERS + 1); message NULL = the
+ * default. Ends the exchange. */
+void ug_front_respond_error(struct ug_front_req *req, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra);
+/* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
+void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
+/* Body bytes arrived: feed them to the upload. Returns 1 while the body goes on; 0 when it was refused (the error is
+ * sent: the request may be gone). */
+int ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len);
+/* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */
+void ug_front_finish_body(struct ug_front_req *req);
+/* The request is over (answered, or its connection or stream gone): report it once (access line, metrics), cancel
+ * the forward, remove an upload the app will never hear of, free everything, and zero it but for the transport
+ * fields (tp, ft, client_address, tls, http2). */
+void ug_front_req_end(struct ug_front_req *req);
+
+#endif

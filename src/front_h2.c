@@ -1,0 +1,556 @@
+/*
+ * front_h2.c - see front_h2.h; the connection (nghttp2 session, reading,
+ * writing, timeouts, shutdown) and the streams the front serves itself
+ * (uploads: front_exchange.h). Streams served by h2o are front_h2_pass.c's.
+ */
+#include "front_h2.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "front_h2_conn.h"
+
+/* Frames gathered from nghttp2 before one socket write: fewer writes than one per frame, and a bound on what a
+ * connection holds while the client reads slowly. */
+#define WRITE_BATCH (256 * 1024)
+/* Reads per readiness event on cleartext connections (epoll is level-triggered in h2o 2.2.5: what is left wakes us). */
+#define READS_PER_EVENT 4
+/* Flow-control windows advertised, as h2o 2.2.5's (lib/http2/connection.c H2O_HTTP2_SETTINGS_HOST): upload DATA is
+ * consumed as it arrives, so the window only bounds what a pass-through stream buffers before h2o sees it. */
+#define STREAM_WINDOW (16 * 1024 * 1024)
+#define CONNECTION_WINDOW (16 * 1024 * 1024)
+/* As front_http1.c TLS_RCVBUF: what one event decrypts into sock->input stays far below the spool threshold. */
+#define TLS_RCVBUF (256 * 1024)
+
+static void flush(struct ug_h2_conn *conn);
+
+/* ---- streams ---- */
+
+static struct ug_h2_stream *stream_of(struct ug_h2_conn *conn, int32_t id)
+{
+    return nghttp2_session_get_stream_user_data(conn->session, id);
+}
+
+static void free_stream(struct ug_h2_stream *s)
+{
+    h2o_linklist_unlink(&s->link);
+    if (h2o_linklist_is_linked(&s->proceed_link))
+        h2o_linklist_unlink(&s->proceed_link);
+    if (s->pass != NULL)
+        ug_h2_pass_free(s);
+    ug_front_req_end(&s->req);
+    free(s->body);
+    h2o_mem_clear_pool(&s->pool);
+    free(s);
+}
+
+static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
+{
+    nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, error_code);
+    ug_h2_want_flush(s->conn);
+}
+
+/* ---- the exchange's transport for upload streams (front_exchange.h) ---- */
+
+static struct ug_h2_stream *stream_of_req(struct ug_front_req *req)
+{
+    return H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, req, req);
+}
+
+static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length, uint32_t *data_flags,
+                                  nghttp2_data_source *source, void *user_data)
+{
+    struct ug_h2_stream *s = source->ptr;
+    (void)session, (void)stream_id, (void)user_data;
+    size_t n = s->body_len - s->body_off < length ? s->body_len - s->body_off : length;
+    memcpy(buf, s->body + s->body_off, n);
+    s->body_off += n;
+    if (s->body_off == s->body_len)
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static void tp_respond(struct ug_front_req *req, const ug_front_response_t *r)
+{
+    struct ug_h2_stream *s = stream_of_req(req);
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (r->num_headers + 4));
+    ug_h2_nva_bufs_t bufs;
+    if (nva == NULL || (r->body_len != 0 && (s->body = malloc(r->body_len)) == NULL)) {
+        free(nva);
+        reset_stream(s, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    size_t n = ug_h2_response_nva(nva, &bufs, r->status, r->date, r->date != NULL ? strlen(r->date) : 0, r->server,
+                                  r->server != NULL ? strlen(r->server) : 0, r->headers, r->num_headers, r->body_len);
+    nghttp2_data_provider body = {.source.ptr = s, .read_callback = read_response_body};
+    if (r->body_len != 0)
+        memcpy(s->body, r->body, r->body_len);
+    s->body_len = r->body_len;
+    /* nghttp2 copies the header block; a body-less response ends the stream with its HEADERS */
+    if (nghttp2_submit_response(s->conn->session, s->id, nva, n, r->body_len != 0 ? &body : NULL) != 0)
+        reset_stream(s, NGHTTP2_INTERNAL_ERROR);
+    free(nva);
+    ug_h2_want_flush(s->conn);
+}
+
+static void tp_start_body(struct ug_front_req *req)
+{
+    struct ug_h2_stream *s = stream_of_req(req);
+    if (req->h.expect_continue) { /* RFC 9113 8.1: an interim HEADERS frame */
+        nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
+        nghttp2_submit_headers(s->conn->session, NGHTTP2_FLAG_NONE, s->id, NULL, &nv, 1, NULL);
+        ug_h2_want_flush(s->conn);
+    }
+    /* DATA frames are fed as nghttp2 delivers them (on_data_chunk); the flow-control windows pace the client */
+}
+
+static void tp_body_done(struct ug_front_req *req)
+{
+    (void)req; /* the stream's request_done already stops its share of the idle timeout (update_timeout) */
+}
+
+static void tp_fail(struct ug_front_req *req)
+{
+    reset_stream(stream_of_req(req), NGHTTP2_INTERNAL_ERROR);
+}
+
+static const ug_front_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail};
+
+/* ---- nghttp2 callbacks ---- */
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct ug_h2_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    s->conn = conn;
+    s->id = frame->hd.stream_id;
+    h2o_mem_init_pool(&s->pool);
+    s->req = (struct ug_front_req){
+        .tp = &transport, .ft = conn->ft, .client_address = conn->client_address, .tls = conn->tls, .http2 = 1};
+    /* the configuration current when this head began is the one it is decided by */
+    s->req.rt = ug_runtime_slot_acquire(conn->ft->shared.runtime);
+    h2o_linklist_insert(&conn->streams, &s->link);
+    nghttp2_session_set_stream_user_data(session, s->id, s);
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    struct ug_h2_stream *s = stream_of(conn, frame->hd.stream_id);
+    (void)session, (void)flags;
+    if (s == NULL || s->kind != UG_H2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers are not kept, as h2o 2.2.5 */
+    /* the size of a field as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 6.5.2) */
+    s->head_bytes += namelen + valuelen + 32;
+    if (s->head_too_large || s->head_bytes > s->req.rt->config->max_header_size) {
+        s->head_too_large = 1;
+        return 0;
+    }
+    h2o_iovec_t n = h2o_strdup(&s->pool, (const char *)name, namelen), v = h2o_strdup(&s->pool, (const char *)value, valuelen);
+    if (namelen != 0 && name[0] == ':') { /* nghttp2 has checked the pseudo-fields (RFC 9113 8.3.1) */
+        h2o_iovec_t *slot = h2o_memis(n.base, n.len, H2O_STRLIT(":method"))      ? &s->method
+                            : h2o_memis(n.base, n.len, H2O_STRLIT(":path"))      ? &s->path
+                            : h2o_memis(n.base, n.len, H2O_STRLIT(":authority")) ? &s->authority
+                            : h2o_memis(n.base, n.len, H2O_STRLIT(":scheme"))    ? &s->scheme
+                                                                                 : NULL;
+        if (slot != NULL)
+            *slot = v;
+        return 0;
+    }
+    if (s->num_fields == s->cap_fields) {
+        size_t cap = s->cap_fields != 0 ? s->cap_fields * 2 : 16;
+        ug_header_t *fields = h2o_mem_alloc_pool(&s->pool, sizeof(*fields) * cap);
+        if (s->num_fields != 0)
+            memcpy(fields, s->fields, sizeof(*fields) * s->num_fields);
+        s->fields = fields;
+        s->cap_fields = cap;
+    }
+    s->fields[s->num_fields++] = (ug_header_t){n.base, n.len, v.base, v.len};
+    return 0;
+}
+
+/* The request head is complete: the front's (front_parse.h, as for HTTP/1.1), or h2o's. */
+static void head_complete(struct ug_h2_stream *s, int end_stream)
+{
+    struct ug_front_req *req = &s->req;
+    const ug_config_t *config = req->rt->config;
+    if (s->head_too_large) {
+        s->kind = UG_H2_UPLOAD;
+        ug_front_begin(req);
+        ug_front_respond_error(req, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
+        return;
+    }
+    ug_h2_request_head_t in = {
+        .method = s->method.base,
+        .method_len = s->method.len,
+        .path = s->path.base,
+        .path_len = s->path.len,
+        .authority = s->authority.base,
+        .authority_len = s->authority.len,
+        .fields = s->fields,
+        .num_fields = s->num_fields,
+        .end_stream = end_stream,
+    };
+    ug_front_head_t h;
+    ug_h2_head_scan(&in, &h);
+    const ug_route_t *route = NULL;
+    if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_classify(config, &h, &route) != UG_FRONT_TAKE) {
+        s->kind = UG_H2_PASS;
+        if (ug_h2_pass_begin(s) != 0)
+            reset_stream(s, NGHTTP2_INTERNAL_ERROR);
+        else if (end_stream)
+            ug_h2_pass_end(s);
+        return;
+    }
+    s->kind = UG_H2_UPLOAD;
+    memcpy(req->headers, s->fields, sizeof(*s->fields) * s->num_fields);
+    req->h = h;
+    req->h.headers = req->headers;
+    req->route = route;
+    ug_front_begin(req);
+    ug_front_serve(req);
+}
+
+static void request_ended(struct ug_h2_stream *s)
+{
+    s->request_done = 1;
+    if (s->kind == UG_H2_PASS && s->pass != NULL)
+        ug_h2_pass_end(s);
+    else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read)
+        ug_front_finish_body(&s->req);
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    (void)session;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    struct ug_h2_stream *s = stream_of(conn, frame->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    int end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && s->kind == UG_H2_HEADERS) {
+        s->request_done = end_stream;
+        head_complete(s, end_stream);
+    } else if (end_stream) {
+        request_ended(s);
+    }
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len,
+                         void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    struct ug_h2_stream *s = stream_of(conn, stream_id);
+    (void)session, (void)flags;
+    if (s == NULL)
+        return 0;
+    if (s->kind == UG_H2_PASS) {
+        if (s->pass != NULL && ug_h2_pass_data(s, data, len) != 0)
+            reset_stream(s, NGHTTP2_REFUSED_STREAM); /* over h2o's entity limit: as h2o 2.2.5 answers it */
+    } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
+        ug_front_feed(&s->req, (const char *)data, len); /* a refusal is answered by the exchange */
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0)
+        return 0;
+    struct ug_h2_stream *s = stream_of(conn, frame->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    (void)session;
+    /* Answered before the request ended (a refusal at header time or mid-body): RFC 9113 8.1 would let us reset the
+     * stream with NO_ERROR, but Debian 12's curl (7.88) then fails the transfer ("Stream error in the HTTP/2 framing
+     * layer") instead of showing the answer. So the rest of the body is read and dropped (on_data_chunk: nothing is
+     * fed once the exchange has answered), its window reopened as it comes, under the connection's body_idle. */
+    s->response_done = 1;
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    (void)error_code;
+    if (conn->session == NULL) /* being deleted by close_conn, which frees the streams itself */
+        return 0;
+    struct ug_h2_stream *s = stream_of(conn, stream_id);
+    if (s != NULL) {
+        nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+        free_stream(s);
+    }
+    return 0;
+}
+
+/* ---- the connection ---- */
+
+static void set_timeout(struct ug_h2_conn *conn, h2o_timeout_t *timeout)
+{
+    if (h2o_timeout_is_linked(&conn->timeout_entry))
+        h2o_timeout_unlink(&conn->timeout_entry);
+    conn->timeout = timeout;
+    if (timeout != NULL)
+        h2o_timeout_link(conn->super.ctx->loop, timeout, &conn->timeout_entry);
+}
+
+/* Re-armed after every read and write (see front_h2.h): idle time, not a deadline. */
+static void update_timeout(struct ug_h2_conn *conn)
+{
+    int receiving = 0, working = 0;
+    for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams; l = l->next) {
+        struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, link, l);
+        if (!s->request_done)
+            receiving = 1;
+        else if (!s->response_done)
+            working = 1;
+    }
+    if (conn->writing || receiving)
+        set_timeout(conn, &conn->ft->body_timeout);
+    else if (working)
+        set_timeout(conn, NULL);
+    else
+        set_timeout(conn, &conn->ft->keepalive_timeout);
+}
+
+static void close_conn(struct ug_h2_conn *conn)
+{
+    set_timeout(conn, NULL);
+    if (h2o_timeout_is_linked(&conn->flush_entry))
+        h2o_timeout_unlink(&conn->flush_entry);
+    h2o_linklist_unlink(&conn->link);
+    nghttp2_session *session = conn->session;
+    conn->session = NULL; /* on_stream_close ignores what session_del might report: the streams are freed below */
+    nghttp2_session_del(session);
+    while (!h2o_linklist_is_empty(&conn->streams))
+        free_stream(H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, link, conn->streams.next));
+    h2o_socket_close(conn->sock); /* runs sock->on_close; a write in flight is dropped without its callback */
+    free(conn->wbuf);
+    free(conn);
+}
+
+static void on_timeout(h2o_timeout_entry_t *entry)
+{
+    close_conn(H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, timeout_entry, entry));
+}
+
+static void on_written(h2o_socket_t *sock, const char *err)
+{
+    struct ug_h2_conn *conn = sock->data;
+    conn->writing = 0;
+    conn->wlen = 0;
+    if (err != NULL) {
+        close_conn(conn);
+        return;
+    }
+    flush(conn);
+}
+
+static int append_output(struct ug_h2_conn *conn, const uint8_t *data, size_t len)
+{
+    if (conn->wlen + len > conn->wcap) {
+        size_t cap = conn->wcap != 0 ? conn->wcap : 16 * 1024;
+        while (cap < conn->wlen + len)
+            cap *= 2;
+        char *p = realloc(conn->wbuf, cap);
+        if (p == NULL)
+            return -1;
+        conn->wbuf = p;
+        conn->wcap = cap;
+    }
+    memcpy(conn->wbuf + conn->wlen, data, len);
+    conn->wlen += len;
+    return 0;
+}
+
+/* Take nghttp2's frames (letting h2o produce more for streams whose data was taken) and write them; close when the
+ * session has nothing more to read or write (GOAWAY exchanged, or a connection error). */
+static void flush(struct ug_h2_conn *conn)
+{
+    if (conn->writing)
+        return;
+    for (;;) {
+        while (conn->wlen < WRITE_BATCH) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(conn->session, &data);
+            if (n < 0 || (n > 0 && append_output(conn, data, (size_t)n) != 0)) {
+                close_conn(conn);
+                return;
+            }
+            if (n == 0)
+                break;
+        }
+        if (conn->wlen >= WRITE_BATCH || h2o_linklist_is_empty(&conn->to_proceed))
+            break;
+        /* h2o may send more from these now (or later, from its own callbacks, which ask for a flush) */
+        while (!h2o_linklist_is_empty(&conn->to_proceed)) {
+            struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, proceed_link, conn->to_proceed.next);
+            h2o_linklist_unlink(&s->proceed_link);
+            ug_h2_pass_proceed(s);
+        }
+    }
+    if (conn->wlen != 0) {
+        h2o_iovec_t buf = h2o_iovec_init(conn->wbuf, conn->wlen);
+        conn->writing = 1;
+        h2o_socket_write(conn->sock, &buf, 1, on_written);
+    } else if (!nghttp2_session_want_read(conn->session) && !nghttp2_session_want_write(conn->session)) {
+        close_conn(conn);
+        return;
+    }
+    update_timeout(conn);
+}
+
+static void on_flush(h2o_timeout_entry_t *entry)
+{
+    flush(H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, flush_entry, entry));
+}
+
+void ug_h2_want_flush(struct ug_h2_conn *conn)
+{
+    if (conn->session != NULL && !h2o_timeout_is_linked(&conn->flush_entry))
+        h2o_timeout_link(conn->super.ctx->loop, &conn->super.ctx->zero_timeout, &conn->flush_entry);
+}
+
+/* Give bytes to nghttp2 (it keeps nothing pointing into them). Returns -1 when the connection was closed. */
+static int feed(struct ug_h2_conn *conn, const char *bytes, size_t len)
+{
+    if (nghttp2_session_mem_recv(conn->session, (const uint8_t *)bytes, len) < 0) { /* bad preface, flood, no memory */
+        close_conn(conn);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_read(h2o_socket_t *sock, const char *err)
+{
+    struct ug_h2_conn *conn = sock->data;
+    if (err != NULL) {
+        close_conn(conn);
+        return;
+    }
+    if (conn->tls) { /* h2o's socket layer has read and decrypted into sock->input */
+        if (feed(conn, sock->input->bytes, sock->input->size) != 0)
+            return;
+        h2o_buffer_consume(&sock->input, sock->input->size);
+    } else {
+        struct ug_front_thread *ft = conn->ft;
+        if (ft->body_buf == NULL && (ft->body_buf = malloc(UG_FRONT_BODY_READ_SIZE)) == NULL) {
+            close_conn(conn);
+            return;
+        }
+        for (int i = 0; i < READS_PER_EVENT; ++i) {
+            ssize_t r;
+            while ((r = read(h2o_socket_get_fd(sock), ft->body_buf, UG_FRONT_BODY_READ_SIZE)) == -1 && errno == EINTR)
+                ;
+            if (r == 0 || (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                close_conn(conn);
+                return;
+            }
+            if (r == -1)
+                break;
+            if (feed(conn, ft->body_buf, (size_t)r) != 0)
+                return;
+            if ((size_t)r < UG_FRONT_BODY_READ_SIZE)
+                break;
+        }
+    }
+    flush(conn);
+}
+
+void ug_front_h2_shutdown(struct ug_front_thread *ft)
+{
+    h2o_linklist_t *l = ft->h2_conns.next;
+    while (l != &ft->h2_conns) {
+        struct ug_h2_conn *conn = H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, link, l);
+        l = l->next; /* flush may close conn */
+        if (conn->goaway)
+            continue;
+        conn->goaway = 1;
+        nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(conn->session),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        flush(conn);
+    }
+}
+
+static int new_session(struct ug_h2_conn *conn)
+{
+    nghttp2_session_callbacks *cbs;
+    nghttp2_option *opt;
+    int ret = -1;
+    if (nghttp2_session_callbacks_new(&cbs) != 0)
+        return -1;
+    if (nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cbs);
+        return -1;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    if (nghttp2_session_server_new2(&conn->session, cbs, conn, opt) == 0) {
+        nghttp2_settings_entry settings[] = {
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+             (uint32_t)conn->super.ctx->globalconf->http2.max_concurrent_requests_per_connection},
+            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+            {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        };
+        if (nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, settings, sizeof(settings) / sizeof(settings[0])) == 0 &&
+            nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0, CONNECTION_WINDOW) == 0)
+            ret = 0;
+    }
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    return ret;
+}
+
+void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+                        const char *client_address)
+{
+    /* h2o_create_connection fills h2o's part (context, hosts, id, callbacks) and aborts when out of memory */
+    struct ug_h2_conn *conn =
+        (struct ug_h2_conn *)h2o_create_connection(sizeof(*conn), actx->ctx, actx->hosts, connected_at, &ug_h2_conn_callbacks);
+    memset((char *)conn + sizeof(conn->super), 0, sizeof(*conn) - sizeof(conn->super));
+    conn->sock = sock;
+    conn->ft = ft;
+    conn->tls = actx->ssl_ctx != NULL;
+    snprintf(conn->client_address, sizeof(conn->client_address), "%s", client_address);
+    h2o_linklist_init_anchor(&conn->streams);
+    h2o_linklist_init_anchor(&conn->to_proceed);
+    conn->timeout_entry.cb = on_timeout;
+    conn->flush_entry.cb = on_flush;
+    sock->data = conn;
+    h2o_linklist_insert(&ft->h2_conns, &conn->link);
+    if (new_session(conn) != 0) {
+        close_conn(conn);
+        return;
+    }
+    ug_front_watch_shutdown(ft);
+    if (conn->tls) {
+        int size = TLS_RCVBUF;
+        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    /* the preface (or its start), as far as the HTTP/1.1 front or the TLS handshake read it */
+    if (sock->input->size != 0) {
+        if (feed(conn, sock->input->bytes, sock->input->size) != 0)
+            return;
+        h2o_buffer_consume(&sock->input, sock->input->size);
+    }
+    h2o_socket_read_start(sock, on_read);
+    flush(conn);
+}

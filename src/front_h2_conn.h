@@ -1,0 +1,89 @@
+/*
+ * front_h2_conn.h - the state of one connection and its streams of the HTTP/2
+ * front (internal: front_h2.c, the connection and upload streams;
+ * front_h2_pass.c, streams served by h2o's request pipeline).
+ *
+ * Ownership: the connection owns its socket, its nghttp2 session and every
+ * stream, freed when nghttp2 closes the stream (on_stream_close) or when the
+ * connection closes. nghttp2 may only be called outside its own callbacks for
+ * mem_recv/mem_send; everything that wants bytes written asks for a flush
+ * (ug_h2_want_flush), which runs from the event loop's zero timeout, never
+ * nested inside a callback.
+ */
+#ifndef UG_FRONT_H2_CONN_H
+#define UG_FRONT_H2_CONN_H
+
+#include <netdb.h>
+
+#include <h2o.h>
+#include <nghttp2/nghttp2.h>
+
+#include "front_exchange.h"
+#include "front_h2_head.h"
+
+struct ug_h2_pass;
+
+struct ug_h2_conn {
+    h2o_conn_t super; /* first: h2o's pipeline sees this connection (front_h2_pass.c) */
+    h2o_socket_t *sock;
+    struct ug_front_thread *ft;
+    nghttp2_session *session;
+    h2o_linklist_t link;       /* in ft->h2_conns */
+    h2o_linklist_t streams;    /* every open stream */
+    h2o_linklist_t to_proceed; /* pass-through streams whose response data was taken: h2o_proceed_response after */
+    h2o_timeout_entry_t timeout_entry;
+    h2o_timeout_t *timeout;          /* the queue timeout_entry is linked to, NULL when none */
+    h2o_timeout_entry_t flush_entry; /* on ctx->zero_timeout while a flush is wanted */
+    char *wbuf;                      /* frames being written (copied out of nghttp2) */
+    size_t wlen, wcap;
+    int writing;
+    int tls;
+    int goaway; /* GOAWAY submitted for shutdown */
+    char client_address[NI_MAXHOST];
+};
+
+enum ug_h2_kind { UG_H2_HEADERS = 0, UG_H2_UPLOAD, UG_H2_PASS };
+
+struct ug_h2_stream {
+    struct ug_h2_conn *conn;
+    int32_t id;
+    h2o_linklist_t link;         /* in conn->streams */
+    h2o_linklist_t proceed_link; /* in conn->to_proceed */
+    enum ug_h2_kind kind;
+    h2o_mem_pool_t pool; /* copies of the request's fields */
+    /* the request head, as received */
+    h2o_iovec_t method, path, authority, scheme;
+    ug_header_t *fields;
+    size_t num_fields, cap_fields, head_bytes;
+    int head_too_large;
+    int request_done;  /* END_STREAM received */
+    int response_done; /* END_STREAM sent (or the stream reset) */
+    /* UG_H2_UPLOAD */
+    struct ug_front_req req;
+    char *body; /* the response body, malloc'd */
+    size_t body_len, body_off;
+    /* UG_H2_PASS */
+    struct ug_h2_pass *pass;
+};
+
+/* ---- front_h2.c ---- */
+
+/* Ask for the session's frames to be written soon (from the event loop, outside any nghttp2 callback). */
+void ug_h2_want_flush(struct ug_h2_conn *conn);
+/* ---- front_h2_pass.c ---- */
+
+/* The stream's head is complete and not the front's: hand it to h2o's pipeline (now, or at END_STREAM once its
+ * body is buffered). Returns 0, or -1 when the stream must be reset. */
+int ug_h2_pass_begin(struct ug_h2_stream *s);
+/* DATA for a pass-through stream: buffered for h2o. Returns 0, or -1 when over the entity limit (reset it). */
+int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len);
+/* END_STREAM for a pass-through stream: run h2o's pipeline on it. */
+void ug_h2_pass_end(struct ug_h2_stream *s);
+/* Response data was taken from this stream; after the flush, h2o may produce more. */
+void ug_h2_pass_proceed(struct ug_h2_stream *s);
+/* The stream is closed: dispose of h2o's request (stopping its generator) and free the pass-through state. */
+void ug_h2_pass_free(struct ug_h2_stream *s);
+/* The h2o_conn_t callbacks of a front connection. */
+extern const h2o_conn_callbacks_t ug_h2_conn_callbacks;
+
+#endif

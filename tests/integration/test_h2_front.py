@@ -1,0 +1,149 @@
+"""uploadgate's own HTTP/2 front (src/front_h2.c): upload streams fed as their DATA frames arrive, every other stream
+served by h2o's pipeline on the same connection, interim 100 responses, 431 for an oversized head, downloads under
+flow control, and a graceful GOAWAY at shutdown."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from checks import assert_clean, assert_error, find_manifest
+from harness import H2Conn, KiB, MiB, multipart_body, multipart_content_type, sha256_bytes, tcp_accepts, wait_until
+
+ITEMS_BODY = b'{"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}'
+TLS = pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2"])
+
+
+def pattern_bytes(n: int) -> bytes:
+    """What the example app's GET /api/bytes/{n} sends."""
+    p = bytes(range(256)) * 4096
+    return (p * (n // len(p) + 1))[:n]
+
+
+@TLS
+def test_interleaved_uploads_and_a_passthrough_request_on_one_connection(gateway, tls):
+    datas = [os.urandom(n) for n in (3 * MiB + 17, 1 * MiB, 2 * MiB + 5)]
+    bodies = [multipart_body([{"name": "title", "data": f"t{i}".encode()},
+                              {"name": "file", "filename": f"f{i}.bin", "data": d}]) for i, d in enumerate(datas)]
+    c = H2Conn(gateway, tls=tls, timeout=30)
+    try:
+        sids = [c.start("POST", f"/upload?n={i}", [("content-type", multipart_content_type()),
+                                                     ("content-length", str(len(b)))]) for i, b in enumerate(bodies)]
+        # A pass-through request between the uploads' heads and their bodies: h2o answers it while they stream.
+        get = c.start("GET", "/api/items", end_stream=True)
+        got = c.wait_response(get)
+        assert got.status == 200 and got.body == ITEMS_BODY, got
+        # DATA frames of the three streams interleaved, 64 KiB at a time.
+        offsets = [0, 0, 0]
+        while any(o < len(b) for o, b in zip(offsets, bodies)):
+            for i, (sid, b) in enumerate(zip(sids, bodies)):
+                if offsets[i] < len(b):
+                    piece = b[offsets[i]:offsets[i] + 64 * KiB]
+                    offsets[i] += len(piece)
+                    assert c.send(sid, piece, end_stream=offsets[i] == len(b)), c.results[sid]
+        results = [c.wait_response(sid) for sid in sids]
+    finally:
+        c.close()
+    for i, (r, d) in enumerate(zip(results, datas)):
+        assert r.status == 201 and r.ended, r
+        _, m = find_manifest(gateway, r.json()["id"])
+        assert m["path"] == f"/upload?n={i}"
+        assert m["client"]["protocol"] == "HTTP/2"
+        assert [(f["name"], f["value"]) for f in m["fields"]] == [("title", f"t{i}")]
+        assert [(f["filename"], f["size"], f["sha256"]) for f in m["files"]] == [(f"f{i}.bin", len(d), sha256_bytes(d))]
+
+
+@TLS
+def test_download_streams_through_flow_control(gateway, tls):
+    """8 MiB from the app through h2o's proxy to an HTTP/2 client that acknowledges as it reads (the client's window is
+    64 KiB at first): every byte arrives, in order, and the response says how many."""
+    n = 8 * MiB + 3
+    c = H2Conn(gateway, tls=tls, timeout=30)
+    try:
+        sid = c.start("GET", f"/api/bytes/{n}", end_stream=True)
+        res = c.wait_response(sid)
+    finally:
+        c.close()
+    assert res.status == 200 and res.ended, res
+    assert res.header("content-length") == str(n)
+    assert res.header("x-example-app") == "bytes"
+    assert len(res.body) == n
+    assert hashlib.sha256(res.body).digest() == hashlib.sha256(pattern_bytes(n)).digest()
+
+
+@TLS
+def test_expect_100_continue_gets_an_interim_response_before_the_body(gateway, tls):
+    data = os.urandom(300 * KiB)
+    body = multipart_body([{"name": "file", "filename": "e.bin", "data": data}])
+    c = H2Conn(gateway, tls=tls, timeout=20)
+    try:
+        sid = c.start("POST", "/upload", [("content-type", multipart_content_type()), ("content-length", str(len(body))),
+                                          ("expect", "100-continue")])
+        res = c.results[sid]
+        while not res.interim and not c.closed and res.status is None:
+            c.pump(0.2)
+        assert res.interim == [100] and res.status is None and res.sent == 0, res
+        assert c.send(sid, body, end_stream=True), res
+        res = c.wait_response(sid)
+    finally:
+        c.close()
+    assert res.status == 201, res
+    _, m = find_manifest(gateway, res.json()["id"])
+    assert m["files"][0]["sha256"] == sha256_bytes(data)
+
+
+def small_max_header_size(cfg):
+    cfg["max_header_size"] = "4KiB"
+
+
+@TLS
+def test_oversized_head_gets_431_and_the_connection_goes_on(make_gateway, tls):
+    gw = make_gateway(configure=small_max_header_size)
+    c = H2Conn(gw, tls=tls, timeout=20)
+    try:
+        big = [(f"x-pad-{i}", "v" * 1000) for i in range(5)]
+        sid = c.start("POST", "/upload", [("content-type", multipart_content_type())] + big, end_stream=True)
+        res = c.wait_response(sid)
+        assert_error(res, 431, "header_too_large")
+        sid2 = c.start("GET", "/api/items", end_stream=True)
+        r2 = c.wait_response(sid2)
+        assert r2.status == 200 and r2.body == ITEMS_BODY, r2
+    finally:
+        c.close()
+    assert_clean(gw, exclude_paths=["/api/items"])
+
+
+@TLS
+def test_shutdown_sends_goaway_and_finishes_the_upload_in_flight(make_gateway, monkeypatch, tls):
+    # The process exits within this test; see test_front.py's shutdown test for why leaks are not checked here.
+    options = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":") if o]
+    monkeypatch.setenv("ASAN_OPTIONS", ":".join(options + ["detect_leaks=0"]))
+    gw = make_gateway()
+    data = os.urandom(2 * MiB)
+    body = multipart_body([{"name": "file", "filename": "s.bin", "data": data}])
+    c = H2Conn(gw, tls=tls, timeout=20)
+    try:
+        sid = c.start("POST", "/upload", [("content-type", multipart_content_type()), ("content-length", str(len(body)))])
+        half = len(body) // 2
+        assert c.send(sid, body[:half]), c.results[sid]
+        gw.proc.terminate()  # SIGTERM, marked as ours
+        wait_until(lambda: not tcp_accepts("127.0.0.1", gw.port), 5, "the listeners to close")
+        # The rest goes out without reading first: the h2 library stops sending once it has seen a GOAWAY, which the
+        # server may send at any moment now. The windows opened for the first half leave room for the second.
+        rest = body[half:]
+        for i in range(0, len(rest), 16 * KiB):
+            c.conn.send_data(sid, rest[i:i + 16 * KiB], end_stream=i + 16 * KiB >= len(rest))
+        c.flush()
+        res = c.wait_response(sid)
+        assert res.status == 201 and res.ended, res
+        while res.goaway is None and not c.closed:
+            c.pump(0.2)
+        assert res.goaway == 0, res  # GOAWAY(NO_ERROR), then the server closes the connection
+        _, m = find_manifest(gw, res.json()["id"])
+        assert m["files"][0]["sha256"] == sha256_bytes(data)
+    finally:
+        c.close()
+    gw.proc.popen.wait(10)
+    assert gw.proc.returncode == 0
