@@ -17,6 +17,8 @@
 /* Frames gathered from nghttp2 before one socket write: fewer writes than one per frame, and a bound on what a
  * connection holds while the client reads slowly. */
 #define WRITE_BATCH (256 * 1024)
+/* What a connection keeps of its write buffer between writes. */
+#define WRITE_KEEP (64 * 1024)
 /* Reads per readiness event on cleartext connections (epoll is level-triggered in h2o 2.2.5: what is left wakes us). */
 #define READS_PER_EVENT 4
 /* Flow-control windows advertised, as h2o 2.2.5's (lib/http2/connection.c H2O_HTTP2_SETTINGS_HOST): upload DATA is
@@ -50,6 +52,7 @@ static void free_stream(struct ug_h2_stream *s)
 
 static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
 {
+    s->reset = 1;
     nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, error_code);
     ug_h2_want_flush(s->conn);
 }
@@ -224,6 +227,8 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 static void request_ended(struct ug_h2_stream *s)
 {
     s->request_done = 1;
+    if (s->reset)
+        return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
         ug_h2_pass_end(s);
     else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read)
@@ -255,7 +260,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     struct ug_h2_conn *conn = user_data;
     struct ug_h2_stream *s = stream_of(conn, stream_id);
     (void)session, (void)flags;
-    if (s == NULL)
+    if (s == NULL || s->reset)
         return 0;
     if (s->kind == UG_H2_PASS) {
         if (s->pass != NULL && ug_h2_pass_data(s, data, len) != 0)
@@ -353,6 +358,11 @@ static void on_written(h2o_socket_t *sock, const char *err)
     struct ug_h2_conn *conn = sock->data;
     conn->writing = 0;
     conn->wlen = 0;
+    if (conn->wcap > WRITE_KEEP) { /* a burst's buffer is not kept by an idle connection */
+        free(conn->wbuf);
+        conn->wbuf = NULL;
+        conn->wcap = 0;
+    }
     if (err != NULL) {
         close_conn(conn);
         return;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The two ingest paths on the same uploads: the streaming HTTP/1.1 front (http1: curl --http1.1) and h2o's
-# buffered path (h2c, prior knowledge). For each path and each concurrency N: a fresh uploadgate (threads: 2) in
+# The two streaming fronts on the same uploads: HTTP/1.1 (http1: curl --http1.1) and HTTP/2 (h2c, prior
+# knowledge; until build 0f6197a this path was h2o's buffered one, see README's table). For each path and each concurrency N: a fresh uploadgate (threads: 2) in
 # front of a fresh example app, N parallel client processes (one connection each) upload the same random SIZE_MIB
 # file as multipart/form-data; every upload must come back with the app's 201 answer naming the source's sha256
 # and size (the app hashes the stored file before answering), and each file the app received is hashed again here.
@@ -122,9 +122,8 @@ run_one() {  # path n
     local path=$1 n=$2 run=$work/run app_port gw_port app ug flag i
     rm -rf "$run"
     mkdir -p "$run/store" "$run/received" "$run/out"
-    # MiB: the stored files, plus on h2c the spool (h2o fallocates a body's spool file to its doubled capacity,
-    # up to 2x the body) and connection input buffers spilled there; + margin
-    local copies=1; [ "$path" = h2c ] && copies=3
+    # MiB: the stored files (both fronts write each payload byte once); + margin
+    local copies=1
     local need=$((n * size * copies + 2048))
     local avail=$(( $(df --output=avail -k /var/tmp | tail -1) / 1024 ))
     if [ "$avail" -lt "$need" ]; then
@@ -325,7 +324,7 @@ done
 
 mkdir -p "$(dirname "$out_md")"
 {
-    echo "# Ingest paths: streaming HTTP/1.1 front vs h2o's buffered path (h2c)"
+    echo "# Ingest paths: the streaming HTTP/1.1 front (http1) and the streaming HTTP/2 front (h2c)"
     echo
     echo "\`tests/bench/paths.sh $size \"$concs\"\`, $start_time, uploadgate $ug_sha (built $ug_mtime), threads: 2,"
     echo "$(nproc) CPUs; N parallel client processes, one connection each, each uploading the same ${size} MiB random file"
