@@ -18,7 +18,7 @@
  * completed write; with no stream open, after keepalive; while the app works
  * on a request, none (the backend's own timeout runs). Expiry closes the
  * connection; uploads in flight are aborted (nothing stays on disk, nothing
- * reaches the app). h2c via "Upgrade: h2c" stays with h2o (front_parse.h).
+ * reaches the app). Connections upgraded by "Upgrade: h2c" are h2o's (front_parse.h).
  */
 #ifndef UG_FRONT_H2_H
 #define UG_FRONT_H2_H

@@ -153,7 +153,8 @@ void ug_front_head_scan(ug_front_head_t *h)
             else
                 h->expect_other = 1;
         } else if (name_is(f, "upgrade")) {
-            /* h2o 2.2.5 answers "Upgrade: h2c" (and h2c-14, h2c-16) with 101 and HTTP/2: leave all of them to it. */
+            /* h2o 2.2.5 answers "Upgrade: h2c" (and h2c-14, h2c-16) with 101 and HTTP/2 after reading the whole body;
+             * ug_front_classify ignores it for the requests the front takes (see there). */
             for (size_t j = 0; j + 3 <= f->value_len; ++j)
                 if (strncasecmp(f->value + j, "h2c", 3) == 0)
                     h->upgrade_h2c = 1;
@@ -199,7 +200,7 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
     *route = NULL;
     /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases.
      * HEAD responses carry no body: not an upload, whatever the route says. */
-    if (h->malformed || h->upgrade_h2c || h->host_count != 1 || method_is(h, "HEAD"))
+    if (h->malformed || h->host_count != 1 || method_is(h, "HEAD"))
         return UG_FRONT_HAND_OVER;
     /* h2o answers unknown expectations with 417; HTTP/1.0 expectations must be ignored (RFC 9110 10.1.1), which is
      * not worth a second code path. */
@@ -216,6 +217,10 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
             ug_front_find(h, "access-control-request-method", NULL) == NULL)
             return UG_FRONT_HAND_OVER;
     }
+    /* An upload asking for "Upgrade: h2c" (curl --http2 on http:// sends it with every first request, bodies too) is
+     * served here as HTTP/1.1, the upgrade ignored (RFC 9110 7.8: a server may ignore Upgrade; RFC 7540 3.2: answer
+     * as though it were absent): h2o would buffer the whole body before switching. Other requests with it go to h2o,
+     * which upgrades the connection. */
     *route = r;
     return UG_FRONT_TAKE;
 }

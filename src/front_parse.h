@@ -7,9 +7,10 @@
  *
  * The front takes only what it can serve exactly as h2o's buffered path would
  * (handler.c): requests of an upload route, with an upload method or as a CORS
- * preflight, whose path h2o would not rewrite. Everything else - h2c upgrades,
- * other routes, pass-through routes, paths h2o normalises, Expect values other
- * than 100-continue, odd Host fields - is handed to h2o untouched.
+ * preflight, whose path h2o would not rewrite (an "Upgrade: h2c" on such a
+ * request is ignored). Everything else - other routes and the h2c upgrades they
+ * ask for, pass-through routes, paths h2o normalises, Expect values other than
+ * 100-continue, odd Host fields - is handed to h2o untouched.
  */
 #ifndef UG_FRONT_PARSE_H
 #define UG_FRONT_PARSE_H

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from checks import assert_clean, assert_error, assert_nothing_reached_app, find_manifest
+from checks import assert_clean, assert_error, assert_nothing_reached_app, find_manifest, header_map
 from harness import (KiB, MiB, HTTP1Reader, chunked, connect, read_until_closed, curl, curl_form_args, http1_head, make_file,
                      multipart_body, multipart_content_type, sha256_bytes)
 
@@ -155,6 +155,27 @@ def test_invalid_framing_is_refused(gateway, headers, why):
         assert read_until_closed(s, 10) == b""
     assert_error(res, 400, "bad_request")
     assert_clean(gateway)
+
+
+def test_upload_asking_for_h2c_upgrade_is_served_here_as_http1(gateway):
+    """curl --http2 on http:// asks every first request, uploads included, to upgrade to h2c. The front serves such an
+    upload itself as HTTP/1.1, the upgrade ignored (RFC 9110 7.8), instead of leaving it to h2o, which would read the
+    whole body into its buffer before switching: the answer is 201 on HTTP/1.1, not 101."""
+    data = os.urandom(2 * MiB)
+    body = multipart_body([{"name": "file", "filename": "u.bin", "data": data}])
+    with connect(gateway) as s:
+        s.sendall(http1_head("POST", "/upload", gateway.authority,
+                             [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
+                              ("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"), ("Content-Type", multipart_content_type()),
+                              ("Content-Length", str(len(body)))]) + body)
+        res = HTTP1Reader(s).read_response()
+    assert res.status == 201, res
+    _, m = find_manifest(gateway, res.json()["id"])
+    assert m["client"]["protocol"] == "HTTP/1.1"
+    assert m["files"][0]["sha256"] == sha256_bytes(data)
+    # hop-by-hop fields of the upgrade request are not passed on to the app
+    headers = set(header_map(gateway.app_log()[-1]["headers"]))
+    assert not headers & {"upgrade", "http2-settings", "connection"}, headers
 
 
 def test_unknown_expectation_is_left_to_h2o(gateway):

@@ -190,9 +190,20 @@ Test(front_parse, hands_over_everything_else)
     cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_HAND_OVER);
     cr_assert_eq(classify("POST", "/upload", no_host, 1, &r), UG_FRONT_HAND_OVER);
     cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("POST", "/upload", h2c, 4, &r), UG_FRONT_HAND_OVER);
     cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_HAND_OVER);
     cr_assert_eq(classify("POST", "/upload", fold, 2, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_HAND_OVER); /* h2o upgrades it */
+}
+
+Test(front_parse, upload_asking_for_h2c_upgrade_is_taken_and_the_upgrade_ignored)
+{
+    /* what curl --http2 sends on http:// with a body; h2o would read the whole body before upgrading */
+    ug_header_t h2c[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c"),
+                         H("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"), H("Content-Length", "203")};
+    const ug_route_t *r;
+    cr_assert_eq(classify("POST", "/upload", h2c, 5, &r), UG_FRONT_TAKE);
+    cr_assert_not_null(r);
+    cr_assert_str_eq(r->path, "/upload");
 }
 
 Test(front_parse, expect_100_continue)
