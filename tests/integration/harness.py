@@ -1134,12 +1134,7 @@ class CaptureBackend:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> "CaptureBackend":
-        def ready():
-            if not self.proc.alive():
-                raise AssertionError(f"capture backend exited:\n{tail(self.proc.output())}")
-            return tcp_accepts("127.0.0.1", self.port)
-
-        wait_until(ready, timeout, "the capture backend to accept connections")
+        wait_listening(self.proc, self.port, timeout, "capture backend")
         return self
 
     def stop(self) -> None:
@@ -1161,6 +1156,16 @@ class CaptureBackend:
         return out
 
 
+def wait_listening(proc: "Proc", port: int, timeout: float, what: str) -> None:
+    """Until a helper server of ours accepts on 127.0.0.1:port; its output in the error if it exits first."""
+    def ready():
+        if not proc.alive():
+            raise AssertionError(f"{what} exited:\n{tail(proc.output())}")
+        return tcp_accepts("127.0.0.1", port)
+
+    wait_until(ready, timeout, f"the {what} to accept connections")
+
+
 class StaticSite:
     """`python3 -m http.server` serving `directory` on 127.0.0.1:<port> (the origin of a browser page)."""
 
@@ -1176,12 +1181,7 @@ class StaticSite:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> "StaticSite":
-        def ready():
-            if not self.proc.alive():
-                raise AssertionError(f"static server exited:\n{tail(self.proc.output())}")
-            return tcp_accepts("127.0.0.1", self.port)
-
-        wait_until(ready, timeout, "the static page server to accept connections")
+        wait_listening(self.proc, self.port, timeout, "static page server")
         return self
 
     def stop(self) -> None:
