@@ -47,6 +47,12 @@ struct ug_front_thread {
 /* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c). */
 #define UG_FRONT_BODY_READ_SIZE (256 * 1024)
 
+/* Decrypted bytes land in sock->input in whatever amounts the kernel queued; a small receive buffer keeps that (and
+ * the encrypted copy beside it) to a few hundred KiB per connection instead of the several MiB TCP autotuning allows,
+ * far below the spool threshold. Both fronts cap TLS sockets that carry bodies (front_http1.c). */
+#define UG_FRONT_TLS_RCVBUF (256 * 1024)
+void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock);
+
 /* Arm the thread's shutdown poll (front_http1.c): connections waiting on `idle` or `h2_conns` are told of a shutdown. */
 void ug_front_watch_shutdown(struct ug_front_thread *ft);
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "front_h2_conn.h"
@@ -25,8 +24,6 @@
  * consumed as it arrives, so the window only bounds what a pass-through stream buffers before h2o sees it. */
 #define STREAM_WINDOW (16 * 1024 * 1024)
 #define CONNECTION_WINDOW (16 * 1024 * 1024)
-/* As front_http1.c TLS_RCVBUF: what one event decrypts into sock->input stays far below the spool threshold. */
-#define TLS_RCVBUF (256 * 1024)
 
 static void flush(struct ug_h2_conn *conn);
 
@@ -551,10 +548,8 @@ void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_
         return;
     }
     ug_front_watch_shutdown(ft);
-    if (conn->tls) {
-        int size = TLS_RCVBUF;
-        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    }
+    if (conn->tls)
+        ug_front_cap_tls_receive_buffer(sock);
     /* the preface (or its start), as far as the HTTP/1.1 front or the TLS handshake read it */
     if (sock->input->size != 0) {
         if (feed(conn, sock->input->bytes, sock->input->size) != 0)

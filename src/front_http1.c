@@ -181,14 +181,16 @@ static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
     return r;
 }
 
-/* Decrypted bytes land in sock->input in whatever amounts the kernel queued; a small receive buffer keeps that (and
- * the encrypted copy beside it) to a few hundred KiB per connection instead of the several MiB TCP autotuning allows. */
-#define TLS_RCVBUF (256 * 1024)
 static void cap_tls_receive_buffer(struct ug_front_conn *conn)
 {
-    int size = TLS_RCVBUF;
     if (conn->tls)
-        setsockopt(h2o_socket_get_fd(conn->sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        ug_front_cap_tls_receive_buffer(conn->sock);
+}
+
+void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock)
+{
+    int size = UG_FRONT_TLS_RCVBUF;
+    setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
 static void reset_request(struct ug_front_conn *conn)
