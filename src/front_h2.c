@@ -26,6 +26,9 @@
 #define CONNECTION_WINDOW (16 * 1024 * 1024)
 
 static void flush(struct ug_h2_conn *conn);
+static void close_conn(struct ug_h2_conn *conn);
+static void on_head_timeout(h2o_timeout_entry_t *entry);
+static void set_idle(struct ug_h2_conn *conn, int idle);
 
 /* ---- streams ---- */
 
@@ -37,6 +40,10 @@ static struct ug_h2_stream *stream_of(struct ug_h2_conn *conn, int32_t id)
 static void free_stream(struct ug_h2_stream *s)
 {
     h2o_linklist_unlink(&s->link);
+    if (h2o_linklist_is_empty(&s->conn->streams) && s->conn->session != NULL)
+        set_idle(s->conn, 1);
+    if (h2o_timeout_is_linked(&s->head_timeout))
+        h2o_timeout_unlink(&s->head_timeout);
     if (h2o_linklist_is_linked(&s->proceed_link))
         h2o_linklist_unlink(&s->proceed_link);
     if (s->pass != NULL)
@@ -138,6 +145,10 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     /* the configuration current when this head began is the one it is decided by */
     s->req.rt = ug_runtime_slot_acquire(conn->ft->shared.runtime);
     h2o_linklist_insert(&conn->streams, &s->link);
+    s->head_timeout.cb = on_head_timeout;
+    h2o_timeout_link(conn->super.ctx->loop, &conn->ft->header_timeout, &s->head_timeout);
+    ++conn->requests;
+    set_idle(conn, 0);
     nghttp2_session_set_stream_user_data(session, s->id, s);
     return 0;
 }
@@ -183,6 +194,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 static void head_complete(struct ug_h2_stream *s, int end_stream)
 {
     struct ug_front_req *req = &s->req;
+    h2o_timeout_unlink(&s->head_timeout);
     const ug_config_t *config = req->rt->config;
     if (s->head_too_large) {
         s->kind = UG_H2_UPLOAD;
@@ -310,28 +322,39 @@ static void set_timeout(struct ug_h2_conn *conn, h2o_timeout_t *timeout)
         h2o_timeout_link(conn->super.ctx->loop, timeout, &conn->timeout_entry);
 }
 
-/* Re-armed after every read and write (see front_h2.h): idle time, not a deadline. */
+/* After every read and write (see front_h2.h): body_idle is idle time, re-armed each time, while a stream receives or
+ * a write is pending; while the app works on every open stream, nothing. A connection without streams has its own
+ * deadline (set_idle), which reads and writes do not move. */
 static void update_timeout(struct ug_h2_conn *conn)
 {
-    int receiving = 0, working = 0;
-    for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams; l = l->next) {
-        struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, link, l);
-        if (!s->request_done)
-            receiving = 1;
-        else if (!s->response_done)
-            working = 1;
-    }
-    if (conn->writing || receiving)
-        set_timeout(conn, &conn->ft->body_timeout);
-    else if (working)
-        set_timeout(conn, NULL);
-    else
-        set_timeout(conn, &conn->ft->keepalive_timeout);
+    int receiving = 0;
+    for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams && !receiving; l = l->next)
+        receiving = !H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, link, l)->request_done;
+    set_timeout(conn, conn->writing || receiving ? &conn->ft->body_timeout : NULL);
+}
+
+/* A connection with no stream open may stay timeouts.header after accept, timeouts.keepalive after its last stream:
+ * deadlines, so that a client trickling frames (a preface, PINGs) cannot hold a connection that makes no request. */
+static void set_idle(struct ug_h2_conn *conn, int idle)
+{
+    if (h2o_timeout_is_linked(&conn->idle_entry))
+        h2o_timeout_unlink(&conn->idle_entry);
+    if (idle)
+        h2o_timeout_link(conn->super.ctx->loop, conn->requests == 0 ? &conn->ft->header_timeout : &conn->ft->keepalive_timeout,
+                         &conn->idle_entry);
+}
+
+/* A request head (HEADERS and its CONTINUATIONs) must be complete within timeouts.header of its first frame, as on
+ * the HTTP/1.1 front; a header block cannot be abandoned half-way, so the connection goes. */
+static void on_head_timeout(h2o_timeout_entry_t *entry)
+{
+    close_conn(H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, head_timeout, entry)->conn);
 }
 
 static void close_conn(struct ug_h2_conn *conn)
 {
     set_timeout(conn, NULL);
+    set_idle(conn, 0);
     if (h2o_timeout_is_linked(&conn->flush_entry))
         h2o_timeout_unlink(&conn->flush_entry);
     h2o_linklist_unlink(&conn->link);
@@ -348,6 +371,11 @@ static void close_conn(struct ug_h2_conn *conn)
 static void on_timeout(h2o_timeout_entry_t *entry)
 {
     close_conn(H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, timeout_entry, entry));
+}
+
+static void on_idle_timeout(h2o_timeout_entry_t *entry)
+{
+    close_conn(H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, idle_entry, entry));
 }
 
 static void on_written(h2o_socket_t *sock, const char *err)
@@ -540,6 +568,7 @@ void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_
     h2o_linklist_init_anchor(&conn->streams);
     h2o_linklist_init_anchor(&conn->to_proceed);
     conn->timeout_entry.cb = on_timeout;
+    conn->idle_entry.cb = on_idle_timeout;
     conn->flush_entry.cb = on_flush;
     sock->data = conn;
     h2o_linklist_insert(&ft->h2_conns, &conn->link);
@@ -548,6 +577,7 @@ void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_
         return;
     }
     ug_front_watch_shutdown(ft);
+    set_idle(conn, 1);
     if (conn->tls)
         ug_front_cap_tls_receive_buffer(sock);
     /* the preface (or its start), as far as the HTTP/1.1 front or the TLS handshake read it */

@@ -13,12 +13,15 @@
  * to it, CORS filter, access log - through a connection object of our own
  * (front_h2_pass.c), its body buffered as h2o would.
  *
- * Timeouts (config `timeouts:`): while a stream is receiving its request (or a
- * write is pending) the connection is cut after body_idle without a read or a
- * completed write; with no stream open, after keepalive; while the app works
- * on a request, none (the backend's own timeout runs). Expiry closes the
- * connection; uploads in flight are aborted (nothing stays on disk, nothing
- * reaches the app). Connections upgraded by "Upgrade: h2c" are h2o's (front_parse.h).
+ * Timeouts (config `timeouts:`): a stream's head must be complete within
+ * header of its first frame; while a stream is receiving its body (or a write
+ * is pending) the connection is cut after body_idle without a read or a
+ * completed write; with no stream open it is closed header after accept, and
+ * keepalive after its last stream ended (deadlines: frames such as PINGs do
+ * not extend them); while the app works on a request, none runs (the backend's
+ * own timeout does). Expiry closes the connection; uploads in flight are
+ * aborted (nothing stays on disk, nothing reaches the app). Connections
+ * upgraded by "Upgrade: h2c" are h2o's (front_parse.h).
  */
 #ifndef UG_FRONT_H2_H
 #define UG_FRONT_H2_H

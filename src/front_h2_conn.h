@@ -33,12 +33,14 @@ struct ug_h2_conn {
     h2o_linklist_t to_proceed; /* pass-through streams whose response data was taken: h2o_proceed_response after */
     h2o_timeout_entry_t timeout_entry;
     h2o_timeout_t *timeout;          /* the queue timeout_entry is linked to, NULL when none */
+    h2o_timeout_entry_t idle_entry;  /* while no stream is open: timeouts.header (before the first) or keepalive */
     h2o_timeout_entry_t flush_entry; /* on ctx->zero_timeout while a flush is wanted */
     char *wbuf;                      /* frames being written (copied out of nghttp2) */
     size_t wlen, wcap;
     int writing;
     int tls;
-    int goaway; /* GOAWAY submitted for shutdown */
+    int goaway;        /* GOAWAY submitted for shutdown */
+    unsigned requests; /* streams begun: before the first, an idle connection gets timeouts.header */
     char client_address[NI_MAXHOST];
 };
 
@@ -47,8 +49,9 @@ enum ug_h2_kind { UG_H2_HEADERS = 0, UG_H2_UPLOAD, UG_H2_PASS };
 struct ug_h2_stream {
     struct ug_h2_conn *conn;
     int32_t id;
-    h2o_linklist_t link;         /* in conn->streams */
-    h2o_linklist_t proceed_link; /* in conn->to_proceed */
+    h2o_linklist_t link;              /* in conn->streams */
+    h2o_linklist_t proceed_link;      /* in conn->to_proceed */
+    h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
     enum ug_h2_kind kind;
     h2o_mem_pool_t pool; /* copies of the request's fields */
     /* the request head, as received */

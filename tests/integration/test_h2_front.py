@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
+import ssl
+import time
 
 import pytest
 
-from checks import assert_clean, assert_error, find_manifest
+from checks import assert_clean, assert_error, assert_nothing_reached_app, find_manifest
 from harness import H2Conn, KiB, MiB, multipart_body, multipart_content_type, sha256_bytes, tcp_accepts, wait_until
 
 ITEMS_BODY = b'{"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}'
@@ -147,3 +150,72 @@ def test_shutdown_sends_goaway_and_finishes_the_upload_in_flight(make_gateway, m
         c.close()
     gw.proc.popen.wait(10)
     assert gw.proc.returncode == 0
+
+
+def header_1s(cfg):
+    cfg["timeouts"] = {"header": "1s", "body_idle": "5s", "keepalive": "5s", "request": "1h"}
+
+
+def frame(ftype: int, flags: int, sid: int, payload: bytes) -> bytes:
+    """One HTTP/2 frame (RFC 9113 4.1), for the frames the h2 library will not send half-way."""
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+
+def seconds_until_closed(c: H2Conn, frames, every: float, limit: float = 6.0) -> float:
+    """Send `frames` one by one, `every` s apart, reading (and dropping) what the server sends; the time from the
+    first frame until the server closes the connection."""
+    t0 = time.monotonic()
+    frames = iter(frames)
+    next_send = t0
+    while time.monotonic() - t0 < limit:
+        if time.monotonic() >= next_send:
+            f = next(frames, None)
+            if f is not None:
+                try:
+                    c.sock.sendall(f)
+                except OSError:
+                    return time.monotonic() - t0
+            next_send += every
+        if (isinstance(c.sock, ssl.SSLSocket) and c.sock.pending()) or select.select([c.sock], [], [], 0.02)[0]:
+            try:
+                if c.sock.recv(65536) == b"":
+                    return time.monotonic() - t0
+            except (ConnectionResetError, ssl.SSLError):
+                return time.monotonic() - t0
+    raise AssertionError(f"the connection was still open after {limit}s")
+
+
+@TLS
+def test_trickled_request_head_is_cut_off_after_the_header_timeout(make_gateway, tls):
+    """HEADERS without END_HEADERS, then a CONTINUATION every 0.4 s: each frame is a read (body_idle is 5 s), but the
+    head must be complete within timeouts.header (1 s) of its first frame, as on the HTTP/1.1 front. (Seven
+    CONTINUATIONs at most: nghttp2 drops a connection at the ninth frame of a header block, CVE-2024-28182.)"""
+    import hpack
+
+    gw = make_gateway(configure=header_1s)
+    c = H2Conn(gw, tls=tls, timeout=10)
+    try:
+        block = hpack.Encoder().encode([(":method", "POST"), (":scheme", c.scheme), (":authority", c.authority),
+                                        (":path", "/upload"), ("content-type", multipart_content_type()),
+                                        ("x-pad", os.urandom(200).hex())])
+        n = len(block) // 9
+        pieces = [block[i * n:(i + 1) * n] for i in range(8)]  # the last ninth (and END_HEADERS) never goes
+        took = seconds_until_closed(c, [frame(0x1, 0, 1, pieces[0])] + [frame(0x9, 0, 1, p) for p in pieces[1:]], 0.4)
+    finally:
+        c.close()
+    assert 0.8 < took < 2.5, f"closed after {took:.2f}s"
+    assert_nothing_reached_app(gw)
+
+
+@TLS
+def test_connection_without_a_request_is_closed_after_the_header_timeout(make_gateway, tls):
+    """The preface and SETTINGS, then only PINGs (each answered): the connection makes no request and is closed after
+    timeouts.header, however often the client speaks."""
+    gw = make_gateway(configure=header_1s)
+    c = H2Conn(gw, tls=tls, timeout=10)
+    try:
+        took = seconds_until_closed(c, [frame(0x6, 0, 0, i.to_bytes(8, "big")) for i in range(40)], 0.2)
+    finally:
+        c.close()
+    assert 0.8 < took < 2.5, f"closed after {took:.2f}s"
+    assert_nothing_reached_app(gw)
