@@ -29,6 +29,7 @@ static void flush(struct ug_h2_conn *conn);
 static void close_conn(struct ug_h2_conn *conn);
 static void on_head_timeout(h2o_timeout_entry_t *entry);
 static void set_idle(struct ug_h2_conn *conn, int idle);
+static void on_body_timeout(h2o_timeout_entry_t *entry);
 
 /* ---- streams ---- */
 
@@ -44,6 +45,8 @@ static void free_stream(struct ug_h2_stream *s)
         set_idle(s->conn, 1);
     if (h2o_timeout_is_linked(&s->head_timeout))
         h2o_timeout_unlink(&s->head_timeout);
+    if (h2o_timeout_is_linked(&s->body_timeout))
+        h2o_timeout_unlink(&s->body_timeout);
     if (h2o_linklist_is_linked(&s->proceed_link))
         h2o_linklist_unlink(&s->proceed_link);
     if (s->pass != NULL)
@@ -54,8 +57,19 @@ static void free_stream(struct ug_h2_stream *s)
     free(s);
 }
 
+/* A stream's body may pause at most timeouts.body_idle: re-armed by each of its DATA frames (on = 1), stopped at its
+ * end (on = 0). The other streams of the connection do not keep a stalled one alive. */
+static void watch_body(struct ug_h2_stream *s, int on)
+{
+    if (h2o_timeout_is_linked(&s->body_timeout))
+        h2o_timeout_unlink(&s->body_timeout);
+    if (on)
+        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->body_timeout, &s->body_timeout);
+}
+
 static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
 {
+    watch_body(s, 0);
     s->reset = 1;
     nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, error_code);
     ug_h2_want_flush(s->conn);
@@ -117,7 +131,7 @@ static void tp_start_body(struct ug_front_req *req)
 
 static void tp_body_done(struct ug_front_req *req)
 {
-    (void)req; /* the stream's request_done already stops its share of the idle timeout (update_timeout) */
+    (void)req; /* request_ended has already stopped the stream's body timeout */
 }
 
 static void tp_fail(struct ug_front_req *req)
@@ -146,6 +160,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->req.rt = ug_runtime_slot_acquire(conn->ft->shared.runtime);
     h2o_linklist_insert(&conn->streams, &s->link);
     s->head_timeout.cb = on_head_timeout;
+    s->body_timeout.cb = on_body_timeout;
     h2o_timeout_link(conn->super.ctx->loop, &conn->ft->header_timeout, &s->head_timeout);
     ++conn->requests;
     set_idle(conn, 0);
@@ -195,6 +210,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 {
     struct ug_front_req *req = &s->req;
     h2o_timeout_unlink(&s->head_timeout);
+    watch_body(s, !end_stream);
     const ug_config_t *config = req->rt->config;
     if (s->head_too_large) {
         s->kind = UG_H2_UPLOAD;
@@ -236,6 +252,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 static void request_ended(struct ug_h2_stream *s)
 {
     s->request_done = 1;
+    watch_body(s, 0);
     if (s->reset)
         return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
@@ -271,6 +288,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     (void)session, (void)flags;
     if (s == NULL || s->reset)
         return 0;
+    watch_body(s, 1);
     if (s->kind == UG_H2_PASS) {
         if (s->pass != NULL && ug_h2_pass_data(s, data, len) != 0)
             reset_stream(s, NGHTTP2_REFUSED_STREAM); /* over h2o's entity limit: as h2o 2.2.5 answers it */
@@ -292,7 +310,7 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
     /* Answered before the request ended (a refusal at header time or mid-body): RFC 9113 8.1 would let us reset the
      * stream with NO_ERROR, but Debian 12's curl (7.88) then fails the transfer ("Stream error in the HTTP/2 framing
      * layer") instead of showing the answer. So the rest of the body is read and dropped (on_data_chunk: nothing is
-     * fed once the exchange has answered), its window reopened as it comes, under the connection's body_idle. */
+     * fed once the exchange has answered), its window reopened as it comes, under the stream's body_idle. */
     s->response_done = 1;
     return 0;
 }
@@ -322,15 +340,11 @@ static void set_timeout(struct ug_h2_conn *conn, h2o_timeout_t *timeout)
         h2o_timeout_link(conn->super.ctx->loop, timeout, &conn->timeout_entry);
 }
 
-/* After every read and write (see front_h2.h): body_idle is idle time, re-armed each time, while a stream receives or
- * a write is pending; while the app works on every open stream, nothing. A connection without streams has its own
- * deadline (set_idle), which reads and writes do not move. */
+/* After every read and write: a pending write may wait at most timeouts.body_idle for the client to read (re-armed
+ * each time); bodies have their own timers (watch_body), a connection without streams its deadline (set_idle). */
 static void update_timeout(struct ug_h2_conn *conn)
 {
-    int receiving = 0;
-    for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams && !receiving; l = l->next)
-        receiving = !H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, link, l)->request_done;
-    set_timeout(conn, conn->writing || receiving ? &conn->ft->body_timeout : NULL);
+    set_timeout(conn, conn->writing ? &conn->ft->body_timeout : NULL);
 }
 
 /* A connection with no stream open may stay timeouts.header after accept, timeouts.keepalive after its last stream:
@@ -349,6 +363,19 @@ static void set_idle(struct ug_h2_conn *conn, int idle)
 static void on_head_timeout(h2o_timeout_entry_t *entry)
 {
     close_conn(H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, head_timeout, entry)->conn);
+}
+
+/* A body silent for timeouts.body_idle: the stream is reset (CANCEL) without an answer; its upload is removed when
+ * the stream closes. When it was the connection's only stream, the connection goes too (GOAWAY, then closed), as the
+ * HTTP/1.1 front closes an idle one; other streams of a busy connection are not disturbed. */
+static void on_body_timeout(h2o_timeout_entry_t *entry)
+{
+    struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, body_timeout, entry);
+    struct ug_h2_conn *conn = s->conn;
+    int only = conn->streams.next == &s->link && s->link.next == &conn->streams;
+    reset_stream(s, NGHTTP2_CANCEL);
+    if (only)
+        nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR);
 }
 
 static void close_conn(struct ug_h2_conn *conn)

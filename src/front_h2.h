@@ -14,9 +14,10 @@
  * (front_h2_pass.c), its body buffered as h2o would.
  *
  * Timeouts (config `timeouts:`): a stream's head must be complete within
- * header of its first frame; while a stream is receiving its body (or a write
- * is pending) the connection is cut after body_idle without a read or a
- * completed write; with no stream open it is closed header after accept, and
+ * header of its first frame; a stream whose body pauses for body_idle is reset
+ * (and the connection closed if it had no other stream); a write the client
+ * does not take for body_idle closes the connection; with no stream open the
+ * connection is closed header after accept, and
  * keepalive after its last stream ended (deadlines: frames such as PINGs do
  * not extend them); while the app works on a request, none runs (the backend's
  * own timeout does). Expiry closes the connection; uploads in flight are

@@ -52,6 +52,7 @@ struct ug_h2_stream {
     h2o_linklist_t link;              /* in conn->streams */
     h2o_linklist_t proceed_link;      /* in conn->to_proceed */
     h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
+    h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame */
     enum ug_h2_kind kind;
     h2o_mem_pool_t pool; /* copies of the request's fields */
     /* the request head, as received */

@@ -219,3 +219,40 @@ def test_connection_without_a_request_is_closed_after_the_header_timeout(make_ga
         c.close()
     assert 0.8 < took < 2.5, f"closed after {took:.2f}s"
     assert_nothing_reached_app(gw)
+
+
+def body_idle_1s(cfg):
+    cfg["timeouts"] = {"header": "10s", "body_idle": "1s", "keepalive": "60s", "request": "1h"}
+
+
+@TLS
+def test_a_stalled_stream_is_reset_while_a_steady_one_on_the_same_connection_completes(make_gateway, tls):
+    """body_idle is per stream: one upload stalls after 256 KiB while another on the same connection sends 200 KiB
+    every 0.2 s for 3.6 s. The stalled one is reset (CANCEL, no answer, nothing kept, nothing sent to the app); the
+    steady one is stored."""
+    gw = make_gateway(configure=body_idle_1s)
+    stalled_body = multipart_body([{"name": "file", "filename": "stall.bin", "data": os.urandom(2 * MiB)}])
+    data = os.urandom(3 * MiB)
+    steady_body = multipart_body([{"name": "file", "filename": "steady.bin", "data": data}])
+    headers = [("content-type", multipart_content_type())]
+    c = H2Conn(gw, tls=tls, timeout=20)
+    try:
+        a = c.start("POST", "/upload?stalled", headers + [("content-length", str(len(stalled_body)))])
+        assert c.send(a, stalled_body[:256 * KiB]), c.results[a]
+        b = c.start("POST", "/upload?steady", headers + [("content-length", str(len(steady_body)))])
+        chunk = (len(steady_body) + 17) // 18
+        for i in range(0, len(steady_body), chunk):
+            assert c.send(b, steady_body[i:i + chunk], end_stream=i + chunk >= len(steady_body)), c.results[b]
+            pace = time.monotonic() + 0.2
+            while (left := pace - time.monotonic()) > 0:
+                c.pump(left)
+        steady = c.wait_response(b)
+        stalled = c.results[a]
+    finally:
+        c.close()
+    assert stalled.reset_code == 8 and stalled.status is None, stalled
+    assert steady.status == 201 and steady.ended, steady
+    _, m = find_manifest(gw, steady.json()["id"])
+    assert m["files"][0]["sha256"] == sha256_bytes(data)
+    assert [e["path"] for e in gw.app_log()] == ["/upload?steady"]
+    assert_clean(gw, exclude_paths=["/upload"])
