@@ -153,6 +153,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
     s->conn = conn;
     s->id = frame->hd.stream_id;
+    s->began_at = *h2o_get_timestamp(conn->super.ctx, NULL, NULL);
     h2o_mem_init_pool(&s->pool);
     s->req = (struct ug_front_req){
         .tp = &transport, .ft = conn->ft, .client_address = conn->client_address, .tls = conn->tls, .http2 = 1};

@@ -54,7 +54,8 @@ struct ug_h2_stream {
     h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
     h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame */
     enum ug_h2_kind kind;
-    h2o_mem_pool_t pool; /* copies of the request's fields */
+    struct timeval began_at; /* its first HEADERS frame arrived */
+    h2o_mem_pool_t pool;     /* copies of the request's fields */
     /* the request head, as received */
     h2o_iovec_t method, path, authority, scheme;
     ug_header_t *fields;

@@ -28,6 +28,14 @@ struct ug_h2_pass {
     int headers_sent;
 };
 
+/* What h2o's own protocol layers record for the access logger (lib/http2/stream.c, lib/http1.c): when the response
+ * began and ended; request_begin_at and request_body_begin_at are set as the request arrives. */
+static void stamp(struct ug_h2_pass *p, struct timeval *field)
+{
+    if (h2o_timeval_is_null(field))
+        *field = *h2o_get_timestamp(p->s->conn->super.ctx, NULL, NULL);
+}
+
 static socklen_t get_sockname(h2o_conn_t *conn, struct sockaddr *sa)
 {
     return h2o_socket_getsockname(((struct ug_h2_conn *)conn)->sock, sa);
@@ -67,11 +75,13 @@ static ssize_t read_data(nghttp2_session *session, int32_t stream_id, uint8_t *b
             p->buf_off = 0;
         }
     }
+    p->req.bytes_sent += n;
     if (p->next_buf < p->bufs.size)
         return (ssize_t)n;
     switch (p->state) {
     case H2O_SEND_STATE_FINAL:
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        stamp(p, &p->req.timestamps.response_end_at);
         return (ssize_t)n;
     case H2O_SEND_STATE_ERROR: /* the generator failed mid-response: the stream is reset once what it gave is sent */
         return n != 0 ? (ssize_t)n : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -95,6 +105,9 @@ static void send_headers(struct ug_h2_pass *p, int no_body)
     }
     h2o_timestamp_t ts;
     h2o_get_timestamp(conn->super.ctx, &req->pool, &ts);
+    stamp(p, &req->timestamps.response_start_at);
+    if (no_body)
+        stamp(p, &req->timestamps.response_end_at);
     ug_h2_nva_bufs_t bufs;
     h2o_iovec_t server = conn->super.ctx->globalconf->server_name;
     size_t n = ug_h2_response_nva(nva, &bufs, req->res.status, ts.str->rfc1123, strlen(ts.str->rfc1123), server.base, server.len,
@@ -151,6 +164,7 @@ int ug_h2_pass_begin(struct ug_h2_stream *s)
     req->input.scheme =
         h2o_memis(s->scheme.base, s->scheme.len, H2O_STRLIT("https")) ? &H2O_URL_SCHEME_HTTPS : &H2O_URL_SCHEME_HTTP;
     req->version = 0x200;
+    req->timestamps.request_begin_at = s->began_at;
     for (size_t i = 0; i != s->num_fields; ++i) {
         const ug_header_t *f = &s->fields[i];
         const h2o_token_t *token = h2o_lookup_token(f->name, f->name_len);
@@ -178,6 +192,7 @@ int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len)
     struct ug_h2_pass *p = s->pass;
     if (p->body->size + len > s->conn->super.ctx->globalconf->max_request_entity_size)
         return -1;
+    stamp(p, &p->req.timestamps.request_body_begin_at);
     h2o_iovec_t buf = h2o_buffer_reserve(&p->body, len);
     if (buf.base == NULL)
         return -1;
@@ -203,7 +218,8 @@ void ug_h2_pass_proceed(struct ug_h2_stream *s)
 void ug_h2_pass_free(struct ug_h2_stream *s)
 {
     struct ug_h2_pass *p = s->pass;
-    h2o_dispose_request(&p->req); /* stops a generator still running; runs the access loggers */
+    stamp(p, &p->req.timestamps.response_end_at); /* a stream reset before its response ended */
+    h2o_dispose_request(&p->req);                 /* stops a generator still running; runs the access loggers */
     h2o_buffer_dispose(&p->body);
     free(p);
     s->pass = NULL;

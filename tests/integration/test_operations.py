@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -228,6 +229,13 @@ def test_every_log_line_is_json_with_one_access_line_per_request(make_gateway, t
     assert priv["subject"].startswith("token:") and priv["route"] == "/private" and len(priv["request_id"]) == 32
     assert (get["route"], get["status"], get["files"], get["bytes_in"]) == (None, 200, 0, 0)
     assert "subject" not in get and "error" not in get
+    # Times and sizes are the request's own on every path (the pass-through GET is served by h2o's pipeline, whose
+    # access logger reads what the protocol layer recorded).
+    for e, res in ((up, r1), (priv, r2), (get, r3)):
+        t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        assert abs(t.timestamp() - time.time()) < 600, e
+        assert 0 <= e["duration_s"] < 30, e
+        assert e["bytes_out"] == len(res.body), (e, len(res.body))
 
 
 def test_error_responses_are_logged_with_their_code(make_gateway, tmp_path):
