@@ -95,6 +95,10 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
     return (ssize_t)n;
 }
 
+/* An answer given before the request ended (a refusal at header time or mid-body) does not reset the stream: RFC 9113
+ * 8.1 would allow RST_STREAM(NO_ERROR), but Debian 12's curl (7.88) then fails the transfer ("Stream error in the HTTP/2
+ * framing layer") instead of showing the answer. The rest of the body is read and dropped (on_data_chunk feeds nothing
+ * once the exchange has answered), its window reopened as it comes, under the stream's body_idle. */
 static void tp_respond(struct ug_front_req *req, const ug_front_response_t *r)
 {
     struct ug_h2_stream *s = stream_of_req(req);
@@ -252,7 +256,6 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 
 static void request_ended(struct ug_h2_stream *s)
 {
-    s->request_done = 1;
     watch_body(s, 0);
     if (s->reset)
         return;
@@ -273,7 +276,6 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         return 0;
     int end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS && s->kind == UG_H2_HEADERS) {
-        s->request_done = end_stream;
         head_complete(s, end_stream);
     } else if (end_stream) {
         request_ended(s);
@@ -296,23 +298,6 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
         ug_front_feed(&s->req, (const char *)data, len); /* a refusal is answered by the exchange */
     }
-    return 0;
-}
-
-static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
-{
-    struct ug_h2_conn *conn = user_data;
-    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0)
-        return 0;
-    struct ug_h2_stream *s = stream_of(conn, frame->hd.stream_id);
-    if (s == NULL)
-        return 0;
-    (void)session;
-    /* Answered before the request ended (a refusal at header time or mid-body): RFC 9113 8.1 would let us reset the
-     * stream with NO_ERROR, but Debian 12's curl (7.88) then fails the transfer ("Stream error in the HTTP/2 framing
-     * layer") instead of showing the answer. So the rest of the body is read and dropped (on_data_chunk: nothing is
-     * fed once the exchange has answered), its window reopened as it comes, under the stream's body_idle. */
-    s->response_done = 1;
     return 0;
 }
 
@@ -564,7 +549,6 @@ static int new_session(struct ug_h2_conn *conn)
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
     if (nghttp2_session_server_new2(&conn->session, cbs, conn, opt) == 0) {
         nghttp2_settings_entry settings[] = {

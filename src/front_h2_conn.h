@@ -61,9 +61,7 @@ struct ug_h2_stream {
     ug_header_t *fields;
     size_t num_fields, cap_fields, head_bytes;
     int head_too_large;
-    int request_done;  /* END_STREAM received */
-    int response_done; /* END_STREAM sent */
-    int reset;         /* RST_STREAM submitted: whatever still arrives for it is dropped */
+    int reset; /* RST_STREAM submitted: whatever still arrives for it is dropped */
     /* UG_H2_UPLOAD */
     struct ug_front_req req;
     char *body; /* the response body, malloc'd */
