@@ -46,6 +46,10 @@ struct ug_front_thread {
 
 /* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c). */
 #define UG_FRONT_BODY_READ_SIZE (256 * 1024)
+/* The loop's body buffer (UG_FRONT_BODY_READ_SIZE bytes), allocated on first use; NULL when out of memory. */
+char *ug_front_body_buf(struct ug_front_thread *ft);
+/* One read() of a cleartext socket into buf: bytes read, 0 when none are waiting, -1 at end of stream or on an error. */
+ssize_t ug_front_read(h2o_socket_t *sock, char *buf, size_t len);
 
 /* Decrypted bytes land in sock->input in whatever amounts the kernel queued; a small receive buffer keeps that (and
  * the encrypted copy beside it) to a few hundred KiB per connection instead of the several MiB TCP autotuning allows,

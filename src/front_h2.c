@@ -5,11 +5,9 @@
  */
 #include "front_h2.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "front_h2_conn.h"
 
@@ -495,22 +493,20 @@ static void on_read(h2o_socket_t *sock, const char *err)
             return;
         h2o_buffer_consume(&sock->input, sock->input->size);
     } else {
-        struct ug_front_thread *ft = conn->ft;
-        if (ft->body_buf == NULL && (ft->body_buf = malloc(UG_FRONT_BODY_READ_SIZE)) == NULL) {
+        char *buf = ug_front_body_buf(conn->ft);
+        if (buf == NULL) {
             close_conn(conn);
             return;
         }
         for (int i = 0; i < READS_PER_EVENT; ++i) {
-            ssize_t r;
-            while ((r = read(h2o_socket_get_fd(sock), ft->body_buf, UG_FRONT_BODY_READ_SIZE)) == -1 && errno == EINTR)
-                ;
-            if (r == 0 || (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            ssize_t r = ug_front_read(sock, buf, UG_FRONT_BODY_READ_SIZE);
+            if (r < 0) {
                 close_conn(conn);
                 return;
             }
-            if (r == -1)
+            if (r == 0)
                 break;
-            if (feed(conn, ft->body_buf, (size_t)r) != 0)
+            if (feed(conn, buf, (size_t)r) != 0)
                 return;
             if ((size_t)r < UG_FRONT_BODY_READ_SIZE)
                 break;

@@ -154,16 +154,21 @@ void ug_front_set_timeout(struct ug_front_conn *conn, h2o_timeout_t *timeout)
  * ones nothing. What one event brings is bounded by the socket's receive buffer, which the front caps for TLS
  * bodies (see cap_tls_receive_buffer) so that sock->input stays far below the spool threshold.
  */
-/* One read() of the connection's socket into buf: bytes read, 0 when none are waiting, -1 at end of stream or on
- * an error. */
-static ssize_t read_socket(struct ug_front_conn *conn, char *buf, size_t len)
+ssize_t ug_front_read(h2o_socket_t *sock, char *buf, size_t len)
 {
     ssize_t r;
-    while ((r = read(h2o_socket_get_fd(conn->sock), buf, len)) == -1 && errno == EINTR)
+    while ((r = read(h2o_socket_get_fd(sock), buf, len)) == -1 && errno == EINTR)
         ;
     if (r == -1)
         return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
     return r == 0 ? -1 : r;
+}
+
+char *ug_front_body_buf(struct ug_front_thread *ft)
+{
+    if (ft->body_buf == NULL)
+        ft->body_buf = malloc(UG_FRONT_BODY_READ_SIZE);
+    return ft->body_buf;
 }
 
 static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
@@ -175,7 +180,7 @@ static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
     h2o_iovec_t buf = h2o_buffer_reserve(&conn->sock->input, READ_SIZE);
     if (buf.base == NULL)
         return -1;
-    ssize_t r = read_socket(conn, buf.base, READ_SIZE);
+    ssize_t r = ug_front_read(conn->sock, buf.base, READ_SIZE);
     if (r > 0)
         conn->sock->input->size += (size_t)r;
     return r;
@@ -454,10 +459,10 @@ static int read_body_direct(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
     struct ug_front_thread *ft = conn->ft;
-    if (ft->body_buf == NULL && (ft->body_buf = malloc(BODY_READ_SIZE)) == NULL)
+    if (ug_front_body_buf(ft) == NULL)
         return -1;
     size_t want = req->body_left < BODY_READ_SIZE ? (size_t)req->body_left : BODY_READ_SIZE;
-    ssize_t r = read_socket(conn, ft->body_buf, want);
+    ssize_t r = ug_front_read(conn->sock, ft->body_buf, want);
     if (r <= 0)
         return (int)r;
     ug_front_set_timeout(conn, &ft->body_timeout); /* idle time, so re-armed on every read */
