@@ -8,11 +8,13 @@
  *
  * A connection moves through
  *
- *   HEAD --(not the front's)--> handed to h2o (h2o_http1_accept), conn freed
- *   HEAD -> [CONTINUE] -> BODY -> FORWARD -> RESPONSE -> HEAD (keep-alive) ...
+ *   HEAD --(odd head, see ug_front_passable)--> handed to h2o (h2o_http1_accept), conn freed
+ *   HEAD -> [CONTINUE] -> BODY -> FORWARD -> RESPONSE -> HEAD (keep-alive) ...       an upload (front_exchange.c)
+ *   HEAD -> [CONTINUE] -> PASS_BODY -> PASS -> HEAD (keep-alive) ...                  any other request, run by h2o's
+ *                                                                                     pipeline (front_http1_pass.c)
  *                      any refusal -> RESPONSE -> LINGER -> closed
  *
- * The socket is read only in HEAD, BODY and LINGER (cleartext: by the front itself; TLS: by h2o, decrypting; see
+ * The socket is read only in HEAD, BODY, PASS_BODY and LINGER (cleartext: by the front itself; TLS: by h2o, decrypting; see
  * READ_SIZE in front_http1.c); exactly one timeout entry is linked at a time.
  *
  * Ownership: the conn owns its socket until it closes it or hands it to h2o,
@@ -31,9 +33,21 @@
 
 #include "front_exchange.h"
 
-enum ug_front_state { UG_FRONT_HEAD, UG_FRONT_CONTINUE, UG_FRONT_BODY, UG_FRONT_FORWARD, UG_FRONT_RESPONSE, UG_FRONT_LINGER };
+enum ug_front_state {
+    UG_FRONT_HEAD,
+    UG_FRONT_CONTINUE,
+    UG_FRONT_BODY,
+    UG_FRONT_FORWARD,
+    UG_FRONT_RESPONSE,
+    UG_FRONT_LINGER,
+    UG_FRONT_PASS_BODY, /* a pass-through request's body arrives into sock->input, as h2o buffers it */
+    UG_FRONT_PASS,      /* h2o's pipeline serves it; its response is written as it comes */
+};
+
+struct ug_h1_pass;
 
 struct ug_front_conn {
+    h2o_conn_t super; /* what h2o's pipeline sees of this connection (front_http1_pass.c), set at accept */
     h2o_socket_t *sock;
     h2o_accept_ctx_t *actx;
     struct ug_front_thread *ft;
@@ -49,11 +63,31 @@ struct ug_front_conn {
     char *response;          /* being written */
     int keep_alive;          /* after the response */
     struct ug_front_req req; /* the request being served (front_exchange.h), transport fields set at accept */
+    struct ug_h1_pass *pass; /* a request served by h2o's pipeline, NULL otherwise; its head is req.head */
 };
 
 /* ---- front_http1.c ---- */
 
 /* Close the socket and free the connection, aborting an upload in flight. Ends the connection. */
 void ug_front_close(struct ug_front_conn *conn);
+/* Link the connection's one timeout entry to `timeout` (NULL: none). */
+void ug_front_set_timeout(struct ug_front_conn *conn, h2o_timeout_t *timeout);
+/* The response of a pass-through request was written completely: on to the next request, or close as it says. Ends
+ * the request; may end the connection. */
+void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive);
+
+/* ---- front_http1_pass.c ---- */
+
+/* A head the front passes (ug_front_passable), copied to conn->req.head and parsed into `ph` (names as sent, pointing
+ * into the copy): build h2o's request from it. Lower-cases the names in place. Returns 0, -1 when out of memory. */
+int ug_h1_pass_begin(struct ug_front_conn *conn, struct phr_header *ph, size_t nh);
+/* The body (if any) is complete: it is sock->input's first `len` bytes, consumed when the request ends. Runs h2o's
+ * pipeline; the response is written by the pass's output stream, and ug_front_pass_done follows it. */
+void ug_h1_pass_run(struct ug_front_conn *conn, size_t len);
+/* Dispose of h2o's request (stopping its generator, running the access loggers once it has run) and free the pass;
+ * consumes its body from sock->input. Call before the socket is closed: the loggers ask it for the peer address. */
+void ug_h1_pass_free(struct ug_front_conn *conn);
+/* The h2o_conn_t callbacks of a front connection. */
+extern const h2o_conn_callbacks_t ug_h1_conn_callbacks;
 
 #endif

@@ -42,6 +42,7 @@
 
 static void on_head_read(h2o_socket_t *sock, const char *err);
 static void on_body_read(h2o_socket_t *sock, const char *err);
+static void on_pass_body_read(h2o_socket_t *sock, const char *err);
 static int process_body(struct ug_front_conn *conn);
 static void start_head(struct ug_front_conn *conn);
 
@@ -210,6 +211,7 @@ void ug_front_close(struct ug_front_conn *conn)
 {
     ug_front_set_timeout(conn, NULL);
     set_idle(conn, 0);
+    ug_h1_pass_free(conn); /* while the socket is open: h2o's access loggers ask it for the peer's address */
     /* Closed before the request state goes: a response still being written points into conn->response. The socket is
      * disposed without calling our callbacks again (evloop.c.h do_dispose_socket). */
     h2o_socket_close(conn->sock); /* runs sock->on_close */
@@ -382,6 +384,8 @@ static void read_body(struct ug_front_conn *conn)
     h2o_socket_read_start(conn->sock, on_body_read);
 }
 
+static void read_pass_body(struct ug_front_conn *conn);
+
 static void on_continue_sent(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
@@ -389,22 +393,29 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
         ug_front_close(conn);
         return;
     }
-    read_body(conn);
+    if (conn->pass != NULL)
+        read_pass_body(conn);
+    else
+        read_body(conn);
 }
 
-static void start_body(struct ug_front_conn *conn)
+/* The body may come now (RFC 9110 10.1.1): an interim 100, then the body is read. The iovec is local because the
+ * socket layer may advance it on a partial write; the literal itself stays valid. */
+static void send_continue(struct ug_front_conn *conn)
 {
-    if (!conn->req.h.expect_continue) {
-        read_body(conn);
-        return;
-    }
-    /* Every check that needs no body has passed: now the client may send it (RFC 9110 10.1.1). The iovec is local
-     * because the socket layer may advance it on a partial write; the literal itself stays valid. */
     h2o_iovec_t cont = {H2O_STRLIT(UG_FRONT_100_CONTINUE)};
     conn->state = UG_FRONT_CONTINUE;
     ug_front_set_timeout(conn, &conn->ft->body_timeout);
     h2o_socket_read_stop(conn->sock);
     h2o_socket_write(conn->sock, &cont, 1, on_continue_sent);
+}
+
+static void start_body(struct ug_front_conn *conn)
+{
+    if (conn->req.h.expect_continue) /* every check that needs no body has passed */
+        send_continue(conn);
+    else
+        read_body(conn);
 }
 
 /* After body bytes were fed: refuse on a pipeline error, finish at the body's end. Returns 1 while the body goes on,
@@ -500,38 +511,176 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
 
 /* ---- the request head ---- */
 
-/* The head is complete and ours: keep a copy (sock->input is consumed and reused for the body), then serve it. */
-static void take(struct ug_front_conn *conn, size_t head_len)
+/* Keep a copy of the complete head (sock->input is consumed and reused for the body) and parse the copy into `ph`
+ * (names as sent). Returns 0, or -1 when out of memory. */
+static int copy_head(struct ug_front_conn *conn, size_t head_len, struct phr_header *ph, size_t *nh)
 {
     struct ug_front_req *req = &conn->req;
-    if ((req->head = malloc(head_len)) == NULL) {
-        ug_front_close(conn);
-        return;
-    }
+    if ((req->head = malloc(head_len)) == NULL)
+        return -1;
     memcpy(req->head, conn->sock->input->bytes, head_len);
     h2o_buffer_consume(&conn->sock->input, head_len);
-
-    struct phr_header ph[UG_FRONT_MAX_HEADERS];
-    size_t nh = UG_FRONT_MAX_HEADERS;
+    *nh = UG_FRONT_MAX_HEADERS;
     /* Parsing the copy again gives pointers into it; the result cannot differ from the first parse. */
     int r = phr_parse_request(req->head, head_len, &req->h.method, &req->h.method_len, &req->h.target, &req->h.target_len,
-                              &req->h.minor_version, ph, &nh, 0);
-    if (r != (int)head_len) {
-        ug_front_close(conn);
-        return;
-    }
+                              &req->h.minor_version, ph, nh, 0);
+    return r == (int)head_len ? 0 : -1;
+}
+
+/* Index the copied head in req->h, its field names lower-cased in place: h2o does that (lib/http1.c init_headers),
+ * and the app must see the same head whichever path a request takes. */
+static void index_head(struct ug_front_req *req, const struct phr_header *ph, size_t nh)
+{
     for (size_t i = 0; i < nh; ++i) {
-        /* h2o lower-cases field names in place (lib/http1.c init_headers); the app must see the same head either way */
-        for (size_t j = 0; j < ph[i].name_len; ++j)
-            if (ph[i].name[j] >= 'A' && ph[i].name[j] <= 'Z')
-                ((char *)ph[i].name)[j] = (char)(ph[i].name[j] - 'A' + 'a');
+        h2o_strtolower((char *)ph[i].name, ph[i].name_len);
         req->headers[i] = (ug_header_t){ph[i].name, ph[i].name_len, ph[i].value, ph[i].value_len};
     }
     req->h.headers = req->headers;
     req->h.num_headers = nh;
     ug_front_head_scan(&req->h);
+}
+
+/* The head is complete and ours: serve it (front_exchange.c). */
+static void take(struct ug_front_conn *conn, size_t head_len)
+{
+    struct phr_header ph[UG_FRONT_MAX_HEADERS];
+    size_t nh;
+    if (copy_head(conn, head_len, ph, &nh) != 0) {
+        ug_front_close(conn);
+        return;
+    }
+    index_head(&conn->req, ph, nh);
+    ug_front_begin(&conn->req);
+    ug_front_serve(&conn->req);
+}
+
+/* ---- requests served by h2o's pipeline on this connection (front_http1_pass.c) ---- */
+
+void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
+{
+    ug_h1_pass_free(conn); /* consumes the body: what follows in sock->input is the next request */
+    reset_request(conn);
+    if (!keep_alive) {
+        linger_close(conn);
+        return;
+    }
+    start_head(conn);
+}
+
+/* A pass-through body the front will not read on (over h2o's entity limit, or broken chunked framing): uploadgate's
+ * JSON error, logged as the front's own, then the connection closes (its rest is unread). */
+static void refuse_pass(struct ug_front_conn *conn, ug_err e, const char *message)
+{
+    struct ug_front_req *req = &conn->req;
+    size_t path_len;
+    ug_h1_pass_free(conn);
+    h2o_socket_read_stop(conn->sock);
+    ug_front_set_timeout(conn, NULL);
+    /* the route's CORS policy applies to the answer, as it would to h2o's */
+    if (ug_front_path_is_plain(req->h.target, req->h.target_len, &path_len))
+        req->route = ug_config_match_route(req->rt->config, req->h.target, path_len);
+    req->body_read = 0;
     ug_front_begin(req);
-    ug_front_serve(req);
+    ug_front_respond_error(req, e, message, NULL, 0);
+}
+
+/* What sock->input holds of the body: run the request once it is complete. Returns 1 while more is needed, 0 when the
+ * request was run or refused (then conn may be gone). Chunked bodies are decoded in place, as lib/http1.c does. */
+static int pass_body_progress(struct ug_front_conn *conn)
+{
+    struct ug_front_req *req = &conn->req;
+    h2o_buffer_t *in = conn->sock->input;
+    size_t limit = conn->super.ctx->globalconf->max_request_entity_size;
+    size_t len;
+
+    if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
+        if (in->size < req->h.content_length)
+            return 1;
+        len = (size_t)req->h.content_length;
+    } else {
+        size_t size = in->size - req->body_left; /* body_left: the decoded prefix so far */
+        ssize_t r = phr_decode_chunked(&req->decoder, in->bytes + req->body_left, &size);
+        in->size = (size_t)req->body_left + size;
+        req->body_left = in->size;
+        if (r != -1 && in->size > limit) {
+            refuse_pass(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
+            return 0;
+        }
+        if (r == -1) {
+            refuse_pass(conn, UG_ERR_BAD_REQUEST, "broken chunked encoding");
+            return 0;
+        }
+        if (r == -2)
+            return 1;
+        len = in->size;
+        in->size += (size_t)r; /* the bytes after the body: the next request */
+    }
+    h2o_socket_read_stop(conn->sock); /* pipelined bytes wait until the response is written */
+    ug_front_set_timeout(conn, NULL); /* none while the app works */
+    conn->state = UG_FRONT_PASS;
+    ug_h1_pass_run(conn, len);
+    return 0;
+}
+
+static void read_pass_body(struct ug_front_conn *conn)
+{
+    cap_tls_receive_buffer(conn);
+    conn->state = UG_FRONT_PASS_BODY;
+    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    if (!pass_body_progress(conn))
+        return;
+    h2o_socket_read_start(conn->sock, on_pass_body_read);
+}
+
+static void on_pass_body_read(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    for (int i = 0; i < READS_PER_EVENT; ++i) {
+        ssize_t r = read_input(conn, err, i);
+        if (r < 0) {
+            ug_front_close(conn);
+            return;
+        }
+        if (r == 0)
+            return;
+        ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
+        if (!pass_body_progress(conn))
+            return;
+    }
+}
+
+/* A head the front passes (ug_front_passable): build h2o's request, read its body as h2o would, then run it. */
+static void pass(struct ug_front_conn *conn, size_t head_len)
+{
+    struct ug_front_req *req = &conn->req;
+    struct phr_header ph[UG_FRONT_MAX_HEADERS];
+    size_t nh;
+    if (copy_head(conn, head_len, ph, &nh) != 0 || ug_h1_pass_begin(conn, ph, nh) != 0) {
+        ug_front_close(conn);
+        return;
+    }
+    index_head(req, ph, nh);
+    switch (req->h.framing) {
+    case UG_FRONT_BODY_CONTENT_LENGTH:
+        if (req->h.content_length > conn->super.ctx->globalconf->max_request_entity_size) {
+            refuse_pass(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
+            return;
+        }
+        break;
+    case UG_FRONT_BODY_CHUNKED:
+        req->decoder = (struct phr_chunked_decoder){.consume_trailer = 1};
+        req->body_left = 0;
+        break;
+    default:
+        conn->state = UG_FRONT_PASS;
+        ug_h1_pass_run(conn, 0);
+        return;
+    }
+    /* As h2o: a 100 once the body is known to be acceptable. HTTP/1.0 clients cannot ask for one (RFC 9110 10.1.1). */
+    if (req->h.expect_continue && req->h.minor_version >= 1 && conn->sock->input->size == 0)
+        send_continue(conn);
+    else
+        read_pass_body(conn);
 }
 
 static void parse_head(struct ug_front_conn *conn)
@@ -571,14 +720,19 @@ static void parse_head(struct ug_front_conn *conn)
     h.num_headers = nh;
     ug_front_head_scan(&h);
     const ug_route_t *route;
-    if (ug_front_classify(config, &h, &route) != UG_FRONT_TAKE) {
+    int ours = ug_front_classify(config, &h, &route) == UG_FRONT_TAKE;
+    if (!ours && !ug_front_passable(&h)) {
         hand_over(conn);
         return;
     }
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
-    conn->req.route = route;
     ++conn->requests;
+    if (!ours) {
+        pass(conn, (size_t)r);
+        return;
+    }
+    conn->req.route = route;
     take(conn, (size_t)r);
 }
 
@@ -650,6 +804,12 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
     conn->ft = ft;
     conn->tls = actx->ssl_ctx != NULL;
     conn->connected_at = *h2o_get_timestamp(actx->ctx, NULL, NULL); /* as h2o_accept does */
+    /* h2o's part, as h2o_create_connection fills it (which cannot be used: it aborts when out of memory) */
+    conn->super = (h2o_conn_t){.ctx = actx->ctx,
+                               .hosts = actx->hosts,
+                               .connected_at = conn->connected_at,
+                               .id = __sync_add_and_fetch(&h2o_connection_id, 1),
+                               .callbacks = &ug_h1_conn_callbacks};
     conn->timeout_entry.cb = on_timeout;
     conn->req = (struct ug_front_req){.tp = &transport, .ft = ft, .client_address = conn->client_address, .tls = conn->tls};
     sock->data = conn;

@@ -194,6 +194,18 @@ static int method_is(const ug_front_head_t *h, const char *m)
     return h->method_len == l && memcmp(h->method, m, l) == 0;
 }
 
+int ug_front_passable(const ug_front_head_t *h)
+{
+    /* h2o keeps the last of several Host fields and answers folded lines and bad framing itself; an h2c upgrade
+     * switches the connection to h2o's HTTP/2; unknown expectations get its 417. CONNECT and the absolute, authority
+     * and asterisk forms are left to it as well. */
+    if (h->malformed || h->host_count > 1 || h->upgrade_h2c || h->expect_other || h->framing_error != NULL)
+        return 0;
+    if (h->framing != UG_FRONT_BODY_NONE && h->framing != UG_FRONT_BODY_CONTENT_LENGTH && h->framing != UG_FRONT_BODY_CHUNKED)
+        return 0;
+    return h->target_len != 0 && h->target[0] == '/' && !method_is(h, "CONNECT");
+}
+
 ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
 {
     size_t path_len;

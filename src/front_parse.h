@@ -8,9 +8,11 @@
  * The front takes only what it can serve exactly as h2o's buffered path would
  * (handler.c): requests of an upload route, with an upload method or as a CORS
  * preflight, whose path h2o would not rewrite (an "Upgrade: h2c" on such a
- * request is ignored). Everything else - other routes and the h2c upgrades they
- * ask for, pass-through routes, paths h2o normalises, Expect values other than
- * 100-continue, odd Host fields - is handed to h2o untouched.
+ * request is ignored). Everything else - other routes, pass-through routes,
+ * paths h2o normalises - runs h2o's pipeline on the front's connection when
+ * ug_front_passable says it can; the odd rest (h2c upgrades, Expect values
+ * other than 100-continue, several Host fields, ...) is handed to h2o
+ * untouched, with the connection.
  */
 #ifndef UG_FRONT_PARSE_H
 #define UG_FRONT_PARSE_H
@@ -67,6 +69,17 @@ typedef enum ug_front_verdict {
  * upload route; the caller still answers 400 when h->framing_error is set.
  */
 ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route);
+
+/*
+ * For a head that is not UG_FRONT_TAKE: whether the HTTP/1.1 front can still
+ * serve it, running h2o's request pipeline on its own connection
+ * (front_http1_pass.c), so that the connection stays with the front for the
+ * requests after it. That takes a well-formed origin-form request whose body
+ * framing the front reads. Heads h2o treats specially - an h2c upgrade, an
+ * expectation it refuses, several Host fields, folded lines, invalid framing -
+ * are handed to h2o with their connection (UG_FRONT_HAND_OVER).
+ */
+int ug_front_passable(const ug_front_head_t *h);
 
 /*
  * Whether h2o would match routes on this path as sent: it starts with '/' and

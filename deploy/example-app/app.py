@@ -37,7 +37,7 @@ import time
 from typing import Any, Dict, List, Optional, Union
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 HASH_CHUNK = 1 << 20
@@ -392,6 +392,25 @@ def some_bytes(n: int):
     pattern = bytes(range(256)) * 4096  # 1 MiB
     body = (pattern * (n // len(pattern) + 1))[:n]
     return Response(body, media_type="application/octet-stream", headers={"X-Example-App": "bytes"})
+
+
+@app.get("/api/stream/{n}")
+def stream_bytes(n: int, status: int = 200):
+    """The same n bytes as /api/bytes/{n}, streamed without a Content-Length (uvicorn sends them chunked): the proxy
+    in front has no length to pass on and must frame the response itself."""
+    if not 0 <= n <= 64 * 1024 * 1024:
+        raise HTTPException(status_code=400, detail="n must be 0..64 MiB")
+    pattern = bytes(range(256)) * 256  # 64 KiB
+
+    def pieces():
+        left = n
+        while left > 0:
+            piece = pattern[:min(left, len(pattern))]
+            left -= len(piece)
+            yield piece
+
+    return StreamingResponse(pieces(), status_code=status, media_type="application/octet-stream",
+                             headers={"X-Example-App": "stream"})
 
 
 @app.get("/api/status/{code}")

@@ -2,7 +2,8 @@
 
 Upload requests are decided at header time (gate, method, declared size, free space) before a body byte is read,
 bodies stream into the pipeline with limits enforced as they pass, and the connection's own timeouts apply
-(header, body_idle, keepalive). Requests the front does not take are handed to h2o with the bytes already read.
+(header, body_idle, keepalive). Other requests run h2o's pipeline on the same connection (test_front_pass.py);
+only odd heads hand the connection to h2o with the bytes already read.
 Everything here talks raw HTTP/1.1 over a socket so that the order of bytes on the wire can be asserted.
 """
 
@@ -245,7 +246,7 @@ def test_body_sent_without_waiting_for_100_continue(gateway):
 
 @pytest.mark.parametrize("tls", [False, True], ids=["h1", "h1-tls"])
 def test_pipelined_upload_get_upload_on_one_connection(gateway, tls):
-    """All three requests written at once: the second is handed to h2o with the third still buffered behind it;
+    """All three requests written at once: the second runs h2o's pipeline with the third still buffered behind it;
     three responses come back in order and no byte is lost."""
     d1, d3 = os.urandom(400 * KiB), os.urandom(600 * KiB)
     with connect(gateway, tls=tls) as s:
@@ -372,10 +373,10 @@ def test_stalled_head_after_keepalive_is_cut_off_by_header_timeout(make_gateway)
         assert time.monotonic() - t0 < 4
 
 
-# -- hand-over to h2o ---------------------------------------------------------------------------------------
+# -- h2o's pipeline ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/./upload", "/x/../upload", "/%75pload"])
-def test_paths_h2o_normalises_are_handed_over_and_still_policed(gateway, path):
+def test_paths_h2o_normalises_go_to_h2os_pipeline_and_are_still_policed(gateway, path):
     """h2o normalises these to /upload: its buffered path serves them under the same route and limits."""
     res = curl(gateway, "h1", path, "--path-as-is", "-X", "PUT", "--data-binary", "hello",
                "-H", "Content-Type: application/octet-stream")
@@ -384,7 +385,7 @@ def test_paths_h2o_normalises_are_handed_over_and_still_policed(gateway, path):
     assert m["route"] == "/upload" and m["files"][0]["sha256"] == sha256_bytes(b"hello")
 
 
-def test_method_not_allowed_is_handed_over(gateway):
+def test_method_not_allowed_comes_from_h2os_pipeline(gateway):
     with connect(gateway) as s:
         s.sendall(http1_head("GET", "/upload", gateway.authority) + http1_head("GET", "/api/items", gateway.authority))
         reader = HTTP1Reader(s)

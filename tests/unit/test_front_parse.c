@@ -195,6 +195,51 @@ Test(front_parse, hands_over_everything_else)
     cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_HAND_OVER); /* h2o upgrades it */
 }
 
+static int passable(const char *method, const char *target, int minor, const ug_header_t *hs, size_t n)
+{
+    ug_front_head_t h = head(method, target, minor, hs, n);
+    return ug_front_passable(&h);
+}
+
+Test(front_parse, ordinary_requests_are_passed_on_the_fronts_connection)
+{
+    ug_header_t hs[] = {H("Host", "x")};
+    ug_header_t no_host[] = {H("Content-Length", "0")};
+    ug_header_t length[] = {H("Host", "x"), H("Content-Length", "12")};
+    ug_header_t chunked[] = {H("Host", "x"), H("Transfer-Encoding", "chunked")};
+    ug_header_t cont[] = {H("Host", "x"), H("Content-Length", "2"), H("Expect", "100-continue")};
+    ug_header_t websocket[] = {H("Host", "x"), H("Connection", "Upgrade"), H("Upgrade", "websocket")};
+    cr_assert(passable("GET", "/api/items", 1, hs, 1));
+    cr_assert(passable("HEAD", "/files/a", 1, hs, 1));
+    cr_assert(passable("GET", "/upload", 1, hs, 1)); /* its 405 comes from the upload handler in h2o's pipeline */
+    cr_assert(passable("POST", "/./upload", 1, length, 2));
+    cr_assert(passable("POST", "/api/echo", 1, chunked, 2));
+    cr_assert(passable("POST", "/api/echo", 1, cont, 3));
+    cr_assert(passable("GET", "/", 0, no_host, 1)); /* HTTP/1.0 without Host: h2o's default host */
+    cr_assert(passable("GET", "/chat", 1, websocket, 3));
+}
+
+Test(front_parse, odd_heads_are_still_handed_to_h2o)
+{
+    ug_header_t hs[] = {H("Host", "x")};
+    ug_header_t two_hosts[] = {H("Host", "x"), H("Host", "y")};
+    ug_header_t h2c[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c"),
+                         H("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")};
+    ug_header_t expect[] = {H("Host", "x"), H("Expect", "something-else")};
+    ug_header_t fold[] = {H("Host", "x"), {NULL, 0, "folded", 6}};
+    ug_header_t both[] = {H("Host", "x"), H("Content-Length", "3"), H("Transfer-Encoding", "chunked")};
+    ug_header_t gzip[] = {H("Host", "x"), H("Transfer-Encoding", "gzip")};
+    cr_assert_not(passable("GET", "/a", 1, two_hosts, 2));
+    cr_assert_not(passable("GET", "/a", 1, h2c, 4));
+    cr_assert_not(passable("POST", "/a", 1, expect, 2));
+    cr_assert_not(passable("GET", "/a", 1, fold, 2));
+    cr_assert_not(passable("POST", "/a", 1, both, 3));
+    cr_assert_not(passable("POST", "/a", 1, gzip, 2));
+    cr_assert_not(passable("GET", "http://x/a", 1, hs, 1));
+    cr_assert_not(passable("OPTIONS", "*", 1, hs, 1));
+    cr_assert_not(passable("CONNECT", "/a", 1, hs, 1));
+}
+
 Test(front_parse, upload_asking_for_h2c_upgrade_is_taken_and_the_upgrade_ignored)
 {
     /* what curl --http2 sends on http:// with a body; h2o would read the whole body before upgrading */
