@@ -20,6 +20,7 @@
 # Writes the table to tests/bench/results/paths.md (or $OUT); exit status 0 only when every upload was verified.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh   # free_port, gateway_config, wait_health, sampler
 root=$PWD
 size=${1:-256}
 concs=${2:-"1 64"}
@@ -76,8 +77,6 @@ case " $paths " in
                fi ;;
 esac
 
-free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # stop PID: SIGTERM, then SIGKILL after 10 s; drop it from pids.
 stop() {
     local p=$1 i
@@ -88,25 +87,6 @@ stop() {
     local keep=() q
     for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
     pids=("${keep[@]}")
-}
-
-# Peak-RSS sampler (no forks per sample: builtins only; the 20 ms pause is a read timeout on a fifo).
-# Runs until $stopfile exists; writes "peak_rss peak_anon peak_file samples" in KiB.
-sampler() {
-    local pid=$1 out=$2 stopfile=$3 fd k v rest r=0 a=0 f=0 n=0
-    exec {fd}<>"$work/tick"
-    while [ ! -e "$stopfile" ] && [ -r "/proc/$pid/status" ]; do
-        { while read -r k v rest; do
-              case $k in
-                  VmRSS:) if ((v > r)); then r=$v; fi ;;
-                  RssAnon:) if ((v > a)); then a=$v; fi ;;
-                  RssFile:) if ((v > f)); then f=$v; fi ;;
-              esac
-          done < "/proc/$pid/status"; } 2>/dev/null || true
-        n=$((n + 1))
-        read -r -t 0.02 -u "$fd" _ || true
-    done
-    echo "$r $a $f $n" > "$out"
 }
 
 # io PID -> "write_bytes rchar wchar cancelled_write_bytes"
@@ -132,25 +112,13 @@ run_one() {  # path n
     fi
     app_port=$(free_port)
     gw_port=$(free_port)
-    cat > "$run/cfg.yaml" <<YAML
-listen: [{address: 127.0.0.1:$gw_port}]
-threads: 2
-backend: {url: http://127.0.0.1:$app_port, timeout: 600s}
-storage: {dir: $run/store, min_free: 1MiB}
-routes:
-  - path: /upload
-    limits: {max_body: $((size * 2 + 64))MiB, max_file: $((size * 2 + 64))MiB}
-YAML
+    gateway_config "$run/cfg.yaml" "$gw_port" "$app_port" "$run/store" 600s "$((size * 2 + 64))MiB"
     EXAMPLE_APP_DEST="$run/received" $py -m uvicorn app:app --app-dir "$root/deploy/example-app" \
         --host 127.0.0.1 --port "$app_port" --log-level warning >"$run/app.log" 2>&1 &
     app=$!; pids+=("$app")
     "$ug_bin" -c "$run/cfg.yaml" >"$run/ug.log" 2>&1 &
     ug=$!; pids+=("$ug")
-    for i in $(seq 1 200); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/health" 2>/dev/null && break
-        sleep 0.05
-    done
-    curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/health" || { echo "uploadgate/app did not come up" >&2; cat "$run/ug.log" "$run/app.log" >&2; exit 1; }
+    wait_health "$gw_port" || { echo "uploadgate/app did not come up" >&2; cat "$run/ug.log" "$run/app.log" >&2; exit 1; }
 
     local client=curl
     [ "$path" = h2c ] && client=$h2c_client
@@ -159,7 +127,7 @@ YAML
     sync   # earlier runs' dirty pages should not be flushed on our clock more than necessary
     io0=$(io "$ug"); cpu0=$(cpu_ticks "$ug")
     rm -f "$run/stop"
-    sampler "$ug" "$run/peak" "$run/stop" &
+    sampler "$ug" "$run/peak" "$run/stop" "$work/tick" &
     sp=$!; pids+=("$sp")
     local cpids=()
     t0=$EPOCHREALTIME

@@ -6,6 +6,7 @@
 #   tests/bench/rss_concurrent.sh [N] [SIZE_MIB] [PROTO]     PROTO: http1 (default) or h2c
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh   # free_port, gateway_config, wait_health, sampler
 n=${1:-16}
 size=${2:-100}
 proto=${3:-http1}
@@ -20,43 +21,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 app_port=$(free_port)
 gw_port=$(free_port)
 mkdir -p "$work/store" "$work/received"
-cat > "$work/cfg.yaml" <<YAML
-listen: [{address: 127.0.0.1:$gw_port}]
-threads: 2
-backend: {url: http://127.0.0.1:$app_port, timeout: 120s}
-storage: {dir: $work/store, min_free: 1MiB}
-routes:
-  - path: /upload
-    limits: {max_body: 2GiB, max_file: 2GiB}
-YAML
+gateway_config "$work/cfg.yaml" "$gw_port" "$app_port" "$work/store" 120s 2GiB
 EXAMPLE_APP_DEST="$work/received" /usr/bin/python3 -m uvicorn app:app --app-dir deploy/example-app \
     --host 127.0.0.1 --port "$app_port" --log-level warning &
 pids+=($!)
 build/uploadgate -c "$work/cfg.yaml" 2>"$work/ug.log" &
 ug=$!
 pids+=($ug)
-for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/health" 2>/dev/null && break
-    sleep 0.05
-done
+wait_health "$gw_port" || { echo "uploadgate/app did not come up" >&2; cat "$work/ug.log" >&2; exit 1; }
 
 head -c "$((size * 1024 * 1024))" /dev/urandom > "$work/body.bin"
 want=$(sha256sum "$work/body.bin" | cut -d' ' -f1)
 
 # Sample the gateway's memory while the uploads run (polling is the measurement here, not synchronisation).
-( peak_rss=0; peak_anon=0; peak_file=0
-  while kill -0 "$ug" 2>/dev/null && [ ! -e "$work/done" ]; do
-      read -r rss anon file < <(awk '/^VmRSS/{r=$2} /^RssAnon/{a=$2} /^RssFile/{f=$2} END{print r, a, f}' "/proc/$ug/status")
-      [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
-      [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
-      [ "$file" -gt "$peak_file" ] && peak_file=$file
-      sleep 0.02
-  done
-  echo "$peak_rss $peak_anon $peak_file" > "$work/peak" ) &
+mkfifo "$work/tick"
+sampler "$ug" "$work/peak" "$work/done" "$work/tick" &
 sampler=$!
 
 flag=--http1.1
@@ -76,7 +58,7 @@ ok=0
 for i in $(seq 1 "$n"); do
     if [ "$(cat "$work/code.$i")" = 201 ] && grep -q "\"sha256\":\"$want\"" "$work/out.$i"; then ok=$((ok + 1)); fi
 done
-read -r peak_rss peak_anon peak_file < "$work/peak"
+read -r peak_rss peak_anon peak_file _ < "$work/peak"
 printf 'uploads: %d x %d MiB over %s, %d/%d verified (201 + sha256), wall %.2f s\n' "$n" "$size" "$proto" "$ok" "$n" \
     "$(echo "$end - $start" | bc)"
 printf 'uploadgate peak VmRSS %d MiB (RssAnon %d MiB, RssFile %d MiB)\n' $((peak_rss / 1024)) $((peak_anon / 1024)) $((peak_file / 1024))

@@ -588,17 +588,12 @@ class Gateway:
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class Response:
-    status: int
-    headers: Dict[str, List[str]]
-    body: bytes
-    http_version: str = ""
-    rc: int = 0
-    stderr: str = ""
-    info: dict = field(default_factory=dict)
+class _ResponseReading:
+    """header() and json() for a response that has `headers` (lower-case name -> values) and `body`: the curl and
+    HTTP/1.1 Response and the HTTP/2 H2Result read alike."""
 
     def header(self, name: str) -> Optional[str]:
+        """The last value of header `name`, None when absent."""
         v = self.headers.get(name.lower())
         return v[-1] if v else None
 
@@ -606,7 +601,18 @@ class Response:
         try:
             return json.loads(self.body)
         except ValueError:
-            raise AssertionError(f"response body is not JSON (status {self.status}): {self.body[:500]!r}") from None
+            raise AssertionError(f"response body is not JSON: {self!r}") from None
+
+
+@dataclass
+class Response(_ResponseReading):
+    status: int
+    headers: Dict[str, List[str]]
+    body: bytes
+    http_version: str = ""
+    rc: int = 0
+    stderr: str = ""
+    info: dict = field(default_factory=dict)
 
     def __repr__(self):
         return (f"Response(status={self.status}, http_version={self.http_version!r}, rc={self.rc}, "
@@ -864,7 +870,7 @@ def abort_socket(sock, rst: bool) -> None:
 
 
 @dataclass
-class H2Result:
+class H2Result(_ResponseReading):
     status: Optional[int] = None
     headers: Dict[str, List[str]] = field(default_factory=dict)
     body: bytes = b""
@@ -875,16 +881,6 @@ class H2Result:
     all_sent: bool = False            # the whole body was sent (with END_STREAM)
     closed: bool = False              # the connection was closed under us
     interim: List[int] = field(default_factory=list)  # statuses of 1xx responses, in order
-
-    def header(self, name):
-        v = self.headers.get(name)
-        return v[-1] if v else None
-
-    def json(self):
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise AssertionError(f"h2 response body is not JSON: {self}") from None
 
     def __repr__(self):
         return (f"H2Result(status={self.status}, ended={self.ended}, reset_code={self.reset_code}, goaway={self.goaway}, "
@@ -1112,11 +1108,33 @@ ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 '''
 
 
-class CaptureBackend:
+class _LoopbackServer:
+    """A helper server of ours (CaptureBackend, StaticSite): `self.proc` listening on 127.0.0.1:`self.port`;
+    `what` names it in errors."""
+
+    what = "helper server"
+
+    def start(self, timeout: float = 10.0):
+        """Returns self once it accepts connections; its output in the error if it exits first."""
+        def ready():
+            if not self.proc.alive():
+                raise AssertionError(f"{self.what} exited:\n{tail(self.proc.output())}")
+            return tcp_accepts("127.0.0.1", self.port)
+
+        wait_until(ready, timeout, f"the {self.what} to accept connections")
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class CaptureBackend(_LoopbackServer):
     """A stand-in backend that records requests byte-exactly and always gives the same answer.
 
     Used where the example app cannot show something: the exact manifest bytes (to recompute
     the signature) or an app that sets its own Access-Control-* headers."""
+
+    what = "capture backend"
 
     def __init__(self, workdir: Path, status: int = 200, headers: Sequence[Tuple[str, str]] = (),
                  body: str = '{"ok":true}'):
@@ -1132,13 +1150,6 @@ class CaptureBackend:
     @property
     def backend_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> "CaptureBackend":
-        wait_listening(self.proc, self.port, timeout, "capture backend")
-        return self
-
-    def stop(self) -> None:
-        self.proc.stop()
 
     def log(self) -> List[dict]:
         """Requests received: method, path, headers ([name, value] in order), body (bytes)."""
@@ -1156,18 +1167,10 @@ class CaptureBackend:
         return out
 
 
-def wait_listening(proc: "Proc", port: int, timeout: float, what: str) -> None:
-    """Until a helper server of ours accepts on 127.0.0.1:port; its output in the error if it exits first."""
-    def ready():
-        if not proc.alive():
-            raise AssertionError(f"{what} exited:\n{tail(proc.output())}")
-        return tcp_accepts("127.0.0.1", port)
-
-    wait_until(ready, timeout, f"the {what} to accept connections")
-
-
-class StaticSite:
+class StaticSite(_LoopbackServer):
     """`python3 -m http.server` serving `directory` on 127.0.0.1:<port> (the origin of a browser page)."""
+
+    what = "static page server"
 
     def __init__(self, directory: Path, log_dir: Path, port: Optional[int] = None):
         self.directory = Path(directory)
@@ -1179,13 +1182,6 @@ class StaticSite:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> "StaticSite":
-        wait_listening(self.proc, self.port, timeout, "static page server")
-        return self
-
-    def stop(self) -> None:
-        self.proc.stop()
 
 
 def header_values(res, name: str) -> List[str]:

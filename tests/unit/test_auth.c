@@ -10,7 +10,6 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "policy/auth.h"
+#include "test_jose.h"
 
 #define NOW 1700000000
 #define B(a) UG_JWT_ALG_BIT(UG_JWT_##a)
@@ -63,18 +63,6 @@ static char *put(const char *name, const char *text, time_t mtime)
     return path;
 }
 
-static char *b64u(const unsigned char *in, size_t len)
-{
-    char *out = malloc(len / 3 * 4 + 8);
-    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-    while (n > 0 && out[n - 1] == '=')
-        n--;
-    out[n] = '\0';
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
 /* "Bearer " + a JWS signed with HS256 under `secret` or EdDSA under `ed`. */
 static char *bearer_jwt(const char *secret, EVP_PKEY *ed, const char *kid, const char *payload)
 {
@@ -83,7 +71,7 @@ static char *bearer_jwt(const char *secret, EVP_PKEY *ed, const char *kid, const
     size_t sig_len = sizeof(sig);
     snprintf(header, sizeof(header), "{\"alg\":\"%s\"%s%s%s}", ed ? "EdDSA" : "HS256", kid ? ",\"kid\":\"" : "", kid ? kid : "",
              kid ? "\"" : "");
-    char *h = b64u((const unsigned char *)header, strlen(header)), *p = b64u((const unsigned char *)payload, strlen(payload));
+    char *h = b64u_str(header), *p = b64u_str(payload);
     snprintf(input, sizeof(input), "%s.%s", h, p);
     if (ed != NULL) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -517,12 +505,7 @@ Test(auth, jwt_rejections_through_the_checker)
 Test(auth, hs256_signed_with_the_public_key_pem_is_refused)
 {
     EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(b, rsa);
-    char *data;
-    long n = BIO_get_mem_data(b, &data);
-    char *pem = strndup(data, (size_t)n);
-    BIO_free(b);
+    char *pem = pem_of(rsa);
 
     cfg.jwt.algorithms = B(RS256) | B(HS256);
     cfg.jwt_public_key_file = put("jwt.pem", pem, 1000);

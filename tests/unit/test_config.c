@@ -38,6 +38,19 @@ static void expect_error(const char *yaml, const char *message)
     cr_assert_str_eq(errbuf, message, "got:      %s\nexpected: %s\nfor yaml:\n%s", errbuf, message, yaml);
 }
 
+/* Loading the file DATA `name` fails with DATA `name` followed by `rest` ("line:col: message" or ": cannot ..."). */
+static void expect_file_error(const char *name, const char *rest)
+{
+    char path[512], expected[1024];
+    snprintf(path, sizeof(path), DATA "%s", name);
+    snprintf(expected, sizeof(expected), "%s%s", path, rest);
+    ug_config_t *c = (ug_config_t *)&errbuf; /* must be reset to NULL */
+    ug_err err = ug_config_load_file(path, &c, errbuf, sizeof(errbuf));
+    cr_assert_eq(err, UG_ERR_CONFIG, "expected an error for %s", path);
+    cr_assert_null(c);
+    cr_assert_str_eq(errbuf, expected);
+}
+
 /* ---- valid configurations ------------------------------------------------------------------------------ */
 
 Test(config, full_file_every_field)
@@ -455,14 +468,7 @@ Test(config_errors, routes)
 
 Test(config_errors, duplicate_route_path_file)
 {
-    ug_config_t *c = (ug_config_t *)&errbuf;
-    char expected[512];
-    ug_err err = ug_config_load_file(DATA "dup_route.yaml", &c, errbuf, sizeof(errbuf));
-    cr_assert_eq(err, UG_ERR_CONFIG);
-    cr_assert_null(c);
-    snprintf(expected, sizeof(expected), "%s:6:11: duplicate route path \"/upload\" (first defined at line 4)",
-             DATA "dup_route.yaml");
-    cr_assert_str_eq(errbuf, expected);
+    expect_file_error("dup_route.yaml", ":6:11: duplicate route path \"/upload\" (first defined at line 4)");
 }
 
 Test(config_errors, duplicate_keys)
@@ -490,15 +496,7 @@ Test(config_errors, listen)
 
 Test(config_errors, yaml_syntax)
 {
-    char expected[512];
-    ug_config_t *c = (ug_config_t *)&errbuf;
-    ug_err err = ug_config_load_file(DATA "syntax_error.yaml", &c, errbuf, sizeof(errbuf));
-    cr_assert_eq(err, UG_ERR_CONFIG);
-    cr_assert_null(c);
-    snprintf(expected, sizeof(expected), "%s:3:11: YAML syntax error: mapping values are not allowed in this context",
-             DATA "syntax_error.yaml");
-    cr_assert_str_eq(errbuf, expected);
-
+    expect_file_error("syntax_error.yaml", ":3:11: YAML syntax error: mapping values are not allowed in this context");
     expect_error(
         BASE "routes: [{path: /u}\n",
         "t.yaml:4:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 3, column 9)");
@@ -516,15 +514,7 @@ Test(config_errors, empty_and_documents)
     expect_error("---\n", "t.yaml:1:1: the configuration is empty (backend and storage are required)");
     expect_error("~\n", "t.yaml:1:1: the configuration is empty (backend and storage are required)");
     expect_error(BASE "---\nthreads: 2\n", "t.yaml:3:1: only one YAML document is allowed");
-
-    char expected[512];
-    ug_config_t *c = (ug_config_t *)&errbuf;
-    ug_err err = ug_config_load_file(DATA "comments_only.yaml", &c, errbuf, sizeof(errbuf));
-    cr_assert_eq(err, UG_ERR_CONFIG);
-    cr_assert_null(c);
-    snprintf(expected, sizeof(expected), "%s:1:1: the configuration is empty (backend and storage are required)",
-             DATA "comments_only.yaml");
-    cr_assert_str_eq(errbuf, expected);
+    expect_file_error("comments_only.yaml", ":1:1: the configuration is empty (backend and storage are required)");
 }
 
 Test(config_errors, anchors_and_aliases_rejected)
@@ -544,15 +534,8 @@ Test(config_errors, nesting_too_deep)
 
 Test(config_errors, file_errors)
 {
-    ug_config_t *c = (ug_config_t *)&errbuf;
-    ug_err err = ug_config_load_file(DATA "does-not-exist.yaml", &c, errbuf, sizeof(errbuf));
-    cr_assert_eq(err, UG_ERR_CONFIG);
-    cr_assert_null(c);
-    cr_assert_str_eq(errbuf, DATA "does-not-exist.yaml: cannot open: No such file or directory");
-
-    err = ug_config_load_file(DATA, &c, errbuf, sizeof(errbuf));
-    cr_assert_eq(err, UG_ERR_CONFIG);
-    cr_assert_str_eq(errbuf, DATA ": cannot read: Is a directory");
+    expect_file_error("does-not-exist.yaml", ": cannot open: No such file or directory");
+    expect_file_error("", ": cannot read: Is a directory"); /* DATA itself */
 }
 
 Test(config_errors, long_values_are_cut_and_escaped)
@@ -578,13 +561,30 @@ Test(config_errors, small_error_buffer)
 
 /* ---- value grammars ------------------------------------------------------------------------------------ */
 
+/* One text for a value parser: whether it parses, and to what. */
+struct value_case {
+    const char *s;
+    int ok;
+    uint64_t v;
+};
+
+/* ug_parse_size and ug_parse_duration share one contract: 0 and the value in *out, or -1 for a bad text. */
+static void check_values(int (*parse)(const char *, size_t, uint64_t *), const char *name, const struct value_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 12345;
+        int rc = parse(cases[i].s, strlen(cases[i].s), &v);
+        cr_expect_eq(rc, cases[i].ok ? 0 : -1, "%s(\"%s\")", name, cases[i].s);
+        if (cases[i].ok)
+            cr_expect_eq(v, cases[i].v, "%s(\"%s\") = %llu", name, cases[i].s, (unsigned long long)v);
+    }
+}
+
+#define CHECK_VALUES(parse, cases) check_values(parse, #parse, cases, sizeof(cases) / sizeof(cases[0]))
+
 Test(values, sizes)
 {
-    static const struct {
-        const char *s;
-        int ok;
-        uint64_t v;
-    } cases[] = {
+    static const struct value_case cases[] = {
         {"0", 1, 0},
         {"512", 1, 512},
         {"0B", 1, 0},
@@ -616,13 +616,7 @@ Test(values, sizes)
         {" 1", 0, 0},
         {"1 ", 0, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        uint64_t v = 12345;
-        int rc = ug_parse_size(cases[i].s, strlen(cases[i].s), &v);
-        cr_expect_eq(rc, cases[i].ok ? 0 : -1, "ug_parse_size(\"%s\")", cases[i].s);
-        if (cases[i].ok)
-            cr_expect_eq(v, cases[i].v, "ug_parse_size(\"%s\") = %llu", cases[i].s, (unsigned long long)v);
-    }
+    CHECK_VALUES(ug_parse_size, cases);
     uint64_t v;
     cr_expect_eq(ug_parse_size("64KiBxx", 5, &v), 0, "only len bytes are read");
     cr_expect_eq(v, 64 * KiB);
@@ -631,11 +625,8 @@ Test(values, sizes)
 
 Test(values, durations)
 {
-    static const struct {
-        const char *s;
-        int ok;
-        uint64_t ms;
-    } cases[] = {
+    /* v in milliseconds */
+    static const struct value_case cases[] = {
         {"0", 1, 0},
         {"0s", 1, 0},
         {"500ms", 1, 500},
@@ -656,13 +647,7 @@ Test(values, durations)
         {"1us", 0, 0},
         {"1h30m", 0, 0},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        uint64_t ms = 12345;
-        int rc = ug_parse_duration(cases[i].s, strlen(cases[i].s), &ms);
-        cr_expect_eq(rc, cases[i].ok ? 0 : -1, "ug_parse_duration(\"%s\")", cases[i].s);
-        if (cases[i].ok)
-            cr_expect_eq(ms, cases[i].ms, "ug_parse_duration(\"%s\") = %llu", cases[i].s, (unsigned long long)ms);
-    }
+    CHECK_VALUES(ug_parse_duration, cases);
 }
 
 Test(values, method_bits)

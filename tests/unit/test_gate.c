@@ -49,7 +49,27 @@ static ug_gate_request_t req(const char *method, const char *authorization)
     return r;
 }
 
-static const char *header(const ug_gate_decision_t *d, const char *name)
+/* A CORS preflight for POST from `origin`. */
+static ug_gate_request_t preflight(const char *origin)
+{
+    ug_gate_request_t r = req("OPTIONS", NULL);
+    r.origin = origin;
+    r.origin_len = strlen(origin);
+    r.acr_method = "POST";
+    r.acr_method_len = 4;
+    return r;
+}
+
+/* Decide `r` for `route` and check the action; the caller checks the rest, then clears *d. */
+static void decide(const ug_route_t *route, ug_auth_checker_t *c, const ug_gate_request_t *r, ug_gate_action_t action,
+                   ug_gate_decision_t *d)
+{
+    ug_gate_decide(config, route, c, r, 1000, d);
+    cr_assert_eq(d->action, action, "action %d, expected %d", d->action, action);
+}
+
+/* The value of the CORS header `name` of the decision (malloc'd), NULL when it has none. */
+static char *header(const ug_gate_decision_t *d, const char *name)
 {
     for (size_t i = 0; i < d->cors.n; ++i)
         if (strlen(name) == d->cors.h[i].name_len && memcmp(d->cors.h[i].name, name, d->cors.h[i].name_len) == 0)
@@ -57,38 +77,32 @@ static const char *header(const ug_gate_decision_t *d, const char *name)
     return NULL;
 }
 
+static void assert_cors_header(const ug_gate_decision_t *d, const char *name, const char *want)
+{
+    char *v = header(d, name);
+    cr_assert_not_null(v, "no %s header", name);
+    cr_assert_str_eq(v, want, "%s", name);
+    free(v);
+}
+
 Test(gate, preflight_is_answered_without_credentials)
 {
-    ug_gate_request_t r = req("OPTIONS", NULL);
-    r.origin = "https://app.example.com";
-    r.origin_len = strlen(r.origin);
-    r.acr_method = "POST";
-    r.acr_method_len = 4;
+    ug_gate_request_t r = preflight("https://app.example.com");
     r.acr_headers = "authorization";
     r.acr_headers_len = 13;
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_PREFLIGHT_OK);
-    char *v = (char *)header(&d, "access-control-allow-origin");
-    cr_assert_str_eq(v, "https://app.example.com");
-    free(v);
+    decide(&config->routes[0], checker, &r, UG_GATE_PREFLIGHT_OK, &d);
+    assert_cors_header(&d, "access-control-allow-origin", "https://app.example.com");
     ug_gate_decision_clear(&d);
 }
 
 Test(gate, preflight_from_another_origin_is_refused_bare)
 {
-    ug_gate_request_t r = req("OPTIONS", NULL);
-    r.origin = "https://evil.example.net";
-    r.origin_len = strlen(r.origin);
-    r.acr_method = "POST";
-    r.acr_method_len = 4;
+    ug_gate_request_t r = preflight("https://evil.example.net");
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_PREFLIGHT_REFUSED);
+    decide(&config->routes[0], checker, &r, UG_GATE_PREFLIGHT_REFUSED, &d);
     cr_assert_eq(d.cors.n, 1, "a refused preflight gets Vary and nothing else");
-    char *v = (char *)header(&d, "vary");
-    cr_assert_str_eq(v, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
-    free(v);
+    assert_cors_header(&d, "vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
     ug_gate_decision_clear(&d);
 }
 
@@ -96,8 +110,7 @@ Test(gate, missing_token_is_401_with_challenge)
 {
     ug_gate_request_t r = req("POST", NULL);
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_DENY);
+    decide(&config->routes[0], checker, &r, UG_GATE_DENY, &d);
     cr_assert_eq(d.err, UG_ERR_UNAUTHORIZED);
     cr_assert_str_eq(d.www_authenticate, "Bearer realm=\"uploadgate\"");
     cr_assert_str_eq(d.message, "a bearer token is required");
@@ -108,8 +121,7 @@ Test(gate, wrong_token_is_invalid_token)
 {
     ug_gate_request_t r = req("POST", "Bearer nope");
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_DENY);
+    decide(&config->routes[0], checker, &r, UG_GATE_DENY, &d);
     cr_assert_eq(d.err, UG_ERR_UNAUTHORIZED);
     cr_assert_not_null(strstr(d.www_authenticate, "error=\"invalid_token\""), "%s", d.www_authenticate);
     ug_gate_decision_clear(&d);
@@ -120,8 +132,7 @@ Test(gate, two_authorization_headers_are_a_bad_request)
     ug_gate_request_t r = req("POST", "Bearer good-token");
     r.authorization_count = 2;
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_DENY);
+    decide(&config->routes[0], checker, &r, UG_GATE_DENY, &d);
     cr_assert_eq(d.err, UG_ERR_BAD_REQUEST);
     ug_gate_decision_clear(&d);
 }
@@ -130,8 +141,7 @@ Test(gate, good_token_proceeds_with_a_subject)
 {
     ug_gate_request_t r = req("POST", "Bearer other-token");
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], checker, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_PROCEED);
+    decide(&config->routes[0], checker, &r, UG_GATE_PROCEED, &d);
     cr_assert(d.authenticated);
     cr_assert_eq(strncmp(d.auth.subject, "token:", 6), 0, "%s", d.auth.subject);
     ug_gate_decision_clear(&d);
@@ -141,12 +151,10 @@ Test(gate, open_route_and_no_route_proceed)
 {
     ug_gate_request_t r = req("POST", NULL);
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[1], NULL, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_PROCEED);
+    decide(&config->routes[1], NULL, &r, UG_GATE_PROCEED, &d);
     cr_assert(!d.authenticated);
     ug_gate_decision_clear(&d);
-    ug_gate_decide(config, NULL, NULL, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_PROCEED);
+    decide(NULL, NULL, &r, UG_GATE_PROCEED, &d);
     ug_gate_decision_clear(&d);
 }
 
@@ -166,8 +174,7 @@ Test(gate, auth_route_without_a_checker_fails_closed)
     /* A thread whose checker could not load the route's tokens or keys must refuse, never let the caller through. */
     ug_gate_request_t r = req("POST", "Bearer good-token");
     ug_gate_decision_t d = {0};
-    ug_gate_decide(config, &config->routes[0], NULL, &r, 1000, &d);
-    cr_assert_eq(d.action, UG_GATE_DENY);
+    decide(&config->routes[0], NULL, &r, UG_GATE_DENY, &d);
     cr_assert_eq(d.err, UG_ERR_INTERNAL);
     cr_assert(!d.authenticated);
     cr_assert_str_eq(d.message, "authentication is not available");

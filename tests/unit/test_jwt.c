@@ -1,9 +1,9 @@
 /*
  * JWT verification: every algorithm with PEM and JWK keys, the registered
  * claims, key typing and selection, malformed input. Keys and tokens are made
- * here, at test time, with OpenSSL; base64url encoding in this file is an
- * independent implementation (EVP_EncodeBlock + translation) so that a bug in
- * b64url.c cannot cancel itself out.
+ * here, at test time, with OpenSSL; base64url encoding for minting is the
+ * independent one in test_jose.h (EVP_EncodeBlock + translation) so that a bug
+ * in b64url.c cannot cancel itself out.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -21,6 +21,7 @@
 #include "policy/b64url.h"
 #include "policy/jwks.h"
 #include "policy/jwt.h"
+#include "test_jose.h"
 
 #define NOW 1700000000
 #define B(a) UG_JWT_ALG_BIT(UG_JWT_##a)
@@ -28,23 +29,6 @@
 static const char SECRET64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /* ---- minting ---- */
-
-static char *b64u(const unsigned char *in, size_t len)
-{
-    char *out = malloc(len / 3 * 4 + 8);
-    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-    while (n > 0 && out[n - 1] == '=')
-        n--;
-    out[n] = '\0';
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
-static char *b64u_str(const char *s)
-{
-    return b64u((const unsigned char *)s, strlen(s));
-}
 
 static EVP_PKEY *gen(const char *what)
 {
@@ -154,17 +138,6 @@ static char *mint(ug_jwt_alg_t alg, EVP_PKEY *pkey, const char *secret, const ch
     else
         snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", ug_jwt_alg_name(alg));
     return mint_raw(alg, pkey, secret, secret != NULL ? strlen(secret) : 0, header, payload);
-}
-
-static char *pem_of(EVP_PKEY *k)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    cr_assert_eq(PEM_write_bio_PUBKEY(b, k), 1);
-    char *data;
-    long n = BIO_get_mem_data(b, &data);
-    char *s = strndup(data, (size_t)n);
-    BIO_free(b);
-    return s;
 }
 
 static char *bn_b64u(EVP_PKEY *k, const char *param, int width)
@@ -330,6 +303,19 @@ Test(b64url, round_trip_against_openssl)
 static const ug_jwt_alg_t all_algs[] = {UG_JWT_HS256, UG_JWT_HS384, UG_JWT_HS512, UG_JWT_RS256, UG_JWT_RS384,
                                         UG_JWT_RS512, UG_JWT_PS256, UG_JWT_ES256, UG_JWT_ES384, UG_JWT_EDDSA};
 
+/* A signing key for the public-key `alg`: the RSA algorithms share `rsa`, as a 2048-bit keygen per algorithm is slow;
+ * the others get a fresh key. Release it with drop_alg_key(). */
+static EVP_PKEY *alg_key(ug_jwt_alg_t alg, EVP_PKEY *rsa)
+{
+    return strcmp(key_kind(alg), "RSA") == 0 ? rsa : gen(key_kind(alg));
+}
+
+static void drop_alg_key(EVP_PKEY *k, EVP_PKEY *rsa)
+{
+    if (k != rsa)
+        EVP_PKEY_free(k);
+}
+
 Test(jwt, alg_names)
 {
     for (size_t i = 0; i < sizeof(all_algs) / sizeof(all_algs[0]); i++) {
@@ -348,7 +334,7 @@ Test(jwt, every_algorithm_with_pem_or_secret)
     for (size_t i = 0; i < sizeof(all_algs) / sizeof(all_algs[0]); i++) {
         ug_jwt_alg_t alg = all_algs[i];
         int hmac = alg <= UG_JWT_HS512;
-        EVP_PKEY *k = hmac ? NULL : strcmp(key_kind(alg), "RSA") == 0 ? rsa : gen(key_kind(alg));
+        EVP_PKEY *k = hmac ? NULL : alg_key(alg, rsa);
         ug_jwt_keyset_t *ks = hmac ? secret_keyset(SECRET64) : pem_keyset(k);
         ug_jwt_verified_t v;
         const char *why;
@@ -364,8 +350,7 @@ Test(jwt, every_algorithm_with_pem_or_secret)
         *last = *last == 'A' ? 'B' : 'A';
         expect_invalid(tok, ks, "signature verification failed");
         ug_jwt_keyset_free(ks);
-        if (k != rsa)
-            EVP_PKEY_free(k);
+        drop_alg_key(k, rsa);
     }
     EVP_PKEY_free(rsa);
 }
@@ -375,7 +360,7 @@ Test(jwt, every_public_algorithm_with_jwks)
     EVP_PKEY *rsa = gen("RSA");
     for (size_t i = 3; i < sizeof(all_algs) / sizeof(all_algs[0]); i++) {
         ug_jwt_alg_t alg = all_algs[i];
-        EVP_PKEY *k = strcmp(key_kind(alg), "RSA") == 0 ? rsa : gen(key_kind(alg));
+        EVP_PKEY *k = alg_key(alg, rsa);
         /* With kid and alg members, and without either. */
         ug_jwt_keyset_t *ks = jwks_keyset(json_pack("[o]", jwk_of(k, "k1", ug_jwt_alg_name(alg), "sig")));
         expect_ok(mint(alg, k, NULL, "k1", VALID_PAYLOAD), ks);
@@ -385,8 +370,7 @@ Test(jwt, every_public_algorithm_with_jwks)
         expect_ok(mint(alg, k, NULL, NULL, VALID_PAYLOAD), ks);
         expect_ok(mint(alg, k, NULL, "whatever", VALID_PAYLOAD), ks);
         ug_jwt_keyset_free(ks);
-        if (k != rsa)
-            EVP_PKEY_free(k);
+        drop_alg_key(k, rsa);
     }
     EVP_PKEY_free(rsa);
 }

@@ -55,31 +55,34 @@ static void assert_no_line(const char *text, const char *line)
     cr_assert_null(strstr(text, needle), "unexpected line <%s> in:\n%s", line, text);
 }
 
+/* A fresh rendering holds `line`. */
+static void assert_renders_line(const char *line)
+{
+    char *s = render();
+    assert_line(s, line);
+    free(s);
+}
+
 /* `block` (several whole lines) appears in `text` as one piece. */
 static void assert_block(const char *text, const char *block)
 {
     cr_assert_not_null(strstr(text, block), "missing block:\n%s\nin:\n%s", block, text);
 }
 
-/* One line of output per line of source. */
+/* One family per line of source: H is its HELP and TYPE lines, H0 those and its one unlabelled sample at 0. */
 /* clang-format off */
 #define H(name, help, type) "# HELP " name " " help "\n# TYPE " name " " type "\n"
+#define H0(name, help, type) H(name, help, type) name " 0\n"
 
 #define EMPTY \
     H("uploadgate_build_info", "Build information; the value is always 1.", "gauge") \
     "uploadgate_build_info{version=\"1.2.3\"} 1\n" \
-    H("uploadgate_ready", "Whether uploadgate accepts traffic (1) or not (0).", "gauge") \
-    "uploadgate_ready 0\n" \
-    H("uploadgate_requests_in_flight", "Requests being served.", "gauge") \
-    "uploadgate_requests_in_flight 0\n" \
-    H("uploadgate_connections", "Open client connections.", "gauge") \
-    "uploadgate_connections 0\n" \
-    H("uploadgate_storage_free_bytes", "Bytes available to uploadgate on the storage filesystem.", "gauge") \
-    "uploadgate_storage_free_bytes 0\n" \
-    H("uploadgate_janitor_removed_dirs_total", "Abandoned upload directories removed by the janitor.", "counter") \
-    "uploadgate_janitor_removed_dirs_total 0\n" \
-    H("uploadgate_janitor_removed_parts_total", "Stale .part files removed by the janitor.", "counter") \
-    "uploadgate_janitor_removed_parts_total 0\n" \
+    H0("uploadgate_ready", "Whether uploadgate accepts traffic (1) or not (0).", "gauge") \
+    H0("uploadgate_requests_in_flight", "Requests being served.", "gauge") \
+    H0("uploadgate_connections", "Open client connections.", "gauge") \
+    H0("uploadgate_storage_free_bytes", "Bytes available to uploadgate on the storage filesystem.", "gauge") \
+    H0("uploadgate_janitor_removed_dirs_total", "Abandoned upload directories removed by the janitor.", "counter") \
+    H0("uploadgate_janitor_removed_parts_total", "Stale .part files removed by the janitor.", "counter") \
     H("uploadgate_requests_total", "Requests served, by route and HTTP status.", "counter") \
     H("uploadgate_request_duration_seconds", "Time from the request's start to the end of its response, by route.", \
       "histogram") \
@@ -310,25 +313,16 @@ Test(metrics, bad_durations_count_as_zero)
 
 Test(metrics, in_flight_goes_up_and_down)
 {
-    char *s;
     ug_metrics_request_begin(m);
     ug_metrics_request_begin(m);
-    s = render();
-    assert_line(s, "uploadgate_requests_in_flight 2");
-    free(s);
+    assert_renders_line("uploadgate_requests_in_flight 2");
     ug_metrics_request_end(m, "/x", 200, 0.0, 0, 0, 0);
-    s = render();
-    assert_line(s, "uploadgate_requests_in_flight 1");
-    free(s);
+    assert_renders_line("uploadgate_requests_in_flight 1");
     ug_metrics_request_end(m, "/x", 200, 0.0, 0, 0, 0);
-    s = render();
-    assert_line(s, "uploadgate_requests_in_flight 0");
-    free(s);
+    assert_renders_line("uploadgate_requests_in_flight 0");
     /* A stray end shows up as -1, not as 2^64 - 1. */
     ug_metrics_request_end(m, "/x", 200, 0.0, 0, 0, 0);
-    s = render();
-    assert_line(s, "uploadgate_requests_in_flight -1");
-    free(s);
+    assert_renders_line("uploadgate_requests_in_flight -1");
 }
 
 Test(metrics, gauges_take_the_latest_value)

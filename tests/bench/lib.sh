@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shell helpers shared by paths.sh and rss_concurrent.sh (sourced, not run): both start a fresh uploadgate in front of
+# a fresh example app and sample its peak memory while uploads run, and should do that the same way.
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# gateway_config FILE GW_PORT APP_PORT STORE_DIR BACKEND_TIMEOUT MAX_BODY
+# uploadgate (threads: 2) on 127.0.0.1:GW_PORT for the app on 127.0.0.1:APP_PORT, one /upload route whose max_body and
+# max_file are both MAX_BODY.
+gateway_config() {
+    cat > "$1" <<YAML
+listen: [{address: 127.0.0.1:$2}]
+threads: 2
+backend: {url: http://127.0.0.1:$3, timeout: $5}
+storage: {dir: $4, min_free: 1MiB}
+routes:
+  - path: /upload
+    limits: {max_body: $6, max_file: $6}
+YAML
+}
+
+# wait_health GW_PORT: polls uploadgate's /health for up to 10 s; fails when it never answered.
+wait_health() {
+    local _
+    for _ in $(seq 1 200); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$1/health" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# sampler PID OUT STOPFILE TICK_FIFO (run it in the background)
+# Peak VmRSS / RssAnon / RssFile of PID, each taken separately, sampled every 20 ms until STOPFILE exists or PID is
+# gone; then writes "peak_rss peak_anon peak_file samples" (KiB) to OUT. No forks per sample (builtins only, so the
+# sampler barely loads the machine it measures): the 20 ms pause is a read timeout on TICK_FIFO, which the caller
+# makes with mkfifo and nobody writes to.
+sampler() {
+    local pid=$1 out=$2 stopfile=$3 tick=$4 fd k v rest r=0 a=0 f=0 n=0
+    exec {fd}<>"$tick"
+    while [ ! -e "$stopfile" ] && [ -r "/proc/$pid/status" ]; do
+        { while read -r k v rest; do
+              case $k in
+                  VmRSS:) if ((v > r)); then r=$v; fi ;;
+                  RssAnon:) if ((v > a)); then a=$v; fi ;;
+                  RssFile:) if ((v > f)); then f=$v; fi ;;
+              esac
+          done < "/proc/$pid/status"; } 2>/dev/null || true
+        n=$((n + 1))
+        read -r -t 0.02 -u "$fd" _ || true
+    done
+    echo "$r $a $f $n" > "$out"
+}
