@@ -12,6 +12,8 @@
  *   HEAD -> [CONTINUE] -> BODY -> FORWARD -> RESPONSE -> HEAD (keep-alive) ...       an upload (front_exchange.c)
  *   HEAD -> [CONTINUE] -> PASS_BODY -> PASS -> HEAD (keep-alive) ...                  any other request, run by h2o's
  *                                                                                     pipeline (front_http1_pass.c)
+ *   HEAD -> [CONTINUE] -> PASS_BODY -> 101 written --> HTTP/2 front (ug_front_h2_upgrade), conn freed
+ *                                                                                     one asking for h2c
  *                      any refusal -> RESPONSE -> LINGER -> closed
  *
  * The socket is read only in HEAD, BODY, PASS_BODY and LINGER (cleartext: by the front itself; TLS: by h2o, decrypting; see
@@ -64,6 +66,8 @@ struct ug_front_conn {
     int keep_alive;          /* after the response */
     struct ug_front_req req; /* the request being served (front_exchange.h), transport fields set at accept */
     struct ug_h1_pass *pass; /* a request served by h2o's pipeline, NULL otherwise; its head is req.head */
+    int upgrading;           /* the passed request asked for h2c (ug_front_h2c_upgrade): 101, then the HTTP/2 front */
+    size_t upgrade_body_len; /* its body, at the start of sock->input, while the 101 is written */
 };
 
 /* ---- front_http1.c ---- */

@@ -145,16 +145,14 @@ static const ug_front_transport_t transport = {tp_respond, tp_start_body, tp_bod
 
 /* ---- nghttp2 callbacks ---- */
 
-static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+/* A stream whose head begins now; NULL when out of memory. */
+static struct ug_h2_stream *new_stream(struct ug_h2_conn *conn, int32_t id)
 {
-    struct ug_h2_conn *conn = user_data;
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0;
     struct ug_h2_stream *s = calloc(1, sizeof(*s));
     if (s == NULL)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+        return NULL;
     s->conn = conn;
-    s->id = frame->hd.stream_id;
+    s->id = id;
     s->began_at = *h2o_get_timestamp(conn->super.ctx, NULL, NULL);
     h2o_mem_init_pool(&s->pool);
     s->req = (struct ug_front_req){
@@ -167,8 +165,33 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     h2o_timeout_link(conn->super.ctx->loop, &conn->ft->header_timeout, &s->head_timeout);
     ++conn->requests;
     set_idle(conn, 0);
+    return s;
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct ug_h2_stream *s = new_stream(conn, frame->hd.stream_id);
+    if (s == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
     nghttp2_session_set_stream_user_data(session, s->id, s);
     return 0;
+}
+
+/* One field of a stream's head, copied into its pool. */
+static void add_field(struct ug_h2_stream *s, h2o_iovec_t name, h2o_iovec_t value)
+{
+    if (s->num_fields == s->cap_fields) {
+        size_t cap = s->cap_fields != 0 ? s->cap_fields * 2 : 16;
+        ug_header_t *fields = h2o_mem_alloc_pool(&s->pool, sizeof(*fields) * cap);
+        if (s->num_fields != 0)
+            memcpy(fields, s->fields, sizeof(*fields) * s->num_fields);
+        s->fields = fields;
+        s->cap_fields = cap;
+    }
+    s->fields[s->num_fields++] = (ug_header_t){name.base, name.len, value.base, value.len};
 }
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
@@ -196,15 +219,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
             *slot = v;
         return 0;
     }
-    if (s->num_fields == s->cap_fields) {
-        size_t cap = s->cap_fields != 0 ? s->cap_fields * 2 : 16;
-        ug_header_t *fields = h2o_mem_alloc_pool(&s->pool, sizeof(*fields) * cap);
-        if (s->num_fields != 0)
-            memcpy(fields, s->fields, sizeof(*fields) * s->num_fields);
-        s->fields = fields;
-        s->cap_fields = cap;
-    }
-    s->fields[s->num_fields++] = (ug_header_t){n.base, n.len, v.base, v.len};
+    add_field(s, n, v);
     return 0;
 }
 
@@ -562,8 +577,9 @@ static int new_session(struct ug_h2_conn *conn)
     return ret;
 }
 
-void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
-                        const char *client_address)
+/* A connection with its session, its server SETTINGS queued; NULL when it could not be set up (the socket is closed). */
+static struct ug_h2_conn *open_conn(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock,
+                                   struct timeval connected_at, const char *client_address)
 {
     /* h2o_create_connection fills h2o's part (context, hosts, id, callbacks) and aborts when out of memory */
     struct ug_h2_conn *conn =
@@ -582,13 +598,20 @@ void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_
     h2o_linklist_insert(&ft->h2_conns, &conn->link);
     if (new_session(conn) != 0) {
         close_conn(conn);
-        return;
+        return NULL;
     }
     ug_front_watch_shutdown(ft);
     set_idle(conn, 1);
     if (conn->tls)
         ug_front_cap_tls_receive_buffer(sock);
-    /* the preface (or its start), as far as the HTTP/1.1 front or the TLS handshake read it */
+    return conn;
+}
+
+/* Read the connection from here; what sock->input holds already is the client's preface, or its start, as far as the
+ * HTTP/1.1 front or the TLS handshake read it. */
+static void run_conn(struct ug_h2_conn *conn)
+{
+    h2o_socket_t *sock = conn->sock;
     if (sock->input->size != 0) {
         if (feed(conn, sock->input->bytes, sock->input->size) != 0)
             return;
@@ -596,4 +619,74 @@ void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_
     }
     h2o_socket_read_start(sock, on_read);
     flush(conn);
+}
+
+void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+                        const char *client_address)
+{
+    struct ug_h2_conn *conn = open_conn(ft, actx, sock, connected_at, client_address);
+    if (conn != NULL)
+        run_conn(conn);
+}
+
+/* Fields of an HTTP/1.1 head that are about its connection, not the request: not carried into HTTP/2 (RFC 9113
+ * 8.2.2). Host becomes :authority. */
+static int connection_specific(const ug_header_t *f)
+{
+    static const char *const names[] = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "proxy-connection",
+                                        "transfer-encoding", "te"};
+    for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i)
+        if (h2o_memis(f->name, f->name_len, names[i], strlen(names[i])))
+            return 1;
+    return 0;
+}
+
+/* Stream 1 of an upgraded connection: the HTTP/1.1 request, complete and half-closed from the client's side (RFC 7540
+ * 3.2), run by h2o's pipeline like any stream the front does not take. Returns 0, or -1 when the connection cannot
+ * go on. */
+static int upgrade_stream(struct ug_h2_conn *conn, const ug_h2_upgrade_t *up)
+{
+    const ug_front_head_t *h = up->head;
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_iovec_t settings = h2o_decode_base64url(&pool, up->settings, up->settings_len);
+    int is_head = h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0;
+    struct ug_h2_stream *s = settings.base != NULL ? new_stream(conn, 1) : NULL;
+    int ret = -1;
+    if (s != NULL && nghttp2_session_upgrade2(conn->session, (const uint8_t *)settings.base, settings.len, is_head, s) == 0) {
+        h2o_timeout_unlink(&s->head_timeout); /* the head is complete */
+        s->method = h2o_strdup(&s->pool, h->method, h->method_len);
+        s->path = h2o_strdup(&s->pool, h->target, h->target_len);
+        if (h->host != NULL)
+            s->authority = h2o_strdup(&s->pool, h->host, h->host_len);
+        s->scheme = h2o_iovec_init(H2O_STRLIT("http"));
+        for (size_t i = 0; i != h->num_headers; ++i) {
+            const ug_header_t *f = &h->headers[i];
+            if (!connection_specific(f))
+                add_field(s, h2o_strdup(&s->pool, f->name, f->name_len), h2o_strdup(&s->pool, f->value, f->value_len));
+        }
+        s->kind = UG_H2_PASS;
+        if (ug_h2_pass_begin(s) == 0 && (up->body_len == 0 || ug_h2_pass_data(s, (const uint8_t *)up->body, up->body_len) == 0)) {
+            ug_h2_pass_end(s);
+            ret = 0;
+        }
+    } else if (s != NULL) {
+        free_stream(s);
+    }
+    h2o_mem_clear_pool(&pool);
+    return ret;
+}
+
+void ug_front_h2_upgrade(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+                         const char *client_address, const ug_h2_upgrade_t *up)
+{
+    struct ug_h2_conn *conn = open_conn(ft, actx, sock, connected_at, client_address);
+    if (conn == NULL)
+        return;
+    if (upgrade_stream(conn, up) != 0) {
+        close_conn(conn);
+        return;
+    }
+    h2o_buffer_consume(&sock->input, up->body_len);
+    run_conn(conn);
 }

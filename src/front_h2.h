@@ -21,13 +21,16 @@
  * keepalive after its last stream ended (deadlines: frames such as PINGs do
  * not extend them); while the app works on a request, none runs (the backend's
  * own timeout does). Expiry closes the connection; uploads in flight are
- * aborted (nothing stays on disk, nothing reaches the app). Connections
- * upgraded by "Upgrade: h2c" are h2o's (front_parse.h).
+ * aborted (nothing stays on disk, nothing reaches the app). The HTTP/1.1
+ * front also hands over connections it has switched with "Upgrade: h2c"
+ * (ug_front_h2_upgrade).
  */
 #ifndef UG_FRONT_H2_H
 #define UG_FRONT_H2_H
 
 #include <h2o.h>
+
+#include "front_parse.h"
 
 struct ug_front_thread;
 
@@ -39,6 +42,25 @@ struct ug_front_thread;
  */
 void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
                         const char *client_address);
+
+/* The HTTP/1.1 request that asked for the switch (RFC 7540 3.2). */
+typedef struct ug_h2_upgrade {
+    const char *settings; /* its HTTP2-Settings value: a base64url SETTINGS payload, checked by the caller */
+    size_t settings_len;
+    const ug_front_head_t *head; /* its head, field names lower-case */
+    const char *body;            /* its complete body: the first body_len bytes of sock->input */
+    size_t body_len;
+} ug_h2_upgrade_t;
+
+/*
+ * Serve `sock`, on which "101 Switching Protocols" was just written, as an
+ * HTTP/2 connection whose stream 1 is the request `up` describes (its response
+ * goes out on that stream). Everything `up` points to is copied (the body is
+ * consumed from sock->input); the rest of sock->input is the start of the
+ * client's preface. Ownership of the socket as for ug_front_h2_accept.
+ */
+void ug_front_h2_upgrade(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+                         const char *client_address, const ug_h2_upgrade_t *up);
 
 /* The server is shutting down: every connection of the loop sends GOAWAY, serves the streams it has begun and closes. */
 void ug_front_h2_shutdown(struct ug_front_thread *ft);

@@ -205,6 +205,7 @@ static void reset_request(struct ug_front_conn *conn)
     free(conn->response);
     conn->response = NULL;
     conn->keep_alive = 0;
+    conn->upgrading = 0;
 }
 
 void ug_front_close(struct ug_front_conn *conn)
@@ -393,7 +394,7 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
         ug_front_close(conn);
         return;
     }
-    if (conn->pass != NULL)
+    if (conn->pass != NULL || conn->upgrading)
         read_pass_body(conn);
     else
         read_body(conn);
@@ -584,6 +585,37 @@ static void refuse_pass(struct ug_front_conn *conn, ug_err e, const char *messag
     ug_front_respond_error(req, e, message, NULL, 0);
 }
 
+/* The 101 is out: the HTTP/2 front serves the connection from here, the request as its stream 1. */
+static void on_switching_sent(h2o_socket_t *sock, const char *err)
+{
+    struct ug_front_conn *conn = sock->data;
+    if (err != NULL) {
+        ug_front_close(conn);
+        return;
+    }
+    const ug_header_t *settings = ug_front_find(&conn->req.h, "http2-settings", NULL);
+    ug_h2_upgrade_t up = {.settings = settings->value,
+                          .settings_len = settings->value_len,
+                          .head = &conn->req.h,
+                          .body = sock->input->bytes,
+                          .body_len = conn->upgrade_body_len};
+    ug_front_set_timeout(conn, NULL);
+    set_idle(conn, 0);
+    sock->data = NULL;
+    ug_front_h2_upgrade(conn->ft, conn->actx, sock, conn->connected_at, conn->client_address, &up); /* copies `up` */
+    reset_request(conn);
+    free(conn);
+}
+
+/* The body of a request asking for h2c is complete (RFC 7540 3.2: it is read before the switch): say yes. */
+static void switch_to_h2(struct ug_front_conn *conn, size_t body_len)
+{
+    h2o_iovec_t res = {H2O_STRLIT("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")};
+    conn->upgrade_body_len = body_len;
+    ug_front_set_timeout(conn, &conn->ft->body_timeout); /* a client that does not read is an idle one */
+    h2o_socket_write(conn->sock, &res, 1, on_switching_sent);
+}
+
 /* What sock->input holds of the body: run the request once it is complete. Returns 1 while more is needed, 0 when the
  * request was run or refused (then conn may be gone). Chunked bodies are decoded in place, as lib/http1.c does. */
 static int pass_body_progress(struct ug_front_conn *conn)
@@ -593,7 +625,9 @@ static int pass_body_progress(struct ug_front_conn *conn)
     size_t limit = conn->super.ctx->globalconf->max_request_entity_size;
     size_t len;
 
-    if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
+    if (req->h.framing == UG_FRONT_BODY_NONE) {
+        len = 0;
+    } else if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
         if (in->size < req->h.content_length)
             return 1;
         len = (size_t)req->h.content_length;
@@ -618,7 +652,10 @@ static int pass_body_progress(struct ug_front_conn *conn)
     h2o_socket_read_stop(conn->sock); /* pipelined bytes wait until the response is written */
     ug_front_set_timeout(conn, NULL); /* none while the app works */
     conn->state = UG_FRONT_PASS;
-    ug_h1_pass_run(conn, len);
+    if (conn->upgrading)
+        switch_to_h2(conn, len);
+    else
+        ug_h1_pass_run(conn, len);
     return 0;
 }
 
@@ -649,13 +686,15 @@ static void on_pass_body_read(h2o_socket_t *sock, const char *err)
     }
 }
 
-/* A head the front passes (ug_front_passable): build h2o's request, read its body as h2o would, then run it. */
-static void pass(struct ug_front_conn *conn, size_t head_len)
+/* A head the front passes (ug_front_passable): build h2o's request (or, when it asks for h2c, switch to the HTTP/2
+ * front once its body is read), read its body as h2o would, then run it. */
+static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
 {
     struct ug_front_req *req = &conn->req;
     struct phr_header ph[UG_FRONT_MAX_HEADERS];
     size_t nh;
-    if (copy_head(conn, head_len, ph, &nh) != 0 || ug_h1_pass_begin(conn, ph, nh) != 0) {
+    conn->upgrading = upgrade;
+    if (copy_head(conn, head_len, ph, &nh) != 0 || (!upgrade && ug_h1_pass_begin(conn, ph, nh) != 0)) {
         ug_front_close(conn);
         return;
     }
@@ -672,8 +711,7 @@ static void pass(struct ug_front_conn *conn, size_t head_len)
         req->body_left = 0;
         break;
     default:
-        conn->state = UG_FRONT_PASS;
-        ug_h1_pass_run(conn, 0);
+        pass_body_progress(conn); /* none: runs it */
         return;
     }
     /* As h2o: a 100 once the body is known to be acceptable. HTTP/1.0 clients cannot ask for one (RFC 9110 10.1.1). */
@@ -681,6 +719,22 @@ static void pass(struct ug_front_conn *conn, size_t head_len)
         send_continue(conn);
     else
         read_pass_body(conn);
+}
+
+/* A head asking for h2c that the front will switch (ug_front_h2c_upgrade) with a SETTINGS payload nghttp2 can take:
+ * base64url of 6-byte entries (RFC 7540 3.2.1). Any other is answered as HTTP/1.1. */
+static int wants_h2c(const ug_front_head_t *h)
+{
+    const char *settings;
+    size_t len;
+    if (!ug_front_h2c_upgrade(h, &settings, &len))
+        return 0;
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_iovec_t payload = h2o_decode_base64url(&pool, settings, len);
+    int ok = payload.base != NULL && payload.len % 6 == 0;
+    h2o_mem_clear_pool(&pool);
+    return ok;
 }
 
 static void parse_head(struct ug_front_conn *conn)
@@ -729,7 +783,7 @@ static void parse_head(struct ug_front_conn *conn)
     h2o_socket_read_stop(conn->sock);
     ++conn->requests;
     if (!ours) {
-        pass(conn, (size_t)r);
+        pass(conn, (size_t)r, !conn->tls && wants_h2c(&h));
         return;
     }
     conn->req.route = route;

@@ -123,7 +123,7 @@ void ug_front_head_scan(ug_front_head_t *h)
     h->framing = UG_FRONT_BODY_NONE;
     h->content_length = 0;
     h->framing_error = NULL;
-    h->expect_continue = h->expect_other = h->upgrade_h2c = h->malformed = 0;
+    h->expect_continue = h->expect_other = h->malformed = 0;
     h->host = h->content_type = NULL;
     h->host_len = h->content_type_len = 0;
     h->host_count = 0;
@@ -152,12 +152,6 @@ void ug_front_head_scan(ug_front_head_t *h)
                 h->expect_continue = 1;
             else
                 h->expect_other = 1;
-        } else if (name_is(f, "upgrade")) {
-            /* h2o 2.2.5 answers "Upgrade: h2c" (and h2c-14, h2c-16) with 101 and HTTP/2 after reading the whole body;
-             * ug_front_classify ignores it for the requests the front takes (see there). */
-            for (size_t j = 0; j + 3 <= f->value_len; ++j)
-                if (strncasecmp(f->value + j, "h2c", 3) == 0)
-                    h->upgrade_h2c = 1;
         } else if (name_is(f, "host")) {
             if (h->host_count++ == 0) {
                 h->host = f->value;
@@ -173,6 +167,21 @@ void ug_front_head_scan(ug_front_head_t *h)
     scan_framing(h, cl, cl_count, te, te_count);
     /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
     h->keep_alive = !conn_close && (h->minor_version >= 1 || conn_keep_alive);
+}
+
+int ug_front_h2c_upgrade(const ug_front_head_t *h, const char **settings, size_t *settings_len)
+{
+    unsigned n;
+    const ug_header_t *up = ug_front_find(h, "upgrade", NULL), *conn = ug_front_find(h, "connection", NULL);
+    const ug_header_t *hs = ug_front_find(h, "http2-settings", &n);
+    if (h->minor_version < 1 || up == NULL || conn == NULL || hs == NULL || n != 1)
+        return 0;
+    if (!ug_front_has_token(up->value, up->value_len, "h2c") || !ug_front_has_token(conn->value, conn->value_len, "upgrade") ||
+        !ug_front_has_token(conn->value, conn->value_len, "http2-settings"))
+        return 0;
+    *settings = hs->value;
+    *settings_len = hs->value_len;
+    return 1;
 }
 
 int ug_front_path_is_plain(const char *target, size_t len, size_t *path_len)
@@ -196,10 +205,9 @@ static int method_is(const ug_front_head_t *h, const char *m)
 
 int ug_front_passable(const ug_front_head_t *h)
 {
-    /* h2o keeps the last of several Host fields and answers folded lines and bad framing itself; an h2c upgrade
-     * switches the connection to h2o's HTTP/2; unknown expectations get its 417. CONNECT and the absolute, authority
-     * and asterisk forms are left to it as well. */
-    if (h->malformed || h->host_count > 1 || h->upgrade_h2c || h->expect_other || h->framing_error != NULL)
+    /* h2o keeps the last of several Host fields and answers folded lines and bad framing itself; unknown expectations
+     * get its 417. CONNECT and the absolute, authority and asterisk forms are left to it as well. */
+    if (h->malformed || h->host_count > 1 || h->expect_other || h->framing_error != NULL)
         return 0;
     if (h->framing != UG_FRONT_BODY_NONE && h->framing != UG_FRONT_BODY_CONTENT_LENGTH && h->framing != UG_FRONT_BODY_CHUNKED)
         return 0;
@@ -231,8 +239,8 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
     }
     /* An upload asking for "Upgrade: h2c" (curl --http2 on http:// sends it with every first request, bodies too) is
      * served here as HTTP/1.1, the upgrade ignored (RFC 9110 7.8: a server may ignore Upgrade; RFC 7540 3.2: answer
-     * as though it were absent): h2o would buffer the whole body before switching. Other requests with it go to h2o,
-     * which upgrades the connection. */
+     * as though it were absent): switching first would mean buffering the whole body (RFC 7540 3.2). Other requests
+     * with it are upgraded by the front (ug_front_h2c_upgrade). */
     *route = r;
     return UG_FRONT_TAKE;
 }

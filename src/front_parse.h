@@ -10,9 +10,10 @@
  * preflight, whose path h2o would not rewrite (an "Upgrade: h2c" on such a
  * request is ignored). Everything else - other routes, pass-through routes,
  * paths h2o normalises - runs h2o's pipeline on the front's connection when
- * ug_front_passable says it can; the odd rest (h2c upgrades, Expect values
- * other than 100-continue, several Host fields, ...) is handed to h2o
- * untouched, with the connection.
+ * ug_front_passable says it can (after switching to the HTTP/2 front when it
+ * asks for h2c: ug_front_h2c_upgrade); the odd rest (Expect values other than
+ * 100-continue, several Host fields, ...) is handed to h2o untouched, with the
+ * connection.
  */
 #ifndef UG_FRONT_PARSE_H
 #define UG_FRONT_PARSE_H
@@ -47,7 +48,6 @@ typedef struct ug_front_head {
     int keep_alive;            /* the client allows the connection to persist after this exchange */
     int expect_continue;       /* Expect: 100-continue */
     int expect_other;          /* any other Expect value */
-    int upgrade_h2c;           /* Upgrade names h2c (RFC 7540 3.2; removed in RFC 9113 but h2o 2.2.5 honours it) */
     int malformed;             /* obs-fold, empty field name, ...: left to h2o */
     const char *host;          /* the Host field value (first one), NULL when absent */
     size_t host_len;
@@ -75,11 +75,23 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
  * serve it, running h2o's request pipeline on its own connection
  * (front_http1_pass.c), so that the connection stays with the front for the
  * requests after it. That takes a well-formed origin-form request whose body
- * framing the front reads. Heads h2o treats specially - an h2c upgrade, an
- * expectation it refuses, several Host fields, folded lines, invalid framing -
- * are handed to h2o with their connection (UG_FRONT_HAND_OVER).
+ * framing the front reads. Heads h2o treats specially - an expectation it
+ * refuses, several Host fields, folded lines, invalid framing - are handed to
+ * h2o with their connection (UG_FRONT_HAND_OVER).
  */
 int ug_front_passable(const ug_front_head_t *h);
+
+/*
+ * Whether a passable head asks to switch to h2c in a way the front honours
+ * (RFC 7540 3.2; gone from RFC 9113, but curl --http2 and h2o 2.2.5 still
+ * speak it): HTTP/1.1, Upgrade naming h2c, Connection naming Upgrade and
+ * HTTP2-Settings, exactly one HTTP2-Settings field, whose value (base64url
+ * SETTINGS payload) is stored in *settings. Any other upgrade request is
+ * served as HTTP/1.1 with the upgrade ignored (RFC 9110 7.8), as are uploads
+ * (ug_front_classify), whose bodies the front streams. TLS connections never
+ * upgrade: the caller checks that.
+ */
+int ug_front_h2c_upgrade(const ug_front_head_t *h, const char **settings, size_t *settings_len);
 
 /*
  * Whether h2o would match routes on this path as sent: it starts with '/' and

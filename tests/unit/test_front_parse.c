@@ -192,7 +192,7 @@ Test(front_parse, hands_over_everything_else)
     cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_HAND_OVER);
     cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_HAND_OVER);
     cr_assert_eq(classify("POST", "/upload", fold, 2, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_HAND_OVER); /* h2o upgrades it */
+    cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_HAND_OVER); /* not an upload: switched to h2c */
 }
 
 static int passable(const char *method, const char *target, int minor, const ug_header_t *hs, size_t n)
@@ -219,18 +219,53 @@ Test(front_parse, ordinary_requests_are_passed_on_the_fronts_connection)
     cr_assert(passable("GET", "/chat", 1, websocket, 3));
 }
 
+static int h2c_upgrade(int minor, const ug_header_t *hs, size_t n, const char **settings)
+{
+    ug_front_head_t h = head("GET", "/api/items", minor, hs, n);
+    size_t len = 0;
+    *settings = NULL;
+    int r = ug_front_h2c_upgrade(&h, settings, &len);
+    cr_assert(r == 0 || (*settings != NULL && len == strlen(*settings)));
+    return r;
+}
+
+Test(front_parse, h2c_upgrade_needs_what_rfc7540_requires)
+{
+    const char *v;
+    ug_header_t ok[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c"),
+                        H("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")};
+    ug_header_t any_case[] = {H("host", "x"), H("CONNECTION", "http2-settings ,upgrade"), H("upgrade", "H2C"),
+                              H("http2-settings", "AAMAAABk")};
+    ug_header_t no_token[] = {H("Host", "x"), H("Connection", "Upgrade"), H("Upgrade", "h2c"), H("HTTP2-Settings", "AAMAAABk")};
+    ug_header_t no_field[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c")};
+    ug_header_t two[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c"),
+                         H("HTTP2-Settings", "AAMAAABk"), H("HTTP2-Settings", "AAMAAABk")};
+    ug_header_t other[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "websocket"),
+                           H("HTTP2-Settings", "AAMAAABk")};
+    ug_header_t h2c_tls[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c-16"),
+                             H("HTTP2-Settings", "AAMAAABk")};
+    cr_assert(h2c_upgrade(1, ok, 4, &v));
+    cr_assert_str_eq(v, "AAMAAABkAAQAoAAAAAIAAAAA");
+    cr_assert(h2c_upgrade(1, any_case, 4, &v));
+    cr_assert_str_eq(v, "AAMAAABk");
+    cr_assert_not(h2c_upgrade(0, ok, 4, &v)); /* HTTP/1.0 */
+    cr_assert_not(h2c_upgrade(1, no_token, 4, &v));
+    cr_assert_not(h2c_upgrade(1, no_field, 3, &v));
+    cr_assert_not(h2c_upgrade(1, two, 5, &v));
+    cr_assert_not(h2c_upgrade(1, other, 4, &v));
+    cr_assert_not(h2c_upgrade(1, h2c_tls, 4, &v)); /* drafts' tokens are not h2c */
+    cr_assert(passable("GET", "/api/items", 1, ok, 4)); /* switched, then run by h2o's pipeline on stream 1 */
+}
+
 Test(front_parse, odd_heads_are_still_handed_to_h2o)
 {
     ug_header_t hs[] = {H("Host", "x")};
     ug_header_t two_hosts[] = {H("Host", "x"), H("Host", "y")};
-    ug_header_t h2c[] = {H("Host", "x"), H("Connection", "Upgrade, HTTP2-Settings"), H("Upgrade", "h2c"),
-                         H("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")};
     ug_header_t expect[] = {H("Host", "x"), H("Expect", "something-else")};
     ug_header_t fold[] = {H("Host", "x"), {NULL, 0, "folded", 6}};
     ug_header_t both[] = {H("Host", "x"), H("Content-Length", "3"), H("Transfer-Encoding", "chunked")};
     ug_header_t gzip[] = {H("Host", "x"), H("Transfer-Encoding", "gzip")};
     cr_assert_not(passable("GET", "/a", 1, two_hosts, 2));
-    cr_assert_not(passable("GET", "/a", 1, h2c, 4));
     cr_assert_not(passable("POST", "/a", 1, expect, 2));
     cr_assert_not(passable("GET", "/a", 1, fold, 2));
     cr_assert_not(passable("POST", "/a", 1, both, 3));
