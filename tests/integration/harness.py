@@ -301,9 +301,21 @@ class ExampleApp:
         return self
 
     def wait_ready(self, timeout: float = 20.0) -> "ExampleApp":
+        """Until the app accepts connections. The port was free when free_port() chose it, but until uvicorn binds it
+        any connection the machine opens may take it as its ephemeral port: then the app is started again on a new
+        port (nothing has been told the old one yet: callers configure uploadgate only after this)."""
+        relaunches = 0
+
         def ready():
+            nonlocal relaunches
             if not self.proc.alive():
-                raise AssertionError(f"example app exited with {self.proc.returncode}:\n{tail(self.proc.output())}")
+                output = self.proc.output()
+                if not self.uds_path and "address already in use" in output and relaunches < 3:
+                    relaunches += 1
+                    self.port = free_port()
+                    self.launch()
+                    return False
+                raise AssertionError(f"example app exited with {self.proc.returncode}:\n{tail(output)}")
             return unix_accepts(self.uds_path) if self.uds_path else tcp_accepts("127.0.0.1", self.port)
 
         wait_until(ready, timeout, "the example app to accept connections")
