@@ -28,7 +28,7 @@ gateway_config "$work/cfg.yaml" "$gw_port" "$app_port" "$work/store" 120s 2GiB
 EXAMPLE_APP_DEST="$work/received" /usr/bin/python3 -m uvicorn app:app --app-dir deploy/example-app \
     --host 127.0.0.1 --port "$app_port" --log-level warning &
 pids+=($!)
-build/uploadgate -c "$work/cfg.yaml" 2>"$work/ug.log" &
+build/uploadgate -c "$work/cfg.yaml" >"$work/ug.log" 2>&1 &
 ug=$!
 pids+=($ug)
 wait_health "$gw_port" || { echo "uploadgate/app did not come up" >&2; cat "$work/ug.log" >&2; exit 1; }
