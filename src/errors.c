@@ -22,6 +22,8 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
     [UG_ERR_FORBIDDEN] = {403, "Forbidden", "forbidden", "the request is not allowed"},
     [UG_ERR_NOT_FOUND] = {404, "Not Found", "not_found", "no such resource"},
     [UG_ERR_METHOD_NOT_ALLOWED] = {405, "Method Not Allowed", "method_not_allowed", "the method is not allowed on this route"},
+    [UG_ERR_EXPECTATION_FAILED] = {417, "Expectation Failed", "expectation_failed",
+                                   "the only expectation this server meets is 100-continue"},
     [UG_ERR_BODY_TOO_LARGE] = {413, "Payload Too Large", "body_too_large", "the request body exceeds the route's max_body limit"},
     [UG_ERR_FILE_TOO_LARGE] = {413, "Payload Too Large", "file_too_large", "a file exceeds the route's max_file limit"},
     [UG_ERR_TOO_MANY_FILES] = {413, "Payload Too Large", "too_many_files", "the request has more files than the route's max_files limit"},

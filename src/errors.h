@@ -19,6 +19,7 @@ typedef enum ug_err {
     UG_ERR_FORBIDDEN,            /* 403 forbidden */
     UG_ERR_NOT_FOUND,            /* 404 not_found */
     UG_ERR_METHOD_NOT_ALLOWED,   /* 405 method_not_allowed */
+    UG_ERR_EXPECTATION_FAILED,   /* 417 expectation_failed */
     UG_ERR_BODY_TOO_LARGE,       /* 413 body_too_large */
     UG_ERR_FILE_TOO_LARGE,       /* 413 file_too_large */
     UG_ERR_TOO_MANY_FILES,       /* 413 too_many_files */

@@ -8,7 +8,8 @@
  *
  * A connection moves through
  *
- *   HEAD --(odd head, see ug_front_passable)--> handed to h2o (h2o_http1_accept), conn freed
+ *   HEAD --(absolute/authority/asterisk form: ug_front_passable)--> handed to h2o (h2o_http1_accept), conn freed
+ *   HEAD --(ug_front_refusal)--> RESPONSE -> LINGER -> closed
  *   HEAD -> [CONTINUE] -> BODY -> FORWARD -> RESPONSE -> HEAD (keep-alive) ...       an upload (front_exchange.c)
  *   HEAD -> [CONTINUE] -> PASS_BODY -> PASS -> HEAD (keep-alive) ...                  any other request, run by h2o's
  *                                                                                     pipeline (front_http1_pass.c)

@@ -541,21 +541,38 @@ static void index_head(struct ug_front_req *req, const struct phr_header *ph, si
     ug_front_head_scan(&req->h);
 }
 
-/* The head is complete and ours: serve it (front_exchange.c). */
-static void take(struct ug_front_conn *conn, size_t head_len)
+/* copy_head, then index_head. Returns 0, or -1 when out of memory: then the connection is closed (gone). */
+static int own_head(struct ug_front_conn *conn, size_t head_len)
 {
     struct phr_header ph[UG_FRONT_MAX_HEADERS];
     size_t nh;
     if (copy_head(conn, head_len, ph, &nh) != 0) {
         ug_front_close(conn);
-        return;
+        return -1;
     }
     index_head(&conn->req, ph, nh);
+    return 0;
+}
+
+/* The head is complete and ours: serve it (front_exchange.c). */
+static void take(struct ug_front_conn *conn, size_t head_len)
+{
+    if (own_head(conn, head_len) != 0)
+        return;
     ug_front_begin(&conn->req);
     ug_front_serve(&conn->req);
 }
 
 /* ---- requests served by h2o's pipeline on this connection (front_http1_pass.c) ---- */
+
+static void refuse(struct ug_front_conn *conn, ug_err e, const char *message);
+
+/* A head no one should serve (ug_front_refusal): answered with its request line and fields in the access log. */
+static void refuse_head(struct ug_front_conn *conn, size_t head_len, ug_err e, const char *why)
+{
+    if (own_head(conn, head_len) == 0)
+        refuse(conn, e, why); /* `why` is a static string */
+}
 
 void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
 {
@@ -568,9 +585,10 @@ void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
     start_head(conn);
 }
 
-/* A pass-through body the front will not read on (over h2o's entity limit, or broken chunked framing): uploadgate's
- * JSON error, logged as the front's own, then the connection closes (its rest is unread). */
-static void refuse_pass(struct ug_front_conn *conn, ug_err e, const char *message)
+/* A request the front will not serve or read on (a head ug_front_refusal refuses; a pass-through body over h2o's
+ * entity limit, or with broken chunked framing): uploadgate's JSON error, logged as the front's own, then the
+ * connection closes (what follows is unread, and where this request ends may be unknown). */
+static void refuse(struct ug_front_conn *conn, ug_err e, const char *message)
 {
     struct ug_front_req *req = &conn->req;
     size_t path_len;
@@ -637,11 +655,11 @@ static int pass_body_progress(struct ug_front_conn *conn)
         in->size = (size_t)req->body_left + size;
         req->body_left = in->size;
         if (r != -1 && in->size > limit) {
-            refuse_pass(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
             return 0;
         }
         if (r == -1) {
-            refuse_pass(conn, UG_ERR_BAD_REQUEST, "broken chunked encoding");
+            refuse(conn, UG_ERR_BAD_REQUEST, "broken chunked encoding");
             return 0;
         }
         if (r == -2)
@@ -702,7 +720,7 @@ static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
     switch (req->h.framing) {
     case UG_FRONT_BODY_CONTENT_LENGTH:
         if (req->h.content_length > conn->super.ctx->globalconf->max_request_entity_size) {
-            refuse_pass(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
             return;
         }
         break;
@@ -760,12 +778,15 @@ static void parse_head(struct ug_front_conn *conn)
         }
         return;
     }
-    if (r == -1) { /* not HTTP/1.x: "PRI * HTTP/2.0" (h2c prior knowledge) for the HTTP/2 front, or garbage, which h2o
-                    * answers with 400 */
-        if (is_h2_preface(in))
+    if (r == -1) { /* not HTTP/1.x: "PRI * HTTP/2.0" (h2c prior knowledge) for the HTTP/2 front, or garbage */
+        if (is_h2_preface(in)) {
             hand_to_h2(conn);
-        else
-            hand_over(conn);
+            return;
+        }
+        ug_front_set_timeout(conn, NULL);
+        h2o_socket_read_stop(conn->sock);
+        ++conn->requests;
+        refuse(conn, UG_ERR_BAD_REQUEST, "the request head is not HTTP/1.x");
         return;
     }
     for (size_t i = 0; i < nh; ++i)
@@ -774,14 +795,20 @@ static void parse_head(struct ug_front_conn *conn)
     h.num_headers = nh;
     ug_front_head_scan(&h);
     const ug_route_t *route;
-    int ours = ug_front_classify(config, &h, &route) == UG_FRONT_TAKE;
-    if (!ours && !ug_front_passable(&h)) {
+    const char *why;
+    ug_err refusal = ug_front_refusal(&h, &why);
+    int ours = refusal == UG_OK && ug_front_classify(config, &h, &route) == UG_FRONT_TAKE;
+    if (refusal == UG_OK && !ours && !ug_front_passable(&h)) {
         hand_over(conn);
         return;
     }
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
     ++conn->requests;
+    if (refusal != UG_OK) {
+        refuse_head(conn, (size_t)r, refusal, why);
+        return;
+    }
     if (!ours) {
         pass(conn, (size_t)r, !conn->tls && wants_h2c(&h));
         return;

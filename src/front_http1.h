@@ -11,10 +11,13 @@
  * backpressure, and the app's answer is written back by the front. HTTP/2
  * connections (the prior-knowledge preface, or ALPN h2) go to the HTTP/2 front
  * (front_h2.h). Every other request runs h2o's request pipeline on the
- * front's connection (front_http1_pass.c), its body buffered as h2o would;
- * only odd heads (front_parse.h ug_front_passable: an h2c Upgrade, several
- * Host fields, ...) hand the connection to h2o (h2o_http1_accept) with the
- * bytes already read, and h2o then serves it to its end.
+ * front's connection (front_http1_pass.c), its body buffered as h2o would,
+ * or switches to the HTTP/2 front when it asks for h2c. Heads no one should
+ * serve (front_parse.h ug_front_refusal: several Host fields, ambiguous
+ * framing, ...) get a JSON error and the connection is closed; only the other
+ * request forms (absolute, authority, asterisk) hand the connection to h2o
+ * (h2o_http1_accept) with the bytes already read, and h2o then serves it to
+ * its end.
  *
  * Timeouts (config `timeouts:`): header (from accept, or from the first byte
  * of a later head, to the end of the head; not re-armed by reads, so a

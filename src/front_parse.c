@@ -203,11 +203,34 @@ static int method_is(const ug_front_head_t *h, const char *m)
     return h->method_len == l && memcmp(h->method, m, l) == 0;
 }
 
+ug_err ug_front_refusal(const ug_front_head_t *h, const char **message)
+{
+    if (h->malformed) {
+        *message = "obsolete line folding is not accepted (RFC 9112 5.2)";
+        return UG_ERR_BAD_REQUEST;
+    }
+    if (h->host_count > 1 || (h->host_count == 0 && h->minor_version >= 1)) {
+        *message = "an HTTP/1.1 request must carry exactly one Host field (RFC 9112 3.2)";
+        return UG_ERR_BAD_REQUEST;
+    }
+    if (h->framing_error != NULL) {
+        *message = h->framing_error;
+        return UG_ERR_BAD_REQUEST;
+    }
+    if (h->expect_other && h->minor_version >= 1) { /* HTTP/1.0 expectations are ignored (RFC 9110 10.1.1) */
+        *message = ug_err_message(UG_ERR_EXPECTATION_FAILED);
+        return UG_ERR_EXPECTATION_FAILED;
+    }
+    *message = NULL;
+    return UG_OK;
+}
+
 int ug_front_passable(const ug_front_head_t *h)
 {
-    /* h2o keeps the last of several Host fields and answers folded lines and bad framing itself; unknown expectations
-     * get its 417. CONNECT and the absolute, authority and asterisk forms are left to it as well. */
-    if (h->malformed || h->host_count > 1 || h->expect_other || h->framing_error != NULL)
+    /* what ug_front_refusal refuses is not passed either; CONNECT and the absolute, authority and asterisk forms are
+     * h2o's to interpret */
+    const char *why;
+    if (ug_front_refusal(h, &why) != UG_OK)
         return 0;
     if (h->framing != UG_FRONT_BODY_NONE && h->framing != UG_FRONT_BODY_CONTENT_LENGTH && h->framing != UG_FRONT_BODY_CHUNKED)
         return 0;

@@ -11,9 +11,9 @@
  * request is ignored). Everything else - other routes, pass-through routes,
  * paths h2o normalises - runs h2o's pipeline on the front's connection when
  * ug_front_passable says it can (after switching to the HTTP/2 front when it
- * asks for h2c: ug_front_h2c_upgrade); the odd rest (Expect values other than
- * 100-continue, several Host fields, ...) is handed to h2o untouched, with the
- * connection.
+ * asks for h2c: ug_front_h2c_upgrade); heads no one should serve get
+ * ug_front_refusal's answer, and the other request forms go to h2o untouched,
+ * with the connection.
  */
 #ifndef UG_FRONT_PARSE_H
 #define UG_FRONT_PARSE_H
@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "errors.h"
 #include "forward_head.h"
 
 typedef enum ug_front_framing {
@@ -71,13 +72,24 @@ typedef enum ug_front_verdict {
 ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route);
 
 /*
+ * Whether the front refuses a head outright, whoever would serve it: several
+ * Host fields, or none in HTTP/1.1 (RFC 9112 3.2), obsolete line folding
+ * (5.2), invalid body framing (6.1-6.3: ambiguous framing is how requests are
+ * smuggled past a proxy), an expectation other than 100-continue (RFC 9110
+ * 10.1.1: 417). Returns the error (*message: static, says which) or UG_OK.
+ * The answer closes the connection: where the body ends is not known.
+ */
+ug_err ug_front_refusal(const ug_front_head_t *h, const char **message);
+
+/*
  * For a head that is not UG_FRONT_TAKE: whether the HTTP/1.1 front can still
  * serve it, running h2o's request pipeline on its own connection
  * (front_http1_pass.c), so that the connection stays with the front for the
  * requests after it. That takes a well-formed origin-form request whose body
- * framing the front reads. Heads h2o treats specially - an expectation it
- * refuses, several Host fields, folded lines, invalid framing - are handed to
- * h2o with their connection (UG_FRONT_HAND_OVER).
+ * framing the front reads, after ug_front_refusal let it through. What is
+ * left to h2o with the connection (UG_FRONT_HAND_OVER) is the other request
+ * forms - absolute, authority (CONNECT), asterisk (OPTIONS *) - whose meaning
+ * h2o decides.
  */
 int ug_front_passable(const ug_front_head_t *h);
 

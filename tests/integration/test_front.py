@@ -179,17 +179,6 @@ def test_upload_asking_for_h2c_upgrade_is_served_here_as_http1(gateway):
     assert not headers & {"upgrade", "http2-settings", "connection"}, headers
 
 
-def test_unknown_expectation_is_left_to_h2o(gateway):
-    """Only 100-continue is defined (RFC 9110 10.1.1); h2o answers anything else with 417 before the body."""
-    with connect(gateway) as s:
-        s.sendall(http1_head("PUT", "/upload", gateway.authority,
-                             [("Content-Type", "application/octet-stream"), ("Content-Length", "5"),
-                              ("Expect", "200-ok")]))
-        status, _ = HTTP1Reader(s).read_head()
-    assert status == 417
-    assert_clean(gateway)
-
-
 def test_http10_upload(gateway):
     data = os.urandom(100 * KiB)
     with connect(gateway) as s:

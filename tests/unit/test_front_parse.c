@@ -219,6 +219,42 @@ Test(front_parse, ordinary_requests_are_passed_on_the_fronts_connection)
     cr_assert(passable("GET", "/chat", 1, websocket, 3));
 }
 
+static ug_err refusal(int minor, const ug_header_t *hs, size_t n, const char *expect_in_message)
+{
+    ug_front_head_t h = head("GET", "/api/items", minor, hs, n);
+    const char *why = "unset";
+    ug_err e = ug_front_refusal(&h, &why);
+    if (e == UG_OK)
+        cr_assert_null(why);
+    else
+        cr_assert(why != NULL && strstr(why, expect_in_message) != NULL, "message %s lacks %s", why, expect_in_message);
+    return e;
+}
+
+Test(front_parse, heads_no_one_should_serve_are_refused)
+{
+    ug_header_t ok[] = {H("Host", "x")};
+    ug_header_t no_host[] = {H("Accept", "*/*")};
+    ug_header_t two_hosts[] = {H("Host", "x"), H("host", "x")};
+    ug_header_t fold[] = {H("Host", "x"), H("X-A", "a"), {NULL, 0, "folded", 6}};
+    ug_header_t smuggle[] = {H("Host", "x"), H("Content-Length", "3"), H("Transfer-Encoding", "chunked")};
+    ug_header_t bad_length[] = {H("Host", "x"), H("Content-Length", "12a")};
+    ug_header_t expect[] = {H("Host", "x"), H("Expect", "200-ok")};
+    ug_header_t cont[] = {H("Host", "x"), H("Expect", "100-Continue")};
+    cr_assert_eq(refusal(1, ok, 1, ""), UG_OK);
+    cr_assert_eq(refusal(1, cont, 2, ""), UG_OK);
+    cr_assert_eq(refusal(0, no_host, 1, ""), UG_OK); /* HTTP/1.0 needs no Host */
+    cr_assert_eq(refusal(0, expect, 2, ""), UG_OK);  /* HTTP/1.0 expectations are ignored */
+    cr_assert_eq(refusal(1, no_host, 1, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, two_hosts, 2, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(0, two_hosts, 2, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, fold, 3, "folding"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, smuggle, 3, "both Content-Length and Transfer-Encoding"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, bad_length, 2, "Content-Length"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, expect, 2, "100-continue"), UG_ERR_EXPECTATION_FAILED);
+    cr_assert_eq(ug_err_status(UG_ERR_EXPECTATION_FAILED), 417);
+}
+
 static int h2c_upgrade(int minor, const ug_header_t *hs, size_t n, const char **settings)
 {
     ug_front_head_t h = head("GET", "/api/items", minor, hs, n);
