@@ -223,6 +223,23 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     return 0;
 }
 
+/* A pass-through stream whose body h2o would not take (over its entity limit, declared or as DATA arrives): answered
+ * with uploadgate's 413, as on HTTP/1.1, where h2o 2.2.5 would reset it (REFUSED_STREAM); the rest of its body is read
+ * and dropped (see tp_respond). */
+static void refuse_pass(struct ug_h2_stream *s)
+{
+    struct ug_front_req *req = &s->req;
+    size_t path_len;
+    if (s->pass != NULL)
+        ug_h2_pass_free(s); /* h2o never ran it: nothing is logged twice */
+    s->kind = UG_H2_UPLOAD; /* from here the exchange's: its answer, then DATA dropped */
+    if (ug_front_path_is_plain(req->h.target, req->h.target_len, &path_len)) /* the route's CORS policy applies */
+        req->route = ug_config_match_route(req->rt->config, req->h.target, path_len);
+    ug_front_begin(req);
+    ug_front_respond_error(req, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)",
+                           NULL, 0);
+}
+
 /* The request head is complete: the front's (front_parse.h, as for HTTP/1.1), or h2o's. */
 static void head_complete(struct ug_h2_stream *s, int end_stream)
 {
@@ -250,18 +267,26 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     ug_front_head_t h;
     ug_h2_head_scan(&in, &h);
     const ug_route_t *route = NULL;
+    /* the request's head as the exchange sees it (and the access log, should the front answer a pass-through stream);
+     * a pass-through head past UG_FRONT_MAX_HEADERS keeps its first fields here, and all of them for h2o */
+    size_t kept = s->num_fields < UG_FRONT_MAX_HEADERS ? s->num_fields : UG_FRONT_MAX_HEADERS;
+    if (kept != 0)
+        memcpy(req->headers, s->fields, sizeof(*s->fields) * kept);
+    req->h = h;
+    req->h.headers = req->headers;
+    req->h.num_headers = kept;
     if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_classify(config, &h, &route) != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
         if (ug_h2_pass_begin(s) != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
+        else if (h.framing == UG_FRONT_BODY_CONTENT_LENGTH &&
+                 h.content_length > s->conn->super.ctx->globalconf->max_request_entity_size)
+            refuse_pass(s);
         else if (end_stream)
             ug_h2_pass_end(s);
         return;
     }
     s->kind = UG_H2_UPLOAD;
-    memcpy(req->headers, s->fields, sizeof(*s->fields) * s->num_fields);
-    req->h = h;
-    req->h.headers = req->headers;
     req->route = route;
     ug_front_begin(req);
     ug_front_serve(req);
@@ -306,8 +331,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         return 0;
     watch_body(s, 1);
     if (s->kind == UG_H2_PASS) {
-        if (s->pass != NULL && ug_h2_pass_data(s, data, len) != 0)
-            reset_stream(s, NGHTTP2_REFUSED_STREAM); /* over h2o's entity limit: as h2o 2.2.5 answers it */
+        int r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : 0;
+        if (r == -1)
+            refuse_pass(s);
+        else if (r != 0)
+            reset_stream(s, NGHTTP2_INTERNAL_ERROR);
     } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
         ug_front_feed(&s->req, (const char *)data, len); /* a refusal is answered by the exchange */
     }

@@ -195,7 +195,7 @@ int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len)
     stamp(p, &p->req.timestamps.request_body_begin_at);
     h2o_iovec_t buf = h2o_buffer_reserve(&p->body, len);
     if (buf.base == NULL)
-        return -1;
+        return -2;
     memcpy(buf.base, data, len);
     p->body->size += len;
     return 0;

@@ -1035,6 +1035,10 @@ class H2Conn:
                     res.all_sent = True
                 return True
 
+    def get(self, path: str) -> H2Result:
+        """A GET on this connection, until its response is complete."""
+        return self.wait_response(self.start("GET", path, end_stream=True))
+
     def reset(self, sid: int, code: int = 8) -> None:  # 8 = CANCEL
         self.conn.reset_stream(sid, error_code=code)
         self.flush()

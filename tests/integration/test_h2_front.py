@@ -110,12 +110,39 @@ def test_oversized_head_gets_431_and_the_connection_goes_on(make_gateway, tls):
         sid = c.start("POST", "/upload", [("content-type", multipart_content_type())] + big, end_stream=True)
         res = c.wait_response(sid)
         assert_error(res, 431, "header_too_large")
-        sid2 = c.start("GET", "/api/items", end_stream=True)
-        r2 = c.wait_response(sid2)
+        r2 = c.get("/api/items")  # the connection serves on
         assert r2.status == 200 and r2.body == ITEMS_BODY, r2
     finally:
         c.close()
     assert_clean(gw, exclude_paths=["/api/items"])
+
+
+def small_entity_limit(cfg):
+    """One route with max_body 1 MiB: h2o's entity limit, which pass-through bodies are buffered up to, is 2 MiB."""
+    cfg["routes"] = [{"path": "/upload", "methods": ["POST", "PUT"], "forward_to": "/upload",
+                      "limits": {"max_body": "1MiB", "max_file": "1MiB"}}]
+
+
+@TLS
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+def test_pass_through_body_over_the_entity_limit_gets_413_and_the_connection_goes_on(make_gateway, tls, declared):
+    """Declared over the limit: 413 at HEADERS, before any DATA. Streamed without a length: 413 once the limit is
+    crossed (h2o 2.2.5 reset such streams with REFUSED_STREAM). Nothing reaches the app; the connection serves on."""
+    gw = make_gateway(configure=small_entity_limit)
+    c = H2Conn(gw, tls=tls, timeout=30)
+    try:
+        fields = [("content-type", "application/json")] + ([("content-length", str(3 * MiB))] if declared else [])
+        sid = c.start("POST", "/api/echo", fields)
+        if not declared:  # past the 2 MiB limit, and the stream not ended: the answer must not wait for its end
+            c.send(sid, os.urandom(2 * MiB + 512 * KiB), end_stream=False)
+        res = c.wait_response(sid, timeout=5)
+        assert res.reset_code is None, res
+        assert_error(res, 413, "body_too_large")
+        r2 = c.get("/api/items")  # the connection serves on
+        assert r2.status == 200 and r2.body == ITEMS_BODY, r2
+    finally:
+        c.close()
+    assert_nothing_reached_app(gw, exclude_paths=["/api/items"])
 
 
 @TLS
