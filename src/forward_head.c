@@ -64,7 +64,8 @@ int ug_header_drop_for_app(const char *name, size_t len, const ug_header_t *all,
 
 int ug_header_drop_for_client(const char *name, size_t len)
 {
-    return ug_header_is_hop_by_hop(name, len) || name_is(name, len, "content-length");
+    return ug_header_is_hop_by_hop(name, len) || name_is(name, len, "content-length") || name_is(name, len, "date") ||
+           name_is(name, len, "server");
 }
 
 int ug_request_id_is_acceptable(const char *v, size_t len)

@@ -28,7 +28,9 @@ int ug_header_is_hop_by_hop(const char *name, size_t len);
  */
 int ug_header_drop_for_app(const char *name, size_t len, const ug_header_t *all, size_t n);
 
-/* Whether an app response header must not be relayed to the client (hop-by-hop and Content-Length, which the server sets). */
+/* Whether an app response header must not be relayed to the client: hop-by-hop fields, and Content-Length, Date and
+ * Server, which uploadgate writes itself (Date may appear only once, RFC 9110 6.6.1); h2o's reverse proxy drops the
+ * same from the responses it passes through, so an answer reads alike on every path. */
 int ug_header_drop_for_client(const char *name, size_t len);
 
 typedef struct ug_forward_meta {

@@ -145,8 +145,11 @@ def expect_upload(gw: Gateway, res: Response, *, proto, sent: Sequence[Sent], fi
     check_manifest(gw, entry, manifest, proto=p, http_version=res.http_version, sent=sent, fields=fields, route=route,
                    method=method, path=path, app_path=app_path or route, request_id=request_id,
                    client_address=client_address)
-    # The app's answer, relayed unchanged.
+    # The app's answer, relayed unchanged but for the fields uploadgate writes itself: one Date, one Server (the app's
+    # are dropped, as h2o's proxy drops them from pass-through responses).
     assert (res.header("content-type") or "").startswith("application/json")
+    assert len(res.headers.get("date", [])) == 1, f"Date fields: {res.headers.get('date')}"
+    assert [v.split("/")[0] for v in res.headers.get("server", [])] == ["uploadgate"], res.headers.get("server")
     assert len(body["files"]) == len(sent)
     for bf, s in zip(body["files"], sent):
         assert bf["size"] == s.file.size and bf["sha256"] == s.file.sha256, bf

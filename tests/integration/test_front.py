@@ -372,6 +372,8 @@ def test_paths_h2o_normalises_go_to_h2os_pipeline_and_are_still_policed(gateway,
     assert res.status == 201, res
     _, m = find_manifest(gateway, res.json()["id"])
     assert m["route"] == "/upload" and m["files"][0]["sha256"] == sha256_bytes(b"hello")
+    # handler.c relays the app's answer with one Date and one Server, uploadgate's, as the fronts do
+    assert len(res.headers.get("date", [])) == 1 and res.headers.get("server", [""])[0].startswith("uploadgate/"), res
 
 
 def test_method_not_allowed_comes_from_h2os_pipeline(gateway):

@@ -93,6 +93,10 @@ Test(forward_head, hop_by_hop_table)
     cr_assert(ug_header_drop_for_client("Transfer-Encoding", 17));
     cr_assert(!ug_header_drop_for_client("content-type", 12));
     cr_assert(!ug_header_drop_for_client("set-cookie", 10));
+    cr_assert(ug_header_drop_for_client("Date", 4));
+    cr_assert(ug_header_drop_for_client("server", 6));
+    cr_assert(!ug_header_drop_for_client("server-timing", 13));
+    cr_assert(!ug_header_drop_for_client("dat", 3));
 }
 
 Test(forward_head, request_id_acceptance)
