@@ -340,7 +340,7 @@ static void set_defaults(ug_config_t *c)
     c->threads = 0;
     c->backend.timeout_ms = 60 * SEC;
     c->storage.min_free = 1 * GiB;
-    /* Only h2o's buffered path (HTTP/2, handed-over connections) uses it. Low, so a burst of buffered HTTP/2 bodies
+    /* Bodies buffered for h2o's request pipeline (pass-through requests) use it. Low, so a burst of buffered bodies
      * lands in reclaimable spool pages rather than in anonymous memory malloc keeps; 4 MiB triples 1 MiB h2c uploads
      * at ~3 x the peak RSS (tests/bench/NOTES.md), a trade the operator makes. */
     c->storage.spool_threshold = 1 * MiB;

@@ -8,7 +8,6 @@
  *
  * A connection moves through
  *
- *   HEAD --(absolute/authority/asterisk form: ug_front_passable)--> handed to h2o (h2o_http1_accept), conn freed
  *   HEAD --(ug_front_refusal)--> RESPONSE -> LINGER -> closed
  *   HEAD -> [CONTINUE] -> BODY -> FORWARD -> RESPONSE -> HEAD (keep-alive) ...       an upload (front_exchange.c)
  *   HEAD -> [CONTINUE] -> PASS_BODY -> PASS -> HEAD (keep-alive) ...                  any other request, run by h2o's
@@ -83,7 +82,7 @@ void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive);
 
 /* ---- front_http1_pass.c ---- */
 
-/* A head the front passes (ug_front_passable), copied to conn->req.head and parsed into `ph` (names as sent, pointing
+/* A head for h2o's pipeline (not the front's to take, not refused), copied to conn->req.head and parsed into `ph` (names as sent, pointing
  * into the copy): build h2o's request from it. Lower-cases the names in place. Returns 0, -1 when out of memory. */
 int ug_h1_pass_begin(struct ug_front_conn *conn, struct phr_header *ph, size_t nh);
 /* The body (if any) is complete: it is sock->input's first `len` bytes, consumed when the request ends. Runs h2o's

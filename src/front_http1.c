@@ -1,6 +1,6 @@
 /*
  * front_http1.c - see front_http1.h; the connection half of the front (front_conn.h):
- * accept, reading heads and bodies, timeouts, hand-over to h2o, writing and closing.
+ * accept, reading heads and bodies, timeouts, refusals, hand-over to the HTTP/2 front, writing and closing.
  */
 #include "front_http1.h"
 
@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <h2o/http1.h>
 #include <h2o/http2.h>
 
 #include "front_conn.h"
@@ -225,22 +224,6 @@ static void on_timeout(h2o_timeout_entry_t *entry)
     /* header, keepalive, body_idle, a stalled response write, linger: each ends the connection without a word
      * (RFC 9112 9.5 allows closing an idle connection at any time; an aborted upload leaves nothing behind). */
     ug_front_close(H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, timeout_entry, entry));
-}
-
-/* Give the connection to h2o. Its HTTP/1 code parses sock->input from the start (lib/http1.c reqread_start), so the
- * head we peeked at - and any pipelined bytes after it - are served as if h2o had read them itself. */
-static void hand_over(struct ug_front_conn *conn)
-{
-    h2o_accept_ctx_t *actx = conn->actx;
-    h2o_socket_t *sock = conn->sock;
-    struct timeval connected_at = conn->connected_at;
-    ug_front_set_timeout(conn, NULL);
-    set_idle(conn, 0);
-    reset_request(conn);
-    free(conn);
-    sock->data = NULL;
-    h2o_socket_dont_read(sock, 0); /* h2o reads for itself from here on */
-    h2o_http1_accept(actx, sock, connected_at);
 }
 
 /* Give the connection to the HTTP/2 front (front_h2.h), with whatever sock->input already holds. */
@@ -704,7 +687,7 @@ static void on_pass_body_read(h2o_socket_t *sock, const char *err)
     }
 }
 
-/* A head the front passes (ug_front_passable): build h2o's request (or, when it asks for h2c, switch to the HTTP/2
+/* A head that is not the front's to take: build h2o's request (or, when it asks for h2c, switch to the HTTP/2
  * front once its body is read), read its body as h2o would, then run it. */
 static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
 {
@@ -786,7 +769,7 @@ static void parse_head(struct ug_front_conn *conn)
         ug_front_set_timeout(conn, NULL);
         h2o_socket_read_stop(conn->sock);
         ++conn->requests;
-        refuse(conn, UG_ERR_BAD_REQUEST, "the request head is not HTTP/1.x");
+        refuse(conn, UG_ERR_BAD_REQUEST, "the request head is not valid HTTP/1.x (or has more than 100 fields)");
         return;
     }
     for (size_t i = 0; i < nh; ++i)
@@ -798,10 +781,6 @@ static void parse_head(struct ug_front_conn *conn)
     const char *why;
     ug_err refusal = ug_front_refusal(&h, &why);
     int ours = refusal == UG_OK && ug_front_classify(config, &h, &route) == UG_FRONT_TAKE;
-    if (refusal == UG_OK && !ours && !ug_front_passable(&h)) {
-        hand_over(conn);
-        return;
-    }
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
     ++conn->requests;

@@ -14,10 +14,9 @@
  * front's connection (front_http1_pass.c), its body buffered as h2o would,
  * or switches to the HTTP/2 front when it asks for h2c. Heads no one should
  * serve (front_parse.h ug_front_refusal: several Host fields, ambiguous
- * framing, ...) get a JSON error and the connection is closed; only the other
- * request forms (absolute, authority, asterisk) hand the connection to h2o
- * (h2o_http1_accept) with the bytes already read, and h2o then serves it to
- * its end.
+ * framing, ...) get a JSON error and the connection is closed. An
+ * absolute-form target is served as its path (front_parse.h). h2o's own HTTP/1
+ * serves no connection the front accepted.
  *
  * Timeouts (config `timeouts:`): header (from accept, or from the first byte
  * of a later head, to the end of the head; not re-armed by reads, so a

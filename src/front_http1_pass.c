@@ -189,8 +189,12 @@ int ug_h1_pass_begin(struct ug_front_conn *conn, struct phr_header *ph, size_t n
     p->conn = conn;
     h2o_init_request(req, &conn->super, NULL);
     req->timestamps.request_begin_at = *h2o_get_timestamp(conn->super.ctx, NULL, NULL);
+    /* an absolute-form target is served as its path, its authority standing for Host (RFC 9112 3.2.2) */
+    const char *path = h->target, *authority = NULL;
+    size_t path_len = h->target_len, authority_len = 0;
+    int absolute = ug_front_absolute_target(h->target, h->target_len, &path, &path_len, &authority, &authority_len) > 0;
     req->input.method = h2o_iovec_init(h->method, h->method_len);
-    req->input.path = h2o_iovec_init(h->target, h->target_len);
+    req->input.path = h2o_iovec_init(path, path_len);
     req->input.scheme = conn->tls ? &H2O_URL_SCHEME_HTTPS : &H2O_URL_SCHEME_HTTP;
     req->version = 0x100 | (h->minor_version != 0);
 
@@ -203,7 +207,8 @@ int ug_h1_pass_begin(struct ug_front_conn *conn, struct phr_header *ph, size_t n
         h2o_strtolower(name, ph[i].name_len);
         const h2o_token_t *token = h2o_lookup_token(name, ph[i].name_len);
         if (token == H2O_TOKEN_HOST) {
-            req->input.authority = h2o_iovec_init(ph[i].value, ph[i].value_len);
+            if (!absolute)
+                req->input.authority = h2o_iovec_init(ph[i].value, ph[i].value_len);
         } else if (token == H2O_TOKEN_UPGRADE) {
             upgrade = h2o_iovec_init(ph[i].value, ph[i].value_len);
         } else if (token != H2O_TOKEN_CONTENT_LENGTH && token != H2O_TOKEN_TRANSFER_ENCODING && token != H2O_TOKEN_EXPECT) {
@@ -216,6 +221,8 @@ int ug_h1_pass_begin(struct ug_front_conn *conn, struct phr_header *ph, size_t n
                 connection = h2o_iovec_init(ph[i].value, ph[i].value_len);
         }
     }
+    if (absolute)
+        req->input.authority = h2o_iovec_init(authority, authority_len);
     if (upgrade.base != NULL && connection.base != NULL && ug_front_has_token(connection.base, connection.len, "upgrade"))
         req->upgrade = upgrade;
     p->ostr.do_send = do_send;

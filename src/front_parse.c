@@ -114,6 +114,49 @@ static void scan_framing(ug_front_head_t *h, const ug_header_t *cl, unsigned cl_
     h->content_length = n;
 }
 
+int ug_front_absolute_target(const char *target, size_t len, const char **path, size_t *path_len, const char **authority,
+                             size_t *authority_len)
+{
+    size_t i;
+    if (len >= 7 && strncasecmp(target, "http://", 7) == 0)
+        i = 7;
+    else if (len >= 8 && strncasecmp(target, "https://", 8) == 0)
+        i = 8;
+    else
+        return 0;
+    size_t a = i;
+    while (i < len && target[i] != '/' && target[i] != '?' && target[i] != '#')
+        ++i;
+    if (i == a || memchr(target + a, '@', i - a) != NULL || (i < len && target[i] != '/'))
+        return -1; /* no authority; userinfo (RFC 9110 4.2.4); a query or fragment without a path */
+    *authority = target + a;
+    *authority_len = i - a;
+    if (i == len) {
+        *path = "/";
+        *path_len = 1;
+    } else {
+        *path = target + i;
+        *path_len = len - i;
+    }
+    return 1;
+}
+
+/* The target as a path: an absolute-form URI's path, its authority for Host (RFC 9112 3.2.2). */
+static void scan_target(ug_front_head_t *h)
+{
+    const char *path, *authority;
+    size_t path_len, authority_len;
+    int r = ug_front_absolute_target(h->target, h->target_len, &path, &path_len, &authority, &authority_len);
+    if (r > 0) {
+        h->target = path;
+        h->target_len = path_len;
+        h->host = authority;
+        h->host_len = authority_len;
+    } else if (r < 0 || h->target_len == 0 || h->target[0] != '/') {
+        h->target_error = "the request target must be a path or an absolute http(s) URI";
+    }
+}
+
 void ug_front_head_scan(ug_front_head_t *h)
 {
     const ug_header_t *cl = NULL, *te = NULL;
@@ -127,6 +170,7 @@ void ug_front_head_scan(ug_front_head_t *h)
     h->host = h->content_type = NULL;
     h->host_len = h->content_type_len = 0;
     h->host_count = 0;
+    h->target_error = NULL;
 
     for (size_t i = 0; i < h->num_headers; ++i) {
         const ug_header_t *f = &h->headers[i];
@@ -165,6 +209,7 @@ void ug_front_head_scan(ug_front_head_t *h)
         }
     }
     scan_framing(h, cl, cl_count, te, te_count);
+    scan_target(h);
     /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
     h->keep_alive = !conn_close && (h->minor_version >= 1 || conn_keep_alive);
 }
@@ -217,24 +262,20 @@ ug_err ug_front_refusal(const ug_front_head_t *h, const char **message)
         *message = h->framing_error;
         return UG_ERR_BAD_REQUEST;
     }
+    if (h->target_error != NULL) {
+        *message = h->target_error;
+        return UG_ERR_BAD_REQUEST;
+    }
+    if (method_is(h, "CONNECT")) {
+        *message = "CONNECT is not supported: uploadgate is not a forward proxy";
+        return UG_ERR_BAD_REQUEST;
+    }
     if (h->expect_other && h->minor_version >= 1) { /* HTTP/1.0 expectations are ignored (RFC 9110 10.1.1) */
         *message = ug_err_message(UG_ERR_EXPECTATION_FAILED);
         return UG_ERR_EXPECTATION_FAILED;
     }
     *message = NULL;
     return UG_OK;
-}
-
-int ug_front_passable(const ug_front_head_t *h)
-{
-    /* what ug_front_refusal refuses is not passed either; CONNECT and the absolute, authority and asterisk forms are
-     * h2o's to interpret */
-    const char *why;
-    if (ug_front_refusal(h, &why) != UG_OK)
-        return 0;
-    if (h->framing != UG_FRONT_BODY_NONE && h->framing != UG_FRONT_BODY_CONTENT_LENGTH && h->framing != UG_FRONT_BODY_CHUNKED)
-        return 0;
-    return h->target_len != 0 && h->target[0] == '/' && !method_is(h, "CONNECT");
 }
 
 ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
@@ -244,21 +285,21 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
     /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases.
      * HEAD responses carry no body: not an upload, whatever the route says. */
     if (h->malformed || h->host_count != 1 || method_is(h, "HEAD"))
-        return UG_FRONT_HAND_OVER;
+        return UG_FRONT_PIPELINE;
     /* h2o answers unknown expectations with 417; HTTP/1.0 expectations must be ignored (RFC 9110 10.1.1), which is
      * not worth a second code path. */
     if (h->expect_other || (h->expect_continue && h->minor_version == 0))
-        return UG_FRONT_HAND_OVER;
+        return UG_FRONT_PIPELINE;
     if (!ug_front_path_is_plain(h->target, h->target_len, &path_len))
-        return UG_FRONT_HAND_OVER;
+        return UG_FRONT_PIPELINE;
     const ug_route_t *r = ug_config_match_route(config, h->target, path_len);
     if (r == NULL || r->pass_through)
-        return UG_FRONT_HAND_OVER;
+        return UG_FRONT_PIPELINE;
     if ((r->methods & ug_method_bit(h->method, h->method_len)) == 0) {
         /* A CORS preflight for the route is the front's to answer; any other method gets h2o's 405 path. */
         if (!method_is(h, "OPTIONS") || ug_config_cors_for(config, r) == NULL || ug_front_find(h, "origin", NULL) == NULL ||
             ug_front_find(h, "access-control-request-method", NULL) == NULL)
-            return UG_FRONT_HAND_OVER;
+            return UG_FRONT_PIPELINE;
     }
     /* An upload asking for "Upgrade: h2c" (curl --http2 on http:// sends it with every first request, bodies too) is
      * served here as HTTP/1.1, the upgrade ignored (RFC 9110 7.8: a server may ignore Upgrade; RFC 7540 3.2: answer

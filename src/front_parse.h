@@ -1,19 +1,17 @@
 /*
  * front_parse.h - the HTTP/1.1 front's decisions about a parsed request head:
  * how its body is framed (RFC 9112 6), whether the connection persists
- * (RFC 9112 9.3), and whether the front serves the request or hands the
- * connection to h2o. Pure: no h2o, no I/O; byte ranges are (pointer, length)
- * and point into the caller's head buffer.
+ * (RFC 9112 9.3), whether the front refuses it outright, serves it itself, or
+ * runs h2o's request pipeline for it. Pure: no h2o, no I/O; byte ranges are
+ * (pointer, length) and point into the caller's head buffer.
  *
  * The front takes only what it can serve exactly as h2o's buffered path would
  * (handler.c): requests of an upload route, with an upload method or as a CORS
  * preflight, whose path h2o would not rewrite (an "Upgrade: h2c" on such a
  * request is ignored). Everything else - other routes, pass-through routes,
- * paths h2o normalises - runs h2o's pipeline on the front's connection when
- * ug_front_passable says it can (after switching to the HTTP/2 front when it
- * asks for h2c: ug_front_h2c_upgrade); heads no one should serve get
- * ug_front_refusal's answer, and the other request forms go to h2o untouched,
- * with the connection.
+ * paths h2o normalises - runs h2o's pipeline on the front's connection (after
+ * switching to the HTTP/2 front when it asks for h2c: ug_front_h2c_upgrade);
+ * heads no one should serve get ug_front_refusal's answer first.
  */
 #ifndef UG_FRONT_PARSE_H
 #define UG_FRONT_PARSE_H
@@ -36,7 +34,7 @@ typedef struct ug_front_head {
     /* Filled by the caller from the parser. Header names may be any case. */
     const char *method;
     size_t method_len;
-    const char *target; /* request-target as sent */
+    const char *target; /* request-target as sent; ug_front_head_scan turns an absolute-form one into its path */
     size_t target_len;
     int minor_version; /* HTTP/1.<minor> */
     const ug_header_t *headers;
@@ -50,9 +48,10 @@ typedef struct ug_front_head {
     int expect_continue;       /* Expect: 100-continue */
     int expect_other;          /* any other Expect value */
     int malformed;             /* obs-fold, empty field name, ...: left to h2o */
-    const char *host;          /* the Host field value (first one), NULL when absent */
+    const char *host;          /* the Host field value (first one), NULL when absent; an absolute-form target's authority */
     size_t host_len;
-    unsigned host_count;
+    unsigned host_count;       /* Host fields */
+    const char *target_error;  /* static message when the target is not a path or an absolute http(s) URI, else NULL */
     const char *content_type; /* first Content-Type, NULL when absent */
     size_t content_type_len;
 } ug_front_head_t;
@@ -60,8 +59,19 @@ typedef struct ug_front_head {
 /* Read the framing, persistence and special fields of a head (see the fields above). */
 void ug_front_head_scan(ug_front_head_t *h);
 
+/*
+ * RFC 9112 3.2.2: an absolute-form target ("http://host:port/path?query", any
+ * case of http or https) is served as its path, and its authority stands for
+ * the Host field. Returns 1 and stores both (pointing into `target`; the path
+ * "/" when the URI has none) for such a target, 0 for any other (origin-form
+ * included), -1 for an http(s) URI that is not acceptable (no authority, user
+ * info, a query without a path).
+ */
+int ug_front_absolute_target(const char *target, size_t len, const char **path, size_t *path_len, const char **authority,
+                             size_t *authority_len);
+
 typedef enum ug_front_verdict {
-    UG_FRONT_HAND_OVER = 0, /* h2o serves this request and the rest of the connection */
+    UG_FRONT_PIPELINE = 0, /* h2o's request pipeline serves it, on the front's connection or stream */
     UG_FRONT_TAKE,          /* the front serves it: an upload, or a CORS preflight, of *route */
 } ug_front_verdict_t;
 
@@ -75,26 +85,17 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
  * Whether the front refuses a head outright, whoever would serve it: several
  * Host fields, or none in HTTP/1.1 (RFC 9112 3.2), obsolete line folding
  * (5.2), invalid body framing (6.1-6.3: ambiguous framing is how requests are
- * smuggled past a proxy), an expectation other than 100-continue (RFC 9110
- * 10.1.1: 417). Returns the error (*message: static, says which) or UG_OK.
+ * smuggled past a proxy), a target that is neither a path nor an absolute
+ * http(s) URI (CONNECT's authority-form, OPTIONS *: uploadgate is no forward
+ * proxy, and h2o would pass them to the app as odd paths), an expectation other
+ * than 100-continue (RFC 9110 10.1.1: 417). Returns the error (*message:
+ * static, says which) or UG_OK.
  * The answer closes the connection: where the body ends is not known.
  */
 ug_err ug_front_refusal(const ug_front_head_t *h, const char **message);
 
 /*
- * For a head that is not UG_FRONT_TAKE: whether the HTTP/1.1 front can still
- * serve it, running h2o's request pipeline on its own connection
- * (front_http1_pass.c), so that the connection stays with the front for the
- * requests after it. That takes a well-formed origin-form request whose body
- * framing the front reads, after ug_front_refusal let it through. What is
- * left to h2o with the connection (UG_FRONT_HAND_OVER) is the other request
- * forms - absolute, authority (CONNECT), asterisk (OPTIONS *) - whose meaning
- * h2o decides.
- */
-int ug_front_passable(const ug_front_head_t *h);
-
-/*
- * Whether a passable head asks to switch to h2c in a way the front honours
+ * Whether a head for h2o's pipeline asks to switch to h2c in a way the front honours
  * (RFC 7540 3.2; gone from RFC 9113, but curl --http2 and h2o 2.2.5 still
  * speak it): HTTP/1.1, Upgrade naming h2c, Connection naming Upgrade and
  * HTTP2-Settings, exactly one HTTP2-Settings field, whose value (base64url

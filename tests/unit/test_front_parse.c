@@ -180,25 +180,27 @@ Test(front_parse, hands_over_everything_else)
     ug_header_t expect[] = {H("Host", "x"), H("Expect", "something-else")};
     ug_header_t fold[] = {H("Host", "x"), {NULL, 0, "folded", 6}};
     const ug_route_t *r;
-    cr_assert_eq(classify("POST", "/api/items", hs, 1, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("POST", "/api/items", hs, 1, &r), UG_FRONT_PIPELINE);
     cr_assert_null(r);
-    cr_assert_eq(classify("POST", "/uploadx", hs, 1, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("POST", "/policy", hs, 1, &r), UG_FRONT_HAND_OVER);    /* pass_through */
-    cr_assert_eq(classify("GET", "/upload", hs, 1, &r), UG_FRONT_HAND_OVER);     /* 405 comes from h2o's path */
-    cr_assert_eq(classify("HEAD", "/files/a", hs, 1, &r), UG_FRONT_HAND_OVER);   /* even where HEAD is listed */
-    cr_assert_eq(classify("OPTIONS", "/upload", hs, 1, &r), UG_FRONT_HAND_OVER); /* no CORS policy there */
-    cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("POST", "/upload", no_host, 1, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("POST", "/upload", fold, 2, &r), UG_FRONT_HAND_OVER);
-    cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_HAND_OVER); /* not an upload: switched to h2c */
+    cr_assert_eq(classify("POST", "/uploadx", hs, 1, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("POST", "/policy", hs, 1, &r), UG_FRONT_PIPELINE);    /* pass_through */
+    cr_assert_eq(classify("GET", "/upload", hs, 1, &r), UG_FRONT_PIPELINE);     /* 405 comes from h2o's path */
+    cr_assert_eq(classify("HEAD", "/files/a", hs, 1, &r), UG_FRONT_PIPELINE);   /* even where HEAD is listed */
+    cr_assert_eq(classify("OPTIONS", "/upload", hs, 1, &r), UG_FRONT_PIPELINE); /* no CORS policy there */
+    cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("POST", "/upload", no_host, 1, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("POST", "/upload", fold, 2, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_PIPELINE); /* not an upload: switched to h2c */
 }
 
+/* Not refused: the front takes it, or runs h2o's pipeline for it on its own connection. */
 static int passable(const char *method, const char *target, int minor, const ug_header_t *hs, size_t n)
 {
     ug_front_head_t h = head(method, target, minor, hs, n);
-    return ug_front_passable(&h);
+    const char *why;
+    return ug_front_refusal(&h, &why) == UG_OK;
 }
 
 Test(front_parse, ordinary_requests_are_passed_on_the_fronts_connection)
@@ -293,7 +295,7 @@ Test(front_parse, h2c_upgrade_needs_what_rfc7540_requires)
     cr_assert(passable("GET", "/api/items", 1, ok, 4)); /* switched, then run by h2o's pipeline on stream 1 */
 }
 
-Test(front_parse, odd_heads_are_still_handed_to_h2o)
+Test(front_parse, odd_heads_are_not_served)
 {
     ug_header_t hs[] = {H("Host", "x")};
     ug_header_t two_hosts[] = {H("Host", "x"), H("Host", "y")};
@@ -306,9 +308,38 @@ Test(front_parse, odd_heads_are_still_handed_to_h2o)
     cr_assert_not(passable("GET", "/a", 1, fold, 2));
     cr_assert_not(passable("POST", "/a", 1, both, 3));
     cr_assert_not(passable("POST", "/a", 1, gzip, 2));
-    cr_assert_not(passable("GET", "http://x/a", 1, hs, 1));
     cr_assert_not(passable("OPTIONS", "*", 1, hs, 1));
+    cr_assert_not(passable("CONNECT", "x:443", 1, hs, 1));
     cr_assert_not(passable("CONNECT", "/a", 1, hs, 1));
+    cr_assert_not(passable("GET", "ftp://x/a", 1, hs, 1));
+    cr_assert_not(passable("GET", "http:///a", 1, hs, 1));      /* no authority */
+    cr_assert_not(passable("GET", "http://u@x/a", 1, hs, 1));   /* userinfo */
+    cr_assert_not(passable("GET", "http://x?q=1", 1, hs, 1));   /* a query without a path */
+}
+
+Test(front_parse, absolute_form_is_served_as_its_path_with_its_authority)
+{
+    ug_header_t hs[] = {H("Host", "ignored.example")};
+    ug_front_head_t h = head("POST", "HTTP://up.example:8080/upload?x=1", 1, hs, 1);
+    cr_assert_null(h.target_error);
+    cr_assert_eq(h.target_len, strlen("/upload?x=1"));
+    cr_assert(memcmp(h.target, "/upload?x=1", h.target_len) == 0);
+    cr_assert_eq(h.host_len, strlen("up.example:8080"));
+    cr_assert(memcmp(h.host, "up.example:8080", h.host_len) == 0);
+    cr_assert_eq(h.host_count, 1); /* the Host field still counts: HTTP/1.1 must send one */
+    const ug_route_t *r;
+    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
+    cr_assert_str_eq(r->path, "/upload");
+
+    h = head("GET", "https://x", 1, hs, 1);
+    cr_assert(h.target_len == 1 && h.target[0] == '/' && h.host_len == 1 && h.host[0] == 'x');
+
+    const char *path, *auth;
+    size_t path_len, auth_len;
+    cr_assert_eq(ug_front_absolute_target(S_("/a"), &path, &path_len, &auth, &auth_len), 0);
+    cr_assert_eq(ug_front_absolute_target(S_("http://h/p"), &path, &path_len, &auth, &auth_len), 1);
+    cr_assert(path_len == 2 && memcmp(path, "/p", 2) == 0 && auth_len == 1 && auth[0] == 'h');
+    cr_assert_eq(ug_front_absolute_target(S_("https://h#f"), &path, &path_len, &auth, &auth_len), -1);
 }
 
 Test(front_parse, upload_asking_for_h2c_upgrade_is_taken_and_the_upgrade_ignored)
@@ -331,7 +362,7 @@ Test(front_parse, expect_100_continue)
     cr_assert_not(h.expect_other);
     cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
     h = head("POST", "/upload", 0, hs, 3); /* HTTP/1.0 expectations are h2o's to ignore or not */
-    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_PIPELINE);
 }
 
 Test(front_parse, cors_preflight_of_a_route_is_taken)
@@ -341,7 +372,7 @@ Test(front_parse, cors_preflight_of_a_route_is_taken)
     const ug_route_t *r;
     cr_assert_eq(classify("OPTIONS", "/cors", pre, 3, &r), UG_FRONT_TAKE);
     cr_assert_str_eq(r->path, "/cors");
-    cr_assert_eq(classify("OPTIONS", "/cors", plain, 2, &r), UG_FRONT_HAND_OVER);
+    cr_assert_eq(classify("OPTIONS", "/cors", plain, 2, &r), UG_FRONT_PIPELINE);
 }
 
 Test(front_parse, framing_errors_are_still_taken)
