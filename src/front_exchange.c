@@ -93,6 +93,16 @@ void ug_front_respond_error(struct ug_front_req *req, ug_err e, const char *mess
     free(json);
 }
 
+void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message)
+{
+    size_t path_len;
+    if (ug_front_path_is_plain(req->h.target, req->h.target_len, &path_len))
+        req->route = ug_config_match_route(req->rt->config, req->h.target, path_len);
+    req->body_read = 0;
+    ug_front_begin(req);
+    ug_front_respond_error(req, e, message, NULL, 0);
+}
+
 /* A failed upload: its files go at once, then the error is sent (with the pipeline's message unless `why` is given). */
 void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why)
 {

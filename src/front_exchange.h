@@ -44,6 +44,9 @@ struct ug_front_thread {
     char *body_buf;                    /* UG_FRONT_BODY_READ_SIZE bytes, malloc'd on first use; empty between events */
 };
 
+/* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past h2o's entity limit. */
+#define UG_FRONT_OVER_ENTITY_LIMIT "the request body exceeds the server's limit (twice the largest max_body)"
+
 /* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c). */
 #define UG_FRONT_BODY_READ_SIZE (256 * 1024)
 /* The loop's body buffer (UG_FRONT_BODY_READ_SIZE bytes), allocated on first use; NULL when out of memory. */
@@ -119,6 +122,10 @@ void ug_front_serve(struct ug_front_req *req);
 /* Send uploadgate's JSON error for `e`, after the `extra` fields (at most UG_CORS_MAX_HEADERS + 1); message NULL = the
  * default. Ends the exchange. */
 void ug_front_respond_error(struct ug_front_req *req, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra);
+/* Answer a request the front does not otherwise serve (a refused head, a pass-through body past h2o's entity limit)
+ * with uploadgate's error: begun now, under the route its path names (whose CORS policy applies), its body unread
+ * (HTTP/1.1: the connection closes). Ends the exchange. */
+void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
 /* Body bytes arrived: feed them to the upload. Returns 1 while the body goes on; 0 when it was refused (the error is

@@ -228,16 +228,10 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
  * and dropped (see tp_respond). */
 static void refuse_pass(struct ug_h2_stream *s)
 {
-    struct ug_front_req *req = &s->req;
-    size_t path_len;
     if (s->pass != NULL)
         ug_h2_pass_free(s); /* h2o never ran it: nothing is logged twice */
     s->kind = UG_H2_UPLOAD; /* from here the exchange's: its answer, then DATA dropped */
-    if (ug_front_path_is_plain(req->h.target, req->h.target_len, &path_len)) /* the route's CORS policy applies */
-        req->route = ug_config_match_route(req->rt->config, req->h.target, path_len);
-    ug_front_begin(req);
-    ug_front_respond_error(req, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)",
-                           NULL, 0);
+    ug_front_refuse(&s->req, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
 }
 
 /* The request head is complete: the front's (front_parse.h, as for HTTP/1.1), or h2o's. */
@@ -249,8 +243,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     const ug_config_t *config = req->rt->config;
     if (s->head_too_large) {
         s->kind = UG_H2_UPLOAD;
-        ug_front_begin(req);
-        ug_front_respond_error(req, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
+        ug_front_refuse(req, UG_ERR_HEADER_TOO_LARGE, NULL);
         return;
     }
     ug_h2_request_head_t in = {

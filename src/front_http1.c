@@ -573,17 +573,10 @@ void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
  * connection closes (what follows is unread, and where this request ends may be unknown). */
 static void refuse(struct ug_front_conn *conn, ug_err e, const char *message)
 {
-    struct ug_front_req *req = &conn->req;
-    size_t path_len;
     ug_h1_pass_free(conn);
     h2o_socket_read_stop(conn->sock);
     ug_front_set_timeout(conn, NULL);
-    /* the route's CORS policy applies to the answer, as it would to h2o's */
-    if (ug_front_path_is_plain(req->h.target, req->h.target_len, &path_len))
-        req->route = ug_config_match_route(req->rt->config, req->h.target, path_len);
-    req->body_read = 0;
-    ug_front_begin(req);
-    ug_front_respond_error(req, e, message, NULL, 0);
+    ug_front_refuse(&conn->req, e, message);
 }
 
 /* The 101 is out: the HTTP/2 front serves the connection from here, the request as its stream 1. */
@@ -638,7 +631,7 @@ static int pass_body_progress(struct ug_front_conn *conn)
         in->size = (size_t)req->body_left + size;
         req->body_left = in->size;
         if (r != -1 && in->size > limit) {
-            refuse(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
             return 0;
         }
         if (r == -1) {
@@ -703,7 +696,7 @@ static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
     switch (req->h.framing) {
     case UG_FRONT_BODY_CONTENT_LENGTH:
         if (req->h.content_length > conn->super.ctx->globalconf->max_request_entity_size) {
-            refuse(conn, UG_ERR_BODY_TOO_LARGE, "the request body exceeds the server's limit (twice the largest max_body)");
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
             return;
         }
         break;
@@ -754,11 +747,8 @@ static void parse_head(struct ug_front_conn *conn)
                               conn->head_parsed);
     conn->head_parsed = len;
     if (r == -2) {
-        if (len >= config->max_header_size) {
-            conn->req.body_read = 0;
-            ug_front_begin(&conn->req);
-            ug_front_respond_error(&conn->req, UG_ERR_HEADER_TOO_LARGE, NULL, NULL, 0);
-        }
+        if (len >= config->max_header_size)
+            ug_front_refuse(&conn->req, UG_ERR_HEADER_TOO_LARGE, NULL);
         return;
     }
     if (r == -1) { /* not HTTP/1.x: "PRI * HTTP/2.0" (h2c prior knowledge) for the HTTP/2 front, or garbage */
