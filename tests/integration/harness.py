@@ -51,11 +51,22 @@ def binary_path() -> Path:
 # --------------------------------------------------------------------------
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_ports(n: int, host: str = "127.0.0.1") -> List[int]:
+    """n distinct ports free now: the sockets are held until all are chosen (two free_port() calls in a row can
+    return the same port, which once gave a gateway two listeners on one address)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    socks = [socket.socket(family, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    return free_ports(1, host)[0]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02):
@@ -464,8 +475,7 @@ class Gateway:
         self.app = app
         self.app_dir = app_dir
         self.listen_host = listen_host
-        self.port = free_port(listen_host)
-        self.tls_port = free_port(listen_host)
+        self.port, self.tls_port = free_ports(2, listen_host)
         self.config_path = self.workdir / "uploadgate.yaml"
         self.proc: Optional[Proc] = None
         host = f"[{listen_host}]" if ":" in listen_host else listen_host
