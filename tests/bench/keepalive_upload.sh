@@ -7,7 +7,7 @@
 #   UG_BINARY=/path/to/uploadgate tests/bench/keepalive_upload.sh   (another build, e.g. an older commit's)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. tests/bench/lib.sh # free_port, gateway_config, wait_health, sampler
+. tests/bench/lib.sh # free_port, gateway_config, wait_health, sampler, work_dir, example_app
 size=${1:-256}
 repeat=${2:-3}
 bin=${UG_BINARY:-build/uploadgate}
@@ -15,20 +15,11 @@ if [ -z "${UG_BINARY:-}" ] && [ ! -x build/uploadgate ]; then
     cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
 fi
 
-work=$(mktemp -d /var/tmp/ug-keepalive.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir ug-keepalive
 
 app_port=$(free_port)
 mkdir -p "$work/store" "$work/received"
-EXAMPLE_APP_DEST="$work/received" /usr/bin/python3 -m uvicorn app:app --app-dir deploy/example-app \
-    --host 127.0.0.1 --port "$app_port" --log-level warning &
-pids+=($!)
+example_app "$app_port" "$work/received"
 head -c "$((size * 1024 * 1024))" /dev/urandom > "$work/body.bin"
 want=$(sha256sum "$work/body.bin" | cut -d' ' -f1)
 mkfifo "$work/tick"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shell helpers shared by paths.sh and rss_concurrent.sh (sourced, not run): both start a fresh uploadgate in front of
-# a fresh example app and sample its peak memory while uploads run, and should do that the same way.
+# Shell helpers shared by paths.sh, rss_concurrent.sh and keepalive_upload.sh (sourced, not run): they start a fresh
+# uploadgate in front of a fresh example app and sample its peak memory while uploads run, and should do that the same
+# way.
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -49,4 +50,26 @@ sampler() {
         read -r -t 0.02 -u "$fd" _ || true
     done
     echo "$r $a $f $n" > "$out"
+}
+
+# work_dir PREFIX: a fresh directory /var/tmp/PREFIX.XXXXXX in $work, removed at exit after every process whose PID
+# the caller appended to the array `pids` is stopped (by PID).
+work_dir() {
+    work=$(mktemp -d "/var/tmp/$1.XXXXXX")
+    pids=()
+    trap _work_dir_cleanup EXIT
+}
+_work_dir_cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+
+# example_app PORT DEST: the example app (deploy/example-app) on 127.0.0.1:PORT, moving accepted files to DEST; its
+# PID goes into `pids`. Run from the repository's top.
+example_app() {
+    EXAMPLE_APP_DEST="$2" /usr/bin/python3 -m uvicorn app:app --app-dir deploy/example-app \
+        --host 127.0.0.1 --port "$1" --log-level warning &
+    pids+=($!)
 }

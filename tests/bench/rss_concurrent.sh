@@ -6,28 +6,19 @@
 #   tests/bench/rss_concurrent.sh [N] [SIZE_MIB] [PROTO]     PROTO: http1 (default) or h2c
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. tests/bench/lib.sh   # free_port, gateway_config, wait_health, sampler
+. tests/bench/lib.sh   # free_port, gateway_config, wait_health, sampler, work_dir, example_app
 n=${1:-16}
 size=${2:-100}
 proto=${3:-http1}
 [ -x build/uploadgate ] || { cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" >/dev/null; }
 
-work=$(mktemp -d /var/tmp/ug-rss.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir ug-rss
 
 app_port=$(free_port)
 gw_port=$(free_port)
 mkdir -p "$work/store" "$work/received"
 gateway_config "$work/cfg.yaml" "$gw_port" "$app_port" "$work/store" 120s 2GiB
-EXAMPLE_APP_DEST="$work/received" /usr/bin/python3 -m uvicorn app:app --app-dir deploy/example-app \
-    --host 127.0.0.1 --port "$app_port" --log-level warning &
-pids+=($!)
+example_app "$app_port" "$work/received"
 build/uploadgate -c "$work/cfg.yaml" >"$work/ug.log" 2>&1 &
 ug=$!
 pids+=($ug)
