@@ -466,6 +466,22 @@ static int read_body_direct(struct ug_front_conn *conn)
     return 1 + body_fed(conn, fed, req->body_left == 0);
 }
 
+/* One read of a body into sock->input, its idle timeout re-armed. Returns 1 when bytes came, 0 when none were
+ * waiting, -1 when the client went away: then the connection is closed (an upload in flight aborted: nothing reaches
+ * the app, nothing stays on disk) and gone. */
+static int read_body_input(struct ug_front_conn *conn, const char *err, int nth)
+{
+    ssize_t r = read_input(conn, err, nth);
+    if (r < 0) {
+        ug_front_close(conn);
+        return -1;
+    }
+    if (r == 0)
+        return 0;
+    ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
+    return 1;
+}
+
 static void on_body_read(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
@@ -480,15 +496,7 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
                 return;
             continue;
         }
-        ssize_t r = read_input(conn, err, i);
-        if (r < 0) { /* the client went away mid-body: nothing reaches the app, nothing stays on disk */
-            ug_front_close(conn);
-            return;
-        }
-        if (r == 0)
-            return;
-        ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
-        if (!process_body(conn))
+        if (read_body_input(conn, err, i) <= 0 || !process_body(conn))
             return;
     }
 }
@@ -666,18 +674,9 @@ static void read_pass_body(struct ug_front_conn *conn)
 static void on_pass_body_read(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
-    for (int i = 0; i < READS_PER_EVENT; ++i) {
-        ssize_t r = read_input(conn, err, i);
-        if (r < 0) {
-            ug_front_close(conn);
+    for (int i = 0; i < READS_PER_EVENT; ++i)
+        if (read_body_input(conn, err, i) <= 0 || !pass_body_progress(conn))
             return;
-        }
-        if (r == 0)
-            return;
-        ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
-        if (!pass_body_progress(conn))
-            return;
-    }
 }
 
 /* A head that is not the front's to take: build h2o's request (or, when it asks for h2c, switch to the HTTP/2
