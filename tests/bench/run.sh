@@ -21,6 +21,8 @@
 #   aiohttp direct  (tests/bench/apps/aiohttp_direct.py: request.multipart(), 1 MiB chunks)
 #   nginx           (Debian nginx-light, client_body_in_file_only on: stores the raw body)
 #   the C sink      (tests/bench/sink.c: reads Content-Length bytes, writes them raw to a file)
+#   the C sink + SHA-256 (sink.c -DUG_SINK_SHA256: the same, hashing every body byte as it writes it) -
+#                    the floor the manifest's sha256 sets, measured
 #   a streaming prototype (sink.c -DUG_STREAM + build/libugcore.a: each socket read goes through
 #                    uploadgate's own parse/sha256/store pipeline, no spool, no app) - what a streaming
 #                    HTTP/1.1 front could reach with today's core
@@ -92,6 +94,8 @@ mkdir -p "$work/bin"
 cp build/uploadgate "$work/bin/uploadgate"
 ug_info="build/uploadgate of $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?') built $(date -r build/uploadgate '+%F %T'), sha256 $(sha256sum build/uploadgate | cut -c1-12)"
 cc -O2 -Wall -Wextra -pthread -o "$work/bin/sink" "$here/sink.c"
+# shellcheck disable=SC2046
+cc -O2 -Wall -Wextra -pthread -DUG_SINK_SHA256 -o "$work/bin/sink_sha256" "$here/sink.c" $(pkg-config --libs libcrypto)
 # shellcheck disable=SC2046
 cc -O2 -g -std=gnu11 -DUG_STREAM -Wall -Wextra -pthread -I src -o "$work/bin/ug_stream_prototype" "$here/sink.c" \
     build/libugcore.a $(pkg-config --libs yaml-0.1 jansson libcrypto)

@@ -22,6 +22,12 @@
  * DIR/<id>/<n>, manifest) with no spool, and the answer is the manifest JSON.
  * It does not forward the manifest to an app. It estimates what a streaming
  * HTTP/1.1 front (the planned front_http1.c) could reach with today's core.
+ *
+ * Built with -DUG_SINK_SHA256 (and -lcrypto) it is the sink plus SHA-256: the
+ * same raw store, and every body byte also goes through OpenSSL's EVP
+ * SHA-256 (as uploadgate's storage does) before it is written; the answer is
+ * "<path> <hex digest>". It measures the floor that hashing sets: any server
+ * whose manifest carries each file's sha256 does at least this much work.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,6 +46,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef UG_SINK_SHA256
+#include <openssl/evp.h>
+#endif
 #ifdef UG_STREAM
 #include <time.h>
 #include "config.h"
@@ -73,6 +82,17 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+#ifdef UG_SINK_SHA256
+/* Hash, then store: the order uploadgate's storage uses for bytes it hashes inline. */
+static int hash_write(EVP_MD_CTX *md, int fd, const char *p, size_t n)
+{
+    return EVP_DigestUpdate(md, p, n) == 1 ? write_all(fd, p, n) : -1;
+}
+#define STORE(md, fd, p, n) hash_write(md, fd, p, n)
+#else
+#define STORE(md, fd, p, n) write_all(fd, p, n)
+#endif
+
 /* Case-insensitive search for a header line "name:" in the head; returns the value start or NULL. */
 static const char *find_header(const char *head, size_t head_len, const char *name, size_t *vlen)
 {
@@ -98,6 +118,39 @@ static const char *find_header(const char *head, size_t head_len, const char *na
     }
     return NULL;
 }
+
+#ifndef UG_STREAM
+static void sink_md_free(void *md)
+{
+#ifdef UG_SINK_SHA256
+    EVP_MD_CTX_free(md);
+#else
+    (void)md;
+#endif
+}
+
+/* "<path>\n", or with UG_SINK_SHA256 "<path> <sha256 hex>\n" (md finished and freed). 0, or -1 on an error. */
+static int sink_md_line(void *md, const char *path, char *line, size_t size)
+{
+#ifdef UG_SINK_SHA256
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned dn = 0;
+    int ok = EVP_DigestFinal_ex(md, d, &dn) == 1;
+    EVP_MD_CTX_free(md);
+    if (!ok)
+        return -1;
+    size_t at = (size_t)snprintf(line, size, "%s ", path);
+    for (unsigned i = 0; i < dn && at + 3 < size; ++i)
+        at += (size_t)snprintf(line + at, size - at, "%02x", d[i]);
+    snprintf(line + at, size - at, "\n");
+    return 0;
+#else
+    (void)md;
+    snprintf(line, size, "%s\n", path);
+    return 0;
+#endif
+}
+#endif
 
 static void *serve(void *arg)
 {
@@ -212,10 +265,19 @@ static void *serve(void *arg)
         int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (out < 0)
             goto done;
+        void *md = NULL;
+#ifdef UG_SINK_SHA256
+        if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(md);
+            close(out);
+            goto done;
+        }
+#endif
         /* body bytes already read behind the head */
         size_t extra = have - head_len;
         size_t take = extra < clen ? extra : (size_t)clen;
-        if (take > 0 && write_all(out, buf + head_len, take) != 0) {
+        if (take > 0 && STORE(md, out, buf + head_len, take) != 0) {
+            sink_md_free(md);
             close(out);
             goto done;
         }
@@ -229,7 +291,8 @@ static void *serve(void *arg)
             ssize_t r = read(c->fd, buf, want);
             if (r < 0 && errno == EINTR)
                 continue;
-            if (r <= 0 || write_all(out, buf, (size_t)r) != 0) {
+            if (r <= 0 || STORE(md, out, buf, (size_t)r) != 0) {
+                sink_md_free(md);
                 close(out);
                 goto done;
             }
@@ -237,10 +300,12 @@ static void *serve(void *arg)
         }
         close(out);
 
-        char res[4096 + 256];
-        int blen = (int)strlen(path) + 1;
-        int n = snprintf(res, sizeof(res), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s\n", blen,
-                         close_after ? "Connection: close\r\n" : "", path);
+        char line[4096 + 80]; /* the answer's body: the path, and with UG_SINK_SHA256 the digest */
+        if (sink_md_line(md, path, line, sizeof(line)) != 0)
+            goto done;
+        char res[sizeof(line) + 256];
+        int n = snprintf(res, sizeof(res), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+                         strlen(line), close_after ? "Connection: close\r\n" : "", line);
         if (write_all(c->fd, res, (size_t)n) != 0 || close_after)
             goto done;
 #endif
