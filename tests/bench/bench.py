@@ -993,6 +993,10 @@ def targets(s, sha_bps=None):
     return res
 
 
+# One distinct colour per series: gnuplot's default set has 8 and the chart has more series than that.
+COLORS = ["#1f77b4", "#17becf", "#aec7e8", "#ff7f0e", "#bcbd22", "#2ca02c", "#98df8a", "#7f7f7f", "#000000"]
+
+
 def chart(s, workloads, path: Path):
     order = ["uploadgate", "uploadgate-h2c", "stream", "fastapi", "aiohttp", "nginx", "nginx-h2c", "sink-sha256", "sink"]
     names = {"uploadgate": "uploadgate", "uploadgate-h2c": "uploadgate h2c", "stream": "streaming prototype",
@@ -1019,7 +1023,8 @@ set key below horizontal
 set ylabel "MB/s"
 set yrange [0:*]
 set grid ytics
-plot for [i=2:{len(order) + 1}] "{dat}" using i:xtic(1) title columnhead(i)
+colors = "{' '.join(COLORS[:len(order)])}"
+plot for [i=2:{len(order) + 1}] "{dat}" using i:xtic(1) title columnhead(i) linecolor rgb word(colors, i - 1)
 """
     r = subprocess.run(["gnuplot"], input=gp.encode(), capture_output=True, timeout=60)
     if r.returncode != 0 or not path.exists():
