@@ -25,6 +25,7 @@ struct worker {
     size_t index;
     pthread_t tid;
     int started;
+    int ready; /* its receiver registered and its listeners reading: only then may it be woken (under ready_lock) */
     h2o_context_t ctx;
     h2o_accept_ctx_t *accept; /* one per listener */
     h2o_socket_t **listeners;
@@ -46,6 +47,8 @@ struct ug_server {
     uint64_t grace_deadline_ms; /* absolute, h2o_now() clock, set when stopping */
     uint64_t grace_ms;
     atomic_size_t connections; /* open client connections, all threads */
+    pthread_mutex_t ready_lock;
+    pthread_cond_t ready_cond;
 };
 
 static void set_err(char *errbuf, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -181,6 +184,8 @@ ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_serve
     ug_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return UG_ERR_NOMEM;
+    pthread_mutex_init(&s->ready_lock, NULL);
+    pthread_cond_init(&s->ready_cond, NULL);
     s->runtime = runtime;
     s->metrics = metrics;
     s->boot = ug_runtime_slot_acquire(runtime);
@@ -286,6 +291,10 @@ static void *worker_main(void *arg)
         w->listeners[i]->data = &w->accept[i];
         h2o_socket_read_start(w->listeners[i], on_accept);
     }
+    pthread_mutex_lock(&s->ready_lock);
+    w->ready = 1;
+    pthread_cond_broadcast(&s->ready_cond);
+    pthread_mutex_unlock(&s->ready_lock);
     /* h2o_evloop_run returns -1 on EINTR too (libh2o guide, 2); the stop flag, not the return value, ends the loop. */
     while (!atomic_load(&s->stopping))
         h2o_evloop_run(w->ctx.loop, INT32_MAX);
@@ -296,6 +305,18 @@ static void *worker_main(void *arg)
     while (w->open_conns != 0 && h2o_now(w->ctx.loop) < deadline)
         h2o_evloop_run(w->ctx.loop, 100);
     return NULL;
+}
+
+/* Wait until every started worker serves. Its wake-up receiver is what ug_server_stop signals, and a SIGTERM that
+ * arrives while a worker is still in h2o_context_init must not find it unregistered (seen under ASan, where a
+ * worker's start takes milliseconds: a NULL dereference in h2o_multithread_send_message). */
+static void wait_ready(ug_server_t *s)
+{
+    pthread_mutex_lock(&s->ready_lock);
+    for (size_t t = 0; t < s->nthreads; ++t)
+        while (s->workers[t].started && !s->workers[t].ready)
+            pthread_cond_wait(&s->ready_cond, &s->ready_lock);
+    pthread_mutex_unlock(&s->ready_lock);
 }
 
 ug_err ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)
@@ -312,6 +333,7 @@ ug_err ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)
         }
         w->started = 1;
     }
+    wait_ready(s);
     return UG_OK;
 }
 
@@ -324,6 +346,7 @@ size_t ug_server_stop(ug_server_t *s, uint64_t grace_ms)
 {
     s->grace_ms = grace_ms;
     atomic_store(&s->stopping, 1);
+    wait_ready(s); /* after a failed ug_server_start, too */
     for (size_t t = 0; t < s->nthreads; ++t)
         if (s->workers[t].started)
             h2o_multithread_send_message(&s->workers[t].wake, NULL);
@@ -360,5 +383,7 @@ void ug_server_free(ug_server_t *s)
     free(s->ssl);
     free(s->workers);
     ug_runtime_release(s->boot);
+    pthread_cond_destroy(&s->ready_cond);
+    pthread_mutex_destroy(&s->ready_lock);
     free(s);
 }

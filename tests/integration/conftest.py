@@ -97,8 +97,9 @@ def make_gateway(tmp_path, tls_cert, make_app, app_pool, _apps):
         if p:
             p.terminate()
     for gw, report in zip(gateways, reports):
-        gw.stop()
+        status = gw.stop()
         print(f"--- uploadgate {gw.workdir.name} log (tail) ---\n{tail(gw.log(), 80)}")
+        report = report or gw.shutdown_report(status)
         if report:
             problems.append(f"{gw.workdir.name}: {report}\n{tail(gw.log(), 80)}")
     if problems:

@@ -535,6 +535,18 @@ class Gateway:
             return None
         if not self.proc.alive() and not self.proc.stopped_by_us:
             return f"uploadgate exited on its own with status {self.proc.returncode}"
+        return self._sanitizer_report()
+
+    def shutdown_report(self, status: Optional[int]) -> Optional[str]:
+        """After stop(): why the shutdown itself went wrong (killed by a signal other than the harness's SIGKILL
+        fallback, a sanitizer report written while stopping), or None. SIGTERM must end uploadgate with status 0."""
+        if not self.proc:
+            return None
+        if status is not None and status < 0 and status != -signal.SIGKILL:
+            return f"uploadgate died of signal {-status} while shutting down"
+        return self._sanitizer_report()
+
+    def _sanitizer_report(self) -> Optional[str]:
         text = self.log()
         for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
             if marker in text:
