@@ -22,6 +22,10 @@ deps() {
     fuzz_origin) echo "policy/cors.c" ;;
     fuzz_jwt) echo "policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lcrypto -ljansson" ;;
     fuzz_multipart | fuzz_part_header) echo "multipart.c multipart_header.c delim_find.c" ;;
+    fuzz_front_head)
+        echo "front_parse.c forward_head.c config.c config_yaml.c config_walk.c config_values.c config_policy.c"
+        echo "policy/cors.c policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lyaml -ljansson -lcrypto -lh2o-evloop"
+        ;;
     fuzz_config)
         echo "config.c config_yaml.c config_walk.c config_values.c config_policy.c"
         echo "policy/cors.c policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lyaml -ljansson -lcrypto"
@@ -33,7 +37,7 @@ deps() {
     esac
 }
 
-ALL="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin"
+ALL="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head"
 targets=${*:-$ALL}
 
 if ! command -v "$CC" >/dev/null 2>&1; then

@@ -1,0 +1,232 @@
+/*
+ * fuzz_front_head.c - libFuzzer target for the HTTP/1.1 front's head decisions (src/front_parse.c), on heads parsed
+ * by the same picohttpparser the front uses (exported by libh2o-evloop; declarations in src/pico.h).
+ *
+ * Input: the bytes a client sends, copied into an exact-size heap buffer (no NUL after it, so ASan catches any read
+ * past the head). What front_http1.c's on_head does with a complete head is done here in the same order: scan,
+ * refusal, classify against a fixed configuration, h2c upgrade. Besides "never crash", it checks (abort() on
+ * violation):
+ *   - every pointer the scan leaves in the head (target, host, content type, settings, route path) lies inside the
+ *     input, except the "/" an absolute-form URI without a path stands for;
+ *   - framing: Content-Length is taken only from digits that a reference parser here reads to the same number;
+ *     Transfer-Encoding with Content-Length, or in HTTP/1.0, is always a framing error (the smuggling shapes);
+ *   - refusal: always when the framing or the target is invalid, when an HTTP/1.1 head has no Host or several, for
+ *     obs-fold and CONNECT; the message is then set; the front only ever takes a head that is not refused, has one
+ *     Host, is not HEAD, and whose path h2o would not rewrite (ug_front_path_is_plain);
+ *   - keep-alive follows RFC 9112 9.3 from the Connection tokens alone;
+ *   - h2c upgrade only for HTTP/1.1 (or a later 1.x, RFC 9110 2.5) with exactly one HTTP2-Settings field, whose
+ *     value it returns.
+ *
+ * Build: tests/fuzz/build.sh fuzz_front_head
+ * Run:   build-fuzz/fuzz_front_head -max_total_time=60 tests/fuzz/corpus/front_head
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "front_parse.h"
+#include "pico.h"
+
+#define MAX_HEADERS 100 /* as UG_FRONT_MAX_HEADERS */
+
+static const char CONFIG_YAML[] = "backend: {url: http://127.0.0.1:9}\n"
+                                  "storage: {dir: /nonexistent-fuzz-store, min_free: 1MiB}\n"
+                                  "routes:\n"
+                                  "  - path: /upload\n"
+                                  "    methods: [POST, PUT]\n"
+                                  "    cors: {allow_origins: ['https://app.example']}\n"
+                                  "  - path: /files/\n"
+                                  "    methods: [POST]\n"
+                                  "  - path: /api/\n"
+                                  "    pass_through: true\n";
+
+static const ug_config_t *config(void)
+{
+    static ug_config_t *c;
+    if (c == NULL) {
+        char err[512];
+        if (ug_config_load_string("fuzz.yaml", CONFIG_YAML, sizeof(CONFIG_YAML) - 1, &c, err, sizeof(err)) != UG_OK)
+            abort();
+    }
+    return c;
+}
+
+static int within(const char *p, size_t len, const char *buf, size_t size)
+{
+    return p >= buf && len <= size && (size_t)(p - buf) <= size - len;
+}
+
+static int name_is(const ug_header_t *f, const char *lit)
+{
+    size_t n = strlen(lit);
+    return f->name != NULL && f->name_len == n && strncasecmp(f->name, lit, n) == 0;
+}
+
+static void trim(const char **v, size_t *len)
+{
+    while (*len > 0 && (**v == ' ' || **v == '\t'))
+        ++*v, --*len;
+    while (*len > 0 && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+        --*len;
+}
+
+/* The reference (RFC 9112 6.3: 1*DIGIT, leading zeros allowed) after trimming OWS: the value when it is below 10^15,
+ * LENGTH_BIG when it is larger (where the front may set its own cap), LENGTH_INVALID when it is not 1*DIGIT. */
+#define LENGTH_INVALID (-1)
+#define LENGTH_BIG (-2)
+static int64_t simple_length(const ug_header_t *f)
+{
+    const char *v = f->value;
+    size_t len = f->value_len;
+    trim(&v, &len);
+    if (len == 0)
+        return LENGTH_INVALID;
+    int64_t n = 0;
+    int big = 0;
+    for (size_t i = 0; i < len; ++i) {
+        if (v[i] < '0' || v[i] > '9')
+            return LENGTH_INVALID;
+        if (!big && (n = n * 10 + (v[i] - '0')) >= 1000000000000000ll)
+            big = 1;
+    }
+    return big ? LENGTH_BIG : n;
+}
+
+static int has_token(const ug_front_head_t *h, const char *token)
+{
+    int any = 0;
+    for (size_t i = 0; i < h->num_headers; ++i)
+        if (name_is(&h->headers[i], "connection"))
+            any |= ug_front_has_token(h->headers[i].value, h->headers[i].value_len, token);
+    return any;
+}
+
+static void check_framing(const ug_front_head_t *h)
+{
+    const ug_header_t *cl = NULL;
+    unsigned cls = 0, tes = 0;
+    for (size_t i = 0; i < h->num_headers; ++i) {
+        if (name_is(&h->headers[i], "content-length") && cls++ == 0)
+            cl = &h->headers[i];
+        tes += name_is(&h->headers[i], "transfer-encoding");
+    }
+    if (tes != 0 && (cls != 0 || h->minor_version == 0) && h->framing_error == NULL)
+        abort();
+    if (h->framing == UG_FRONT_BODY_CONTENT_LENGTH && (cls == 0 || tes != 0 || h->framing_error != NULL))
+        abort();
+    if (h->framing == UG_FRONT_BODY_CHUNKED && (tes != 1 || cls != 0 || h->minor_version == 0))
+        abort();
+    if (cls == 1 && tes == 0) { /* one plain length: the front must read exactly it */
+        int64_t n = simple_length(cl);
+        if (n >= 0 && (h->framing != UG_FRONT_BODY_CONTENT_LENGTH || h->content_length != (uint64_t)n))
+            abort();
+        if (n == LENGTH_INVALID && (h->framing == UG_FRONT_BODY_CONTENT_LENGTH || h->framing_error == NULL))
+            abort(); /* a sign, a letter, a list or nothing at all must be refused */
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size != 0 ? size : 1);
+    if (buf == NULL)
+        abort();
+    if (size != 0)
+        memcpy(buf, data, size);
+
+    struct phr_header ph[MAX_HEADERS];
+    ug_header_t hs[MAX_HEADERS];
+    size_t nh = MAX_HEADERS;
+    ug_front_head_t h = {.num_headers = 0};
+    int r = phr_parse_request(buf, size, &h.method, &h.method_len, &h.target, &h.target_len, &h.minor_version, ph, &nh, 0);
+    if (r <= 0) { /* incomplete or not HTTP/1.x: the front waits or refuses before any of this */
+        free(buf);
+        return 0;
+    }
+    for (size_t i = 0; i < nh; ++i)
+        hs[i] = (ug_header_t){ph[i].name, ph[i].name_len, ph[i].value, ph[i].value_len};
+    h.headers = hs;
+    h.num_headers = nh;
+    const char *sent_target = h.target;
+    size_t sent_target_len = h.target_len;
+
+    ug_front_head_scan(&h);
+
+    /* Pointers stay in the head (the absolute form's missing path is the one static "/"). */
+    int static_root = h.target_len == 1 && h.target[0] == '/' && !within(h.target, 1, buf, size);
+    if (!static_root && !within(h.target, h.target_len, sent_target, sent_target_len))
+        abort();
+    if (h.host != NULL && !within(h.host, h.host_len, buf, size))
+        abort();
+    if (h.content_type != NULL && !within(h.content_type, h.content_type_len, buf, size))
+        abort();
+    if (h.target != sent_target && h.target_error != NULL)
+        abort(); /* rewritten means it was a valid absolute form */
+
+    const char *ap, *aa;
+    size_t apl, aal;
+    int abs = ug_front_absolute_target(sent_target, sent_target_len, &ap, &apl, &aa, &aal);
+    if (abs > 0 && (aal == 0 || !within(aa, aal, sent_target, sent_target_len) || apl == 0 || ap[0] != '/' ||
+                    (h.target != ap || h.host != aa)))
+        abort();
+    if (abs == 0 && h.target_error == NULL && (h.target_len == 0 || h.target[0] != '/'))
+        abort();
+
+    check_framing(&h);
+
+    /* RFC 9112 9.3 */
+    int close = has_token(&h, "close"), keep = has_token(&h, "keep-alive");
+    if (h.keep_alive != (!close && (h.minor_version >= 1 || keep)))
+        abort();
+
+    unsigned host_fields = 0;
+    const ug_header_t *first_host = ug_front_find(&h, "host", &host_fields);
+    if (host_fields != h.host_count || (host_fields != 0) != (first_host != NULL))
+        abort();
+
+    const char *why = "unset";
+    ug_err refusal = ug_front_refusal(&h, &why);
+    int must_refuse = h.malformed || h.framing_error != NULL || h.target_error != NULL || h.host_count > 1 ||
+                      (h.host_count == 0 && h.minor_version >= 1) ||
+                      (h.method_len == 7 && memcmp(h.method, "CONNECT", 7) == 0);
+    if (must_refuse && refusal == UG_OK)
+        abort();
+    if ((refusal != UG_OK) != (why != NULL && why[0] != '\0'))
+        abort();
+
+    if (refusal == UG_OK) {
+        const ug_route_t *route = (const ug_route_t *)1;
+        ug_front_verdict_t v = ug_front_classify(config(), &h, &route);
+        size_t plain_len;
+        if (v == UG_FRONT_TAKE) {
+            const ug_config_t *c = config();
+            if (route == NULL || route < c->routes || route >= c->routes + c->route_count || h.host_count != 1 ||
+                (h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0) ||
+                !ug_front_path_is_plain(h.target, h.target_len, &plain_len))
+                abort();
+        } else if (route != NULL) {
+            abort();
+        }
+        const char *settings = NULL;
+        size_t settings_len = 0;
+        if (ug_front_h2c_upgrade(&h, &settings, &settings_len)) {
+            unsigned n = 0;
+            const ug_header_t *s = ug_front_find(&h, "http2-settings", &n);
+            if (h.minor_version < 1 || n != 1 || s == NULL || !within(settings, settings_len, s->value, s->value_len))
+                abort();
+        }
+    }
+
+    size_t plain_len = 0;
+    if (ug_front_path_is_plain(h.target, h.target_len, &plain_len)) {
+        if (h.target_len == 0 || h.target[0] != '/' || plain_len > h.target_len || memchr(h.target, '%', plain_len) != NULL)
+            abort();
+        for (size_t i = 0; i + 1 < plain_len; ++i)
+            if (h.target[i] == '/' && h.target[i + 1] == '.')
+                abort();
+    }
+
+    free(buf);
+    return 0;
+}
