@@ -268,7 +268,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     req->h = h;
     req->h.headers = req->headers;
     req->h.num_headers = kept;
-    if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_classify(config, &h, &route) != UG_FRONT_TAKE) {
+    if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_decide(config, &h, &route) != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
         if (ug_h2_pass_begin(s) != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);

@@ -769,7 +769,7 @@ static void parse_head(struct ug_front_conn *conn)
     const ug_route_t *route;
     const char *why;
     ug_err refusal = ug_front_refusal(&h, &why);
-    int ours = refusal == UG_OK && ug_front_classify(config, &h, &route) == UG_FRONT_TAKE;
+    int ours = refusal == UG_OK && ug_front_decide(config, &h, &route) == UG_FRONT_TAKE;
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
     ++conn->requests;

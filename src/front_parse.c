@@ -278,8 +278,10 @@ ug_err ug_front_refusal(const ug_front_head_t *h, const char **message)
     return UG_OK;
 }
 
-ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
+ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const char *normalized,
+                                     size_t normalized_len, const ug_route_t **route)
 {
+    const char *path = h->target;
     size_t path_len;
     *route = NULL;
     /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases.
@@ -290,9 +292,13 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
      * not worth a second code path. */
     if (h->expect_other || (h->expect_continue && h->minor_version == 0))
         return UG_FRONT_PIPELINE;
-    if (!ug_front_path_is_plain(h->target, h->target_len, &path_len))
-        return UG_FRONT_PIPELINE;
-    const ug_route_t *r = ug_config_match_route(config, h->target, path_len);
+    if (!ug_front_path_is_plain(h->target, h->target_len, &path_len)) {
+        if (normalized == NULL)
+            return UG_FRONT_PIPELINE;
+        path = normalized;
+        path_len = normalized_len;
+    }
+    const ug_route_t *r = ug_config_match_route(config, path, path_len);
     if (r == NULL || r->pass_through)
         return UG_FRONT_PIPELINE;
     if ((r->methods & ug_method_bit(h->method, h->method_len)) == 0) {

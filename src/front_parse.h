@@ -7,9 +7,9 @@
  *
  * The front takes only what it can serve exactly as h2o's buffered path would
  * (handler.c): requests of an upload route, with an upload method or as a CORS
- * preflight, whose path h2o would not rewrite (an "Upgrade: h2c" on such a
- * request is ignored). Everything else - other routes, pass-through routes,
- * paths h2o normalises - runs h2o's pipeline on the front's connection (after
+ * preflight, the route matched on the path as h2o normalises it (an "Upgrade:
+ * h2c" on such a request is ignored). Everything else - other routes,
+ * pass-through routes - runs h2o's pipeline on the front's connection (after
  * switching to the HTTP/2 front when it asks for h2c: ug_front_h2c_upgrade);
  * heads no one should serve get ug_front_refusal's answer first.
  */
@@ -78,8 +78,13 @@ typedef enum ug_front_verdict {
 /*
  * Decide who serves a scanned head. On UG_FRONT_TAKE *route is the matched
  * upload route; the caller still answers 400 when h->framing_error is set.
+ * Routes are matched on the target's path when h2o would take it as sent
+ * (ug_front_path_is_plain), else on `normalized`: the path h2o routes such a
+ * target on (h2o_url_normalize_path, without the query), as handler.c does.
+ * A head with neither goes to h2o's pipeline.
  */
-ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route);
+ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const char *normalized,
+                                     size_t normalized_len, const ug_route_t **route);
 
 /*
  * Whether the front refuses a head outright, whoever would serve it: several

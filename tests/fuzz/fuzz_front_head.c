@@ -197,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (refusal == UG_OK) {
         const ug_route_t *route = (const ug_route_t *)1;
-        ug_front_verdict_t v = ug_front_classify(config(), &h, &route);
+        ug_front_verdict_t v = ug_front_classify(config(), &h, NULL, 0, &route);
         size_t plain_len;
         if (v == UG_FRONT_TAKE) {
             const ug_config_t *c = config();

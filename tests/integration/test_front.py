@@ -364,16 +364,35 @@ def test_stalled_head_after_keepalive_is_cut_off_by_header_timeout(make_gateway)
 
 # -- h2o's pipeline ------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("proto", ["h1", "h2c", "h2"])
 @pytest.mark.parametrize("path", ["/./upload", "/x/../upload", "/%75pload"])
-def test_paths_h2o_normalises_go_to_h2os_pipeline_and_are_still_policed(gateway, path):
-    """h2o normalises these to /upload: its buffered path serves them under the same route and limits."""
-    res = curl(gateway, "h1", path, "--path-as-is", "-X", "PUT", "--data-binary", "hello",
+def test_paths_h2o_normalises_are_served_under_the_route_they_normalise_to(gateway, path, proto):
+    """h2o routes these as /upload (h2o_url_normalize_path), so the fronts do too; the manifest keeps the path sent."""
+    res = curl(gateway, proto, path, "--path-as-is", "-X", "PUT", "--data-binary", "hello",
                "-H", "Content-Type: application/octet-stream")
     assert res.status == 201, res
     _, m = find_manifest(gateway, res.json()["id"])
     assert m["route"] == "/upload" and m["files"][0]["sha256"] == sha256_bytes(b"hello")
-    # handler.c relays the app's answer with one Date and one Server, uploadgate's, as the fronts do
+    assert m["path"] == path, m
     assert len(res.headers.get("date", [])) == 1 and res.headers.get("server", [""])[0].startswith("uploadgate/"), res
+
+
+@pytest.mark.parametrize("path", ["/./limited", "/x/../limited", "/%6cimited"])
+def test_a_path_h2o_normalises_is_streamed_by_the_front(gateway, path):
+    """The front, not h2o's buffered path, serves them: a declared body over /limited's max_body (4 MiB) gets its 413
+    at the head, Expect: 100-continue unanswered. h2o's path (before) sent 100 Continue and waited for the whole body,
+    which it would have buffered and then processed in one go on the event loop."""
+    with connect(gateway) as s:
+        s.sendall(http1_head("PUT", path, gateway.authority,
+                             [("Content-Type", "application/octet-stream"), ("Content-Length", str(5 * MiB)),
+                              ("Expect", "100-continue")]))
+        assert readable_within(s, 5), "no answer to the head"
+        raw = read_until_closed(s, 10)
+    assert b"100 Continue" not in raw, raw[:300]
+    assert raw.startswith(b"HTTP/1.1 413 "), raw[:300]
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["error"]["code"] == "body_too_large", raw[:400]
+    assert_nothing_reached_app(gateway)
+    assert_clean(gateway)
 
 
 def test_method_not_allowed_comes_from_h2os_pipeline(gateway):

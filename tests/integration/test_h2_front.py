@@ -97,6 +97,22 @@ def test_expect_100_continue_gets_an_interim_response_before_the_body(gateway, t
     assert m["files"][0]["sha256"] == sha256_bytes(data)
 
 
+@TLS
+def test_a_path_h2o_normalises_is_streamed_by_the_front(gateway, tls):
+    """/%6cimited is /limited (max_body 4 MiB) for h2o, so for the front too: a declared 5 MiB gets 413 at HEADERS,
+    before any DATA (h2o's buffered path would have waited for the whole body)."""
+    c = H2Conn(gateway, tls=tls, timeout=20)
+    try:
+        sid = c.start("PUT", "/%6cimited", [("content-type", "application/octet-stream"), ("content-length", str(5 * MiB))])
+        res = c.wait_response(sid, timeout=5)
+        assert res.sent == 0, res
+    finally:
+        c.close()
+    assert_error(res, 413, "body_too_large", limit="max_body")
+    assert_nothing_reached_app(gateway)
+    assert_clean(gateway)
+
+
 def small_max_header_size(cfg):
     cfg["max_header_size"] = "4KiB"
 

@@ -59,7 +59,7 @@ static ug_front_head_t head(const char *method, const char *target, int minor, c
 static ug_front_verdict_t classify(const char *method, const char *target, const ug_header_t *hs, size_t n, const ug_route_t **r)
 {
     ug_front_head_t h = head(method, target, 1, hs, n);
-    return ug_front_classify(config, &h, r);
+    return ug_front_classify(config, &h, NULL, 0, r);
 }
 
 Test(front_parse, content_length_and_persistence)
@@ -187,7 +187,7 @@ Test(front_parse, hands_over_everything_else)
     cr_assert_eq(classify("GET", "/upload", hs, 1, &r), UG_FRONT_PIPELINE);     /* 405 comes from h2o's path */
     cr_assert_eq(classify("HEAD", "/files/a", hs, 1, &r), UG_FRONT_PIPELINE);   /* even where HEAD is listed */
     cr_assert_eq(classify("OPTIONS", "/upload", hs, 1, &r), UG_FRONT_PIPELINE); /* no CORS policy there */
-    cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_PIPELINE); /* no normalised path given */
     cr_assert_eq(classify("POST", "/upload", no_host, 1, &r), UG_FRONT_PIPELINE);
     cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_PIPELINE);
     cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_PIPELINE);
@@ -328,7 +328,7 @@ Test(front_parse, absolute_form_is_served_as_its_path_with_its_authority)
     cr_assert(memcmp(h.host, "up.example:8080", h.host_len) == 0);
     cr_assert_eq(h.host_count, 1); /* the Host field still counts: HTTP/1.1 must send one */
     const ug_route_t *r;
-    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
+    cr_assert_eq(ug_front_classify(config, &h, NULL, 0, &r), UG_FRONT_TAKE);
     cr_assert_str_eq(r->path, "/upload");
 
     h = head("GET", "https://x", 1, hs, 1);
@@ -353,6 +353,24 @@ Test(front_parse, upload_asking_for_h2c_upgrade_is_taken_and_the_upgrade_ignored
     cr_assert_str_eq(r->path, "/upload");
 }
 
+Test(front_parse, a_path_h2o_rewrites_is_routed_on_its_normalised_form)
+{
+    /* The caller passes what h2o_url_normalize_path makes of the target (ug_front_decide); classify matches on it. */
+    ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "5")};
+    const ug_route_t *r;
+    ug_front_head_t h = head("PUT", "/%75pload?x=%2e", 1, hs, 2);
+    cr_assert_eq(ug_front_classify(config, &h, S_("/upload"), &r), UG_FRONT_TAKE);
+    cr_assert_str_eq(r->path, "/upload");
+    cr_assert_eq(ug_front_classify(config, &h, S_("/policy"), &r), UG_FRONT_PIPELINE); /* pass_through */
+    cr_assert_null(r);
+    cr_assert_eq(ug_front_classify(config, &h, S_("/api/items"), &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(ug_front_classify(config, &h, NULL, 0, &r), UG_FRONT_PIPELINE);
+    /* a plain target is matched as sent: the normalised path is not consulted */
+    h = head("PUT", "/upload", 1, hs, 2);
+    cr_assert_eq(ug_front_classify(config, &h, S_("/policy"), &r), UG_FRONT_TAKE);
+    cr_assert_str_eq(r->path, "/upload");
+}
+
 Test(front_parse, expect_100_continue)
 {
     ug_header_t hs[] = {H("Host", "x"), H("Expect", "100-Continue"), H("Content-Length", "10")};
@@ -360,9 +378,9 @@ Test(front_parse, expect_100_continue)
     ug_front_head_t h = head("POST", "/upload", 1, hs, 3);
     cr_assert(h.expect_continue);
     cr_assert_not(h.expect_other);
-    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
+    cr_assert_eq(ug_front_classify(config, &h, NULL, 0, &r), UG_FRONT_TAKE);
     h = head("POST", "/upload", 0, hs, 3); /* HTTP/1.0 expectations are h2o's to ignore or not */
-    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_PIPELINE);
+    cr_assert_eq(ug_front_classify(config, &h, NULL, 0, &r), UG_FRONT_PIPELINE);
 }
 
 Test(front_parse, cors_preflight_of_a_route_is_taken)
@@ -381,7 +399,7 @@ Test(front_parse, framing_errors_are_still_taken)
     ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "5"), H("Transfer-Encoding", "chunked")};
     const ug_route_t *r;
     ug_front_head_t h = head("POST", "/upload", 1, hs, 3);
-    cr_assert_eq(ug_front_classify(config, &h, &r), UG_FRONT_TAKE);
+    cr_assert_eq(ug_front_classify(config, &h, NULL, 0, &r), UG_FRONT_TAKE);
     cr_assert_not_null(h.framing_error);
 }
 
