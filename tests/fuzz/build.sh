@@ -14,7 +14,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build-fuzz"
 CC=${CC:-clang}
-CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -Wall -Wextra -I $root/src"
+CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Wall -Wextra -I $root/src"
 
 # target: its own file is tests/fuzz/<target>.c; then the src/ modules and libraries it links
 deps() {

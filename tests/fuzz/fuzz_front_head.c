@@ -14,6 +14,8 @@
  *     obs-fold and CONNECT; the message is then set; the front only ever takes a head that is not refused, has one
  *     Host, is not HEAD, and whose path h2o would not rewrite (ug_front_path_is_plain);
  *   - keep-alive follows RFC 9112 9.3 from the Connection tokens alone;
+ *   - a target h2o would rewrite is classified on h2o_url_normalize_path's result (as the fronts do), and a route
+ *     taken is the one that path matches;
  *   - h2c upgrade only for HTTP/1.1 (or a later 1.x, RFC 9110 2.5) with exactly one HTTP2-Settings field, whose
  *     value it returns.
  *
@@ -24,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <h2o.h> /* h2o_url_normalize_path; H2O_USE_LIBUV=0 comes from build.sh */
 
 #include "config.h"
 #include "front_parse.h"
@@ -196,18 +200,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     if (refusal == UG_OK) {
+        /* as ug_front_decide (front_exchange.c): the path h2o routes on */
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        size_t query_at, *norm_indexes;
+        h2o_iovec_t norm = h2o_url_normalize_path(&pool, h.target, h.target_len, &query_at, &norm_indexes);
         const ug_route_t *route = (const ug_route_t *)1;
-        ug_front_verdict_t v = ug_front_classify(config(), &h, NULL, 0, &route);
+        ug_front_verdict_t v = ug_front_classify(config(), &h, norm.base, norm.len, &route);
         size_t plain_len;
         if (v == UG_FRONT_TAKE) {
             const ug_config_t *c = config();
             if (route == NULL || route < c->routes || route >= c->routes + c->route_count || h.host_count != 1 ||
-                (h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0) ||
-                !ug_front_path_is_plain(h.target, h.target_len, &plain_len))
+                (h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0) || route != ug_config_match_route(c, norm.base, norm.len))
                 abort();
+            if (ug_front_path_is_plain(h.target, h.target_len, &plain_len) && (norm.base != h.target || norm.len != plain_len))
+                abort(); /* a plain path is routed as sent */
         } else if (route != NULL) {
             abort();
         }
+        h2o_mem_clear_pool(&pool);
         const char *settings = NULL;
         size_t settings_len = 0;
         if (ug_front_h2c_upgrade(&h, &settings, &settings_len)) {
