@@ -103,6 +103,8 @@ static h2o_iovec_t normalized_path(h2o_mem_pool_t *pool, const char *target, siz
 
 ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
 {
+    if (h->target_len == 0 || h->target[0] != '/') /* "*", or no path at all: nothing a route could name */
+        return ug_front_classify(config, h, NULL, 0, route);
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     h2o_iovec_t path = normalized_path(&pool, h->target, h->target_len);
