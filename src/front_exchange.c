@@ -94,20 +94,21 @@ void ug_front_respond_error(struct ug_front_req *req, ug_err e, const char *mess
 }
 
 /* The path (no query) h2o routes a target on: h2o_req_t.path_normalized, which handler.c matches routes on. The same
- * bytes as sent for a plain path (no allocation); dot segments resolved and %XX decoded, in `pool`, otherwise. */
-static h2o_iovec_t normalized_path(h2o_mem_pool_t *pool, const char *target, size_t len)
+ * bytes as sent for a plain path (no allocation); dot segments resolved and %XX decoded, in `pool`, otherwise. NULL
+ * for a target that is not a path ("*", or none): nothing a route could name. */
+static h2o_iovec_t normalized_path(h2o_mem_pool_t *pool, const ug_front_head_t *h)
 {
     size_t query_at, *norm_indexes;
-    return h2o_url_normalize_path(pool, target, len, &query_at, &norm_indexes);
+    if (h->target_len == 0 || h->target[0] != '/')
+        return h2o_iovec_init(NULL, 0);
+    return h2o_url_normalize_path(pool, h->target, h->target_len, &query_at, &norm_indexes);
 }
 
 ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
 {
-    if (h->target_len == 0 || h->target[0] != '/') /* "*", or no path at all: nothing a route could name */
-        return ug_front_classify(config, h, NULL, 0, route);
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
-    h2o_iovec_t path = normalized_path(&pool, h->target, h->target_len);
+    h2o_iovec_t path = normalized_path(&pool, h);
     ug_front_verdict_t v = ug_front_classify(config, h, path.base, path.len, route);
     h2o_mem_clear_pool(&pool);
     return v;
@@ -115,13 +116,12 @@ ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_hea
 
 void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message)
 {
-    if (req->h.target_len != 0 && req->h.target[0] == '/') { /* the route's CORS answers for it; not for "*" or garbage */
-        h2o_mem_pool_t pool;
-        h2o_mem_init_pool(&pool);
-        h2o_iovec_t path = normalized_path(&pool, req->h.target, req->h.target_len);
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_iovec_t path = normalized_path(&pool, &req->h);
+    if (path.base != NULL) /* the route's CORS policy answers for it */
         req->route = ug_config_match_route(req->rt->config, path.base, path.len);
-        h2o_mem_clear_pool(&pool);
-    }
+    h2o_mem_clear_pool(&pool);
     req->body_read = 0;
     ug_front_begin(req);
     ug_front_respond_error(req, e, message, NULL, 0);
