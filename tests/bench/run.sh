@@ -7,7 +7,7 @@
 #   PROFILE=1 tests/bench/run.sh       # also profile uploadgate on the target workloads: perf record
 #                                      #   (cpu-clock) + stacks.py (results[/quick]/profile/*.txt)
 # Other knobs (environment): FILE_MIB (20), BIG_MIB (1024), H2LOAD_N (384), H2LOAD_C (64), CG_MIB (64),
-# BENCH_RESULTS (output dir; default tests/bench/results, and tests/bench/results/quick for QUICK=1),
+# BENCH_RESULTS (output dir; default tests/bench/results, and tests/bench/results/quick for QUICK=1, which git ignores),
 # KEEP_WORK=1 (keep the temp dir), ONLY_SERVERS / ONLY_WORKLOADS (comma lists, e.g. ONLY_SERVERS=uploadgate,sink
 # ONLY_WORKLOADS=par4x20,h2load64: a subset for iterating; its report goes to results/subset/, which git ignores),
 # UG_SPOOL_THRESHOLD (uploadgate's storage.spool_threshold, e.g. 4MiB; default: the project's default).
