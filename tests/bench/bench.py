@@ -865,8 +865,6 @@ def summarize(rows, workloads):
                 "cpu_all": med([r["cpu_s"] + r["client_cpu_s"] for r in good]),  # server + client: the CPU floor's base
                 "payload": wl.payload_bytes,
                 "cpu_ug": med([r["cpu_uploadgate_s"] for r in good]) if c.server.name == "uploadgate" else None,
-                # uploadgate's manifest app (its process tree minus uploadgate): CPU the whole path needs on top
-                "cpu_app": med([r["cpu_s"] - r["cpu_uploadgate_s"] for r in good]) if c.server.name == "uploadgate" else None,
                 "rss": max([r["rss_peak_kib"] for r in rs]) / 1024,
                 "anon": max([r["anon_peak_kib"] for r in rs]) / 1024,
                 "file": max([r["file_peak_kib"] for r in rs]) / 1024,
@@ -946,22 +944,6 @@ def hash_floor(sk, sha_bps):
             f"adds {sha_cpu:.3f} s CPU to the sink run's {cpu:.2f} s of server + client CPU")
 
 
-def overlap_bound(sk, ug, sha_bps):
-    """(least time / sink time, explanation): the best case for uploadgate's whole path. It is given the sink run's
-    CPU (server + client: reading and writing the bytes as cheaply as the sink, the same client), plus SHA-256 over
-    the payload at the measured speed, plus its manifest app's measured CPU, and every CPU busy all the time (perfect
-    overlap, no waiting). No server that reports each upload's sha256 to that app can be faster unless it moves the
-    bytes with less CPU than the sink. None when a figure is missing."""
-    cpu, wall, app = sk["cpu_all"], sk["med"], ug.get("cpu_app")
-    if not sha_bps or not (cpu == cpu and cpu and wall == wall and wall) or app is None or app != app:
-        return None
-    sha_cpu = sk["payload"] / sha_bps
-    least = (cpu + sha_cpu + app) / NCPU
-    return (max(least, wall) / wall,
-            f"{cpu:.2f} s sink run + {sha_cpu:.3f} s SHA-256 + {app:.3f} s manifest app = {cpu + sha_cpu + app:.2f} s CPU "
-            f"on {NCPU} CPUs kept busy: ≥ {least:.3f} s")
-
-
 def targets(s, sha_bps=None):
     res = []
 
@@ -982,8 +964,6 @@ def targets(s, sha_bps=None):
         r = ratio(ug["med"], sk["med"])
         fl = hash_floor(sk, sha_bps)
         floor = measured_floor("par4x20", "time") + (f"; hash floor ≈ {fl[0]:.2f} × ({fl[1]})" if fl else "")
-        ob = overlap_bound(sk, ug, sha_bps)
-        floor += f"; best case ≥ {ob[0]:.2f} × ({ob[1]})" if ob else ""
         res.append((f"4 × {FILE_MIB} MiB parallel: uploadgate ≤ 1.3 × sink", r <= 1.3,
                     f"{r:.2f} × sink ({ug['med']:.3f} s vs {sk['med']:.3f} s){floor}"))
     ug, sk = s.get(("big", "uploadgate")), s.get(("big", "sink"))
@@ -999,8 +979,6 @@ def targets(s, sha_bps=None):
         fl = hash_floor(sk, sha_bps)  # more CPU time per upload: at most 1/floor of the sink's uploads/s
         floor = measured_floor("h2load64", "ups") + (
             f"; hash floor ≈ {100 / fl[0]:.0f} % of the sink's uploads/s ({fl[1]})" if fl else "")
-        ob = overlap_bound(sk, ug, sha_bps)
-        floor += f"; best case ≤ {100 / ob[0]:.0f} % ({ob[1]})" if ob else ""
         res.append((f"{H2LOAD_C} concurrent 1 MiB uploads: uploadgate ≥ 90 % of sink uploads/s", r >= 0.9,
                     f"{100 * r:.0f} % ({ug['ups']:.1f} vs {sk['ups']:.1f} uploads/s){floor}"))
     h2, h1, h1c = s.get(("mux4x20", "uploadgate-h2c")), s.get(("mux4x20", "uploadgate")), s.get(("par4x20", "uploadgate"))
@@ -1276,12 +1254,6 @@ def main() -> int:
                   "overlap and the floor says little. It ignores everything but SHA-256 (multipart parsing, the manifest "
                   "round trip, per-upload file creation), so the real floor is higher. The measured floor is the C sink + "
                   "SHA-256 row of the same run: the sink doing that hashing for real, on the same CPUs as its client.")
-        md.append("\nBest case: the least time uploadgate's whole path could take on these CPUs, whatever its code. It is "
-                  "granted the sink run's CPU (server + client: moving the bytes as cheaply as the sink, which the issue "
-                  "calls the practical limit, and the same client), SHA-256 over every payload byte at the measured speed, "
-                  "the CPU its manifest app measured in this run, and nothing else (no parsing, no file creation beyond "
-                  f"the sink's), with all {NCPU} CPUs busy the whole time. A target beyond it cannot be met on this machine "
-                  "by any server that moves the bytes like the sink and reports each upload's sha256 to a FastAPI app.")
     md.append("\n## Callgrind: parse + sha256 + store of a fixed multipart body (tests/bench/parse_hash_driver.c)\n")
     if cg["total"]:
         md.append(f"- {CG_MIB} MiB body, 4 file parts, fed in one call (as src/handler.c does): **{cg['total']:,} Ir** "
