@@ -51,7 +51,7 @@ CG_MIB = env_int("CG_MIB", 16 if QUICK else 64)
 PROFILE = os.environ.get("PROFILE", "0") not in ("", "0")
 SAMPLE_HASHES = 4  # stored files hashed after an h2load run (a sample; the count is checked for all)
 
-WORK = Path(os.environ["BENCH_WORK"])  # temp dir on the real disk (run.sh: mktemp -d /var/tmp/...)
+WORK = Path(os.environ["BENCH_WORK"])  # temp dir on a real filesystem (run.sh: BENCH_FS)
 # A subset for iterating on one thing (e.g. ONLY_SERVERS=uploadgate,sink ONLY_WORKLOADS=par4x20): names as in runs.csv.
 # Its report goes to results/subset/ (not committed) unless BENCH_RESULTS says otherwise, so it never overwrites the
 # full run's tables; the callgrind count is skipped.
@@ -1218,7 +1218,8 @@ def main() -> int:
               f"{'QUICK smoke run' if QUICK else 'default run'}, N = {REPS} interleaved repetitions, "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {elapsed:.0f} s.\n")
     md.append(f"Machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), kernel {platform.release()}; "
-              f"storage on {fs_of(WORK)} (not tmpfs); everything on 127.0.0.1. "  # one entry: main() prints md[4:]
+              f"storage on {fs_of(WORK)}: {os.environ.get('BENCH_FS_NOTE', 'BENCH_WORK')}; everything on 127.0.0.1; "
+              + (f"{os.environ['BENCH_VM_NOTE']}. " if os.environ.get("BENCH_VM_NOTE") else "")  # one entry: main() prints md[4:]
               + (f"SHA-256 speed: {sha_bps / 1e9:.2f} GB/s (`openssl speed -evp sha256 -bytes 65536`, one core, before the runs).\n"
                  if sha_bps else "SHA-256 speed: not measured (openssl speed failed).\n"))
     md.append(versions())
@@ -1289,8 +1290,18 @@ def cpu_model() -> str:
 
 
 def fs_of(p: Path) -> str:
+    """"ext4 /dev/vda (no journal)": the filesystem type and device under p, and for ext4 whether it journals (without a
+    journal, ext4 skips inodes deleted in the last minutes at every allocation: see run.sh, BENCH_FS)."""
     r = subprocess.run(["df", "--output=fstype,source", str(p)], capture_output=True, text=True)
-    return " ".join(r.stdout.split()[2:]) or "?"
+    words = r.stdout.split()[2:]
+    if len(words) != 2:
+        return "?"
+    fstype, source = words
+    try:
+        task = Path("/sys/fs/ext4", Path(source).name, "journal_task").read_text().strip() if fstype == "ext4" else ""
+    except OSError:
+        task = ""
+    return f"{fstype} {source}" + (" (no journal)" if task == "<none>" else " (journal)" if task else "")
 
 
 def versions() -> str:
