@@ -430,7 +430,7 @@ class FastAPIDirect(Server):
         dest.mkdir(parents=True, exist_ok=True)
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        env = dict(os.environ, BENCH_DEST=str(dest), TMPDIR=str(tmp))  # UploadFile spills to $TMPDIR: the real disk
+        env = dict(os.environ, BENCH_DEST=str(dest), TMPDIR=str(tmp))  # UploadFile spills to $TMPDIR: the same filesystem as the stores
         p = start(
             "fastapi",
             [PY, "-m", "uvicorn", "fastapi_direct:app", "--app-dir", str(HERE / "apps"), "--host", "127.0.0.1", "--port",
@@ -1218,7 +1218,7 @@ def main() -> int:
               f"{'QUICK smoke run' if QUICK else 'default run'}, N = {REPS} interleaved repetitions, "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {elapsed:.0f} s.\n")
     md.append(f"Machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), kernel {platform.release()}; "
-              f"storage on {fs_of(WORK)}: {os.environ.get('BENCH_FS_NOTE', 'BENCH_WORK')}; everything on 127.0.0.1; "
+              f"storage on {fs_of(WORK)}: {os.environ.get('BENCH_FS_NOTE', 'the BENCH_WORK given')}; everything on 127.0.0.1; "
               + (f"{os.environ['BENCH_VM_NOTE']}. " if os.environ.get("BENCH_VM_NOTE") else "")  # one entry: main() prints md[4:]
               + (f"SHA-256 speed: {sha_bps / 1e9:.2f} GB/s (`openssl speed -evp sha256 -bytes 65536`, one core, before the runs).\n"
                  if sha_bps else "SHA-256 speed: not measured (openssl speed failed).\n"))
