@@ -78,6 +78,7 @@ fi
 
 work="$(mktemp -d /var/tmp/ugbench.XXXXXX)"
 data="$work"  # bench.py's work dir (data, stores, logs, pids): $work/fs when BENCH_FS=journal
+fs_note="/var/tmp's filesystem as it is"  # for the report's header
 loopdev=""
 pr_param=/sys/module/page_reporting/parameters/page_reporting_order
 pr_saved=""
@@ -126,6 +127,7 @@ journal)
     mkdir "$work/fs"
     if loopdev="$(losetup --direct-io=on --find --show "$work/fs.img")" && mount "$loopdev" "$work/fs"; then
         data="$work/fs"
+        fs_note="a fresh ext4 with a journal (16 GiB image in /var/tmp, loop device with direct I/O; BENCH_FS=journal)"
     else
         # No loop device here (e.g. in a container): measure on /var/tmp as it is, and say so in the report.
         echo "run.sh: could not loop-mount a journaled ext4; storing on /var/tmp's filesystem instead" >&2
@@ -184,10 +186,5 @@ cmd="tests/bench/run.sh"
 [ -n "${UG_SPOOL_THRESHOLD:-}" ] && cmd="UG_SPOOL_THRESHOLD=$UG_SPOOL_THRESHOLD $cmd"
 [ -n "${BENCH_FS:-}" ] && cmd="BENCH_FS=$BENCH_FS $cmd"
 [ -n "${BENCH_PAGE_REPORTING:-}" ] && cmd="BENCH_PAGE_REPORTING=$BENCH_PAGE_REPORTING $cmd"
-if [ -n "$loopdev" ]; then
-    fs_note="a fresh ext4 with a journal (16 GiB image in /var/tmp, loop device with direct I/O; BENCH_FS=journal)"
-else
-    fs_note="/var/tmp's filesystem as it is"
-fi
 BENCH_WORK="$data" BENCH_FS_NOTE="$fs_note" BENCH_VM_NOTE="$vm_note" BENCH_BIN="$work/bin" UG_BINARY="$work/bin/uploadgate" BENCH_COMMAND="$cmd" BENCH_UG_INFO="$ug_info" \
     /usr/bin/python3 "$here/bench.py"
