@@ -740,7 +740,7 @@ def build_workloads(servers, data: Data):
         return [data.sha["p1m"]] if c.server.kind == "parse" else [data.sha["p1m"]]
 
     def run_par(c):
-        return do_curl_set(c, parts)
+        return do_curl_set(c, parts, h2=c.proto == "h2c")
 
     def run_mux(c):
         # the same 20 MiB part 4 times at once: HTTP/1.1 on 4 connections, h2c as 4 streams of one connection
@@ -758,8 +758,9 @@ def build_workloads(servers, data: Data):
         return do_h2load(c, data.path("p1m"), "application/octet-stream", False)
 
     return [
-        Workload("par4x20", f"4 × {FILE_MIB} MiB, 4 curl processes in parallel (HTTP/1.1)",
-                 h1, run_par, exp_parts, 4 * fsz, 4),
+        Workload("par4x20", f"4 × {FILE_MIB} MiB, 4 curl processes in parallel (HTTP/1.1; h2c: "
+                 "--http2-prior-knowledge, one upload per connection)",
+                 h1 + [ug_h2c, ng_h2c], run_par, exp_parts, 4 * fsz, 4),
         Workload("mux4x20", f"4 × {FILE_MIB} MiB at once with h2load: HTTP/1.1 on 4 connections (--h1 -c 4 -n 4); "
                  "h2c as 4 streams on one connection (-c 1 -m 4 -n 4)",
                  h1 + [ug_h2c, ng_h2c], run_mux, exp_mux, 4 * fsz, 4),
@@ -767,8 +768,9 @@ def build_workloads(servers, data: Data):
                  h1, lambda c: do_curl_set(c, [data.path("mp_4")]), exp_4in1, 4 * fsz, 4),
         Workload("req4x20", f"4 × {FILE_MIB} MiB in one request, Python requests client (HTTP/1.1)",
                  h1_client_bound, lambda c: do_requests(c, [data.path(f"p{i}") for i in range(4)]), exp_requests, 4 * fsz, 4),
-        Workload("big", f"one {BIG_MIB} MiB file, curl (HTTP/1.1)",
-                 h1, lambda c: do_curl_set(c, [data.path("mp_big")]), exp_big, BIG_MIB * MiB, 1),
+        Workload("big", f"one {BIG_MIB} MiB file, curl (HTTP/1.1; h2c: --http2-prior-knowledge)",
+                 h1 + [ug_h2c, ng_h2c], lambda c: do_curl_set(c, [data.path("mp_big")], h2=c.proto == "h2c"), exp_big,
+                 BIG_MIB * MiB, 1),
         Workload("h2load64", f"h2load -c {H2LOAD_C} -n {H2LOAD_N}, 1 MiB uploads (--h1; h2c: without --h1)",
                  h1 + [ug_h2c], run_h2load, exp_1m, H2LOAD_N * MiB, H2LOAD_N, metric="ups"),
     ]
@@ -991,6 +993,20 @@ def targets(s, sha_bps=None):
         res.append((f"h2c 4 × {FILE_MIB} MiB on one connection ≤ 1.5 × HTTP/1.1 (same client, h2load, 4 connections)", r <= 1.5,
                     f"{r:.2f} × ({h2['med']:.3f} s vs {h1['med']:.3f} s){extra}"))
     return res
+
+
+def h2c_curl_lines(s):
+    """h2c with curl, one upload per connection (the brief's `curl --http2-prior-knowledge`): reported, no target."""
+    out = []
+    for key, what in (("par4x20", f"4 × {FILE_MIB} MiB, 4 curl processes"), ("big", f"one {BIG_MIB} MiB file")):
+        parts = []
+        for name, label in (("uploadgate", "uploadgate"), ("nginx", "nginx (reference)")):
+            h2, h1 = s.get((key, name + "-h2c")), s.get((key, name))
+            if h2 and h1 and h2["ok"] and h1["ok"]:
+                parts.append(f"{label} {h2['med']:.3f} s = {h2['med'] / h1['med']:.2f} × its HTTP/1.1 {h1['med']:.3f} s")
+        if parts:
+            out.append(f"- {what}: " + "; ".join(parts))
+    return out
 
 
 # One distinct colour per series: gnuplot's default set has 8 and the chart has more series than that.
@@ -1240,9 +1256,10 @@ def main() -> int:
               "sha256 must do; the streaming prototype is sink.c "
               "feeding every socket read to uploadgate's own pipeline (libugcore: multipart parse, sha256, store, manifest) "
               "without spool and without the app round trip - an estimate of the planned streaming HTTP/1.1 front; "
-              "h2c rows: uploadgate, and in mux4x20 also nginx (a `listen … http2` port of its own, same body storing) as a "
-              "reference for what the same h2load client achieves against a server that streams HTTP/2 request bodies; "
-              "the sink does not speak h2c, and neither does uvicorn (FastAPI) or aiohttp.\n")
+              "h2c rows: uploadgate, and in par4x20, mux4x20 and big also nginx (a `listen … http2` port of its own, same "
+              "body storing) as a reference for what the same client achieves against another server over h2c; curl "
+              "runs one upload per connection over h2c (Debian 12's curl 7.88.1 cannot reuse a prior-knowledge h2c "
+              "connection, curl/curl#10634); the sink does not speak h2c, and neither does uvicorn (FastAPI) or aiohttp.\n")
     md.append(table(s, workloads))
     md.append("\n\n## Targets\n")
     for name, ok, detail in tg:
@@ -1255,6 +1272,10 @@ def main() -> int:
                   "overlap and the floor says little. It ignores everything but SHA-256 (multipart parsing, the manifest "
                   "round trip, per-upload file creation), so the real floor is higher. The measured floor is the C sink + "
                   "SHA-256 row of the same run: the sink doing that hashing for real, on the same CPUs as its client.")
+    h2c = h2c_curl_lines(s)
+    if h2c:
+        md.append("\n## h2c with curl (`--http2-prior-knowledge`; reported, no target)\n")
+        md += h2c
     md.append("\n## Callgrind: parse + sha256 + store of a fixed multipart body (tests/bench/parse_hash_driver.c)\n")
     if cg["total"]:
         md.append(f"- {CG_MIB} MiB body, 4 file parts, fed in one call (as src/handler.c does): **{cg['total']:,} Ir** "
