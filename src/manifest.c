@@ -139,32 +139,32 @@ static char *put_digits(char *p, unsigned v, int width, char sep)
     return p + width + 1;
 }
 
+/* Pin a time outside what the format can show to its first or last representable instant. */
+static void clamp_time(long long *sec, long long *nsec)
+{
+    if (*sec < TIME_MIN) {
+        *sec = TIME_MIN;
+        *nsec = 0;
+    } else if (*sec > TIME_MAX) {
+        *sec = TIME_MAX;
+        *nsec = NS_PER_S - 1;
+    }
+}
+
 void ug_manifest_format_time(struct timespec t, char *out)
 {
     long long sec = t.tv_sec, nsec = t.tv_nsec;
     struct tm tm;
 
     /* Clamp first so normalising a stray tv_nsec cannot overflow, then again after it. */
-    if (sec < TIME_MIN) {
-        sec = TIME_MIN;
-        nsec = 0;
-    } else if (sec > TIME_MAX) {
-        sec = TIME_MAX;
-        nsec = NS_PER_S - 1;
-    }
+    clamp_time(&sec, &nsec);
     sec += nsec / NS_PER_S;
     nsec %= NS_PER_S;
     if (nsec < 0) {
         nsec += NS_PER_S;
         --sec;
     }
-    if (sec < TIME_MIN) {
-        sec = TIME_MIN;
-        nsec = 0;
-    } else if (sec > TIME_MAX) {
-        sec = TIME_MAX;
-        nsec = NS_PER_S - 1;
-    }
+    clamp_time(&sec, &nsec);
     time_t tt = (time_t)sec;
     if (gmtime_r(&tt, &tm) == NULL) { /* only with a 32-bit time_t: say the epoch rather than garbage */
         memset(&tm, 0, sizeof(tm));
