@@ -438,4 +438,7 @@ Test(manifest, time_with_unnormalised_nanoseconds)
 {
     assert_time(10, 1500000000, "1970-01-01T00:00:11.500Z");
     assert_time(10, -1, "1970-01-01T00:00:09.999Z");
+    /* In range until the nanoseconds carry it out: clamped again after normalising. */
+    assert_time(253402300799, 1000000000, "9999-12-31T23:59:59.999Z");
+    assert_time(-62167219200, -1, "0000-01-01T00:00:00.000Z");
 }
