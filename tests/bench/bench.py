@@ -594,7 +594,7 @@ class Result:
         self.send_seconds = None  # requests client: the HTTP exchange alone
 
 
-def do_curl_set(c: "Contestant", bodies, h2=False) -> Result:
+def do_curl_set(c: "Contestant", bodies) -> Result:
     """One curl process per body, all started at once (HTTP/1.1, or h2c with prior knowledge: one transfer per
     connection - Debian 12's curl 7.88.1 cannot reuse a prior-knowledge h2c connection, curl/curl#10634)."""
     tmp = WORK / "resp"
@@ -602,7 +602,7 @@ def do_curl_set(c: "Contestant", bodies, h2=False) -> Result:
     outs = [tmp / f"r{i}" for i in range(len(bodies))]
     for o in outs:
         o.unlink(missing_ok=True)
-    secs, res = run_procs([curl_argv(c.url(), b, o, h2=h2) for b, o in zip(bodies, outs)])
+    secs, res = run_procs([curl_argv(c.url(), b, o, h2=c.proto == "h2c") for b, o in zip(bodies, outs)])
     lines = [l for rc, out, err in res for l in out.split("\n") if re.match(r"^\d{3} \d+$", l.strip())]
     codes = [l.split()[0] for l in lines]
     ok = all(rc == 0 for rc, _, _ in res) and len(codes) == len(bodies) and all(code == "200" for code in codes)
@@ -740,7 +740,7 @@ def build_workloads(servers, data: Data):
         return [data.sha["p1m"]] if c.server.kind == "parse" else [data.sha["p1m"]]
 
     def run_par(c):
-        return do_curl_set(c, parts, h2=c.proto == "h2c")
+        return do_curl_set(c, parts)
 
     def run_mux(c):
         # the same 20 MiB part 4 times at once: HTTP/1.1 on 4 connections, h2c as 4 streams of one connection
@@ -769,8 +769,7 @@ def build_workloads(servers, data: Data):
         Workload("req4x20", f"4 × {FILE_MIB} MiB in one request, Python requests client (HTTP/1.1)",
                  h1_client_bound, lambda c: do_requests(c, [data.path(f"p{i}") for i in range(4)]), exp_requests, 4 * fsz, 4),
         Workload("big", f"one {BIG_MIB} MiB file, curl (HTTP/1.1; h2c: --http2-prior-knowledge)",
-                 h1 + [ug_h2c, ng_h2c], lambda c: do_curl_set(c, [data.path("mp_big")], h2=c.proto == "h2c"), exp_big,
-                 BIG_MIB * MiB, 1),
+                 h1 + [ug_h2c, ng_h2c], lambda c: do_curl_set(c, [data.path("mp_big")]), exp_big, BIG_MIB * MiB, 1),
         Workload("h2load64", f"h2load -c {H2LOAD_C} -n {H2LOAD_N}, 1 MiB uploads (--h1; h2c: without --h1)",
                  h1 + [ug_h2c], run_h2load, exp_1m, H2LOAD_N * MiB, H2LOAD_N, metric="ups"),
     ]
