@@ -22,6 +22,7 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
     [UG_ERR_FORBIDDEN] = {403, "Forbidden", "forbidden", "the request is not allowed"},
     [UG_ERR_NOT_FOUND] = {404, "Not Found", "not_found", "no such resource"},
     [UG_ERR_METHOD_NOT_ALLOWED] = {405, "Method Not Allowed", "method_not_allowed", "the method is not allowed on this route"},
+    [UG_ERR_REQUEST_TIMEOUT] = {408, "Request Timeout", "request_timeout", "the request body arrived too slowly"},
     [UG_ERR_EXPECTATION_FAILED] = {417, "Expectation Failed", "expectation_failed",
                                    "the only expectation this server meets is 100-continue"},
     [UG_ERR_BODY_TOO_LARGE] = {413, "Payload Too Large", "body_too_large", "the request body exceeds the route's max_body limit"},
@@ -37,6 +38,7 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
     [UG_ERR_INTERNAL] = {500, "Internal Server Error", "internal_error", "internal error"},
     [UG_ERR_NOMEM] = {500, "Internal Server Error", "internal_error", "out of memory"},
     [UG_ERR_BAD_GATEWAY] = {502, "Bad Gateway", "bad_gateway", "the backend could not be reached"},
+    [UG_ERR_SERVICE_UNAVAILABLE] = {503, "Service Unavailable", "service_unavailable", "the server cannot take this request now"},
     [UG_ERR_GATEWAY_TIMEOUT] = {504, "Gateway Timeout", "gateway_timeout", "the backend did not answer in time"},
     [UG_ERR_CONFIG] = {500, "Internal Server Error", "config_error", "invalid configuration"},
 };

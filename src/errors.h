@@ -19,6 +19,7 @@ typedef enum ug_err {
     UG_ERR_FORBIDDEN,            /* 403 forbidden */
     UG_ERR_NOT_FOUND,            /* 404 not_found */
     UG_ERR_METHOD_NOT_ALLOWED,   /* 405 method_not_allowed */
+    UG_ERR_REQUEST_TIMEOUT,      /* 408 request_timeout (a body slower than the configured minimum rate) */
     UG_ERR_EXPECTATION_FAILED,   /* 417 expectation_failed */
     UG_ERR_BODY_TOO_LARGE,       /* 413 body_too_large */
     UG_ERR_FILE_TOO_LARGE,       /* 413 file_too_large */
@@ -31,6 +32,7 @@ typedef enum ug_err {
     UG_ERR_INTERNAL,             /* 500 internal_error */
     UG_ERR_NOMEM,                /* 500 internal_error (out of memory) */
     UG_ERR_BAD_GATEWAY,          /* 502 bad_gateway */
+    UG_ERR_SERVICE_UNAVAILABLE,  /* 503 service_unavailable (a connection share used up, a store down) */
     UG_ERR_GATEWAY_TIMEOUT,      /* 504 gateway_timeout */
     UG_ERR_CONFIG,               /* not an HTTP error: invalid configuration */
     UG_ERR__COUNT
