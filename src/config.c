@@ -342,7 +342,7 @@ static void set_defaults(ug_config_t *c)
     c->storage.min_free = 1 * GiB;
     /* Bodies buffered for h2o's request pipeline (pass-through requests) use it. Low, so a burst of buffered bodies
      * lands in reclaimable spool pages rather than in anonymous memory malloc keeps; 4 MiB triples 1 MiB h2c uploads
-     * at ~3 x the peak RSS (tests/bench/NOTES.md), a trade the operator makes. */
+     * at ~3 x the peak RSS (docs/design-notes.md), a trade the operator makes. */
     c->storage.spool_threshold = 1 * MiB;
     c->timeouts.header_ms = 10 * SEC;
     c->timeouts.body_idle_ms = 30 * SEC;

@@ -1,11 +1,11 @@
 /*
  * Substring search for the multipart delimiter. memchr for the delimiter's CR, then memcmp, costs a call pair per
  * CR, and random file bytes hold a CR every 256 bytes: measured on 4 x 20 MiB uploads that was ~9 % of
- * uploadgate's CPU (tests/bench/NOTES.md). Checking the first and the last byte of the needle together rejects
+ * uploadgate's CPU (docs/design-notes.md). Checking the first and the last byte of the needle together rejects
  * all but 1 in 65536 positions of random data before any comparison (W. Mula's "SIMD-friendly algorithms for
  * substring searching", the generic SSE2 variant). Where the CPU has AVX2 the same test runs 32 positions at a time
  * (64 MiB of random data in 256 KiB pieces: 14 -> 22 GB/s; in the server, where the scan is the first code to touch
- * the bytes after read, uploadgate's CPU for 4 x 20 MiB went 13.5 -> 12.8 ticks; tests/bench/NOTES.md).
+ * the bytes after read, uploadgate's CPU for 4 x 20 MiB went 13.5 -> 12.8 ticks; docs/design-notes.md).
  */
 #include "delim_find.h"
 

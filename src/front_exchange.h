@@ -48,9 +48,9 @@ struct ug_front_thread {
 #define UG_FRONT_OVER_ENTITY_LIMIT "the request body exceeds the server's limit (twice the largest max_body)"
 
 /* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c).
- * One buffer per event loop, so its size does not grow with connections. On this PVM guest every syscall exit is
- * costly: 1 MiB instead of 256 KiB cut the reads per 4 x 20 MiB upload 348 -> 135 and the writes 340 -> 128, and
- * uploadgate's CPU per run 12.1 -> 9.8 ticks (tests/bench/NOTES.md, session 6); 4 MiB gave no more. */
+ * One buffer per event loop, so its size does not grow with connections. On a paravirtualised CPU every syscall exit
+ * is costly: 1 MiB instead of 256 KiB cut the reads per 4 x 20 MiB upload 348 -> 135 and the writes 340 -> 128, and
+ * uploadgate's CPU per run 12.1 -> 9.8 ticks (docs/design-notes.md, 1 MiB body reads); 4 MiB gave no more. */
 #define UG_FRONT_BODY_READ_SIZE (1024 * 1024)
 /* The loop's body buffer (UG_FRONT_BODY_READ_SIZE bytes), allocated on first use; NULL when out of memory. */
 char *ug_front_body_buf(struct ug_front_thread *ft);

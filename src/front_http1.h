@@ -1,8 +1,8 @@
 /*
  * front_http1.h - uploadgate's own HTTP/1.1 front (cleartext, and TLS when ALPN picks http/1.1).
  *
- * h2o 2.2.5 reads a whole request body before any handler runs (libh2o guide,
- * 5): it cannot refuse an upload at header time, answers Expect: 100-continue
+ * h2o 2.2.5 reads a whole request body before any handler runs (docs/architecture.md,
+ * "Request bodies"): it cannot refuse an upload at header time, answers Expect: 100-continue
  * by itself, and holds the body in memory or a spool file. The front instead
  * reads each request head itself, on h2o's socket layer, and serves upload
  * requests (and CORS preflights) of upload routes at header time: gate, method,

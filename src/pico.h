@@ -2,7 +2,7 @@
  * pico.h - the two picohttpparser functions the HTTP/1.1 front uses.
  *
  * libh2o-evloop 0.13.5 (h2o 2.2.5) exports picohttpparser's symbols but Debian
- * installs no picohttpparser.h (libh2o guide, 0). These declarations state the
+ * installs no picohttpparser.h (docs/architecture.md, "Build flags"). These declarations state the
  * ABI of the copy built into that library (h2o v2.2.5
  * deps/picohttpparser/picohttpparser.h); they must not drift from it.
  */

@@ -105,7 +105,8 @@ int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, siz
     return fd;
 }
 
-/* The spool directory takes h2o's spilled request bodies: on the storage volume, never tmpfs /tmp (libh2o guide, 5). */
+/* The spool directory takes h2o's spilled request bodies: on the storage volume, never tmpfs /tmp
+ * (docs/architecture.md, "The spool"). */
 static ug_err setup_spool(const ug_config_t *c, char *errbuf, size_t errlen)
 {
     char dir[FILENAME_MAX];
@@ -295,7 +296,8 @@ static void *worker_main(void *arg)
     w->ready = 1;
     pthread_cond_broadcast(&s->ready_cond);
     pthread_mutex_unlock(&s->ready_lock);
-    /* h2o_evloop_run returns -1 on EINTR too (libh2o guide, 2); the stop flag, not the return value, ends the loop. */
+    /* h2o_evloop_run returns -1 on EINTR too (docs/architecture.md, "The event loop"); the stop flag, not the return
+     * value, ends the loop. */
     while (!atomic_load(&s->stopping))
         h2o_evloop_run(w->ctx.loop, INT32_MAX);
     /* A NULL message only interrupts the loop (on_wake is not called for it), so the shutdown steps run here. */

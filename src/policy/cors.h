@@ -13,7 +13,7 @@
  * requests do not format anything. ug_cors_config_dispose() releases what
  * finalize rendered; the lists stay owned by whoever filled them.
  *
- * Decisions where the issue was silent (each is tested in test_cors.c):
+ * Decisions the standards leave open (each is tested in test_cors.c):
  *  - Origins are compared as RFC 6454 tuples: scheme and host
  *    case-insensitively, ports by number, and an absent port is the scheme's
  *    default (http 80, https 443), so "https://a.com" == "https://a.com:443".

@@ -1,4 +1,4 @@
-"""The upload benchmark of issue 4 (driven by tests/bench/run.sh; see the top of that file).
+"""The upload benchmark (driven by tests/bench/run.sh; see the top of that file).
 
 Starts, side by side on 127.0.0.1, uploadgate (+ its manifest app), FastAPI direct,
 aiohttp direct, nginx and the no-parse C sink; runs the workloads interleaved
@@ -995,7 +995,7 @@ def targets(s, sha_bps=None):
 
 
 def h2c_curl_lines(s):
-    """h2c with curl, one upload per connection (the brief's `curl --http2-prior-knowledge`): reported, no target."""
+    """h2c with curl, one upload per connection (`curl --http2-prior-knowledge`): reported, no target."""
     out = []
     for key, what in (("par4x20", f"4 × {FILE_MIB} MiB, 4 curl processes"), ("big", f"one {BIG_MIB} MiB file")):
         parts = []
@@ -1146,7 +1146,7 @@ def profile(ug: Uploadgate, workloads, data, sampler):
 
 
 def sha256_speed():
-    """This machine's SHA-256 speed in bytes/s (openssl speed, 64 KiB blocks, one core), or None: the CPU floor of
+    """The host's SHA-256 speed in bytes/s (openssl speed, 64 KiB blocks, one core), or None: the CPU floor of
     the targets is what hashing every payload byte costs uploadgate on top of what the sink does."""
     try:
         r = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", "65536", "-seconds", "2"],
@@ -1228,7 +1228,7 @@ def main() -> int:
     elapsed = time.monotonic() - t_start
 
     md = []
-    md.append("# uploadgate upload benchmark (issue 4)\n")
+    md.append("# uploadgate upload benchmark\n")
     md.append(f"Command: `{os.environ.get('BENCH_COMMAND', 'tests/bench/run.sh')}` — "
               f"{'QUICK smoke run' if QUICK else 'default run'}, N = {REPS} interleaved repetitions, "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {elapsed:.0f} s.\n")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The upload benchmark of issue 4 - one command, as root on Debian 12, from anywhere:
+# The upload benchmark - one command, as root on Debian 12, from anywhere:
 #
 #   tests/bench/run.sh                 # default: N=5 interleaved repetitions (6-9 min on 2 cores)
 #   QUICK=1 tests/bench/run.sh         # smoke: N=1, 256 MiB instead of 1 GiB, h2load -n 128 (~1 min)
@@ -17,18 +17,18 @@
 # BENCH_PAGE_REPORTING ("pause", the default, or "keep"): where the kernel reports free memory to the hypervisor
 # (virtio-balloon free page reporting, /sys/module/page_reporting), pause it for the run and restore it after.
 #
-# Why pause it: this VM reports freed memory to its host in passes (about 1 GiB at a time); the host drops those
+# Why pause it: a VM with free page reporting hands freed memory to its host in passes (about 1 GiB at a time); the host drops those
 # pages, and whoever touches them next pays a host fault per page - here the first run after a pass, copying its
 # upload into the page cache. Every run frees what the last one stored, so a pass lands on a contestant set by the
-# order of the runs: in the lab each h2load -c 64 run that followed a pass took 1.5-2.3 x the CPU of one that did
-# not (76-113 against 47-57 ticks), and none was slow with reporting paused (NOTES, session 7).
+# order of the runs: on the 2 vCPU benchmark host each h2load -c 64 run that followed a pass took 1.5-2.3 x the CPU of one that did
+# not (76-113 against 47-57 ticks), and none was slow with reporting paused (docs/design-notes.md).
 #
-# Why a fresh journaled ext4 by default: this VM's root filesystem is ext4 *without* a journal, and there the kernel
+# Why a fresh journaled ext4 by default: the benchmark host's root filesystem is ext4 *without* a journal, and there the kernel
 # does not hand out an inode deleted less than 60 s ago (360 s while its inode-table block is still dirty), and
 # each new file or directory walks past every such free inode, looking its table block up (fs/ext4/ialloc.c,
 # find_inode_bit and recently_deleted). The bench deletes every run's files, so on that filesystem each run's file creation pays
 # for the deletions of the runs just before it - a cost set by the order of the contestants, growing run after
-# run (NOTES, session 7). A journaled ext4, mkfs.ext4's default and what volumes usually are, has no such rule.
+# run (docs/design-notes.md). A journaled ext4, mkfs.ext4's default and what volumes usually are, has no such rule.
 #
 # It installs the Debian packages it needs (deploy/install-deps.sh bench, plus python3-uvloop and
 # python3-httptools for uvicorn), builds build/uploadgate if missing (else an incremental build of
@@ -46,7 +46,7 @@
 #                    HTTP/1.1 front could reach with today's core
 # and runs the workloads interleaved (bench.py). Every server stores on a real filesystem (see BENCH_FS),
 # under a temp dir in /var/tmp. Output: tests/bench/results/{results.md,runs.csv,chart.png}, and the
-# markdown summary with PASS/FAIL per target on stdout. Not part of CI. Findings: NOTES.md.
+# markdown summary with PASS/FAIL per target on stdout. Not part of CI. Findings: docs/benchmarks.md, docs/design-notes.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"

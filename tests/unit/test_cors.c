@@ -11,7 +11,7 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define S(s) s, strlen(s)
 
-/* The config of the issue, plus entries that exercise IPv6, explicit default ports and a wildcard with a port. */
+/* The reference config, plus entries that exercise IPv6, explicit default ports and a wildcard with a port. */
 static char *issue_origins[] = {
     "https://app.example.com",        "https://*.example.org",         "http://127.0.0.1:9000",       "http://[::1]:9000",
     "https://secure.example.net:443", "https://*.dev.example.io:8443", "chrome-extension://abcdefgh",

@@ -1,4 +1,4 @@
-"""FastAPI receiving the upload itself: the code of the report (issue 4).
+"""FastAPI receiving the upload itself: the usual FastAPI upload code.
 
 UploadFile (Starlette parses the multipart body with python-multipart into a
 SpooledTemporaryFile: memory up to 1 MiB, then a temporary file in $TMPDIR), then
