@@ -402,7 +402,7 @@ class Uploadgate(Server):
         )
         wait_ready("ug_app", app, lambda: http_get_ok(app_port, "/health"))
         cfg = WORK / "uploadgate.yaml"
-        # The project's default spill threshold unless UG_SPOOL_THRESHOLD says otherwise (e.g. 4MiB: README's trade-off).
+        # The project's default spill threshold unless UG_SPOOL_THRESHOLD says otherwise (e.g. 4MiB: the trade-off in docs/configuration.md).
         spool = f", spool_threshold: {os.environ['UG_SPOOL_THRESHOLD']}" if os.environ.get("UG_SPOOL_THRESHOLD") else ""
         cfg.write_text(
             f"""listen:
@@ -1246,7 +1246,7 @@ def main() -> int:
               "highest summed VmRSS of the tree sampled every 10 ms, max over the runs, with the separate peaks of RssAnon and "
               "RssFile (mmapped files, e.g. h2o's spool). Others' CPU % = user+system CPU time of the machine during the run "
               "minus the server's, the benchmark's own (clients, sampler) and the kernel threads', as % of all CPUs: what "
-              "other processes (e.g. other people's builds, tests or fuzzers on a shared machine) took; high values mean the "
+              "other processes (e.g. other builds, tests or fuzzers on the host) took; high values mean the "
               "figures are disturbed (tick-based: about ±20 % noise for runs shorter than 1 s). Disk write = /proc/<pid>/io write_bytes delta per upload (bytes the "
               "processes dirtied in the page cache for files), with cancelled_write_bytes (dirty data truncated before "
               "writeback, e.g. the unlinked spool file) in brackets. nginx and the sink store the raw body (they parse nothing); "

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The two streaming fronts on the same uploads: HTTP/1.1 (http1: curl --http1.1) and HTTP/2 (h2c, prior
-# knowledge; until build 0f6197a this path was h2o's buffered one, see README's table). For each path and each concurrency N: a fresh uploadgate (threads: 2) in
+# knowledge; until build 0f6197a this path was h2o's buffered one, see docs/benchmarks.md). For each path and each concurrency N: a fresh uploadgate (threads: 2) in
 # front of a fresh example app, N parallel client processes (one connection each) upload the same random SIZE_MIB
 # file as multipart/form-data; every upload must come back with the app's 201 answer naming the source's sha256
 # and size (the app hashes the stored file before answering), and each file the app received is hashed again here.
@@ -305,7 +305,7 @@ mkdir -p "$(dirname "$out_md")"
     echo
     echo "Details (MiB unless noted): cancelled = cancelled_write_bytes (dirty pages dropped before writeback, e.g. the"
     echo "unlinked spool); rchar / wchar = bytes through read/write-type syscalls (sockets included); CPU = uploadgate user+sys;"
-    echo "load = 1-min load average before → after the batch (a shared machine: foreign load makes timings noisy)."
+    echo "load = 1-min load average before → after the batch (foreign load makes timings noisy)."
     echo
     echo "| path | N × size | written | cancelled | rchar | wchar | CPU s | RSS samples | load |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
