@@ -104,6 +104,37 @@ base_images() {
         sed -e '/\//!s|^|docker.io/library/|'
 }
 
+# What Debian's own images (debuerreotype) add to a minbase tree: apt keeps no package cache (*.bin, .debs) and
+# fetches no translations, so an `apt-get install` layer holds only the packages. $1: the tree (never empty).
+minimize_rootfs() {
+    local r=${1:?} clean='"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true";'
+    printf '%s\n' "DPkg::Post-Invoke { $clean };" "APT::Update::Post-Invoke { $clean };" \
+        'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' >"$r/etc/apt/apt.conf.d/docker-clean"
+    echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/docker-no-languages"
+    echo 'Acquire::GzipIndexes "true";' >"$r/etc/apt/apt.conf.d/docker-gzip-indexes"
+    echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$r/etc/apt/apt.conf.d/docker-autoremove-suggests"
+    rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin "$r"/var/lib/apt/lists/* "$r"/dev/*
+}
+
+# ... and what their -slim variant leaves out: documentation, manual pages, translations, now and in later installs.
+slim_rootfs() {
+    local r=${1:?} dir
+    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/linda/*' \
+        'path-exclude /usr/share/lintian/overrides/*' 'path-exclude /usr/share/locale/*' \
+        'path-exclude /usr/share/man/*' >"$r/etc/dpkg/dpkg.cfg.d/docker"
+    find "$r/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
+    for dir in groff info linda lintian/overrides locale man; do
+        [ ! -d "$r/usr/share/$dir" ] || find "$r/usr/share/$dir" -mindepth 1 -delete
+    done
+}
+
+import_rootfs() {  # $1: the tree, $2: the image name
+    tar --numeric-owner -C "${1:?}" -c . | podman import --quiet --change 'CMD ["bash"]' - "$2" >/dev/null
+    log "imported $2"
+}
+
 make_base_images() {
     local missing=() name
     for name in $(base_images); do
@@ -119,16 +150,19 @@ make_base_images() {
     rm -rf "$rootfs"
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$state/debootstrap.log" 2>&1 ||
         { tail -n 20 "$state/debootstrap.log" >&2; die "debootstrap failed (log: $state/debootstrap.log)"; }
-    # Like Debian's own images: the release, its updates and security, and no package cache or lists.
+    # Like Debian's own images: the release, its updates and security.
     {
         echo "deb $mirror bookworm main"
         echo "deb $mirror bookworm-updates main"
         [ -z "$security" ] || echo "deb $security bookworm-security main"
     } >"$rootfs/etc/apt/sources.list"
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/dev/*
+    minimize_rootfs "$rootfs"
     for name in "${missing[@]}"; do
-        tar --numeric-owner -C "$rootfs" -c . | podman import --quiet --change 'CMD ["bash"]' - "$name" >/dev/null
-        log "imported $name"
+        [[ $name == *-slim ]] || import_rootfs "$rootfs" "$name"
+    done
+    slim_rootfs "$rootfs"
+    for name in "${missing[@]}"; do
+        [[ $name != *-slim ]] || import_rootfs "$rootfs" "$name"
     done
     rm -rf "$rootfs"
 }
@@ -153,6 +187,8 @@ leaked=$(podman run --rm --network none --entrypoint /usr/bin/find localhost/upl
     -path /src/build -prune -o \( -name '*.md' -o -name tests -o -name .git -o -name example-app \
     -o -name kubernetes -o -name node_modules \) -print)
 [ -z "$leaked" ] || die "the build context holds what .dockerignore should keep out:"$'\n'"$leaked"
+# Earlier builds' images, now untagged and unused, go; the layers the builds above reuse (the apt steps) stay.
+podman image prune --force >/dev/null
 
 # ---- run it next to the example app ------------------------------------------------------------------------------
 run=$(mktemp -d "${TMPDIR:-/tmp}/uploadgate-image.XXXXXX")
