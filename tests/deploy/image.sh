@@ -113,7 +113,7 @@ minimize_rootfs() {
     echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/docker-no-languages"
     echo 'Acquire::GzipIndexes "true";' >"$r/etc/apt/apt.conf.d/docker-gzip-indexes"
     echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$r/etc/apt/apt.conf.d/docker-autoremove-suggests"
-    rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin "$r"/var/lib/apt/lists/* "$r"/dev/*
+    rm -rf "${r:?}"/var/cache/apt/archives/*.deb "${r:?}"/var/cache/apt/*.bin "${r:?}"/var/lib/apt/lists/* "${r:?}"/dev/*
 }
 
 # ... and what their -slim variant leaves out: documentation, manual pages, translations, now and in later installs.
