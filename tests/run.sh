@@ -2,7 +2,7 @@
 # Build uploadgate and run the whole test suite:
 #   1. Criterion unit tests (ctest), normal build
 #   2. the same unit tests built with AddressSanitizer + UBSan
-#   3. deploy/ files validated offline (tests/deploy/validate.sh)
+#   3. deploy/ files validated offline (tests/deploy/validate.sh), then the image built and run (tests/deploy/image.sh)
 #   4. integration tests: the real binary in front of the real example FastAPI app (pytest)
 #   5. the integration tests again against the ASan + UBSan build of uploadgate (slow-marked cases left out)
 # Installs the Debian packages it needs first (as root). Extra arguments go to pytest.
@@ -18,6 +18,9 @@ ctest --test-dir build --output-on-failure
 
 # deploy/: Kubernetes manifests against the schemas, the Dockerfile linted, the ConfigMap's config --check'ed by this build.
 UG_BINARY="$PWD/build/uploadgate" tests/deploy/validate.sh
+# The image itself: deploy/Dockerfile built with podman (base images from debootstrap, cached in build-image/) and run
+# read-only, without capabilities, as uid 10001 next to the example app: upload 201, no token 401, pass-through 200.
+tests/deploy/image.sh
 
 cmake -S . -B build-asan -DUG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"

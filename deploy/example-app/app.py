@@ -164,9 +164,48 @@ class RequestLogMiddleware:
             os.close(fd)
 
 
+# --------------------------------------------------------------------------
+# The client's address, as uploadgate saw it
+# --------------------------------------------------------------------------
+
+
+def forwarded_client(headers) -> Optional[str]:
+    """The last X-Forwarded-For entry: the peer uploadgate saw (it appends that
+    address to whatever the client sent). Earlier entries come from the client
+    or proxies before uploadgate and cannot be trusted. None without the header.
+
+    `headers`: the ASGI scope's (name, value) byte pairs; several header lines
+    count as one comma-separated list, in order."""
+    values = [v.decode("latin-1") for k, v in headers if k.lower() == b"x-forwarded-for"]
+    entries = [e.strip() for e in ",".join(values).split(",") if e.strip()]
+    return entries[-1] if entries else None
+
+
+class ForwardedClientMiddleware:
+    """Sets the ASGI client to the address uploadgate saw, for this app's logs
+    (uvicorn's access log and the request log read the same scope).
+
+    uvicorn's own proxy-header handling cannot do this: it trusts 127.0.0.1 and
+    skips trusted addresses, so a client on loopback came out as `None:0`. The
+    app listens on loopback and is reached only through uploadgate, so the header
+    is uploadgate's. The port is 0: uploadgate does not pass the client's port on."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            client = forwarded_client(scope["headers"])
+            if client is not None:
+                scope["client"] = (client, 0)  # in place: uvicorn's access log reads this dict
+        await self.app(scope, receive, send)
+
+
 app = FastAPI(title="uploadgate example app")
 if os.environ.get("EXAMPLE_APP_LOG"):
     app.add_middleware(RequestLogMiddleware, path=os.environ["EXAMPLE_APP_LOG"])
+# Added last = outermost (Starlette wraps in reverse order): the request log already sees the forwarded client.
+app.add_middleware(ForwardedClientMiddleware)
 
 
 # --------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from checks import Sent, expect_upload, find_manifest, header_map
-from harness import (ALL_PROTOS, PROTOS, UPLOAD_PROTOS, H2Conn, KiB, MiB, curl, curl_form_args, make_file,
-                     multipart_body, multipart_content_type, sha256_file, wait_until)
+from harness import (ALL_PROTOS, ERROR_PROTOS, PROTOS, UPLOAD_PROTOS, H2Conn, KiB, MiB, curl, curl_form_args,
+                     make_file, multipart_body, multipart_content_type, sha256_file, wait_until)
 
 
 @pytest.mark.parametrize("proto", ALL_PROTOS)
@@ -205,6 +205,37 @@ def test_headers_forwarded_with_the_manifest(gateway, tmp_path):
     assert ",".join(h.get("x-forwarded-for", [])).replace(" ", "") == "10.1.2.3,127.0.0.1", h.get("x-forwarded-for")
     assert h.get("host") == [gateway.app.authority], h.get("host")
     assert h.get("content-type") == ["application/json"]
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_example_app_logs_the_client_uploadgate_saw(gateway, tmp_path, proto):
+    """The example app logs the client as the last X-Forwarded-For entry, the peer uploadgate saw: in its request log
+    and in uvicorn's access log. Three clients: 127.0.0.1 as is (uvicorn alone made it None, as it skips its trusted
+    127.0.0.1), 127.0.0.1 claiming another address (uvicorn alone believed the claim), and 127.0.0.2 (uploadgate's own
+    address towards the app, 127.0.0.1, is not the client)."""
+    f = make_file(tmp_path / "data", "c.bin", 4 * KiB)
+    claim = ["-H", "X-Forwarded-For: 10.9.8.7"]
+    res = curl(gateway, proto, "/upload", *curl_form_args([("file", f, "c.bin", None)]))
+    assert res.status == 201, res
+    res = curl(gateway, proto, "/api/items?from=claim", *claim)
+    assert res.status == 200, res
+    res = curl(gateway, proto, "/api/items?from=other", *claim, "--interface", "127.0.0.2")
+    assert res.status == 200, res
+
+    logged = [(e["method"], e["path"], e["client"]) for e in gateway.app_log() if e["path"] != "/health"]
+    assert logged == [("POST", "/upload", ["127.0.0.1", 0]), ("GET", "/api/items?from=claim", ["127.0.0.1", 0]),
+                      ("GET", "/api/items?from=other", ["127.0.0.2", 0])], logged
+    access = ['127.0.0.1:0 - "POST /upload ', '127.0.0.1:0 - "GET /api/items?from=claim ',
+              '127.0.0.2:0 - "GET /api/items?from=other ']
+
+    def access_lines():
+        return [line.split("INFO:", 1)[-1].strip() for line in gateway.app.proc.output().splitlines()
+                if ' - "' in line and '"GET /health ' not in line]
+
+    # uvicorn writes its access line once the response is sent, maybe after curl has it.
+    wait_until(lambda: len(access_lines()) >= len(access), 10, "uvicorn's access log lines")
+    lines = access_lines()
+    assert len(lines) == len(access) and all(line.startswith(a) for line, a in zip(lines, access)), lines
 
 
 def test_unix_socket_backend(make_gateway, tmp_path):
