@@ -508,15 +508,23 @@ void ug_config_free(ug_config_t *c)
     free(c);
 }
 
+/* What both matchers compare: the path up to its first '?' (*len shortened). 0 when there is nothing to match. */
+static int routing_path(const ug_config_t *c, const char *path, size_t *len)
+{
+    const char *q;
+    if (c == NULL || (path == NULL && *len != 0))
+        return 0;
+    if (*len > 0 && (q = memchr(path, '?', *len)) != NULL)
+        *len = (size_t)(q - path);
+    return 1;
+}
+
 const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len)
 {
     const ug_route_t *best = NULL;
-    const char *q;
 
-    if (c == NULL || (path == NULL && len != 0))
+    if (!routing_path(c, path, &len))
         return NULL;
-    if (len > 0 && (q = memchr(path, '?', len)) != NULL)
-        len = (size_t)(q - path);
     for (size_t i = 0; i < c->route_count; i++) {
         const ug_route_t *r = &c->routes[i];
         if (r->is_prefix) {
@@ -565,12 +573,9 @@ const ug_route_t *ug_config_match_route_loose(const ug_config_t *c, const char *
 {
     const ug_route_t *best = NULL;
     size_t best_len = 0, key_len;
-    const char *q;
 
-    if (c == NULL || (path == NULL && len != 0))
+    if (!routing_path(c, path, &len))
         return NULL;
-    if (len > 0 && (q = memchr(path, '?', len)) != NULL)
-        len = (size_t)(q - path);
     for (size_t i = 0; i < c->route_count; i++) {
         const ug_route_t *r = &c->routes[i];
         loose_relation_t rel = loose_compare(path, len, r->match, r->match_len, &key_len);
