@@ -117,7 +117,8 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
  * (5.2), invalid body framing (6.1-6.3: ambiguous framing is how requests are
  * smuggled past a proxy), a target that is neither a path nor an absolute
  * http(s) URI (CONNECT's authority-form, OPTIONS *: uploadgate is no forward
- * proxy, and h2o would pass them to the app as odd paths), an expectation other
+ * proxy, and h2o would pass them to the app as odd paths) or that breaks the
+ * path rules (ug_target_check), an expectation other
  * than 100-continue (RFC 9110 10.1.1: 417). Returns the error (*message:
  * static, says which) or UG_OK.
  * The answer closes the connection: where the body ends is not known.
