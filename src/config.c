@@ -153,6 +153,21 @@ static const ug_cfg_key timeout_keys[] = {
     {.name = NULL},
 };
 
+typedef enum loose_relation {
+    LOOSE_NONE = 0, /* unrelated */
+    LOOSE_EQUAL,    /* the same loose form */
+    LOOSE_UNDER,    /* the key's loose form is a whole-segment prefix of the path's */
+} loose_relation_t;
+static loose_relation_t loose_compare(const char *path, size_t path_len, const char *key, size_t key_len, size_t *key_loose_len);
+
+/* Two routes of the same kind whose match strings share a loose form (ug_config_match_route_loose) could not both be
+ * reached: each request for one would resemble the other. */
+static int routes_distinct(const ug_route_t *a, const ug_route_t *b)
+{
+    size_t unused;
+    return a->is_prefix != b->is_prefix || loose_compare(a->match, a->match_len, b->match, b->match_len, &unused) != LOOSE_EQUAL;
+}
+
 static int h_route_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_route_t *r = field;
@@ -282,9 +297,15 @@ static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
         if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, NULL) != 0)
             return -1;
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(c->routes[j].path, r->path) == 0) {
-                const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
+            const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
+            if (strcmp(c->routes[j].path, r->path) == 0)
                 return ug_cfg_node_errorf(eo, p, "duplicate route path %s (first defined at line %u)", Q(p, q), first->line);
+            if (!routes_distinct(&c->routes[j], r)) {
+                char q2[96];
+                return ug_cfg_node_errorf(eo, p,
+                                          "route path %s differs from %s (line %u) only in letter case or slashes: requests "
+                                          "for one would be refused as resembling the other",
+                                          Q(p, q), Q(first, q2), first->line);
             }
         }
     }
@@ -487,15 +508,23 @@ void ug_config_free(ug_config_t *c)
     free(c);
 }
 
+/* What both matchers compare: the path up to its first '?' (*len shortened). 0 when there is nothing to match. */
+static int routing_path(const ug_config_t *c, const char *path, size_t *len)
+{
+    const char *q;
+    if (c == NULL || (path == NULL && *len != 0))
+        return 0;
+    if (*len > 0 && (q = memchr(path, '?', *len)) != NULL)
+        *len = (size_t)(q - path);
+    return 1;
+}
+
 const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len)
 {
     const ug_route_t *best = NULL;
-    const char *q;
 
-    if (c == NULL || (path == NULL && len != 0))
+    if (!routing_path(c, path, &len))
         return NULL;
-    if (len > 0 && (q = memchr(path, '?', len)) != NULL)
-        len = (size_t)(q - path);
     for (size_t i = 0; i < c->route_count; i++) {
         const ug_route_t *r = &c->routes[i];
         if (r->is_prefix) {
@@ -507,6 +536,72 @@ const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, 
         }
     }
     return best;
+}
+
+/* One byte of a path's loose form: ASCII letters folded to lower case, each run of '/' as one '/', trailing '/'
+ * dropped. Returns the next byte from *i on, or -1 at the end. */
+static int loose_next(const char *s, size_t len, size_t *i)
+{
+    if (*i >= len)
+        return -1;
+    if (s[*i] == '/') {
+        while (*i < len && s[*i] == '/')
+            ++*i;
+        return *i < len ? '/' : -1;
+    }
+    unsigned char ch = (unsigned char)s[(*i)++];
+    return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch;
+}
+
+/* How `path` relates to a route's match string `key` in loose form; *key_loose_len receives the key's loose length
+ * (what ranks prefix routes). */
+static loose_relation_t loose_compare(const char *path, size_t path_len, const char *key, size_t key_len, size_t *key_loose_len)
+{
+    size_t i = 0, j = 0, n = 0;
+    for (;; ++n) {
+        int k = loose_next(key, key_len, &j), p = loose_next(path, path_len, &i);
+        if (k == -1) {
+            *key_loose_len = n;
+            return p == -1 ? LOOSE_EQUAL : p == '/' ? LOOSE_UNDER : LOOSE_NONE;
+        }
+        if (p != k)
+            return LOOSE_NONE;
+    }
+}
+
+const ug_route_t *ug_config_match_route_loose(const ug_config_t *c, const char *path, size_t len)
+{
+    const ug_route_t *best = NULL;
+    size_t best_len = 0, key_len;
+
+    if (!routing_path(c, path, &len))
+        return NULL;
+    for (size_t i = 0; i < c->route_count; i++) {
+        const ug_route_t *r = &c->routes[i];
+        loose_relation_t rel = loose_compare(path, len, r->match, r->match_len, &key_len);
+        if (!r->is_prefix && rel == LOOSE_EQUAL)
+            return r; /* no two exact routes share a loose form (routes_distinct), so this one wins */
+        if (r->is_prefix && rel != LOOSE_NONE && (best == NULL || key_len > best_len)) {
+            best = r;
+            best_len = key_len;
+        }
+    }
+    return best;
+}
+
+const ug_route_t *ug_config_resembled_route(const ug_config_t *c, const char *path, size_t len)
+{
+    /* Whenever a path matches a route exactly it also matches one loosely, so a difference always has a loose route. */
+    const ug_route_t *loose = ug_config_match_route_loose(c, path, len);
+    return loose != ug_config_match_route(c, path, len) ? loose : NULL;
+}
+
+void ug_config_resemblance_message(const ug_route_t *like, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "the request path resembles the route %s but does not match it exactly (routes are case-sensitive, and "
+             "trailing and repeated slashes count)",
+             like->path);
 }
 
 uint64_t ug_config_largest_max_body(const ug_config_t *c)

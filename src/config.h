@@ -120,6 +120,26 @@ void ug_config_free(ug_config_t *c);
  */
 const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, size_t len);
 
+/*
+ * The route a request path matches loosely: as ug_config_match_route, but with
+ * ASCII letters compared case-insensitively, each run of '/' taken as one and
+ * trailing '/' ignored (so "/files" and "/FILES/x" fall under "/files/ *").
+ * Exact routes win over prefix routes, the longest prefix wins. NULL when none.
+ */
+const ug_route_t *ug_config_match_route_loose(const ug_config_t *c, const char *path, size_t len);
+
+/*
+ * The route `path` only resembles: the loose match (above) when it differs
+ * from the exact one, NULL when both agree. A request that resembles a route
+ * is refused: a backend that folds case or ignores slashes would serve it as
+ * that route without that route's policy having been applied.
+ */
+const ug_route_t *ug_config_resembled_route(const ug_config_t *c, const char *path, size_t len);
+
+/* The 400 message for a path that resembles `like` (NUL-terminated, truncated to `len`). */
+#define UG_ROUTE_MESSAGE_MAX 400
+void ug_config_resemblance_message(const ug_route_t *like, char *buf, size_t len);
+
 /* The largest max_body over all routes (0 without routes). */
 uint64_t ug_config_largest_max_body(const ug_config_t *c);
 

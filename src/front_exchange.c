@@ -104,13 +104,21 @@ static h2o_iovec_t normalized_path(h2o_mem_pool_t *pool, const ug_front_head_t *
     return h2o_url_normalize_path(pool, h->target, h->target_len, &query_at, &norm_indexes);
 }
 
-ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route)
+ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route, char *why,
+                                   size_t why_len)
 {
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     h2o_iovec_t path = normalized_path(&pool, h);
     ug_front_verdict_t v = ug_front_classify(config, h, path.base, path.len, route);
     h2o_mem_clear_pool(&pool);
+    if (v == UG_FRONT_REFUSE) {
+        if (*route != NULL)
+            ug_config_resemblance_message(*route, why, why_len);
+        else
+            snprintf(why, why_len, "%s", h->target_error);
+        *route = NULL;
+    }
     return v;
 }
 

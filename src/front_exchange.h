@@ -131,8 +131,11 @@ void ug_front_respond_error(struct ug_front_req *req, ug_err e, const char *mess
 void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message);
 
 /* ug_front_classify with the path h2o would route the target on (h2o_url_normalize_path), so that the fronts take, and
- * stream, every request handler.c would serve as an upload, however its path is spelled ("/%75pload", "/./upload"). */
-ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route);
+ * stream, every request handler.c would serve as an upload, however its path is spelled ("/%75pload"). On
+ * UG_FRONT_REFUSE the 400 message is written to `why` (NUL-terminated; UG_ROUTE_MESSAGE_MAX is room enough) and
+ * *route is NULL. */
+ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route, char *why,
+                                   size_t why_len);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
 /* Body bytes arrived: feed them to the upload. Returns 1 while the body goes on; 0 when it was refused (the error is

@@ -268,7 +268,15 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     req->h = h;
     req->h.headers = req->headers;
     req->h.num_headers = kept;
-    if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_decide(config, &h, &route) != UG_FRONT_TAKE) {
+    /* every stream's path is checked, those with too many fields for the front included (h holds all of them) */
+    char why[UG_ROUTE_MESSAGE_MAX];
+    ug_front_verdict_t verdict = ug_front_decide(config, &h, &route, why, sizeof(why));
+    if (verdict == UG_FRONT_REFUSE) { /* a refused target ("*" of OPTIONS included: RFC 9113 8.3.1), as on HTTP/1.1 */
+        s->kind = UG_H2_UPLOAD;       /* the exchange answers; DATA is dropped */
+        ug_front_refuse(req, UG_ERR_BAD_REQUEST, why);
+        return;
+    }
+    if (s->num_fields > UG_FRONT_MAX_HEADERS || verdict != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
         if (ug_h2_pass_begin(s) != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);

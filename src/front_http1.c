@@ -558,11 +558,12 @@ static void take(struct ug_front_conn *conn, size_t head_len)
 
 static void refuse(struct ug_front_conn *conn, ug_err e, const char *message);
 
-/* A head no one should serve (ug_front_refusal): answered with its request line and fields in the access log. */
+/* A head no one should serve (ug_front_refusal, ug_front_decide): answered with its request line and fields in the
+ * access log. */
 static void refuse_head(struct ug_front_conn *conn, size_t head_len, ug_err e, const char *why)
 {
     if (own_head(conn, head_len) == 0)
-        refuse(conn, e, why); /* `why` is a static string */
+        refuse(conn, e, why); /* `why` is static or the caller's, never in the head own_head moves */
 }
 
 void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
@@ -768,8 +769,13 @@ static void parse_head(struct ug_front_conn *conn)
     ug_front_head_scan(&h);
     const ug_route_t *route;
     const char *why;
+    char path_why[UG_ROUTE_MESSAGE_MAX];
     ug_err refusal = ug_front_refusal(&h, &why);
-    int ours = refusal == UG_OK && ug_front_decide(config, &h, &route) == UG_FRONT_TAKE;
+    ug_front_verdict_t verdict = UG_FRONT_PIPELINE;
+    if (refusal == UG_OK && (verdict = ug_front_decide(config, &h, &route, path_why, sizeof(path_why))) == UG_FRONT_REFUSE) {
+        refusal = UG_ERR_BAD_REQUEST;
+        why = path_why;
+    }
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
     ++conn->requests;
@@ -777,7 +783,7 @@ static void parse_head(struct ug_front_conn *conn)
         refuse_head(conn, (size_t)r, refusal, why);
         return;
     }
-    if (!ours) {
+    if (verdict != UG_FRONT_TAKE) {
         pass(conn, (size_t)r, !conn->tls && wants_h2c(&h));
         return;
     }

@@ -141,20 +141,89 @@ int ug_front_absolute_target(const char *target, size_t len, const char **path, 
     return 1;
 }
 
-/* The target as a path: an absolute-form URI's path, its authority for Host (RFC 9112 3.2.2). */
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The byte a "%XX" at path[i] stands for, or -1 when path[i] does not start a valid one. */
+static int percent_byte(const char *path, size_t len, size_t i)
+{
+    if (path[i] != '%' || len - i < 3 || hex_value(path[i + 1]) < 0 || hex_value(path[i + 2]) < 0)
+        return -1;
+    return hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]);
+}
+
+static int is_dot_segment(const char *seg, size_t len)
+{
+    return (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.');
+}
+
+ug_target_problem_t ug_target_check(const char *target, size_t len)
+{
+    if (len != 0 && memchr(target, '#', len) != NULL)
+        return UG_TARGET_FRAGMENT;
+    if (len == 0 || target[0] != '/')
+        return UG_TARGET_NOT_A_PATH;
+    const char *q = memchr(target, '?', len);
+    size_t path_len = q != NULL ? (size_t)(q - target) : len, seg = 1;
+    for (size_t i = 1; i <= path_len; ++i) {
+        if (i == path_len || target[i] == '/') {
+            if (is_dot_segment(target + seg, i - seg))
+                return UG_TARGET_DOT_SEGMENT;
+            seg = i + 1;
+            continue;
+        }
+        int b = percent_byte(target, path_len, i);
+        if (target[i] == '\\')
+            return UG_TARGET_BACKSLASH;
+        if (target[i] == '\0' || b == 0)
+            return UG_TARGET_NUL;
+        if (b == '/' || b == '.' || b == '\\')
+            return UG_TARGET_ENCODED_DELIMITER;
+    }
+    return UG_TARGET_OK;
+}
+
+const char *ug_target_message(ug_target_problem_t p)
+{
+    switch (p) {
+    case UG_TARGET_OK:
+        return NULL;
+    case UG_TARGET_NOT_A_PATH:
+        return "the request target must be a path or an absolute http(s) URI";
+    case UG_TARGET_FRAGMENT:
+        return "the request target must not contain a fragment ('#', RFC 9112 3.2)";
+    case UG_TARGET_DOT_SEGMENT:
+        return "the request path must not contain '.' or '..' segments";
+    case UG_TARGET_ENCODED_DELIMITER:
+        return "the request path must not contain a percent-encoded '/', '.' or '\\' (%2F, %2E, %5C)";
+    case UG_TARGET_BACKSLASH:
+        return "the request path must not contain a backslash";
+    case UG_TARGET_NUL:
+        return "the request path must not contain a NUL byte (%00)";
+    }
+    return "the request target is not acceptable";
+}
+
+/* The target as a path: an absolute-form URI's path, its authority for Host (RFC 9112 3.2.2); then the rules every
+ * path routed must follow (ug_target_check). */
 static void scan_target(ug_front_head_t *h)
 {
     const char *path, *authority;
     size_t path_len, authority_len;
     int r = ug_front_absolute_target(h->target, h->target_len, &path, &path_len, &authority, &authority_len);
+    if (r < 0) {
+        h->target_error = ug_target_message(UG_TARGET_NOT_A_PATH);
+        return;
+    }
     if (r > 0) {
         h->target = path;
         h->target_len = path_len;
         h->host = authority;
         h->host_len = authority_len;
-    } else if (r < 0 || h->target_len == 0 || h->target[0] != '/') {
-        h->target_error = "the request target must be a path or an absolute http(s) URI";
     }
+    h->target_error = ug_target_message(ug_target_check(h->target, h->target_len));
 }
 
 void ug_front_head_scan(ug_front_head_t *h)
@@ -284,6 +353,17 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
     const char *path = h->target;
     size_t path_len;
     *route = NULL;
+    if (h->target_error != NULL)
+        return UG_FRONT_REFUSE;
+    if (!ug_front_path_is_plain(h->target, h->target_len, &path_len)) {
+        if (normalized == NULL)
+            return UG_FRONT_PIPELINE;
+        path = normalized;
+        path_len = normalized_len;
+    }
+    /* Whatever serves it: a lenient backend would take it for the route it resembles. */
+    if ((*route = ug_config_resembled_route(config, path, path_len)) != NULL)
+        return UG_FRONT_REFUSE;
     /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases.
      * HEAD responses carry no body: not an upload, whatever the route says. */
     if (h->malformed || h->host_count != 1 || method_is(h, "HEAD"))
@@ -292,12 +372,6 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
      * not worth a second code path. */
     if (h->expect_other || (h->expect_continue && h->minor_version == 0))
         return UG_FRONT_PIPELINE;
-    if (!ug_front_path_is_plain(h->target, h->target_len, &path_len)) {
-        if (normalized == NULL)
-            return UG_FRONT_PIPELINE;
-        path = normalized;
-        path_len = normalized_len;
-    }
     const ug_route_t *r = ug_config_match_route(config, path, path_len);
     if (r == NULL || r->pass_through)
         return UG_FRONT_PIPELINE;

@@ -51,7 +51,7 @@ typedef struct ug_front_head {
     const char *host;          /* the Host field value (first one), NULL when absent; an absolute-form target's authority */
     size_t host_len;
     unsigned host_count;       /* Host fields */
-    const char *target_error;  /* static message when the target is not a path or an absolute http(s) URI, else NULL */
+    const char *target_error;  /* static message when the target is refused (ug_target_check, or a bad absolute URI), else NULL */
     const char *content_type; /* first Content-Type, NULL when absent */
     size_t content_type_len;
 } ug_front_head_t;
@@ -70,9 +70,32 @@ void ug_front_head_scan(ug_front_head_t *h);
 int ug_front_absolute_target(const char *target, size_t len, const char **path, size_t *path_len, const char **authority,
                              size_t *authority_len);
 
+/*
+ * What is wrong with a request target (origin-form: path and query), if anything. A path that passes is routed on
+ * h2o's normalised form (h2o_url_normalize_path) and forwarded as sent: once dot segments and encoded '/', '.', '\'
+ * are refused, the two differ only in percent-encoded unreserved characters, which every backend decodes alike. A
+ * path that fails could be routed on one path and served by the app as another (a dot segment resolved by one side
+ * only, an encoded separator decoded by one side only, a backslash taken as '/'), so it is refused with 400.
+ */
+typedef enum ug_target_problem {
+    UG_TARGET_OK = 0,
+    UG_TARGET_NOT_A_PATH,        /* does not start with '/': "*", authority-form, empty */
+    UG_TARGET_FRAGMENT,          /* '#' anywhere: never sent in a request (RFC 9112 3.2) */
+    UG_TARGET_DOT_SEGMENT,       /* "." or ".." as a whole path segment (encoded dots are UG_TARGET_ENCODED_DELIMITER) */
+    UG_TARGET_ENCODED_DELIMITER, /* %2F, %2E or %5C (any case) in the path */
+    UG_TARGET_BACKSLASH,         /* a raw '\' in the path */
+    UG_TARGET_NUL,               /* %00 (or a raw NUL) in the path */
+} ug_target_problem_t;
+
+/* Check a target; the query (from the first '?') is only searched for '#'. */
+ug_target_problem_t ug_target_check(const char *target, size_t len);
+/* The 400 message for a problem (static), NULL for UG_TARGET_OK. */
+const char *ug_target_message(ug_target_problem_t p);
+
 typedef enum ug_front_verdict {
     UG_FRONT_PIPELINE = 0, /* h2o's request pipeline serves it, on the front's connection or stream */
-    UG_FRONT_TAKE,          /* the front serves it: an upload, or a CORS preflight, of *route */
+    UG_FRONT_TAKE,         /* the front serves it: an upload, or a CORS preflight, of *route */
+    UG_FRONT_REFUSE,       /* 400 bad_request, whoever would serve it: h->target_error, or the path resembles *route */
 } ug_front_verdict_t;
 
 /*
@@ -81,7 +104,9 @@ typedef enum ug_front_verdict {
  * Routes are matched on the target's path when h2o would take it as sent
  * (ug_front_path_is_plain), else on `normalized`: the path h2o routes such a
  * target on (h2o_url_normalize_path, without the query), as handler.c does.
- * A head with neither goes to h2o's pipeline.
+ * A head with neither goes to h2o's pipeline. A head whose target is refused
+ * (h->target_error; *route NULL), or whose path only resembles a route
+ * (ug_config_resembled_route; *route is that route), is UG_FRONT_REFUSE.
  */
 ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_head_t *h, const char *normalized,
                                      size_t normalized_len, const ug_route_t **route);
@@ -92,7 +117,8 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
  * (5.2), invalid body framing (6.1-6.3: ambiguous framing is how requests are
  * smuggled past a proxy), a target that is neither a path nor an absolute
  * http(s) URI (CONNECT's authority-form, OPTIONS *: uploadgate is no forward
- * proxy, and h2o would pass them to the app as odd paths), an expectation other
+ * proxy, and h2o would pass them to the app as odd paths) or that breaks the
+ * path rules (ug_target_check), an expectation other
  * than 100-continue (RFC 9110 10.1.1: 417). Returns the error (*message:
  * static, says which) or UG_OK.
  * The answer closes the connection: where the body ends is not known.

@@ -10,6 +10,7 @@
 
 #include "forward.h"
 #include "forward_head.h"
+#include "front_parse.h"
 #include "gate.h"
 #include "manifest_request.h"
 #include "observe.h"
@@ -403,8 +404,21 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         ug_metrics_request_begin(self->metrics);
     const ug_config_t *config = pd->rt->config;
 
-    /* Match on the normalised path, so "/./upload" or "/x/../upload" cannot slip past a route's policy. */
-    const ug_route_t *route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
+    /* The fronts refuse these at the head; a request h2o's own protocol code read (a PROXY-line listener) gets the same
+     * answer here. The normalised path is then the sent one with unreserved characters decoded (front_parse.h). */
+    const char *why = ug_target_message(ug_target_check(req->path.base, req->path.len));
+    if (why != NULL) {
+        ug_handler_send_error(req, UG_ERR_BAD_REQUEST, why);
+        return 0;
+    }
+    const ug_route_t *route = ug_config_resembled_route(config, req->path_normalized.base, req->path_normalized.len);
+    if (route != NULL) {
+        char message[UG_ROUTE_MESSAGE_MAX];
+        ug_config_resemblance_message(route, message, sizeof(message));
+        ug_handler_send_error(req, UG_ERR_BAD_REQUEST, message);
+        return 0;
+    }
+    route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
     pd->route = route;
     if (route == NULL && config->cors == NULL)
         return -1; /* nothing to decide: the reverse proxy behind us passes it through */

@@ -15,7 +15,12 @@
  *     Host, is not HEAD, and whose path h2o would not rewrite (ug_front_path_is_plain);
  *   - keep-alive follows RFC 9112 9.3 from the Connection tokens alone;
  *   - a target h2o would rewrite is classified on h2o_url_normalize_path's result (as the fronts do), and a route
- *     taken is the one that path matches;
+ *     taken is the one that path matches, exactly and loosely;
+ *   - targets: a head is refused whenever a reference reading (here) finds a '#', a path not starting with '/', a
+ *     '.' or '..' segment, a backslash or an encoded '/', '.', '\' or NUL before the query; a target not refused
+ *     keeps its segments through h2o's normalisation (as many '/' before and after), so the route is chosen on the
+ *     segments the app is sent; a path that only resembles a route (ug_config_resembled_route) is always refused,
+ *     and the refusal names that route;
  *   - h2c upgrade only for HTTP/1.1 (or a later 1.x, RFC 9110 2.5) with exactly one HTTP2-Settings field, whose
  *     value it returns.
  *
@@ -43,6 +48,7 @@ static const char CONFIG_YAML[] = "backend: {url: http://127.0.0.1:9}\n"
                                   "    cors: {allow_origins: ['https://app.example']}\n"
                                   "  - path: /files/\n"
                                   "    methods: [POST]\n"
+                                  "  - path: /Files/*\n"
                                   "  - path: /api/\n"
                                   "    pass_through: true\n";
 
@@ -96,6 +102,55 @@ static int64_t simple_length(const ug_header_t *f)
             big = 1;
     }
     return big ? LENGTH_BIG : n;
+}
+
+/* The target rules read independently of ug_target_check: 1 when `t` must be refused. */
+static int reference_target_refused(const char *t, size_t len)
+{
+    static const char *const encoded[] = {"%2f", "%2e", "%5c", "%00"};
+    if (len == 0 || t[0] != '/' || memchr(t, '#', len) != NULL)
+        return 1;
+    size_t path_len = 0;
+    while (path_len < len && t[path_len] != '?')
+        ++path_len;
+    for (size_t i = 0; i < path_len; ++i) {
+        if (t[i] == '\\' || t[i] == '\0')
+            return 1;
+        for (size_t k = 0; k < sizeof(encoded) / sizeof(encoded[0]); ++k)
+            if (path_len - i >= 3 && strncasecmp(t + i, encoded[k], 3) == 0)
+                return 1;
+        /* a segment starts after each '/': "." or ".." up to the next '/' or the end of the path */
+        if (t[i] == '/') {
+            size_t dots = 0;
+            while (i + 1 + dots < path_len && t[i + 1 + dots] == '.')
+                ++dots;
+            if ((dots == 1 || dots == 2) && (i + 1 + dots == path_len || t[i + 1 + dots] == '/'))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* A path equal to an exact route's but for letter case or one trailing '/': always refused (a reference reading of
+ * ug_config_resembled_route's commonest cases). */
+static int reference_lookalike(const ug_config_t *c, const char *p, size_t len)
+{
+    for (size_t i = 0; i < c->route_count; ++i) {
+        const ug_route_t *r = &c->routes[i];
+        size_t n = len > 0 && p[len - 1] == '/' && len - 1 == r->match_len ? len - 1 : len;
+        if (!r->is_prefix && n == r->match_len && strncasecmp(p, r->match, n) == 0 &&
+            !(len == r->match_len && memcmp(p, r->match, len) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+static size_t count_slashes(const char *p, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; ++i)
+        n += p[i] == '/';
+    return n;
 }
 
 static int has_token(const ug_front_head_t *h, const char *token)
@@ -165,8 +220,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (h.content_type != NULL && !within(h.content_type, h.content_type_len, buf, size))
         abort();
-    if (h.target != sent_target && h.target_error != NULL)
-        abort(); /* rewritten means it was a valid absolute form */
+    if (h.target != sent_target && h.target_error != NULL && !reference_target_refused(h.target, h.target_len))
+        abort(); /* rewritten means it was a valid absolute form, refused only for its path */
 
     const char *ap, *aa;
     size_t apl, aal;
@@ -191,9 +246,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const char *why = "unset";
     ug_err refusal = ug_front_refusal(&h, &why);
-    int must_refuse = h.malformed || h.framing_error != NULL || h.target_error != NULL || h.host_count > 1 ||
-                      (h.host_count == 0 && h.minor_version >= 1) ||
-                      (h.method_len == 7 && memcmp(h.method, "CONNECT", 7) == 0);
+    int bad_target = reference_target_refused(h.target, h.target_len); /* an absolute form's path, once scanned */
+    if (bad_target && h.target_error == NULL)
+        abort();
+    int must_refuse = bad_target || h.malformed || h.framing_error != NULL || h.target_error != NULL || h.host_count > 1 ||
+                      (h.host_count == 0 && h.minor_version >= 1) || (h.method_len == 7 && memcmp(h.method, "CONNECT", 7) == 0);
     if (must_refuse && refusal == UG_OK)
         abort();
     if ((refusal != UG_OK) != (why != NULL && why[0] != '\0'))
@@ -206,17 +263,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t query_at, *norm_indexes;
         h2o_iovec_t norm = h2o_url_normalize_path(&pool, h.target, h.target_len, &query_at, &norm_indexes);
         const ug_route_t *route = (const ug_route_t *)1;
-        ug_front_verdict_t v = ug_front_classify(config(), &h, norm.base, norm.len, &route);
-        size_t plain_len;
+        const ug_config_t *c = config();
+        ug_front_verdict_t v = ug_front_classify(c, &h, norm.base, norm.len, &route);
+        size_t plain_len, path_len = 0;
+        while (path_len < h.target_len && h.target[path_len] != '?')
+            ++path_len;
+        if (count_slashes(norm.base, norm.len) != count_slashes(h.target, path_len))
+            abort(); /* routed on other segments than the app is sent */
+        const ug_route_t *like = ug_config_resembled_route(c, norm.base, norm.len);
+        if ((v == UG_FRONT_REFUSE) != (like != NULL) || (v == UG_FRONT_REFUSE && route != like))
+            abort();
+        if (v != UG_FRONT_REFUSE && memchr(norm.base, '?', norm.len) == NULL && reference_lookalike(c, norm.base, norm.len))
+            abort();
+        if (like != NULL &&
+            (like != ug_config_match_route_loose(c, norm.base, norm.len) || like == ug_config_match_route(c, norm.base, norm.len)))
+            abort();
         if (v == UG_FRONT_TAKE) {
-            const ug_config_t *c = config();
             if (route == NULL || route < c->routes || route >= c->routes + c->route_count || h.host_count != 1 ||
-                (h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0) || route != ug_config_match_route(c, norm.base, norm.len))
+                (h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0) || route != ug_config_match_route(c, norm.base, norm.len) ||
+                route != ug_config_match_route_loose(c, norm.base, norm.len))
                 abort();
             if (ug_front_path_is_plain(h.target, h.target_len, &plain_len) && (norm.base != h.target || norm.len != plain_len))
                 abort(); /* a plain path is routed as sent */
-        } else if (route != NULL) {
+        } else if (v == UG_FRONT_PIPELINE && route != NULL) {
             abort();
+        }
+        if (v == UG_FRONT_REFUSE) {
+            char message[UG_ROUTE_MESSAGE_MAX];
+            ug_config_resemblance_message(route, message, sizeof(message));
+            if (strstr(message, route->path) == NULL)
+                abort();
         }
         h2o_mem_clear_pool(&pool);
         const char *settings = NULL;

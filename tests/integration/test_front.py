@@ -365,9 +365,10 @@ def test_stalled_head_after_keepalive_is_cut_off_by_header_timeout(make_gateway)
 # -- h2o's pipeline ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("proto", ["h1", "h2c", "h2"])
-@pytest.mark.parametrize("path", ["/./upload", "/x/../upload", "/%75pload"])
+@pytest.mark.parametrize("path", ["/%75pload", "/%75p%6c%6Fad"])
 def test_paths_h2o_normalises_are_served_under_the_route_they_normalise_to(gateway, path, proto):
-    """h2o routes these as /upload (h2o_url_normalize_path), so the fronts do too; the manifest keeps the path sent."""
+    """h2o routes these as /upload (h2o_url_normalize_path), so the fronts do too; the manifest keeps the path sent.
+    (Dot segments are refused: test_paths.py.)"""
     res = curl(gateway, proto, path, "--path-as-is", "-X", "PUT", "--data-binary", "hello",
                "-H", "Content-Type: application/octet-stream")
     assert res.status == 201, res
@@ -377,7 +378,7 @@ def test_paths_h2o_normalises_are_served_under_the_route_they_normalise_to(gatew
     assert len(res.headers.get("date", [])) == 1 and res.headers.get("server", [""])[0].startswith("uploadgate/"), res
 
 
-@pytest.mark.parametrize("path", ["/./limited", "/x/../limited", "/%6cimited"])
+@pytest.mark.parametrize("path", ["/%6cimited", "/l%69mited"])
 def test_a_path_h2o_normalises_is_streamed_by_the_front(gateway, path):
     """The front, not h2o's buffered path, serves them: a declared body over /limited's max_body (4 MiB) gets its 413
     at the head, Expect: 100-continue unanswered. h2o's path (before) sent 100 Continue and waited for the whole body,

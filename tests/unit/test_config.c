@@ -723,6 +723,79 @@ Test(routes, matching_table)
     ug_config_free(c);
 }
 
+Test(routes, loose_matching_and_resemblance)
+{
+    ug_config_t *c = load_ok(BASE "routes:\n"
+                                  "  - path: /upload\n"      /* 0 */
+                                  "  - path: /files/*\n"     /* 1 */
+                                  "  - path: /files/big/*\n" /* 2 */
+                                  "  - path: /files/exact\n" /* 3 */
+                                  "  - path: /files/\n"      /* 4 */
+                                  "  - path: /Case\n");      /* 5 */
+    static const struct {
+        const char *path;
+        int loose;     /* ug_config_match_route_loose: index, -1 for none */
+        int resembles; /* ug_config_resembled_route: index, -1 for none (the exact match agrees) */
+    } cases[] = {
+        {"/upload", 0, -1},
+        {"/upload?x=/UPLOAD", 0, -1},
+        {"/UPLOAD", 0, 0},
+        {"/Upload?x", 0, 0},
+        {"/upload/", 0, 0},
+        {"/upload//", 0, 0},
+        {"//upload", 0, 0},
+        {"/uploads", -1, -1},
+        {"/files", 4, 4}, /* the exact "/files/" wins over the prefix "/files/ *" */
+        {"/files/", 4, -1},
+        {"/files/a", 1, -1},
+        {"/files//a", 1, -1}, /* the prefix matches exactly as well */
+        {"/FILES/a", 1, 1},
+        {"/files/big", 2, 2}, /* exactly it is "/files/ *", loosely the longer "/files/big/ *" */
+        {"/files/Big/x", 2, 2},
+        {"/files/big/x", 2, -1},
+        {"/files/bigger", 1, -1}, /* a prefix covers whole segments only */
+        {"/files/EXACT", 3, 3},
+        {"/files/exact/", 3, 3},
+        {"/files/exactly", 1, -1},
+        {"/Case", 5, -1},
+        {"/case", 5, 5},
+        {"/", -1, -1},
+        {"", -1, -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = strlen(cases[i].path);
+        const ug_route_t *loose = ug_config_match_route_loose(c, cases[i].path, len);
+        const ug_route_t *like = ug_config_resembled_route(c, cases[i].path, len);
+        cr_expect_eq(loose, cases[i].loose < 0 ? NULL : &c->routes[cases[i].loose], "\"%s\" loosely matched %s", cases[i].path,
+                     loose != NULL ? loose->path : "(none)");
+        cr_expect_eq(like, cases[i].resembles < 0 ? NULL : &c->routes[cases[i].resembles], "\"%s\" resembles %s", cases[i].path,
+                     like != NULL ? like->path : "(none)");
+    }
+    char msg[UG_ROUTE_MESSAGE_MAX];
+    ug_config_resemblance_message(&c->routes[1], msg, sizeof(msg));
+    cr_expect(strstr(msg, "resembles the route /files/*") != NULL, "%s", msg);
+    ug_config_free(c);
+
+    c = load_ok(BASE "routes:\n  - path: /*\n");
+    cr_expect_eq(ug_config_match_route_loose(c, "/ANY//where/", 12), &c->routes[0]);
+    cr_expect_null(ug_config_resembled_route(c, "/ANY//where/", 12), "a catch-all matches every path exactly");
+    ug_config_free(c);
+}
+
+Test(config_errors, routes_that_differ_only_in_case_or_slashes)
+{
+    expect_error(BASE "routes:\n  - path: /upload\n  - path: /Upload\n",
+                 "t.yaml:5:11: route path \"/Upload\" differs from \"/upload\" (line 4) only in letter case or slashes: "
+                 "requests for one would be refused as resembling the other");
+    expect_error(BASE "routes:\n  - path: /a/b\n  - path: /a//b/\n",
+                 "t.yaml:5:11: route path \"/a//b/\" differs from \"/a/b\" (line 4) only in letter case or slashes: "
+                 "requests for one would be refused as resembling the other");
+    expect_error(BASE "routes:\n  - path: /f/*\n  - path: /F/*\n",
+                 "t.yaml:5:11: route path \"/F/*\" differs from \"/f/*\" (line 4) only in letter case or slashes: "
+                 "requests for one would be refused as resembling the other");
+    ug_config_free(load_ok(BASE "routes:\n  - path: /upload\n  - path: /upload/*\n")); /* an exact and a prefix route */
+}
+
 Test(routes, catch_all_prefix_and_order_independence)
 {
     /* the longest prefix wins regardless of the order routes are written in */

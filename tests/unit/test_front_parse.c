@@ -187,12 +187,114 @@ Test(front_parse, hands_over_everything_else)
     cr_assert_eq(classify("GET", "/upload", hs, 1, &r), UG_FRONT_PIPELINE);     /* 405 comes from h2o's path */
     cr_assert_eq(classify("HEAD", "/files/a", hs, 1, &r), UG_FRONT_PIPELINE);   /* even where HEAD is listed */
     cr_assert_eq(classify("OPTIONS", "/upload", hs, 1, &r), UG_FRONT_PIPELINE); /* no CORS policy there */
-    cr_assert_eq(classify("POST", "/./upload", hs, 1, &r), UG_FRONT_PIPELINE); /* no normalised path given */
+    cr_assert_eq(classify("POST", "/%75pload", hs, 1, &r), UG_FRONT_PIPELINE);  /* no normalised path given */
     cr_assert_eq(classify("POST", "/upload", no_host, 1, &r), UG_FRONT_PIPELINE);
     cr_assert_eq(classify("POST", "/upload", two_hosts, 2, &r), UG_FRONT_PIPELINE);
     cr_assert_eq(classify("POST", "/upload", expect, 2, &r), UG_FRONT_PIPELINE);
     cr_assert_eq(classify("POST", "/upload", fold, 2, &r), UG_FRONT_PIPELINE);
     cr_assert_eq(classify("GET", "/api/items", h2c, 4, &r), UG_FRONT_PIPELINE); /* not an upload: switched to h2c */
+}
+
+Test(front_parse, target_rules)
+{
+    static const struct {
+        const char *target;
+        ug_target_problem_t problem;
+    } cases[] = {
+        {"/upload", UG_TARGET_OK},
+        {"/", UG_TARGET_OK},
+        {"/up.load/x./.x/...", UG_TARGET_OK},
+        {"/.well-known/x", UG_TARGET_OK},
+        {"/files/%41%7e%2d", UG_TARGET_OK},        /* unreserved characters may be encoded */
+        {"/files/%2", UG_TARGET_OK},               /* not an escape: forwarded as sent, routed as h2o leaves it */
+        {"/x?a=/../%2e%2f%5c%00\\", UG_TARGET_OK}, /* the query is the app's */
+        {"/files/../x", UG_TARGET_DOT_SEGMENT},
+        {"/files/./x", UG_TARGET_DOT_SEGMENT},
+        {"/files/..", UG_TARGET_DOT_SEGMENT},
+        {"/files/.?x", UG_TARGET_DOT_SEGMENT},
+        {"/.", UG_TARGET_DOT_SEGMENT},
+        {"/..//x", UG_TARGET_DOT_SEGMENT},
+        {"/files/%2e%2e/x", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/%2E./x", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/.%2e", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/..%2Fx", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/..%2fx", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/a%5Cb", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/a%5cb", UG_TARGET_ENCODED_DELIMITER},
+        {"/files/%2ex", UG_TARGET_ENCODED_DELIMITER}, /* an encoded dot anywhere: no decoder can make a segment of it */
+        {"/files/a\\..\\x", UG_TARGET_BACKSLASH},
+        {"/files/a%00", UG_TARGET_NUL},
+        {"/upload#x", UG_TARGET_FRAGMENT},
+        {"/upload?x#y", UG_TARGET_FRAGMENT},
+        {"/#", UG_TARGET_FRAGMENT},
+        {"*", UG_TARGET_NOT_A_PATH},
+        {"", UG_TARGET_NOT_A_PATH},
+        {"upload", UG_TARGET_NOT_A_PATH},
+        {"host:443", UG_TARGET_NOT_A_PATH},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        ug_target_problem_t p = ug_target_check(cases[i].target, strlen(cases[i].target));
+        cr_expect_eq(p, cases[i].problem, "\"%s\": %d, expected %d", cases[i].target, p, cases[i].problem);
+        cr_expect_eq(ug_target_message(p) == NULL, p == UG_TARGET_OK);
+    }
+    /* the length bounds the target */
+    cr_expect_eq(ug_target_check("/a/..", 3), UG_TARGET_OK);
+    cr_expect_eq(ug_target_check("/a%2f", 3), UG_TARGET_OK);
+}
+
+Test(front_parse, refused_targets_are_refused_heads)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "3")};
+    static const struct {
+        const char *target, *in_message;
+    } cases[] = {
+        {"/files/%2e%2e/x", "percent-encoded"},
+        {"/files/../x", "'..' segments"},
+        {"http://x/files/../x", "'..' segments"}, /* an absolute-form target's path too */
+        {"/files/..%2Fx", "percent-encoded"},
+        {"/upload#x", "fragment"},
+        {"http://x/upload#x", "fragment"},
+        {"/a\\b", "backslash"},
+        {"/a%00", "NUL"},
+        {"*", "must be a path"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        ug_front_head_t h = head("POST", cases[i].target, 1, hs, 2);
+        const char *why = NULL;
+        const ug_route_t *r = (const ug_route_t *)1;
+        cr_expect_eq(ug_front_refusal(&h, &why), UG_ERR_BAD_REQUEST, "%s", cases[i].target);
+        cr_expect(why != NULL && strstr(why, cases[i].in_message) != NULL, "%s: %s", cases[i].target, why);
+        cr_expect_eq(ug_front_classify(config, &h, "/x", 2, &r), UG_FRONT_REFUSE, "%s", cases[i].target);
+        cr_expect_null(r);
+    }
+}
+
+Test(front_parse, paths_that_resemble_a_route_are_refused)
+{
+    ug_header_t hs[] = {H("Host", "x"), H("Content-Length", "3")};
+    static const struct {
+        const char *method, *target, *resembles;
+    } cases[] = {
+        {"POST", "/UPLOAD", "/upload"},   {"POST", "/upload/", "/upload"},
+        {"POST", "//upload", "/upload"},  {"HEAD", "/Upload?x=1", "/upload"}, /* whoever would serve it */
+        {"POST", "/Files/x", "/files/*"}, {"POST", "/files", "/files/*"},
+        {"GET", "/POLICY", "/policy"}, /* pass-through routes too */
+        {"OPTIONS", "/cors/", "/cors"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        const ug_route_t *r = NULL;
+        cr_expect_eq(classify(cases[i].method, cases[i].target, hs, 2, &r), UG_FRONT_REFUSE, "%s", cases[i].target);
+        cr_expect(r != NULL && strcmp(r->path, cases[i].resembles) == 0, "%s resembles %s", cases[i].target,
+                  r != NULL ? r->path : "(none)");
+    }
+    /* routed on the normalised path: "/%55pload" is "/Upload" */
+    const ug_route_t *r;
+    ug_front_head_t h = head("POST", "/%55pload", 1, hs, 2);
+    cr_expect_eq(ug_front_classify(config, &h, "/Upload", 7, &r), UG_FRONT_REFUSE);
+    h = head("POST", "/%75pload", 1, hs, 2);
+    cr_expect_eq(ug_front_classify(config, &h, "/upload", 7, &r), UG_FRONT_TAKE);
+    cr_expect_eq(classify("POST", "/files/", hs, 2, &r), UG_FRONT_TAKE);
+    cr_expect_eq(classify("POST", "/uploadx", hs, 2, &r), UG_FRONT_PIPELINE);
 }
 
 /* Not refused: the front takes it, or runs h2o's pipeline for it on its own connection. */
@@ -214,7 +316,7 @@ Test(front_parse, ordinary_requests_are_passed_on_the_fronts_connection)
     cr_assert(passable("GET", "/api/items", 1, hs, 1));
     cr_assert(passable("HEAD", "/files/a", 1, hs, 1));
     cr_assert(passable("GET", "/upload", 1, hs, 1)); /* its 405 comes from the upload handler in h2o's pipeline */
-    cr_assert(passable("POST", "/./upload", 1, length, 2));
+    cr_assert(passable("POST", "/%75pload", 1, length, 2));
     cr_assert(passable("POST", "/api/echo", 1, chunked, 2));
     cr_assert(passable("POST", "/api/echo", 1, cont, 3));
     cr_assert(passable("GET", "/", 0, no_host, 1)); /* HTTP/1.0 without Host: h2o's default host */
