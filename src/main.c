@@ -21,7 +21,6 @@
 #include "admin.h"
 #include "config.h"
 #include "housekeeping.h"
-#include "janitor.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -146,12 +145,7 @@ int main(int argc, char **argv)
     sigaddset(&wait_set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
 
-    /* No upload is in flight yet: any *.part file is a crash's leftover, which no request will ever finish. */
-    ug_janitor_counts_t stale = {0};
-    if (ug_janitor_remove_stale_parts(config->storage.dir, &stale) == 0 && stale.parts_removed != 0)
-        ug_log_event(UG_LOG_WARN, "janitor", "removed %llu unfinished .part files left by an earlier run",
-                     (unsigned long long)stale.parts_removed);
-    ug_metrics_janitor(metrics, stale.dirs_removed, stale.parts_removed);
+    ug_housekeeping_recover(config->storage.dir, metrics);
 
     int status = 1;
     ug_server_t *server = NULL;
