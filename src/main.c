@@ -21,6 +21,7 @@
 #include "admin.h"
 #include "config.h"
 #include "housekeeping.h"
+#include "log_stderr.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -120,6 +121,9 @@ int main(int argc, char **argv)
         return 0;
     }
     ug_log_set_level((ug_log_level_t)config->log_level);
+    /* From here on every line is JSON: what libraries print on stderr (h2o's warnings) is converted too. */
+    if (ug_log_stderr_install() != 0)
+        ug_log_event(UG_LOG_WARN, "startup", "cannot convert the stderr stream: library messages stay plain text");
 
     ug_runtime_t *rt = NULL;
     if (ug_runtime_new(config, 1, &rt, err, sizeof(err)) != UG_OK) { /* takes `config` */
