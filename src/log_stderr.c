@@ -44,7 +44,7 @@ static void emit_line(const char *p, size_t len)
     ug_log_level_t level = ug_log_line_level(p, len, &skip);
     if (len == skip)
         return; /* blank, or a bare level */
-    ug_log_event(level, "h2o", "%.*s", (int)(len - skip), p + skip);
+    ug_log_event_text(level, "h2o", p + skip, len - skip); /* by length: a NUL in the text does not cut it */
 }
 
 void ug_log_lines_feed(ug_log_lines_t *l, const char *p, size_t len)

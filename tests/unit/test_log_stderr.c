@@ -44,7 +44,7 @@ static json_t **lines(size_t *n)
         cr_assert_not_null(nl, "unterminated line <%s>", line);
         *nl = '\0';
         json_error_t err;
-        cr_assert_not_null(out[*n] = json_loads(line, 0, &err), "not JSON: <%s>: %s", line, err.text);
+        cr_assert_not_null(out[*n] = json_loads(line, JSON_ALLOW_NUL, &err), "not JSON: <%s>: %s", line, err.text);
         ++*n;
     }
     free(s);
@@ -110,6 +110,21 @@ Test(log_stderr, each_line_is_one_event_whatever_the_split)
         assert_event(e[3], "warn", "unfinished");
         free_lines(e, n);
     }
+}
+
+Test(log_stderr, a_nul_in_the_text_is_kept_not_a_cut)
+{
+    static const char text[] = "[ERROR] a\0b\n\0\n";
+    ug_log_lines_t l = UG_LOG_LINES_INIT;
+    ug_log_lines_feed(&l, text, sizeof(text) - 1);
+    size_t n;
+    json_t **e = lines(&n);
+    cr_assert_eq(n, 2u);
+    cr_assert_eq(json_string_length(json_object_get(e[0], "msg")), 3u);
+    cr_assert_eq(memcmp(json_string_value(json_object_get(e[0], "msg")), "a\0b", 3), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e[0], "level")), "error");
+    cr_assert_eq(json_string_length(json_object_get(e[1], "msg")), 1u, "a line of one NUL is not blank");
+    free_lines(e, n);
 }
 
 Test(log_stderr, a_long_line_goes_out_in_pieces)
