@@ -67,20 +67,24 @@ static void assert_event(json_t *e, const char *level, const char *msg)
 
 Test(log_stderr, level_from_the_prefix)
 {
-    size_t skip;
-    cr_assert_eq(ug_log_line_level("[WARN] x", 8, &skip), UG_LOG_WARN);
-    cr_assert_eq(skip, 7u);
-    cr_assert_eq(ug_log_line_level("[ERROR]\t  x", 11, &skip), UG_LOG_ERROR);
-    cr_assert_eq(skip, 10u);
-    cr_assert_eq(ug_log_line_level("[INFO]x", 7, &skip), UG_LOG_INFO);
-    cr_assert_eq(skip, 6u);
-    /* Anything else: warn, nothing removed - even a near miss or a prefix cut short. */
-    cr_assert_eq(ug_log_line_level("[lib/core/proxy.c] in request", 29, &skip), UG_LOG_WARN);
-    cr_assert_eq(skip, 0u);
-    cr_assert_eq(ug_log_line_level("[warn] x", 8, &skip), UG_LOG_WARN);
-    cr_assert_eq(skip, 0u);
-    cr_assert_eq(ug_log_line_level("[ERROR", 6, &skip), UG_LOG_WARN);
-    cr_assert_eq(skip, 0u);
+    static const struct {
+        const char *line;
+        ug_log_level_t level;
+        size_t skip;
+    } cases[] = {
+        {"[WARN] x", UG_LOG_WARN, 7},
+        {"[ERROR]\t  x", UG_LOG_ERROR, 10},
+        {"[INFO]x", UG_LOG_INFO, 6},
+        /* Anything else: warn, nothing removed - even a near miss or a prefix cut short. */
+        {"[lib/core/proxy.c] in request", UG_LOG_WARN, 0},
+        {"[warn] x", UG_LOG_WARN, 0},
+        {"[ERROR", UG_LOG_WARN, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        size_t skip = 99;
+        cr_assert_eq(ug_log_line_level(cases[i].line, strlen(cases[i].line), &skip), cases[i].level, "%s", cases[i].line);
+        cr_assert_eq(skip, cases[i].skip, "%s", cases[i].line);
+    }
 }
 
 Test(log_stderr, each_line_is_one_event_whatever_the_split)
