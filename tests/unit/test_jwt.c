@@ -638,7 +638,7 @@ static ug_jwt_keyset_t *ec_jwks(EVP_PKEY **k, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        char kid[8];
+        char kid[24]; /* "k" and any size_t */
         snprintf(kid, sizeof(kid), "k%zu", i);
         json_array_append_new(arr, jwk_of(k[i], kid, NULL, NULL));
     }
