@@ -256,6 +256,30 @@ static int h_limits(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     return 0;
 }
 
+/*
+ * An upload route stores the request body and sends the app a manifest with the request's method: GET and HEAD carry
+ * no body to store, and the app's answer to a HEAD manifest would have no body either. They are refused on upload
+ * routes (pass-through routes, which store nothing, may list them). Checked once the whole route is read, since
+ * pass_through may come after methods.
+ */
+static int check_upload_methods(ug_cfg_errout *eo, const ug_ynode *route_node, const ug_route_t *r, const char *path)
+{
+    const ug_ynode *methods = ug_cfg_map_get(route_node, "methods");
+    char q[96];
+    if (r->pass_through || methods == NULL || !(r->methods & (UG_METHOD_GET | UG_METHOD_HEAD)))
+        return 0;
+    for (size_t i = 0; i < methods->count; i++) {
+        const ug_ynode *m = methods->items[i];
+        unsigned bit = ug_method_bit(m->value, m->len);
+        if (bit == UG_METHOD_GET || bit == UG_METHOD_HEAD)
+            return ug_cfg_node_errorf(eo, m,
+                                      "%s.methods: %s is not allowed on an upload route: it has no body to store "
+                                      "(list it on a route with pass_through: true)",
+                                      path, Q(m, q));
+    }
+    return 0;
+}
+
 static const ug_cfg_key route_keys[] = {
     {"path", h_route_path, WHOLE, REQUIRED},
     {"methods", h_methods, AT(ug_route_t, methods)},
@@ -294,7 +318,8 @@ static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
         ug_route_t *r = &c->routes[i];
         route_defaults(r);
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, NULL) != 0)
+        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, NULL) != 0 ||
+            check_upload_methods(eo, n->items[i], r, sub) != 0)
             return -1;
         for (size_t j = 0; j < i; j++) {
             const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");

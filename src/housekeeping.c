@@ -20,6 +20,22 @@ struct ug_housekeeping {
     int stop;
 };
 
+void ug_housekeeping_recover(const char *dir, ug_metrics_t *metrics)
+{
+    ug_janitor_counts_t incoming = {0}, stale = {0};
+    if (ug_janitor_remove_incoming(dir, &incoming) != 0 || ug_janitor_remove_stale_parts(dir, &stale) != 0)
+        ug_log_event(UG_LOG_ERROR, "janitor", "cannot read storage.dir %s: %s", dir, strerror(errno));
+    if (incoming.dirs_removed != 0 || incoming.errors != 0)
+        ug_log_event(incoming.errors != 0 ? UG_LOG_ERROR : UG_LOG_WARN, "janitor",
+                     "removed %llu upload directories an earlier run never handed to the application (%llu errors)",
+                     (unsigned long long)incoming.dirs_removed, (unsigned long long)incoming.errors);
+    if (stale.parts_removed != 0)
+        ug_log_event(UG_LOG_WARN, "janitor", "removed %llu unfinished .part files left by an earlier run",
+                     (unsigned long long)stale.parts_removed);
+    if (metrics != NULL)
+        ug_metrics_janitor(metrics, incoming.dirs_removed + stale.dirs_removed, stale.parts_removed);
+}
+
 void ug_housekeeping_pass(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_janitor_counts_t *counts)
 {
     ug_runtime_t *rt = ug_runtime_slot_acquire(runtime);

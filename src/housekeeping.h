@@ -19,6 +19,15 @@
 
 typedef struct ug_housekeeping ug_housekeeping_t;
 
+/*
+ * At start-up, before any request: remove what an earlier run left that no
+ * request will ever finish nor any app take - every incoming upload directory
+ * (retention or not) and stray "<n>.part" files (janitor.h). Logs what it
+ * removed and adds it to `metrics` (may be NULL). Assumes this process is the
+ * only uploadgate writing to `dir`.
+ */
+void ug_housekeeping_recover(const char *dir, ug_metrics_t *metrics);
+
 /* One pass now (retention 0: nothing is removed). Adds to *counts; also reports them to `metrics` (may be NULL). */
 void ug_housekeeping_pass(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_janitor_counts_t *counts);
 

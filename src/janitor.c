@@ -12,14 +12,27 @@
 
 #include "storage.h"
 
-/* Exactly UG_UPLOAD_ID_LEN lower-case hex digits: what ug_storage_upload_begin() names a directory, nothing else. */
-static int is_upload_id(const char *name)
+/* What an entry of the storage root is to the janitor, by its name alone. */
+enum upload_name {
+    NAME_OTHER,      /* not made by storage.c: never touched */
+    NAME_HANDED_OFF, /* "<id>": the app's since its manifest went out */
+    NAME_INCOMING,   /* "<id>.incoming": a request's, still receiving its body */
+};
+
+/*
+ * Exactly UG_UPLOAD_ID_LEN lower-case hex digits, optionally followed by UG_STORAGE_INCOMING_SUFFIX: what
+ * ug_storage_upload_begin() names a directory, nothing else.
+ */
+static enum upload_name classify_name(const char *name)
 {
     size_t n = 0;
-    for (; name[n] != '\0'; ++n)
-        if (!((name[n] >= '0' && name[n] <= '9') || (name[n] >= 'a' && name[n] <= 'f')))
-            return 0;
-    return n == UG_UPLOAD_ID_LEN;
+    while ((name[n] >= '0' && name[n] <= '9') || (name[n] >= 'a' && name[n] <= 'f'))
+        ++n;
+    if (n != UG_UPLOAD_ID_LEN)
+        return NAME_OTHER;
+    if (name[n] == '\0')
+        return NAME_HANDED_OFF;
+    return strcmp(name + n, UG_STORAGE_INCOMING_SUFFIX) == 0 ? NAME_INCOMING : NAME_OTHER;
 }
 
 /* "<digits>.part": the name storage.c gives a file while it is written. */
@@ -153,8 +166,9 @@ static int newest_mtime(int fd, time_t *out)
 /* Called with each upload directory, open as `dir_fd` (closed by the caller afterwards); `name` is its entry in `root_fd`. */
 typedef void (*visit_fn)(int root_fd, const char *name, int dir_fd, const void *arg, ug_janitor_counts_t *counts);
 
-/* Call `visit` for every real directory directly under `root` named like an upload id. 0, or -1 (errno kept). */
-static int for_each_upload_dir(const char *root, visit_fn visit, const void *arg, ug_janitor_counts_t *counts)
+/* Call `visit` for every real directory directly under `root` named as `kind`. 0, or -1 (errno kept). */
+static int for_each_upload_dir(const char *root, enum upload_name kind, visit_fn visit, const void *arg,
+                               ug_janitor_counts_t *counts)
 {
     int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
@@ -170,7 +184,7 @@ static int for_each_upload_dir(const char *root, visit_fn visit, const void *arg
     int failed = 0;
     while ((e = next_entry(d, &failed)) != NULL) {
         struct stat st;
-        if (!is_upload_id(e->d_name))
+        if (classify_name(e->d_name) != kind)
             continue;
         if (fstatat(root_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) /* gone meanwhile (the app, or a request's abort): nothing to do */
@@ -196,6 +210,26 @@ static int for_each_upload_dir(const char *root, visit_fn visit, const void *arg
     return 0;
 }
 
+/*
+ * Remove the upload directory open as `dir_fd` with everything in it (entry `name` in `root_fd`). The contents go
+ * through dir_fd, so they are those of the directory the caller judged even if its name was renamed meanwhile. The
+ * final unlinkat() is by name, but AT_REMOVEDIR removes only an empty directory, so a swapped-in one with content
+ * survives (and counts as an error).
+ */
+static void remove_whole(int root_fd, const char *name, int dir_fd, ug_janitor_counts_t *counts)
+{
+    if (empty_dir(dir_fd, 0) != 0) {
+        ++counts->errors;
+        return;
+    }
+    if (unlinkat(root_fd, name, AT_REMOVEDIR) != 0) {
+        if (errno != ENOENT)
+            ++counts->errors;
+        return;
+    }
+    ++counts->dirs_removed;
+}
+
 struct sweep_arg {
     uint64_t retention_s;
     time_t now;
@@ -213,28 +247,16 @@ static void visit_sweep(int root_fd, const char *name, int dir_fd, const void *_
     if (newest >= arg->now || (uint64_t)(arg->now - newest) <= arg->retention_s)
         return;
     /*
-     * The contents go through dir_fd, so they are those of the directory just judged even if its name was renamed
-     * meanwhile. The final unlinkat() is by name, but AT_REMOVEDIR removes only an empty directory, so a swapped-in
-     * one with content survives (and counts as an error). Between the age check and here only the app could add a
-     * file: uploadgate never writes into an existing upload dir, and the app has left this one alone for the whole
-     * retention.
+     * Between the age check and here only the app could add a file: uploadgate never writes into a handed-off
+     * upload dir, and the app has left this one alone for the whole retention.
      */
-    if (empty_dir(dir_fd, 0) != 0) {
-        ++counts->errors;
-        return;
-    }
-    if (unlinkat(root_fd, name, AT_REMOVEDIR) != 0) {
-        if (errno != ENOENT)
-            ++counts->errors;
-        return;
-    }
-    ++counts->dirs_removed;
+    remove_whole(root_fd, name, dir_fd, counts);
 }
 
 int ug_janitor_sweep(const char *root, uint64_t retention_s, time_t now, ug_janitor_counts_t *counts)
 {
     struct sweep_arg arg = {retention_s, now};
-    return for_each_upload_dir(root, visit_sweep, &arg, counts);
+    return for_each_upload_dir(root, NAME_HANDED_OFF, visit_sweep, &arg, counts);
 }
 
 static void visit_parts(int root_fd, const char *name, int dir_fd, const void *arg, ug_janitor_counts_t *counts)
@@ -281,5 +303,16 @@ static void visit_parts(int root_fd, const char *name, int dir_fd, const void *a
 
 int ug_janitor_remove_stale_parts(const char *root, ug_janitor_counts_t *counts)
 {
-    return for_each_upload_dir(root, visit_parts, NULL, counts);
+    return for_each_upload_dir(root, NAME_HANDED_OFF, visit_parts, NULL, counts);
+}
+
+static void visit_incoming(int root_fd, const char *name, int dir_fd, const void *arg, ug_janitor_counts_t *counts)
+{
+    (void)arg;
+    remove_whole(root_fd, name, dir_fd, counts);
+}
+
+int ug_janitor_remove_incoming(const char *root, ug_janitor_counts_t *counts)
+{
+    return for_each_upload_dir(root, NAME_INCOMING, visit_incoming, NULL, counts);
 }

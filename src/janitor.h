@@ -1,12 +1,15 @@
 /*
  * janitor.h - removing what nobody will ever take from the storage root.
  *
- * The root holds one directory per upload, named by its 32 lower-case hex
- * upload id (storage.h), with files "0", "1", ... and "<n>.part" while one is
- * being written. Only such directories are ever touched: ".spool" (h2o's
- * spill files), anything the operator put there, names that merely look
- * similar (31 or 33 characters, upper-case hex), and anything named like an id
- * that is not a real directory (a symbolic link, a file) are left alone.
+ * The root holds one directory per upload (storage.h): "<id>.incoming" while
+ * its body arrives, "<id>" once handed off to the app, where <id> is 32
+ * lower-case hex digits; files "0", "1", ... and "<n>.part" while one is being
+ * written. Only such directories are ever touched: ".spool" (h2o's spill
+ * files), anything the operator put there, names that merely look similar (31
+ * or 33 characters, upper-case hex, another suffix), and anything named like
+ * an upload that is not a real directory (a symbolic link, a file) are left
+ * alone. An incoming directory belongs to a request in flight: only
+ * ug_janitor_remove_incoming() touches one, and only at start-up.
  * Every removal is made relative to an open directory (openat/fstatat/
  * unlinkat, O_NOFOLLOW, AT_SYMLINK_NOFOLLOW), so a concurrent rename or a
  * planted link cannot redirect it elsewhere: a link inside an upload dir is
@@ -38,7 +41,7 @@ typedef struct ug_janitor_counts {
 } ug_janitor_counts_t;
 
 /*
- * Remove upload directories under `root` older than `retention_s` at `now`.
+ * Remove handed-off upload directories under `root` older than `retention_s` at `now`.
  * A directory's age runs from the newest mtime (whole seconds) among itself and
  * the entries directly in it, so an upload still being written, or a file the
  * app touched, keeps its directory; an upload dir the app emptied ages from
@@ -54,8 +57,17 @@ typedef struct ug_janitor_counts {
 int ug_janitor_sweep(const char *root, uint64_t retention_s, time_t now, ug_janitor_counts_t *counts);
 
 /*
+ * At start-up, with no upload in flight: remove every incoming upload
+ * directory with everything in it (dirs_removed). Its upload never reached the
+ * app - no manifest names it - so nobody will ever take its files, complete or
+ * not. The removal walks like the sweep's. 0, or -1 as above.
+ */
+int ug_janitor_remove_incoming(const char *root, ug_janitor_counts_t *counts);
+
+/*
  * At start-up, with no upload in flight: remove every regular file named
- * "<digits>.part" directly in an upload directory (a crash's leftovers;
+ * "<digits>.part" directly in a handed-off upload directory (left by a version
+ * that wrote into "<id>" from the start; crash leftovers;
  * parts_removed), then each upload directory that this leaves empty
  * (dirs_removed). An upload directory that was empty before is kept: the app
  * emptied it, and the retention sweep deals with it. Finished files ("0",

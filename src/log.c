@@ -321,12 +321,20 @@ static size_t cut_length(const char *msg, size_t max)
     return max;
 }
 
+/* The event line for msg[0..len) at `now`, cut to UG_LOG_MSG_MAX bytes, written to the event fd. */
+static void write_event(const struct timespec *now, ug_log_level_t l, const char *event, const char *msg, size_t len)
+{
+    ug_strbuf_t b = UG_STRBUF_INIT;
+    size_t keep = len > UG_LOG_MSG_MAX ? cut_length(msg, UG_LOG_MSG_MAX) : len;
+    build_event(&b, now, l, event, msg, keep, keep < len);
+    emit(&b, atomic_load(&g_event_fd));
+}
+
 void ug_log_event(ug_log_level_t l, const char *event, const char *fmt, ...)
 {
     int saved = errno;
     char msg[UG_LOG_MSG_MAX + 1];
     struct timespec now;
-    ug_strbuf_t b = UG_STRBUF_INIT;
     va_list ap;
 
     if ((int)l < atomic_load(&g_level))
@@ -340,7 +348,17 @@ void ug_log_event(ug_log_level_t l, const char *event, const char *fmt, ...)
     /* An encoding error in a wide argument: say so rather than log nothing. */
     if (n < 0)
         n = snprintf(msg, sizeof(msg), "(unformattable message: %s)", fmt);
-    size_t len = (size_t)n, keep = len > UG_LOG_MSG_MAX ? cut_length(msg, UG_LOG_MSG_MAX) : len;
-    build_event(&b, &now, l, event, msg, keep, keep < len);
-    emit(&b, atomic_load(&g_event_fd));
+    write_event(&now, l, event, msg, (size_t)n);
+}
+
+void ug_log_event_text(ug_log_level_t l, const char *event, const char *msg, size_t len)
+{
+    int saved = errno;
+    struct timespec now;
+
+    if ((int)l < atomic_load(&g_level))
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    write_event(&now, l, event, msg, len);
+    errno = saved;
 }

@@ -91,6 +91,10 @@ void ug_log_access(const ug_access_record_t *r);
  */
 void ug_log_event(ug_log_level_t l, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The same event for a message given as len bytes of text (NULs and control characters included, escaped in the
+ * JSON), not a format: for text from elsewhere, such as a library's line on stderr. */
+void ug_log_event_text(ug_log_level_t l, const char *event, const char *msg, size_t len);
+
 /* The event line ug_log_event would write for a message already formatted, without the newline; malloc'd as
  * ug_log_access_json. `msg` is msg_len bytes, kept whole here (ug_log_event cuts it first). */
 char *ug_log_event_json(const struct timespec *time, ug_log_level_t l, const char *event, const char *msg, size_t msg_len,

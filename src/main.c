@@ -21,7 +21,7 @@
 #include "admin.h"
 #include "config.h"
 #include "housekeeping.h"
-#include "janitor.h"
+#include "log_stderr.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -121,6 +121,9 @@ int main(int argc, char **argv)
         return 0;
     }
     ug_log_set_level((ug_log_level_t)config->log_level);
+    /* From here on every line is JSON: what libraries print on stderr (h2o's warnings) is converted too. */
+    if (ug_log_stderr_install() != 0)
+        ug_log_event(UG_LOG_WARN, "startup", "cannot convert the stderr stream: library messages stay plain text");
 
     ug_runtime_t *rt = NULL;
     if (ug_runtime_new(config, 1, &rt, err, sizeof(err)) != UG_OK) { /* takes `config` */
@@ -146,12 +149,7 @@ int main(int argc, char **argv)
     sigaddset(&wait_set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
 
-    /* No upload is in flight yet: any *.part file is a crash's leftover, which no request will ever finish. */
-    ug_janitor_counts_t stale = {0};
-    if (ug_janitor_remove_stale_parts(config->storage.dir, &stale) == 0 && stale.parts_removed != 0)
-        ug_log_event(UG_LOG_WARN, "janitor", "removed %llu unfinished .part files left by an earlier run",
-                     (unsigned long long)stale.parts_removed);
-    ug_metrics_janitor(metrics, stale.dirs_removed, stale.parts_removed);
+    ug_housekeeping_recover(config->storage.dir, metrics);
 
     int status = 1;
     ug_server_t *server = NULL;

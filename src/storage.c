@@ -74,10 +74,13 @@ struct ug_storage_file {
 };
 
 struct ug_storage_upload {
-    int root_fd; /* the storage root: parent of dir_fd, needed to rmdir the upload */
-    int dir_fd;  /* <root>/<id> */
+    int root_fd; /* the storage root: parent of dir_fd, needed to rename and rmdir the upload */
+    int dir_fd;  /* the upload's directory, whatever its name */
     char id[UG_UPLOAD_ID_LEN + 1];
-    char *dir;   /* "<root>/<id>" for messages and for the caller */
+    /* The directory's current entry in the root: "<id>.incoming", then "<id>" once handed off (the suffix is cut). */
+    char name[UG_UPLOAD_ID_LEN + sizeof(UG_STORAGE_INCOMING_SUFFIX)];
+    int handed_off;
+    char *dir;   /* "<root>/<name>" for messages and for the caller; follows the hand-off the same way */
     unsigned next_index;
     ug_storage_file_t *files;
     ug_storage_file_t **files_tail;
@@ -297,21 +300,21 @@ static int new_id(char *out)
     return 0;
 }
 
-/* "<root>/<id>" without doubling a trailing slash of root. */
-static char *join_dir(const char *root, const char *id)
+/* "<root>/<name>" without doubling a trailing slash of root. */
+static char *join_dir(const char *root, const char *name)
 {
-    size_t root_len = strlen(root);
+    size_t root_len = strlen(root), name_len = strlen(name);
     while (root_len > 1 && root[root_len - 1] == '/')
         --root_len;
     int sep = root_len == 0 || root[root_len - 1] != '/';
-    size_t len = root_len + (size_t)sep + UG_UPLOAD_ID_LEN;
+    size_t len = root_len + (size_t)sep + name_len;
     char *dir = malloc(len + 1);
     if (dir == NULL)
         return NULL;
     memcpy(dir, root, root_len);
     if (sep)
         dir[root_len] = '/';
-    memcpy(dir + root_len + sep, id, UG_UPLOAD_ID_LEN + 1);
+    memcpy(dir + root_len + sep, name, name_len + 1);
     return dir;
 }
 
@@ -336,7 +339,8 @@ ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char
             e = attempt == STORAGE_ID_ATTEMPTS ? UG_ERR_STORAGE : UG_ERR_INTERNAL;
             goto fail;
         }
-        if (mkdirat(u->root_fd, u->id, 0750) == 0)
+        snprintf(u->name, sizeof(u->name), "%s%s", u->id, UG_STORAGE_INCOMING_SUFFIX);
+        if (mkdirat(u->root_fd, u->name, 0750) == 0)
             created = 1;
         else if (errno != EEXIST) {
             e = errno_to_err(errno);
@@ -344,11 +348,11 @@ ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char
         }
     }
     /* O_NOFOLLOW: the name was created by us a moment ago; refuse anything that replaced it. */
-    if ((u->dir_fd = openat(u->root_fd, u->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+    if ((u->dir_fd = openat(u->root_fd, u->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
         e = errno_to_err(errno);
         goto fail;
     }
-    if ((u->dir = join_dir(root, u->id)) == NULL) {
+    if ((u->dir = join_dir(root, u->name)) == NULL) {
         e = UG_ERR_NOMEM;
         goto fail;
     }
@@ -361,7 +365,7 @@ fail:
     if (u->dir_fd >= 0)
         close(u->dir_fd);
     if (created)
-        unlinkat(u->root_fd, u->id, AT_REMOVEDIR);
+        unlinkat(u->root_fd, u->name, AT_REMOVEDIR);
     if (u->root_fd >= 0)
         close(u->root_fd);
     free(u);
@@ -376,6 +380,26 @@ const char *ug_storage_upload_id(const ug_storage_upload_t *u)
 const char *ug_storage_upload_dir(const ug_storage_upload_t *u)
 {
     return u->dir;
+}
+
+/*
+ * RENAME_NOREPLACE: a directory "<id>" that somehow exists already (an empty one would be replaced silently by
+ * rename(2)) makes the hand-off fail instead of mixing two uploads. A filesystem without the flag (EINVAL) gets a
+ * plain rename: the id is 128 random bits, and begin() made sure "<id>.incoming" was new.
+ */
+ug_err ug_storage_upload_hand_off(ug_storage_upload_t *u)
+{
+    if (u->handed_off)
+        return UG_OK;
+    int rc = renameat2(u->root_fd, u->name, u->root_fd, u->id, RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS))
+        rc = renameat(u->root_fd, u->name, u->root_fd, u->id);
+    if (rc != 0)
+        return errno_to_err(errno);
+    u->handed_off = 1;
+    u->name[UG_UPLOAD_ID_LEN] = '\0';
+    u->dir[strlen(u->dir) - (sizeof(UG_STORAGE_INCOMING_SUFFIX) - 1)] = '\0';
+    return UG_OK;
 }
 
 ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out)
@@ -629,7 +653,7 @@ static void upload_free(ug_storage_upload_t *u, int remove_finished)
     }
     /* Only an empty directory goes: anything not ours stays (and is not followed or deleted). */
     if (remove_finished)
-        unlinkat(u->root_fd, u->id, AT_REMOVEDIR);
+        unlinkat(u->root_fd, u->name, AT_REMOVEDIR);
     close(u->dir_fd);
     close(u->root_fd);
     free(u->dir);
@@ -644,8 +668,12 @@ void ug_storage_upload_abort(ug_storage_upload_t *u)
 
 void ug_storage_upload_release(ug_storage_upload_t *u)
 {
-    if (u != NULL)
-        upload_free(u, 0);
+    if (u == NULL)
+        return;
+    /* Kept files are where a manifest names them; if even that fails, the next start-up removes them (incoming). */
+    if (!u->discarded)
+        (void)ug_storage_upload_hand_off(u);
+    upload_free(u, 0);
 }
 
 size_t ug_storage_abort_in_flight(void)
@@ -658,7 +686,7 @@ size_t ug_storage_abort_in_flight(void)
             file_name(f, f->state == FILE_FINISHED, name);
             unlinkat(u->dir_fd, name, 0);
         }
-        unlinkat(u->root_fd, u->id, AT_REMOVEDIR);
+        unlinkat(u->root_fd, u->name, AT_REMOVEDIR);
         u->discarded = 1;
     }
     in_flight = NULL;

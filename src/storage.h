@@ -7,7 +7,16 @@
  * while the caller goes on writing, and ug_storage_file_finish() waits for it
  * (see storage.c). Thread safety: one upload is used by one thread at a time.
  *
- * Layout:   <root>/<upload-id>/<n>        n = 0, 1, 2 ... in body order
+ * Layout:   <root>/<upload-id>.incoming/<n>   while the body arrives
+ *           <root>/<upload-id>/<n>            once handed off to the app
+ *           n = 0, 1, 2 ... in body order
+ * Hand-off: the directory is created as "<id>.incoming" and renamed to "<id>"
+ *           (one rename, ug_storage_upload_hand_off) just before the manifest
+ *           naming its files is sent. Until then nobody but this process knows
+ *           of it, so an "<id>.incoming" directory found at start-up is a
+ *           crash's leftover and is removed whole (janitor.h); an "<id>"
+ *           directory may be the app's and is only ever removed by the
+ *           retention sweep or the request that made it.
  * Failure:  ug_storage_upload_abort() removes every file of the upload and its
  *           directory, so a failed request leaves nothing behind.
  *
@@ -24,20 +33,31 @@
 
 #define UG_UPLOAD_ID_LEN 32 /* hex characters of a 128-bit random id */
 #define UG_SHA256_HEX_LEN 64
+/* Appended to the id while the upload is not yet the app's. */
+#define UG_STORAGE_INCOMING_SUFFIX ".incoming"
 
 typedef struct ug_storage_upload ug_storage_upload_t;
 typedef struct ug_storage_file ug_storage_file_t;
 
 /*
- * Start an upload: create <root>/<random id>/ (mode 0750). `id_out` receives the
+ * Start an upload: create <root>/<random id>.incoming/ (mode 0750). `id_out` receives the
  * NUL-terminated id (UG_UPLOAD_ID_LEN + 1 bytes). Returns UG_OK,
  * UG_ERR_INSUFFICIENT_STORAGE (ENOSPC/EDQUOT), UG_ERR_STORAGE or UG_ERR_NOMEM.
  */
 ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char *id_out);
 
 const char *ug_storage_upload_id(const ug_storage_upload_t *u);
-/* Absolute directory of the upload (NUL-terminated, owned by the upload). */
+/* Directory of the upload where it is now, "<root>/<id>.incoming" or "<root>/<id>" (NUL-terminated, owned by the upload). */
 const char *ug_storage_upload_dir(const ug_storage_upload_t *u);
+
+/*
+ * Hand the upload to the app: rename "<id>.incoming" to "<id>" (never over an
+ * existing "<id>"). Call when every file is finished and the manifest is about
+ * to be sent; open handles keep working (they follow the directory, not its
+ * name). A second call is a no-op. UG_OK, or UG_ERR_STORAGE /
+ * UG_ERR_INSUFFICIENT_STORAGE with the upload left incoming (abort removes it).
+ */
+ug_err ug_storage_upload_hand_off(ug_storage_upload_t *u);
 
 /* Open the next file "<n>.part" (O_EXCL, mode 0640); *index_out = n. */
 ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out);
@@ -58,7 +78,7 @@ uint64_t ug_storage_file_size(const ug_storage_file_t *f);
 /* Remove every file of the upload (finished or not) and its directory; frees the upload. NULL is a no-op. */
 void ug_storage_upload_abort(ug_storage_upload_t *u);
 
-/* Keep the files (they now belong to the app); frees the upload. NULL is a no-op. */
+/* Keep the files (they now belong to the app; handed off first if not yet); frees the upload. NULL is a no-op. */
 void ug_storage_upload_release(ug_storage_upload_t *u);
 
 /*

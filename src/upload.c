@@ -352,6 +352,13 @@ ug_err ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len)
     }
     if ((u->json = ug_manifest_dump(u->manifest, &u->json_len)) == NULL)
         return fail(u, UG_ERR_NOMEM, NULL);
+    /*
+     * The hand-off: from here the manifest goes out (the caller sends it next, in the same turn of the loop), and
+     * the directory takes the name its paths give. Last, so that any failure before it leaves an incoming upload.
+     * A form without files names no path: it stays incoming and release removes it.
+     */
+    if (u->files != 0 && (e = ug_storage_upload_hand_off(u->store)) != UG_OK)
+        return fail(u, e, "the stored files could not be handed to the application");
     *json = u->json;
     *json_len = u->json_len;
     return UG_OK;

@@ -288,9 +288,15 @@ done:
     return ret;
 }
 
+/* Whether `k` may have signed a token with `alg` and `kid` (NULL: the token names none). */
+static int is_candidate(const struct ug_jwt_key *k, ug_jwt_alg_t alg, const char *kid)
+{
+    return (k->algs & UG_JWT_ALG_BIT(alg)) != 0 && (kid == NULL || k->kid == NULL || strcmp(kid, k->kid) == 0);
+}
+
 /*
- * Try the candidate keys for `alg` / `kid` (see jwt.h). Returns the status,
- * *why set on failure.
+ * Try the candidate keys for `alg` / `kid` (see jwt.h), in configuration order, until one verifies. Returns the
+ * status, *why set on failure.
  */
 static ug_jwt_status_t verify_signature(const ug_jwt_keyset_t *const *keysets, size_t n_keysets, ug_jwt_alg_t alg,
                                         const char *kid, const unsigned char *input, size_t input_len,
@@ -298,25 +304,22 @@ static ug_jwt_status_t verify_signature(const ug_jwt_keyset_t *const *keysets, s
 {
     size_t candidates = 0;
 
-    for (size_t s = 0; s < n_keysets; s++) {
-        for (size_t i = 0; keysets[s] != NULL && i < keysets[s]->n; i++) {
-            const struct ug_jwt_key *k = &keysets[s]->keys[i];
-            if ((k->algs & UG_JWT_ALG_BIT(alg)) != 0 && (kid == NULL || k->kid == NULL || strcmp(kid, k->kid) == 0))
-                candidates++;
-        }
-    }
+    for (size_t s = 0; s < n_keysets; s++)
+        for (size_t i = 0; keysets[s] != NULL && i < keysets[s]->n; i++)
+            candidates += is_candidate(&keysets[s]->keys[i], alg, kid);
     if (candidates == 0) {
         *why = kid != NULL ? "no key matches the token kid and alg" : "no key for the token alg";
         return UG_JWT_INVALID;
     }
-    if (kid == NULL && candidates > 1) {
+    /* Refused before any signature check: a token without a kid must not cost more than the bound in verifications. */
+    if (kid == NULL && candidates > UG_JWT_MAX_KIDLESS_CANDIDATES) {
         *why = "the token has no kid and several keys fit its alg";
         return UG_JWT_INVALID;
     }
     for (size_t s = 0; s < n_keysets; s++) {
         for (size_t i = 0; keysets[s] != NULL && i < keysets[s]->n; i++) {
             const struct ug_jwt_key *k = &keysets[s]->keys[i];
-            if ((k->algs & UG_JWT_ALG_BIT(alg)) == 0 || (kid != NULL && k->kid != NULL && strcmp(kid, k->kid) != 0))
+            if (!is_candidate(k, alg, kid))
                 continue;
             switch (verify_with(k, alg, input, input_len, sig, sig_len)) {
             case 1:

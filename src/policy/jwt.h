@@ -113,14 +113,26 @@ typedef struct ug_jwt_verified {
 } ug_jwt_verified_t;
 
 /*
+ * Keys tried for a token without a "kid": each costs one signature check (an
+ * RSA-4096 verification is ~0.1 ms), so an unauthenticated token can make the
+ * gate do at most this many. Enough for a key rotation's overlap across a few
+ * issuers; a larger key set needs kids.
+ */
+#define UG_JWT_MAX_KIDLESS_CANDIDATES 8
+
+/*
  * Verify `token` (len bytes, not necessarily NUL-terminated) against the keys
  * of `keysets` (NULL entries are skipped) under `policy` at time `now`
  * (seconds since the epoch).
  *
  * Key choice (RFC 7515 4.1.4): only keys whose type fits the token's "alg"
  * are candidates. With a "kid", keys with that kid and keys that have none
- * (a secret_file or PEM key) are tried; without one, there must be exactly
- * one candidate. Claims are parsed only after the signature checks out.
+ * (a secret_file or PEM key) are tried. Without one ("kid" is optional),
+ * every candidate is tried, in configuration order, up to
+ * UG_JWT_MAX_KIDLESS_CANDIDATES of them: more is refused before any signature
+ * check ("the token has no kid and several keys fit its alg"). The token
+ * verifies if any candidate's signature check succeeds. Claims are parsed
+ * only after the signature checks out.
  *
  * Returns UG_JWT_OK, or the failure with *why set to a static, printable
  * description free of quotes and backslashes. `out` is filled on UG_JWT_OK

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from checks import Sent, assert_clean, assert_error, expect_upload, find_manifest, header_map
+from checks import Sent, assert_clean, assert_error, expect_upload, find_manifest, header_map, manifests_in_log
 from harness import (KiB, MiB, H2Conn, curl, curl_form_args, make_file, multipart_body, multipart_content_type,
                      wait_until)
 
@@ -434,8 +434,6 @@ def test_route_with_its_own_jwt_keys(auth_gw, tmp_path, keys):
         "upload-route-es256-key": pyjwt.encode(claims(), keys.ec, algorithm="ES256", headers={"kid": "ec-1"}),
         "rsa-2-signed-with-kid-rsa-3": pyjwt.encode({"sub": "x", "exp": now + 60}, keys.rsa2, algorithm="RS256",
                                                     headers={"kid": "rsa-3"}),
-        # Two RSA keys fit and the token names none (src/policy/jwt.h: exactly one candidate without a kid).
-        "rs256-no-kid-two-candidates": pyjwt.encode({"sub": "x", "exp": now + 60}, keys.rsa2, algorithm="RS256"),
     }
     for name, token in refused.items():
         res, _ = small_upload(auth_gw, tmp_path, "h1", *bearer(token), path="/files/a")
@@ -444,6 +442,24 @@ def test_route_with_its_own_jwt_keys(auth_gw, tmp_path, keys):
     # Routes without auth stay open.
     res, _ = small_upload(auth_gw, tmp_path, "h1", path="/limited")
     assert res.status == 201, res
+
+
+@pytest.mark.parametrize("proto", ["h1", "h2c", "h2"])
+def test_jwt_without_kid_verifies_with_whichever_configured_key_signed_it(auth_gw, tmp_path, keys, proto):
+    """/files/* trusts two RSA keys (a JWK Set, kids rsa-2 and rsa-3): a token that names no kid is checked against
+    both, so either key's token passes with its own subject; one signed by a key of neither is still refused."""
+    now = int(time.time())
+    for key, sub in ((keys.rsa2, "ivy"), (keys.rsa3, "jo")):
+        token = pyjwt.encode({"sub": sub, "exp": now + 60}, key, algorithm="RS256")
+        assert "kid" not in pyjwt.get_unverified_header(token)
+        res, _ = small_upload(auth_gw, tmp_path, proto, *bearer(token), path="/files/a")
+        assert res.status == 201, f"{sub}: {res!r}"
+        _, m = find_manifest(auth_gw, res.json()["id"])
+        assert m["auth"]["method"] == "jwt" and m["auth"]["subject"] == sub, m
+    stranger = pyjwt.encode({"sub": "mallory", "exp": now + 60}, keys.rsa_other, algorithm="RS256")
+    res, _ = small_upload(auth_gw, tmp_path, proto, *bearer(stranger), path="/files/a")
+    assert_unauthorized(res, INVALID_TOKEN_RE)
+    assert not [m for _, m in manifests_in_log(auth_gw) if m.get("auth", {}).get("subject") == "mallory"]
 
 
 # -- what the app learns / never learns ------------------------------------------------------------

@@ -113,6 +113,18 @@ INVALID = [
      "  - path: /upload\n"
      "    methods: [POST, FETCH]\n",
      7, 21),
+    ("head-on-upload-route",
+     "backend:\n"
+     "  url: http://127.0.0.1:9\n"
+     "storage:\n"
+     "  dir: {store}\n"
+     "routes:\n"
+     "  - path: /api/*\n"
+     "    methods: [GET, HEAD]\n"
+     "    pass_through: true\n"
+     "  - path: /upload\n"
+     "    methods: [POST, HEAD]\n",
+     10, 21),
     ("yaml-syntax",
      "backend:\n"
      "  url: http://127.0.0.1:9\n"

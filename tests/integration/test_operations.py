@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -256,6 +258,85 @@ def test_proxy_errors_are_json_events_too(make_gateway):
     assert event["level"] == "warn" and "proxy" in event["msg"] and "proxy-down-1" in event["msg"], event
     access = [e for e in log_lines(gw) if e.get("msg") == "request"]
     assert [(e["status"], e["route"], e["request_id"]) for e in access] == [(502, None, "proxy-down-1")]
+
+
+class ClosingBackend:
+    """A backend on 127.0.0.1 that answers GETs with keep-alive, then, when told, closes every idle connection (as an
+    app does when it restarts): h2o finds the closed socket in its pool and says so on stderr."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.idle: List[socket.socket] = []
+        self.closed = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        buf = b""
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                with self.lock:
+                    if conn in self.idle:  # the gateway hung up first: nothing left for close_idle to do
+                        self.idle.remove(conn)
+                        conn.close()
+                return
+            buf += data
+            while b"\r\n\r\n" in buf:
+                _, buf = buf.split(b"\r\n\r\n", 1)
+                with self.lock:  # idle before the answer leaves: once the client has it, close_idle sees this socket
+                    if conn not in self.idle:
+                        self.idle.append(conn)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+
+    def close_idle(self):
+        with self.lock:
+            for c in self.idle:
+                c.shutdown(socket.SHUT_RDWR)
+                c.close()
+                self.closed += 1
+            self.idle = []
+
+    def stop(self):
+        self.stopping = True
+        self.listener.close()
+        self.close_idle()
+
+
+def test_what_h2o_prints_on_stderr_is_a_json_event(make_gateway):
+    """The backend closes a pooled keep-alive connection early: h2o prints "[WARN] detected close by upstream ..."
+    on stderr; it reaches the log as a JSON event (event "h2o", level warn) and every line stays JSON."""
+    backend = ClosingBackend()
+    try:
+        gw = make_gateway(app=False, backend_url=f"http://127.0.0.1:{backend.port}")
+        assert curl(gw, "h1", "/api/items").status == 200
+        backend.close_idle()
+        assert backend.closed == 1
+        assert curl(gw, "h1", "/api/items").status == 200  # h2o drops the dead socket and connects again
+        event = wait_until(lambda: next((e for e in log_lines(gw) if e.get("event") == "h2o"), None), 10,
+                           "h2o's warning as an event")
+        assert event["level"] == "warn", event
+        assert event["msg"] == "detected close by upstream before the expected timeout (see issue #679)", event
+        gw.stop()
+        lines = log_lines(gw)  # every line parses as JSON, or this fails
+        assert not [line for line in gw.log().splitlines() if "detected close" in line and '"event":"h2o"' not in line]
+        assert len([e for e in lines if e.get("msg") == "request"]) == 2
+    finally:
+        backend.stop()
 
 
 def test_log_level_warn_silences_access_lines(make_gateway, tmp_path):

@@ -569,6 +569,33 @@ Test(auth, jwks_file_reloads_when_it_changes)
     EVP_PKEY_free(k1), EVP_PKEY_free(k2);
 }
 
+Test(auth, a_jwt_without_kid_is_checked_against_every_key_of_the_route)
+{
+    /* A JWK Set mid-rotation (old and new key, both Ed25519) and a token from an issuer that sets no kid. */
+    EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), *k2 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
+             *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    char *j1 = ed_jwk(k1, "old"), *j2 = ed_jwk(k2, "new"), text[1024];
+    snprintf(text, sizeof(text), "{\"keys\":[%s,%s]}", j1, j2);
+    cfg.jwt.algorithms = B(EDDSA);
+    cfg.jwt_jwks_file = put("jwks.json", text, 1000);
+    ug_auth_checker_t *c = checker();
+    ug_auth_result_t r = {0};
+    char *t1 = bearer_jwt(NULL, k1, NULL, "{\"sub\":\"one\",\"exp\":1700000100}"),
+         *t2 = bearer_jwt(NULL, k2, NULL, "{\"sub\":\"two\",\"exp\":1700000100}"),
+         *t3 = bearer_jwt(NULL, other, NULL, "{\"sub\":\"three\",\"exp\":1700000100}");
+
+    cr_assert_eq(check(c, t1, NOW, &r), UG_AUTH_OK, "%s", r.error_description);
+    cr_assert_str_eq(r.subject, "one");
+    cr_assert_eq(check(c, t2, NOW, &r), UG_AUTH_OK, "%s", r.error_description);
+    cr_assert_str_eq(r.subject, "two");
+    cr_assert_eq(check(c, t3, NOW, &r), UG_AUTH_INVALID_TOKEN);
+    cr_assert_str_eq(r.error_description, "signature verification failed");
+    free(t1), free(t2), free(t3), free(j1), free(j2);
+    ug_auth_result_clear(&r);
+    ug_auth_checker_free(c);
+    EVP_PKEY_free(k1), EVP_PKEY_free(k2), EVP_PKEY_free(other);
+}
+
 Test(auth, static_token_and_jwt_together)
 {
     hs_config();

@@ -466,6 +466,25 @@ Test(config_errors, routes)
                  "t.yaml:5:24: routes[0].limits.max_file (1536MiB) must not exceed max_body (1GiB)");
 }
 
+Test(config_errors, upload_routes_refuse_get_and_head)
+{
+    expect_error(BASE "routes:\n  - path: /u\n    methods: [POST, GET]\n",
+                 "t.yaml:5:21: routes[0].methods: \"GET\" is not allowed on an upload route: it has no body to store "
+                 "(list it on a route with pass_through: true)");
+    expect_error(BASE "routes:\n  - path: /a\n  - path: /u\n    methods: [HEAD, PUT]\n    pass_through: false\n",
+                 "t.yaml:6:15: routes[1].methods: \"HEAD\" is not allowed on an upload route: it has no body to store "
+                 "(list it on a route with pass_through: true)");
+}
+
+Test(config, pass_through_routes_may_list_get_and_head)
+{
+    /* pass_through after methods: the rule is applied to the whole route, not to the keys read so far */
+    static const char yaml[] = BASE "routes:\n  - path: /api/*\n    methods: [GET, HEAD, POST]\n    pass_through: true\n";
+    ug_config_t *c = load_ok(yaml);
+    cr_assert_eq(c->routes[0].methods, UG_METHOD_GET | UG_METHOD_HEAD | UG_METHOD_POST);
+    ug_config_free(c);
+}
+
 Test(config_errors, duplicate_route_path_file)
 {
     expect_file_error("dup_route.yaml", ":6:11: duplicate route path \"/upload\" (first defined at line 4)");

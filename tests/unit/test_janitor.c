@@ -328,6 +328,84 @@ Test(janitor, stale_parts_are_removed_at_startup)
     cr_assert_eq(c.errors, 0);
 }
 
+Test(janitor, incoming_upload_dirs_are_removed_whole_at_startup)
+{
+    /* A crash's leftovers: complete files, an unfinished one, nothing at all, a nested tree - all never handed off. */
+    ug_janitor_counts_t c = {0};
+    char target[256];
+    make_precious(target, sizeof(target));
+    mk_dir(ID_A ".incoming");
+    mk_file(ID_A ".incoming/0");
+    mk_file(ID_A ".incoming/1");
+    mk_file(ID_A ".incoming/2.part");
+    mk_dir(ID_B ".incoming"); /* created before its first file */
+    mk_dir(ID_C ".incoming");
+    mk_dir(ID_C ".incoming/sub");
+    mk_file(ID_C ".incoming/sub/x");
+    char link[256];
+    path_of(link, ID_C ".incoming/link");
+    cr_assert_eq(symlink(target, link), 0);
+    /* The app's (handed off), and names that are not an incoming upload's, stay - fresh or not. */
+    old_upload(ID_B, NOW - 9 * DAY);
+    const char *others[] = {"0123456789abcdef0123456789abcde.incoming" /* 31 */,
+                            "0123456789ABCDEF0123456789ABCDEF.incoming" /* upper case */,
+                            ID_A ".incomingx", ID_A ".Incoming", ID_A "incoming", ".incoming"};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); ++i) {
+        char rel[128];
+        mk_dir(others[i]);
+        snprintf(rel, sizeof(rel), "%s/0", others[i]);
+        mk_file(rel);
+    }
+    cr_assert_eq(ug_janitor_remove_incoming(root, &c), 0);
+    cr_assert(!there(ID_A ".incoming"));
+    cr_assert(!there(ID_B ".incoming"));
+    cr_assert(!there(ID_C ".incoming"));
+    cr_assert_eq(access(target, F_OK), 0, "the link inside was followed");
+    cr_assert(there(ID_B "/0") && there(ID_B "/1"));
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); ++i) {
+        char rel[128];
+        snprintf(rel, sizeof(rel), "%s/0", others[i]);
+        cr_assert(there(rel), "%s was removed", rel);
+    }
+    cr_assert_eq(c.dirs_removed, 3);
+    cr_assert_eq(c.parts_removed, 0);
+    cr_assert_eq(c.errors, 0);
+}
+
+Test(janitor, a_symlink_or_file_named_like_an_incoming_upload_is_left_alone)
+{
+    ug_janitor_counts_t c = {0};
+    char link[256];
+    mk_file(ID_A ".incoming");
+    path_of(link, ID_B ".incoming");
+    cr_assert_eq(symlink(outside, link), 0);
+    char victim[256];
+    snprintf(victim, sizeof(victim), "%s/keep", outside);
+    FILE *f = fopen(victim, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(ug_janitor_remove_incoming(root, &c), 0);
+    cr_assert(there(ID_A ".incoming") && there(ID_B ".incoming"));
+    cr_assert_eq(access(victim, F_OK), 0);
+    cr_assert_eq(c.dirs_removed, 0);
+}
+
+Test(janitor, the_retention_sweep_leaves_incoming_uploads_to_their_requests)
+{
+    /* A request may still be receiving into an old-looking incoming dir (a slow client): only start-up removes one. */
+    ug_janitor_counts_t c = {0};
+    old_upload(ID_A ".incoming", NOW - 9 * DAY);
+    old_upload(ID_B, NOW - 9 * DAY);
+    cr_assert_eq(ug_janitor_sweep(root, DAY, NOW, &c), 0);
+    cr_assert(there(ID_A ".incoming/0"));
+    cr_assert(!there(ID_B));
+    cr_assert_eq(c.dirs_removed, 1);
+    ug_janitor_counts_t p = {0};
+    mk_file(ID_A ".incoming/2.part");
+    cr_assert_eq(ug_janitor_remove_stale_parts(root, &p), 0);
+    cr_assert(there(ID_A ".incoming/2.part"), "the .part pass is for handed-off directories only");
+}
+
 Test(janitor, missing_root)
 {
     ug_janitor_counts_t c = {0};

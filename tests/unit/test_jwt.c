@@ -626,9 +626,69 @@ Test(jwt, kid_selection)
     expect_ok(mint(UG_JWT_RS256, k[2], NULL, "c", VALID_PAYLOAD), ks);
     expect_invalid(mint(UG_JWT_RS256, k[1], NULL, "a", VALID_PAYLOAD), ks, "signature verification failed");
     expect_invalid(mint(UG_JWT_RS256, k[1], NULL, "zzz", VALID_PAYLOAD), ks, "no key matches the token kid and alg");
-    expect_invalid(mint(UG_JWT_RS256, k[1], NULL, NULL, VALID_PAYLOAD), ks, "the token has no kid and several keys fit its alg");
+    /* No kid: every key that fits the alg is tried (RFC 7515 makes kid optional). */
+    expect_ok(mint(UG_JWT_RS256, k[1], NULL, NULL, VALID_PAYLOAD), ks);
     ug_jwt_keyset_free(ks);
     for (int i = 0; i < 3; i++)
+        EVP_PKEY_free(k[i]);
+}
+
+/* A JWK Set of `n` P-256 keys with kids "k0", "k1", ... */
+static ug_jwt_keyset_t *ec_jwks(EVP_PKEY **k, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char kid[24]; /* "k" and any size_t */
+        snprintf(kid, sizeof(kid), "k%zu", i);
+        json_array_append_new(arr, jwk_of(k[i], kid, NULL, NULL));
+    }
+    return jwks_keyset(arr);
+}
+
+Test(jwt, a_token_without_kid_verifies_with_any_of_up_to_eight_candidate_keys)
+{
+    EVP_PKEY *k[UG_JWT_MAX_KIDLESS_CANDIDATES + 1], *stranger = gen("P-256"), *rsa = gen("RSA");
+    for (size_t i = 0; i < UG_JWT_MAX_KIDLESS_CANDIDATES + 1; i++)
+        k[i] = gen("P-256");
+    ug_jwt_keyset_t *ks = ec_jwks(k, UG_JWT_MAX_KIDLESS_CANDIDATES);
+    for (size_t i = 0; i < UG_JWT_MAX_KIDLESS_CANDIDATES; i++)
+        expect_ok(mint(UG_JWT_ES256, k[i], NULL, NULL, VALID_PAYLOAD), ks);
+    /* A signature that fits none of them is refused as before, whichever key was tried last. */
+    expect_invalid(mint(UG_JWT_ES256, stranger, NULL, NULL, VALID_PAYLOAD), ks, "signature verification failed");
+    expect_invalid(mint(UG_JWT_ES256, k[UG_JWT_MAX_KIDLESS_CANDIDATES], NULL, NULL, VALID_PAYLOAD), ks,
+                   "signature verification failed");
+    ug_jwt_keyset_free(ks);
+
+    /* Candidates are counted over every key set of the route, and only those that fit the alg. */
+    ug_jwt_keyset_t *one = ec_jwks(k, UG_JWT_MAX_KIDLESS_CANDIDATES - 1), *pem = pem_keyset(k[7]),
+                    *rsa_ks = pem_keyset(rsa);
+    const ug_jwt_keyset_t *sets[] = {rsa_ks, one, NULL, pem};
+    for (size_t i = 0; i < UG_JWT_MAX_KIDLESS_CANDIDATES; i++) {
+        char *tok = mint(UG_JWT_ES256, k[i], NULL, NULL, VALID_PAYLOAD);
+        ug_jwt_verified_t v;
+        const char *why = "";
+        cr_assert_eq(ug_jwt_verify(tok, strlen(tok), sets, 4, &policy, NOW, &v, &why), UG_JWT_OK, "key %zu: %s", i, why);
+        ug_jwt_verified_clear(&v);
+        free(tok);
+    }
+    ug_jwt_keyset_free(one), ug_jwt_keyset_free(pem), ug_jwt_keyset_free(rsa_ks);
+    for (size_t i = 0; i < UG_JWT_MAX_KIDLESS_CANDIDATES + 1; i++)
+        EVP_PKEY_free(k[i]);
+    EVP_PKEY_free(stranger), EVP_PKEY_free(rsa);
+}
+
+Test(jwt, a_token_without_kid_is_refused_when_more_than_eight_keys_fit)
+{
+    EVP_PKEY *k[UG_JWT_MAX_KIDLESS_CANDIDATES + 1];
+    for (size_t i = 0; i < UG_JWT_MAX_KIDLESS_CANDIDATES + 1; i++)
+        k[i] = gen("P-256");
+    ug_jwt_keyset_t *ks = ec_jwks(k, UG_JWT_MAX_KIDLESS_CANDIDATES + 1);
+    /* Even when the first key signed it: the bound is on candidates, checked before any signature. */
+    expect_invalid(mint(UG_JWT_ES256, k[0], NULL, NULL, VALID_PAYLOAD), ks, "the token has no kid and several keys fit its alg");
+    /* With a kid the bound does not apply: the kid picks the key. */
+    expect_ok(mint(UG_JWT_ES256, k[UG_JWT_MAX_KIDLESS_CANDIDATES], NULL, "k8", VALID_PAYLOAD), ks);
+    ug_jwt_keyset_free(ks);
+    for (size_t i = 0; i < UG_JWT_MAX_KIDLESS_CANDIDATES + 1; i++)
         EVP_PKEY_free(k[i]);
 }
 

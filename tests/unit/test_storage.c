@@ -289,7 +289,7 @@ Test(storage, begin_creates_private_directory_named_by_random_id)
     cr_assert_eq(strspn(id, "0123456789abcdef"), (size_t)UG_UPLOAD_ID_LEN, "id %s is not lowercase hex", id);
     cr_assert_str_neq(id, id2);
     cr_assert_str_eq(ug_storage_upload_id(u), id);
-    snprintf(dir, sizeof(dir), "%s/%s", root, id);
+    snprintf(dir, sizeof(dir), "%s/%s.incoming", root, id);
     cr_assert_str_eq(ug_storage_upload_dir(u), dir);
     cr_assert_eq(lstat(dir, &st), 0);
     cr_assert(S_ISDIR(st.st_mode));
@@ -316,7 +316,7 @@ Test(storage, begin_with_trailing_slash_gives_clean_dir)
 
     snprintf(slashed, sizeof(slashed), "%s//", root);
     cr_assert_eq(ug_storage_upload_begin(slashed, &u, id), UG_OK);
-    snprintf(dir, sizeof(dir), "%s/%s", root, id);
+    snprintf(dir, sizeof(dir), "%s/%s.incoming", root, id);
     cr_assert_str_eq(ug_storage_upload_dir(u), dir);
     ug_storage_upload_abort(u);
 }
@@ -339,7 +339,7 @@ Test(storage, begin_retries_id_collision)
     ug_storage_upload_t *u = begin(id);
     cr_assert_eq(mk.calls, 3u);
     cr_assert_eq(entries(root), 1);
-    cr_assert(exists(root, id));
+    cr_assert_eq(access(ug_storage_upload_dir(u), F_OK), 0);
     ug_storage_upload_abort(u);
 }
 
@@ -513,7 +513,7 @@ Test(storage, files_follow_the_directory_not_its_path)
     ug_storage_upload_t *u = begin(id);
 
     /* Move the directory away after begin: the upload keeps writing into it (fd-relative), never re-resolving. */
-    snprintf(from, sizeof(from), "%s/%s", root, id);
+    snprintf(from, sizeof(from), "%s", ug_storage_upload_dir(u));
     snprintf(to, sizeof(to), "%s/moved", root);
     cr_assert_eq(rename(from, to), 0);
     ug_storage_file_t *f = file_begin(u, 0);
@@ -524,7 +524,7 @@ Test(storage, files_follow_the_directory_not_its_path)
     char *got = read_all(path, &len);
     cr_assert_eq(len, 3u);
     free(got);
-    cr_assert(!exists(root, id));
+    cr_assert_neq(access(from, F_OK), 0);
 
     ug_storage_upload_abort(u);
     cr_assert_eq(entries(to), 0, "abort removes the files wherever the directory went");
@@ -577,8 +577,10 @@ Test(storage, release_keeps_finished_files)
     ug_storage_file_t *open_file = file_begin(u, 1);
     cr_assert_eq(ug_storage_file_write(open_file, "half", 4), UG_OK);
 
-    snprintf(dir, sizeof(dir), "%s", ug_storage_upload_dir(u));
     ug_storage_upload_release(u);
+    /* Kept files are handed off: they are where a manifest would name them, and start-up leaves them alone. */
+    snprintf(dir, sizeof(dir), "%s/%s", root, id);
+    cr_assert_eq(entries(root), 1);
 
     char path[160];
     size_t len;
@@ -590,6 +592,47 @@ Test(storage, release_keeps_finished_files)
     /* An unfinished part is in no manifest: nobody could ever find it, so it does not outlive the upload. */
     cr_assert(!exists(dir, "1.part"));
     cr_assert_eq(entries(dir), 1);
+}
+
+Test(storage, hand_off_renames_the_incoming_directory_to_the_id)
+{
+    char id[UG_UPLOAD_ID_LEN + 1], hex[UG_SHA256_HEX_LEN + 1], incoming[128], final[128];
+    uint64_t size;
+    ug_storage_upload_t *u = begin(id);
+
+    snprintf(incoming, sizeof(incoming), "%s/%s.incoming", root, id);
+    snprintf(final, sizeof(final), "%s/%s", root, id);
+    ug_storage_file_t *f = file_begin(u, 0);
+    cr_assert_eq(ug_storage_file_write(f, "abc", 3), UG_OK);
+    cr_assert_eq(ug_storage_file_finish(f, &size, hex), UG_OK);
+    cr_assert(!exists(root, id), "visible under the final name before the hand-off");
+
+    cr_assert_eq(ug_storage_upload_hand_off(u), UG_OK);
+    cr_assert_str_eq(ug_storage_upload_dir(u), final);
+    cr_assert_neq(access(incoming, F_OK), 0);
+    cr_assert_eq(entries(root), 1);
+    assert_stored(u, 0, "abc", 3, 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    cr_assert_eq(ug_storage_upload_hand_off(u), UG_OK, "a second hand-off is a no-op");
+    cr_assert_str_eq(ug_storage_upload_dir(u), final);
+
+    /* The app's answer can still refuse it: abort removes the directory under its new name. */
+    ug_storage_upload_abort(u);
+    cr_assert_eq(entries(root), 0);
+}
+
+Test(storage, hand_off_never_replaces_an_existing_directory)
+{
+    char id[UG_UPLOAD_ID_LEN + 1], final[128];
+    ug_storage_upload_t *u = begin(id);
+
+    snprintf(final, sizeof(final), "%s/%s", root, id);
+    cr_assert_eq(mkdir(final, 0700), 0); /* empty: rename(2) alone would replace it silently */
+    file_begin(u, 0);
+    cr_assert_eq(ug_storage_upload_hand_off(u), UG_ERR_STORAGE);
+    cr_assert(exists(ug_storage_upload_dir(u), "0.part"), "the upload stays incoming");
+    ug_storage_upload_abort(u);
+    cr_assert_eq(entries(root), 1);
+    cr_assert_eq(entries(final), 0);
 }
 
 Test(storage, abort_and_release_accept_null)
@@ -640,8 +683,10 @@ Test(storage, planted_symlink_is_not_followed)
     cr_assert(!exists(root, "target"), "the symlink was followed");
 
     /* Abort leaves what it did not create, so the directory stays too. */
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s", ug_storage_upload_dir(u));
     ug_storage_upload_abort(u);
-    cr_assert(exists(root, id));
+    cr_assert_eq(access(dir, F_OK), 0);
     struct stat st;
     cr_assert_eq(lstat(link, &st), 0);
     cr_assert(S_ISLNK(st.st_mode));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "upload.h"
@@ -211,6 +212,37 @@ Test(upload, manifest_paths_use_app_dir)
     cr_assert_eq(ug_upload_finish(u, &json, &json_len), UG_OK);
     check_manifest(u, json, a, b, file_len, "/uploads");
     ug_upload_release(u);
+    free(body);
+}
+
+/* Whether root/<name> exists. */
+static int entry_exists(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", root, name);
+    return access(p, F_OK) == 0;
+}
+
+Test(upload, the_directory_is_incoming_until_finish_hands_it_off)
+{
+    size_t file_len = 10, len;
+    char a[10], b[10], incoming[80], id[40];
+    char *body = make_body(file_len, &len, a, b);
+    ug_upload_t *u = new_upload("multipart/form-data; boundary=XyZ", len);
+    cr_assert_eq(ug_upload_start(u), UG_OK);
+    snprintf(id, sizeof(id), "%s", ug_upload_id(u));
+    snprintf(incoming, sizeof(incoming), "%s.incoming", id);
+    cr_assert_eq(ug_upload_feed(u, body, len), UG_OK);
+    cr_assert(entry_exists(incoming), "stored files wait under the incoming name");
+    cr_assert(!entry_exists(id), "under the final name before the manifest exists");
+    const char *json;
+    size_t json_len;
+    cr_assert_eq(ug_upload_finish(u, &json, &json_len), UG_OK);
+    cr_assert(!entry_exists(incoming));
+    check_manifest(u, json, a, b, file_len, root); /* the manifest's paths name the final location, byte-exact */
+    ug_upload_release(u);
+    cr_assert(entry_exists(id));
+    cr_assert_eq(count_entries(root), 1);
     free(body);
 }
 
