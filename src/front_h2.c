@@ -268,6 +268,11 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     req->h = h;
     req->h.headers = req->headers;
     req->h.num_headers = kept;
+    if (h.host_error != NULL) { /* answered as on HTTP/1.1 (ug_front_refusal); the rest of its body is dropped */
+        s->kind = UG_H2_UPLOAD;
+        ug_front_refuse(req, UG_ERR_BAD_REQUEST, h.host_error);
+        return;
+    }
     if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_decide(config, &h, &route) != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
         if (ug_h2_pass_begin(s) != 0)
