@@ -20,6 +20,7 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitiz
 deps() {
     case "$1" in
     fuzz_origin) echo "policy/cors.c" ;;
+    fuzz_chunked) echo "chunked.c" ;;
     fuzz_jwt) echo "policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lcrypto -ljansson" ;;
     fuzz_multipart | fuzz_part_header) echo "multipart.c multipart_header.c delim_find.c" ;;
     fuzz_front_head)
@@ -37,7 +38,7 @@ deps() {
     esac
 }
 
-ALL="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head"
+ALL="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head fuzz_chunked"
 targets=${*:-$ALL}
 
 if ! command -v "$CC" >/dev/null 2>&1; then
