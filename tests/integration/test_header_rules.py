@@ -172,3 +172,19 @@ def test_trace_is_refused(make_gateway, make_capture, tmp_path, proto, path, met
     ok = send(gw, proto, PASS, [], body=b"", method="GET")  # the same gateway still forwards the rest
     assert ok.status == 201, ok
     assert [r["method"] for r in backend.log()] == ["GET"], backend.log()
+
+
+def test_connection_listed_fields_do_not_survive_an_h2c_upgrade(gateway):
+    from test_h2c_upgrade import UpgradedH2Conn, switched
+
+    c = UpgradedH2Conn(gateway, "GET", "/api/items", [("Connection", "X-Hop, x_other"), ("X-Hop", "1"),
+                                                     ("X-Other", "2"), ("X_Auth_Subject", "admin"), ("X-Kept", "yes")])
+    try:
+        assert switched(c), c.switch_head
+        res = c.wait_response(1)
+    finally:
+        c.close()
+    assert res.status == 200, res
+    [entry] = gateway.app_log()
+    fields = {k.lower() for k, _ in entry["headers"]}
+    assert "x-kept" in fields and not fields & {"x-hop", "x-other", "x_auth_subject", "x-auth-subject"}, fields
