@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "httpchar.h"
+
 enum state {
     SIZE_FIRST = 0, /* the first HEXDIG of a chunk-size */
     SIZE,           /* more HEXDIGs, or what follows them */
@@ -35,24 +37,6 @@ void ug_chunked_init(ug_chunked_decoder_t *d)
 {
     memset(d, 0, sizeof(*d));
     d->state = SIZE_FIRST;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* tchar (RFC 9110 5.6.2) */
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static int is_ws(unsigned char c)
@@ -121,7 +105,7 @@ static int size_line_byte(ug_chunked_decoder_t *d, unsigned char c)
     switch (d->state) {
     case SIZE_FIRST:
     case SIZE: {
-        int v = hex_value((char)c);
+        int v = ug_hex_value(c);
         if (v >= 0) {
             if (++d->digits > UG_CHUNKED_MAX_DIGITS)
                 return fail(d, "invalid chunked body: chunk size has too many digits");
@@ -149,7 +133,7 @@ static int size_line_byte(ug_chunked_decoder_t *d, unsigned char c)
             return fail(d, "invalid chunked body: chunk extension (only \";\" may follow whitespace)");
         return 0;
     case EXT_NAME_FIRST:
-        if (is_tchar(c))
+        if (ug_is_tchar(c))
             d->state = EXT_NAME;
         else if (!is_ws(c))
             return fail(d, "invalid chunked body: chunk extension name");
@@ -164,19 +148,19 @@ static int size_line_byte(ug_chunked_decoder_t *d, unsigned char c)
             d->state = SIZE_LF;
         else if (is_ws(c))
             d->state = EXT_NAME_BWS;
-        else if (!is_tchar(c) || d->state != EXT_NAME)
+        else if (!ug_is_tchar(c) || d->state != EXT_NAME)
             return fail(d, "invalid chunked body: chunk extension name");
         return 0;
     case EXT_VAL_FIRST:
         if (c == '"')
             d->state = EXT_QUOTED;
-        else if (is_tchar(c))
+        else if (ug_is_tchar(c))
             d->state = EXT_TOKEN;
         else if (!is_ws(c))
             return fail(d, "invalid chunked body: chunk extension value");
         return 0;
     case EXT_TOKEN:
-        return is_tchar(c) ? 0 : value_end_byte(d, c);
+        return ug_is_tchar(c) ? 0 : value_end_byte(d, c);
     case EXT_VAL_END:
         return value_end_byte(d, c);
     case EXT_QUOTED:
@@ -206,7 +190,7 @@ static int trailer_byte(ug_chunked_decoder_t *d, unsigned char c)
     case TRAILER_LINE:
         if (c == '\r')
             d->state = END_LF;
-        else if (is_tchar(c))
+        else if (ug_is_tchar(c))
             d->state = TRAILER_NAME;
         else /* bare LF, obs-fold, anything else */
             return fail(d, "invalid chunked body: trailer field");
@@ -214,7 +198,7 @@ static int trailer_byte(ug_chunked_decoder_t *d, unsigned char c)
     case TRAILER_NAME:
         if (c == ':')
             d->state = TRAILER_VALUE;
-        else if (!is_tchar(c))
+        else if (!ug_is_tchar(c))
             return fail(d, "invalid chunked body: trailer field name");
         return 0;
     case TRAILER_VALUE:

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "httpchar.h"
+
 static int name_is(const ug_header_t *h, const char *lc)
 {
     size_t l = strlen(lc);
@@ -144,7 +146,7 @@ int ug_front_absolute_target(const char *target, size_t len, const char **path, 
 
 static int is_hex(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return ug_hex_value((unsigned char)c) >= 0;
 }
 
 /* RFC 3986 2.3 unreserved and 2.2 sub-delims */

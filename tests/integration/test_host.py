@@ -7,19 +7,12 @@ from __future__ import annotations
 import pytest
 
 from checks import assert_error, assert_nothing_reached_app
-from harness import H2Conn, HTTP1Reader, connect, multipart_body, multipart_content_type, read_until_closed
+from harness import H2Conn, HTTP1Reader, connect, multipart_body, multipart_content_type
+from test_bad_heads import exchange
 
 PATHS = ["/upload", "/api/echo"]
 BAD = ["a b", "evil@good", "", "good:", "good:80x", "good:65536", "[::1", "[::g]:80", "a%zz"]
 FORM = multipart_body([{"name": "file", "filename": "a.txt", "data": b"hello", "content_type": "text/plain"}])
-
-
-def h1_exchange(gw, raw: bytes):
-    with connect(gw) as s:
-        s.sendall(raw)
-        res = HTTP1Reader(s).read_response()
-        rest = read_until_closed(s, 10)
-    return res, rest
 
 
 def h1_head(target: str, host: str) -> bytes:
@@ -30,7 +23,7 @@ def h1_head(target: str, host: str) -> bytes:
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("host", BAD)
 def test_http1_invalid_host_is_refused(gateway, path, host):
-    res, rest = h1_exchange(gateway, h1_head(path, host) + FORM)
+    res, rest = exchange(gateway, h1_head(path, host) + FORM)
     err = assert_error(res, 400, "bad_request")
     assert "Host" in err["message"], err
     assert res.header("connection") == "close" and rest == b"", (res, rest)
@@ -41,7 +34,7 @@ def test_http1_invalid_host_is_refused(gateway, path, host):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("authority", ["evil@good", "good:x", "a%zz", "[::1"])
 def test_http1_invalid_absolute_form_authority_is_refused(gateway, path, authority):
-    res, _ = h1_exchange(gateway, h1_head(f"http://{authority}{path}", gateway.authority) + FORM)
+    res, _ = exchange(gateway, h1_head(f"http://{authority}{path}", gateway.authority) + FORM)
     assert_error(res, 400, "bad_request")
     gateway.wait_store_empty(10)
     assert_nothing_reached_app(gateway)
