@@ -845,8 +845,14 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
 {
     struct ug_front_thread *ft;
     struct ug_front_conn *conn;
-    if (actx->expect_proxy_line || (ft = get_thread(actx->ctx)) == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
+    if (actx->expect_proxy_line) { /* never configured: uploadgate speaks no PROXY protocol */
         h2o_accept(actx, sock);
+        return;
+    }
+    if ((ft = get_thread(actx->ctx)) == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
+        /* Out of memory: closed rather than served by h2o's own HTTP/1, whose chunked decoder (picohttpparser) is
+         * lenient about chunk sizes (chunked.h) and which would stream no upload. */
+        h2o_socket_close(sock);
         return;
     }
     conn->sock = sock;
