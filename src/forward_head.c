@@ -3,35 +3,63 @@
  */
 #include "forward_head.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* Exact spelling, any case: for the fields uploadgate takes from a client (X-Forwarded-For values). */
 static int name_is(const char *name, size_t len, const char *lit)
 {
     size_t l = strlen(lit);
     return len == l && strncasecmp(name, lit, l) == 0;
 }
 
-static int name_has_prefix(const char *name, size_t len, const char *lit)
+/* A field name's byte as the drop decisions compare it: lower-case, '_' read as '-'. */
+static char fold(char c)
 {
-    size_t l = strlen(lit);
-    return len >= l && strncasecmp(name, lit, l) == 0;
+    return c == '_' ? '-' : (char)tolower((unsigned char)c);
+}
+
+/* a[0..n) and b[0..n) name the same field, '_' counting as '-' in either. */
+static int name_matches(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (fold(a[i]) != fold(b[i]))
+            return 0;
+    return 1;
+}
+
+int ug_header_name_is(const char *name, size_t len, const char *lc)
+{
+    size_t l = strlen(lc);
+    return len == l && name_matches(name, lc, l);
+}
+
+int ug_header_name_has_prefix(const char *name, size_t len, const char *lc)
+{
+    size_t l = strlen(lc);
+    return len >= l && name_matches(name, lc, l);
+}
+
+static int name_in(const char *name, size_t len, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; ++i)
+        if (ug_header_name_is(name, len, list[i]))
+            return 1;
+    return 0;
 }
 
 int ug_header_is_hop_by_hop(const char *name, size_t len)
 {
     static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
                                       "te",         "trailer",    "transfer-encoding", "upgrade",           "http2-settings"};
-    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); ++i)
-        if (name_is(name, len, hop[i]))
-            return 1;
-    return 0;
+    return name_in(name, len, hop, sizeof(hop) / sizeof(hop[0]));
 }
 
 /* Is `name` one of the comma-separated tokens of a Connection header value? */
-static int listed_in_connection(const char *name, size_t len, const char *v, size_t vlen)
+static int listed_in(const char *name, size_t len, const char *v, size_t vlen)
 {
     size_t i = 0;
     while (i < vlen) {
@@ -40,26 +68,40 @@ static int listed_in_connection(const char *name, size_t len, const char *v, siz
         size_t start = i;
         while (i < vlen && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
             ++i;
-        if (i > start && i - start == len && strncasecmp(v + start, name, len) == 0)
+        if (i > start && i - start == len && name_matches(v + start, name, len))
             return 1;
     }
     return 0;
 }
 
-int ug_header_drop_for_app(const char *name, size_t len, const ug_header_t *all, size_t n)
+int ug_header_listed_in_connection(const char *name, size_t len, const ug_header_t *all, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (name_is(all[i].name, all[i].name_len, "connection") && listed_in(name, len, all[i].value, all[i].value_len))
+            return 1;
+    return 0;
+}
+
+/* Fields of the client's that the manifest request writes itself or that describe the client's body. */
+static int is_own(const char *name, size_t len)
 {
     static const char *const own[] = {"content-length", "content-type",      "content-encoding", "expect",
                                       "host",           "x-forwarded-proto", "x-forwarded-host", "x-forwarded-for",
                                       "x-request-id"};
-    if (ug_header_is_hop_by_hop(name, len) || name_has_prefix(name, len, "x-uploadgate-"))
+    return name_in(name, len, own, sizeof(own) / sizeof(own[0]));
+}
+
+int ug_header_drop_for_app(const char *name, size_t len, const ug_header_t *all, size_t n)
+{
+    return ug_header_is_hop_by_hop(name, len) || ug_header_name_has_prefix(name, len, "x-uploadgate-") || is_own(name, len) ||
+           ug_header_listed_in_connection(name, len, all, n);
+}
+
+int ug_header_drop_for_pass(const char *name, size_t len, const ug_header_t *all, size_t n)
+{
+    if (ug_header_is_hop_by_hop(name, len) || ug_header_listed_in_connection(name, len, all, n))
         return 1;
-    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); ++i)
-        if (name_is(name, len, own[i]))
-            return 1;
-    for (size_t i = 0; i < n; ++i)
-        if (name_is(all[i].name, all[i].name_len, "connection") && listed_in_connection(name, len, all[i].value, all[i].value_len))
-            return 1;
-    return 0;
+    return memchr(name, '_', len) != NULL && (is_own(name, len) || ug_header_name_has_prefix(name, len, "x-uploadgate-"));
 }
 
 int ug_header_drop_for_client(const char *name, size_t len)
@@ -139,6 +181,9 @@ char *ug_forward_head_build(const ug_forward_meta_t *m, const ug_header_t *heade
         put(&o, h->value, h->value_len);
         put(&o, "\r\n", 2);
     }
+    /* uploadgate's own: after the client's, and never filtered (a Connection field cannot name them away) */
+    for (size_t i = 0; i < m->num_own; ++i)
+        put_header(&o, m->own[i].name, m->own[i].value, m->own[i].value_len);
 
     /* X-Forwarded-For: earlier proxies' values stay in order, the peer we saw comes last. */
     put_str(&o, "X-Forwarded-For: ");

@@ -17,16 +17,42 @@ typedef struct ug_header {
     size_t value_len;
 } ug_header_t;
 
-/* Hop-by-hop fields: Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, HTTP2-Settings. */
+/*
+ * Whether a client's field name is the field `lc` (lower-case, spelt with '-') for every decision to drop or strip
+ * a field: case-insensitive, and '_' in `name` counts as '-'. WSGI/CGI servers turn both "X-Auth-Subject" and
+ * "X_Auth_Subject" into HTTP_X_AUTH_SUBJECT, so a field uploadgate reserves, writes or strips must be recognised in
+ * either spelling. Only drop decisions use it: an underscore spelling is never taken for the field itself (not as
+ * the request id, not merged into X-Forwarded-For), it is dropped.
+ */
+int ug_header_name_is(const char *name, size_t len, const char *lc);
+/* The same comparison for a prefix ("x-uploadgate-"). */
+int ug_header_name_has_prefix(const char *name, size_t len, const char *lc);
+
+/* Hop-by-hop fields: Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, HTTP2-Settings (in
+ * either spelling, ug_header_name_is). */
 int ug_header_is_hop_by_hop(const char *name, size_t len);
+
+/* Whether `name` is one of the tokens of a Connection field among all[0..n) (RFC 9110 7.6.1), compared as
+ * ug_header_name_is does. */
+int ug_header_listed_in_connection(const char *name, size_t len, const ug_header_t *all, size_t n);
 
 /*
  * Whether a client request header must not reach the app with the manifest:
  * hop-by-hop fields, fields named in the request's Connection header(s), the
  * body's own fields (Content-Length, Content-Type, Content-Encoding, Expect),
- * Host, the X-Forwarded-* set uploadgate writes itself, and X-Uploadgate-*.
+ * Host, the X-Forwarded-* set uploadgate writes itself, X-Request-Id (written too) and X-Uploadgate-*; every name
+ * compared as ug_header_name_is does.
  */
 int ug_header_drop_for_app(const char *name, size_t len, const ug_header_t *all, size_t n);
+
+/*
+ * Whether a client request header must not reach the app on a pass-through request (h2o's reverse proxy): hop-by-hop
+ * fields and those named in Connection in any spelling, and the underscore spelling of every other name
+ * ug_header_drop_for_app drops. The exact spellings of those others are the pipeline's: the proxy frames the body,
+ * sets Host, merges X-Forwarded-For and replaces X-Forwarded-Proto. The caller strips the reserved names
+ * (ug_gate_is_reserved_header) as well, before it adds the X-Auth-* fields of its own.
+ */
+int ug_header_drop_for_pass(const char *name, size_t len, const ug_header_t *all, size_t n);
 
 /* Whether an app response header must not be relayed to the client: hop-by-hop fields, and Content-Length, Date and
  * Server, which uploadgate writes itself (Date may appear only once, RFC 9110 6.6.1); h2o's reverse proxy drops the
@@ -47,6 +73,8 @@ typedef struct ug_forward_meta {
     size_t request_id_len;
     uint64_t content_length; /* of the manifest */
     const char *signature;   /* X-Uploadgate-Signature value, or NULL when manifests are not signed */
+    const ug_header_t *own;  /* fields uploadgate adds for the app (X-Auth-*): names NUL-terminated, never filtered */
+    size_t num_own;
 } ug_forward_meta_t;
 
 /*

@@ -376,7 +376,7 @@ void ug_front_serve(struct ug_front_req *req)
     }
 
     req->body_left = req->h.content_length;
-    req->decoder.consume_trailer = 1;
+    ug_chunked_init(&req->decoder);
     if (has_body)
         req->tp->start_body(req);
     else

@@ -21,6 +21,7 @@
 
 #include <h2o.h>
 
+#include "chunked.h"
 #include "forward.h"
 #include "forward_head.h"
 #include "front_parse.h"
@@ -99,7 +100,7 @@ struct ug_front_req {
     struct timespec received_at;
     ug_upload_t *upload;
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
-    struct phr_chunked_decoder decoder;
+    ug_chunked_decoder_t decoder; /* BODY_CHUNKED (HTTP/1.1) */
     int body_read; /* the whole body has been read (HTTP/1.1: the connection may persist) */
     int responded; /* the response was given to the transport */
     ug_forward_t *forward;

@@ -268,6 +268,11 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     req->h = h;
     req->h.headers = req->headers;
     req->h.num_headers = kept;
+    if (h.host_error != NULL) { /* answered as on HTTP/1.1 (ug_front_refusal); the rest of its body is dropped */
+        s->kind = UG_H2_UPLOAD;
+        ug_front_refuse(req, UG_ERR_BAD_REQUEST, h.host_error);
+        return;
+    }
     /* every stream's path is checked, those with too many fields for the front included (h holds all of them) */
     char why[UG_ROUTE_MESSAGE_MAX];
     ug_front_verdict_t verdict = ug_front_decide(config, &h, &route, why, sizeof(why));
@@ -659,15 +664,12 @@ void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_
 }
 
 /* Fields of an HTTP/1.1 head that are about its connection, not the request: not carried into HTTP/2 (RFC 9113
- * 8.2.2). Host becomes :authority. */
-static int connection_specific(const ug_header_t *f)
+ * 8.2.2), those the Connection field names included (RFC 9110 7.6.1: once Connection is gone, nothing downstream
+ * could tell). Host becomes :authority. */
+static int connection_specific(const ug_front_head_t *h, const ug_header_t *f)
 {
-    static const char *const names[] = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "te"};
-    for (size_t i = 0; i != sizeof(names) / sizeof(names[0]); ++i)
-        if (h2o_memis(f->name, f->name_len, names[i], strlen(names[i])))
-            return 1;
-    return 0;
+    return ug_header_name_is(f->name, f->name_len, "host") || ug_header_is_hop_by_hop(f->name, f->name_len) ||
+           ug_header_listed_in_connection(f->name, f->name_len, h->headers, h->num_headers);
 }
 
 /* Stream 1 of an upgraded connection: the HTTP/1.1 request, complete and half-closed from the client's side (RFC 7540
@@ -691,7 +693,7 @@ static int upgrade_stream(struct ug_h2_conn *conn, const ug_h2_upgrade_t *up)
         s->scheme = h2o_iovec_init(H2O_STRLIT("http"));
         for (size_t i = 0; i != h->num_headers; ++i) {
             const ug_header_t *f = &h->headers[i];
-            if (!connection_specific(f))
+            if (!connection_specific(h, f))
                 add_field(s, h2o_strdup(&s->pool, f->name, f->name_len), h2o_strdup(&s->pool, f->value, f->value_len));
         }
         s->kind = UG_H2_PASS;

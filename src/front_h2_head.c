@@ -24,6 +24,8 @@ void ug_h2_head_scan(const ug_h2_request_head_t *in, ug_front_head_t *h)
         h->host = in->authority;
         h->host_len = in->authority_len;
         h->host_count = 1;
+        if (!ug_front_host_is_valid(in->authority, in->authority_len))
+            h->host_error = "the :authority is not a valid host[:port] (RFC 3986 3.2.2, 3.2.3)";
     }
     h->keep_alive = 1; /* a stream ending never ends the connection */
     if (in->end_stream) {

@@ -25,7 +25,8 @@ typedef struct ug_h2_request_head {
 /*
  * Fill *h from a stream's head and scan it (ug_front_head_scan): :authority stands for Host (RFC 9113 8.3.1), and
  * the body is framed by the stream - none when the HEADERS frame ended it, else content-length bytes when one was
- * sent (nghttp2 checks the DATA against it), else UG_FRONT_BODY_STREAM. Pointers in *h point into *in.
+ * sent (nghttp2 checks the DATA against it), else UG_FRONT_BODY_STREAM. An invalid :authority or host field sets
+ * h->host_error (the stream is then refused). Pointers in *h point into *in.
  */
 void ug_h2_head_scan(const ug_h2_request_head_t *in, ug_front_head_t *h);
 

@@ -432,18 +432,18 @@ static int process_body(struct ug_front_conn *conn)
         h2o_buffer_consume(&conn->sock->input, n);
         return body_fed(conn, fed, req->body_left == 0);
     }
-    /* Decoded in place (as h2o 2.2.5 lib/http1.c handle_chunked_entity_read); max_body is enforced by
-     * ug_upload_feed as decoded bytes pass. */
-    size_t size = in->size;
-    ssize_t r = phr_decode_chunked(&req->decoder, in->bytes, &size);
-    if (r == -1) {
-        ug_front_fail_upload(req, UG_ERR_BAD_REQUEST, "broken chunked encoding");
+    /* Decoded in place (chunked.h: strict RFC 9112 framing); max_body is enforced by ug_upload_feed as decoded bytes
+     * pass. On a framing error nothing reaches the app: the upload is removed and the connection closes. */
+    size_t size = in->size, rest;
+    ug_chunked_result_t r = ug_chunked_decode(&req->decoder, in->bytes, &size, &rest);
+    if (r == UG_CHUNKED_ERROR) {
+        ug_front_fail_upload(req, UG_ERR_BAD_REQUEST, req->decoder.error);
         return 0;
     }
-    in->size = size + (r > 0 ? (size_t)r : 0); /* the decoded data, then the bytes after the body */
+    in->size = size + rest; /* the decoded data, then the bytes after the body */
     fed = ug_front_feed(req, in->bytes, size);
     h2o_buffer_consume(&conn->sock->input, size);
-    return body_fed(conn, fed, r >= 0);
+    return body_fed(conn, fed, r == UG_CHUNKED_DONE);
 }
 
 /*
@@ -620,7 +620,8 @@ static void switch_to_h2(struct ug_front_conn *conn, size_t body_len)
 }
 
 /* What sock->input holds of the body: run the request once it is complete. Returns 1 while more is needed, 0 when the
- * request was run or refused (then conn may be gone). Chunked bodies are decoded in place, as lib/http1.c does. */
+ * request was run or refused (then conn may be gone). Chunked bodies are decoded in place (chunked.h), as lib/http1.c
+ * does with picohttpparser's lenient decoder; a framing error is a 400 and the connection closes. */
 static int pass_body_progress(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
@@ -635,22 +636,22 @@ static int pass_body_progress(struct ug_front_conn *conn)
             return 1;
         len = (size_t)req->h.content_length;
     } else {
-        size_t size = in->size - req->body_left; /* body_left: the decoded prefix so far */
-        ssize_t r = phr_decode_chunked(&req->decoder, in->bytes + req->body_left, &size);
+        size_t size = in->size - req->body_left, rest; /* body_left: the decoded prefix so far */
+        ug_chunked_result_t r = ug_chunked_decode(&req->decoder, in->bytes + req->body_left, &size, &rest);
         in->size = (size_t)req->body_left + size;
         req->body_left = in->size;
-        if (r != -1 && in->size > limit) {
+        if (r != UG_CHUNKED_ERROR && in->size > limit) {
             refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
             return 0;
         }
-        if (r == -1) {
-            refuse(conn, UG_ERR_BAD_REQUEST, "broken chunked encoding");
+        if (r == UG_CHUNKED_ERROR) {
+            refuse(conn, UG_ERR_BAD_REQUEST, req->decoder.error); /* a static message */
             return 0;
         }
-        if (r == -2)
+        if (r == UG_CHUNKED_INCOMPLETE)
             return 1;
         len = in->size;
-        in->size += (size_t)r; /* the bytes after the body: the next request */
+        in->size += rest; /* the bytes after the body: the next request */
     }
     h2o_socket_read_stop(conn->sock); /* pipelined bytes wait until the response is written */
     ug_front_set_timeout(conn, NULL); /* none while the app works */
@@ -701,7 +702,7 @@ static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
         }
         break;
     case UG_FRONT_BODY_CHUNKED:
-        req->decoder = (struct phr_chunked_decoder){.consume_trailer = 1};
+        ug_chunked_init(&req->decoder);
         req->body_left = 0;
         break;
     default:
@@ -850,8 +851,14 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
 {
     struct ug_front_thread *ft;
     struct ug_front_conn *conn;
-    if (actx->expect_proxy_line || (ft = get_thread(actx->ctx)) == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
+    if (actx->expect_proxy_line) { /* never configured: uploadgate speaks no PROXY protocol */
         h2o_accept(actx, sock);
+        return;
+    }
+    if ((ft = get_thread(actx->ctx)) == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
+        /* Out of memory: closed rather than served by h2o's own HTTP/1, whose chunked decoder (picohttpparser) is
+         * lenient about chunk sizes (chunked.h) and which would stream no upload. */
+        h2o_socket_close(sock);
         return;
     }
     conn->sock = sock;

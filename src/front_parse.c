@@ -3,8 +3,11 @@
  */
 #include "front_parse.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
+
+#include "httpchar.h"
 
 static int name_is(const ug_header_t *h, const char *lc)
 {
@@ -141,17 +144,106 @@ int ug_front_absolute_target(const char *target, size_t len, const char **path, 
     return 1;
 }
 
-static int hex_value(char c)
+static int is_hex(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return ug_hex_value((unsigned char)c) >= 0;
+}
+
+/* RFC 3986 2.3 unreserved and 2.2 sub-delims */
+static int is_unreserved_or_sub_delim(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=", c) != NULL;
+}
+
+/* reg-name = 1*( unreserved / pct-encoded / sub-delims ) (RFC 3986 3.2.2; an empty one names no host) */
+static int valid_reg_name(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; ++i) {
+        if (s[i] == '%') {
+            if (len - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+                return 0;
+            i += 2;
+        } else if (s[i] == '\0' || !is_unreserved_or_sub_delim(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
+static int valid_ipvfuture(const char *s, size_t len)
+{
+    size_t i = 1;
+    if (len < 4 || (s[0] != 'v' && s[0] != 'V'))
+        return 0;
+    while (i < len && is_hex(s[i]))
+        ++i;
+    if (i == 1 || i >= len - 1 || s[i] != '.')
+        return 0;
+    for (++i; i < len; ++i)
+        if (s[i] == '\0' || (s[i] != ':' && !is_unreserved_or_sub_delim(s[i])))
+            return 0;
+    return 1;
+}
+
+/* IP-literal = "[" ( IPv6address / IPvFuture ) "]", given without its brackets */
+static int valid_ip_literal(const char *s, size_t len)
+{
+    char text[INET6_ADDRSTRLEN];
+    unsigned char addr[16];
+    if (len != 0 && (s[0] == 'v' || s[0] == 'V'))
+        return valid_ipvfuture(s, len);
+    if (len == 0 || len >= sizeof(text) || memchr(s, '\0', len) != NULL)
+        return 0;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    return inet_pton(AF_INET6, text, addr) == 1;
+}
+
+/* port: 1 to 5 digits, at most 65535 (RFC 3986 allows none or more; nothing needs that) */
+static int valid_port(const char *s, size_t len)
+{
+    unsigned n = 0;
+    if (len == 0 || len > 5)
+        return 0;
+    for (size_t i = 0; i < len; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        n = n * 10 + (unsigned)(s[i] - '0');
+    }
+    return n <= 65535;
+}
+
+int ug_front_host_is_valid(const char *v, size_t len)
+{
+    size_t host_len;
+    int host_ok;
+    if (len != 0 && v[0] == '[') {
+        const char *close = memchr(v, ']', len);
+        if (close == NULL)
+            return 0;
+        host_len = (size_t)(close - v) + 1;
+        host_ok = valid_ip_literal(v + 1, host_len - 2);
+    } else {
+        const char *colon = memchr(v, ':', len);
+        host_len = colon != NULL ? (size_t)(colon - v) : len;
+        host_ok = valid_reg_name(v, host_len);
+    }
+    if (!host_ok)
+        return 0;
+    if (host_len == len)
+        return 1;
+    return v[host_len] == ':' && valid_port(v + host_len + 1, len - host_len - 1);
 }
 
 /* The byte a "%XX" at path[i] stands for, or -1 when path[i] does not start a valid one. */
 static int percent_byte(const char *path, size_t len, size_t i)
 {
-    if (path[i] != '%' || len - i < 3 || hex_value(path[i + 1]) < 0 || hex_value(path[i + 2]) < 0)
+    if (path[i] != '%' || len - i < 3 || ug_hex_value((unsigned char)path[i + 1]) < 0 || ug_hex_value((unsigned char)path[i + 2]) < 0)
         return -1;
-    return hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]);
+    return ug_hex_value((unsigned char)path[i + 1]) * 16 + ug_hex_value((unsigned char)path[i + 2]);
 }
 
 static int is_dot_segment(const char *seg, size_t len)
@@ -222,6 +314,8 @@ static void scan_target(ug_front_head_t *h)
         h->target_len = path_len;
         h->host = authority;
         h->host_len = authority_len;
+        if (!ug_front_host_is_valid(authority, authority_len))
+            h->host_error = "the request target's authority is not a valid host[:port]";
     }
     h->target_error = ug_target_message(ug_target_check(h->target, h->target_len));
 }
@@ -239,6 +333,7 @@ void ug_front_head_scan(ug_front_head_t *h)
     h->host = h->content_type = NULL;
     h->host_len = h->content_type_len = 0;
     h->host_count = 0;
+    h->host_error = NULL;
     h->target_error = NULL;
 
     for (size_t i = 0; i < h->num_headers; ++i) {
@@ -266,6 +361,8 @@ void ug_front_head_scan(ug_front_head_t *h)
             else
                 h->expect_other = 1;
         } else if (name_is(f, "host")) {
+            if (!ug_front_host_is_valid(f->value, f->value_len))
+                h->host_error = "the Host field is not a valid host[:port] (RFC 3986 3.2.2, 3.2.3)";
             if (h->host_count++ == 0) {
                 h->host = f->value;
                 h->host_len = f->value_len;
@@ -325,6 +422,10 @@ ug_err ug_front_refusal(const ug_front_head_t *h, const char **message)
     }
     if (h->host_count > 1 || (h->host_count == 0 && h->minor_version >= 1)) {
         *message = "an HTTP/1.1 request must carry exactly one Host field (RFC 9112 3.2)";
+        return UG_ERR_BAD_REQUEST;
+    }
+    if (h->host_error != NULL) {
+        *message = h->host_error;
         return UG_ERR_BAD_REQUEST;
     }
     if (h->framing_error != NULL) {

@@ -51,6 +51,8 @@ typedef struct ug_front_head {
     const char *host;          /* the Host field value (first one), NULL when absent; an absolute-form target's authority */
     size_t host_len;
     unsigned host_count;       /* Host fields */
+    const char *host_error;    /* static message when a Host field (or the authority standing for it) is not
+                                  ug_front_host_is_valid, else NULL */
     const char *target_error;  /* static message when the target is refused (ug_target_check, or a bad absolute URI), else NULL */
     const char *content_type; /* first Content-Type, NULL when absent */
     size_t content_type_len;
@@ -92,6 +94,15 @@ ug_target_problem_t ug_target_check(const char *target, size_t len);
 /* The 400 message for a problem (static), NULL for UG_TARGET_OK. */
 const char *ug_target_message(ug_target_problem_t p);
 
+/*
+ * Whether a Host field value, an absolute-form target's authority or an HTTP/2 :authority is RFC 3986
+ * `host [ ":" port ]` (RFC 9110 7.2, without userinfo): host a non-empty reg-name (unreserved, pct-encoded and
+ * sub-delims: an IPv4 address is one), or an IP-literal in brackets (an IPv6 address inet_pton reads, or
+ * IPvFuture); port, when the ':' is there, 1 to 5 digits up to 65535. The app builds URLs from it: "a b",
+ * "evil@good", "" or "host:x" must never reach it.
+ */
+int ug_front_host_is_valid(const char *v, size_t len);
+
 typedef enum ug_front_verdict {
     UG_FRONT_PIPELINE = 0, /* h2o's request pipeline serves it, on the front's connection or stream */
     UG_FRONT_TAKE,         /* the front serves it: an upload, or a CORS preflight, of *route */
@@ -113,7 +124,7 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
 
 /*
  * Whether the front refuses a head outright, whoever would serve it: several
- * Host fields, or none in HTTP/1.1 (RFC 9112 3.2), obsolete line folding
+ * Host fields, or none in HTTP/1.1 (RFC 9112 3.2), an invalid Host (ug_front_host_is_valid), obsolete line folding
  * (5.2), invalid body framing (6.1-6.3: ambiguous framing is how requests are
  * smuggled past a proxy), a target that is neither a path nor an absolute
  * http(s) URI (CONNECT's authority-form, OPTIONS *: uploadgate is no forward

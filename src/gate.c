@@ -3,6 +3,8 @@
  */
 #include "gate.h"
 
+#include "forward_head.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,13 @@
 
 int ug_gate_is_reserved_header(const char *name, size_t len)
 {
-    return (len == 14 && strncasecmp(name, "x-auth-subject", 14) == 0) ||
-           (len == 13 && strncasecmp(name, "x-auth-scopes", 13) == 0) ||
-           (len >= 13 && strncasecmp(name, "x-uploadgate-", 13) == 0);
+    return ug_header_name_is(name, len, "x-auth-subject") || ug_header_name_is(name, len, "x-auth-scopes") ||
+           ug_header_name_has_prefix(name, len, "x-uploadgate-");
+}
+
+int ug_gate_method_is_refused(const char *method, size_t len)
+{
+    return len == 5 && strncasecmp(method, "TRACE", 5) == 0;
 }
 
 static void deny(ug_gate_decision_t *d, ug_err err, const char *message)

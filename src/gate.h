@@ -59,7 +59,12 @@ void ug_gate_decide(const ug_config_t *config, const ug_route_t *route, ug_auth_
 void ug_gate_decision_clear(ug_gate_decision_t *d);
 
 /* Whether a client request header is one uploadgate writes itself for the app and must never take from a client:
- * X-Auth-Subject, X-Auth-Scopes and every X-Uploadgate-*. */
+ * X-Auth-Subject, X-Auth-Scopes and every X-Uploadgate-*, in either spelling ("X_Auth_Subject" too: ug_header_name_is). */
 int ug_gate_is_reserved_header(const char *name, size_t len);
+
+/* Whether uploadgate refuses the method outright, on every route (405): TRACE, in any case. h2o's pipeline would pass
+ * it to the app, whose echo of the request would hand a script the credentials and fields it cannot read itself
+ * (cross-site tracing); methods are case-sensitive (RFC 9110 9.1), but an app framework may not be. */
+int ug_gate_method_is_refused(const char *method, size_t len);
 
 #endif

@@ -234,16 +234,24 @@ static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending
                             on_forward_done, pd);
 }
 
-/* Client-sent headers that only uploadgate may write never travel on, whatever path the request takes. */
-static void strip_reserved_headers(h2o_req_t *req)
+/* Client-sent headers that only uploadgate may write never travel on, whatever path the request takes; nor do
+ * hop-by-hop fields, those the client's Connection field names (RFC 9110 7.6.1), and underscore spellings of the
+ * fields the pipeline writes itself (ug_header_drop_for_pass). Decided on the fields as received, before any goes:
+ * removing Connection first would forget what it named. uploadgate's X-Auth-* are added after this. */
+static void strip_client_headers(h2o_req_t *req)
 {
-    for (ssize_t i = 0; i < (ssize_t)req->headers.size;) {
-        const h2o_iovec_t *name = req->headers.entries[i].name;
-        if (ug_gate_is_reserved_header(name->base, name->len))
-            i = h2o_delete_header(&req->headers, i);
-        else
-            ++i;
+    size_t n = req->headers.size;
+    ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (n != 0 ? n : 1));
+    char *drop = h2o_mem_alloc_pool(&req->pool, n != 0 ? n : 1);
+    for (size_t i = 0; i != n; ++i) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        hs[i] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
+    for (size_t i = 0; i != n; ++i)
+        drop[i] = ug_gate_is_reserved_header(hs[i].name, hs[i].name_len) || ug_header_drop_for_pass(hs[i].name, hs[i].name_len, hs, n);
+    for (size_t i = n; i-- != 0;) /* from the end: deleting shifts only the entries after it */
+        if (drop[i])
+            h2o_delete_header(&req->headers, (ssize_t)i);
 }
 
 static void find_one(h2o_req_t *req, const h2o_token_t *token, const char **v, size_t *len)
@@ -393,7 +401,7 @@ static void note_request_id(h2o_req_t *req, struct pending *pd)
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     struct ug_handler *self = (void *)_self;
-    strip_reserved_headers(req);
+    strip_client_headers(req);
 
     /* Every request gets its state, for the access log and the metrics, holding the configuration it started with. */
     struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
@@ -420,6 +428,13 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     }
     route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
     pd->route = route;
+    if (ug_gate_method_is_refused(req->method.base, req->method.len)) {
+        if (route != NULL && !route->pass_through)
+            send_method_not_allowed(req, route);
+        else /* what the app would allow is the app's to say */
+            ug_handler_send_error(req, UG_ERR_METHOD_NOT_ALLOWED, "TRACE is not allowed");
+        return 0;
+    }
     if (route == NULL && config->cors == NULL)
         return -1; /* nothing to decide: the reverse proxy behind us passes it through */
 

@@ -39,8 +39,8 @@ static char *target_path(const ug_manifest_request_t *f, size_t *len)
 char *ug_manifest_request_head(const ug_manifest_request_t *f, size_t *len)
 {
     char *head = NULL, *target = NULL, *subject = NULL, *scopes = NULL;
-    ug_header_t *hs = malloc(sizeof(*hs) * (f->num_headers + 2));
-    size_t nh = 0, target_len = 0;
+    ug_header_t *hs = malloc(sizeof(*hs) * (f->num_headers + 1)), own[2];
+    size_t nh = 0, num_own = 0, target_len = 0;
     char signature[UG_SIGNATURE_MAX];
 
     if (hs == NULL || (target = target_path(f, &target_len)) == NULL)
@@ -54,6 +54,7 @@ char *ug_manifest_request_head(const ug_manifest_request_t *f, size_t *len)
         if (ug_gate_is_reserved_header(h->name, h->name_len))
             continue;
         hs[nh++] = *h;
+        /* the exact spelling only: "X_Request_Id" is dropped (ug_header_drop_for_app), never taken as the id */
         if (!request_id_seen && h->name_len == 12 && strncasecmp(h->name, "x-request-id", 12) == 0) {
             request_id_seen = 1; /* the first one decides, as h2o_find_header_by_str finds it */
             if (ug_request_id_is_acceptable(h->value, h->value_len)) {
@@ -64,9 +65,9 @@ char *ug_manifest_request_head(const ug_manifest_request_t *f, size_t *len)
     }
     if (f->gate != NULL && f->gate->authenticated) {
         if ((subject = ug_auth_subject_header(&f->gate->auth)) != NULL)
-            hs[nh++] = (ug_header_t){"X-Auth-Subject", 14, subject, strlen(subject)};
+            own[num_own++] = (ug_header_t){"X-Auth-Subject", 14, subject, strlen(subject)};
         if ((scopes = ug_auth_scopes_header(&f->gate->auth)) != NULL)
-            hs[nh++] = (ug_header_t){"X-Auth-Scopes", 13, scopes, strlen(scopes)};
+            own[num_own++] = (ug_header_t){"X-Auth-Scopes", 13, scopes, strlen(scopes)};
     }
     ug_forward_meta_t meta = {
         .method = f->method,
@@ -81,6 +82,8 @@ char *ug_manifest_request_head(const ug_manifest_request_t *f, size_t *len)
         .request_id = request_id,
         .request_id_len = request_id_len,
         .content_length = f->json_len,
+        .own = own,
+        .num_own = num_own,
     };
     if (f->sign_key != NULL) {
         if (ug_signature_render(f->sign_key, f->sign_key_len, f->now, f->json, f->json_len, signature) != 0)

@@ -36,13 +36,7 @@
 
 #include <string.h>
 
-/* RFC 9110 5.6.2: tchar. Header names and parameter names are tokens. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+#include "httpchar.h"
 
 /* Whitespace inside a part header value: SP, HT, and the CR LF of an obs-fold. */
 static int is_fws(unsigned char c)
@@ -92,11 +86,11 @@ static int media_type_is_form_data(const char *s, size_t len, size_t *pos)
 
     while (i < len && is_ows((unsigned char)s[i]))
         i++;
-    for (t = i; i < len && is_tchar((unsigned char)s[i]); i++)
+    for (t = i; i < len && ug_is_tchar((unsigned char)s[i]); i++)
         ;
     if (!ieq(s + t, i - t, "multipart") || i == len || s[i] != '/')
         return 0;
-    for (t = ++i; i < len && is_tchar((unsigned char)s[i]); i++)
+    for (t = ++i; i < len && ug_is_tchar((unsigned char)s[i]); i++)
         ;
     if (!ieq(s + t, i - t, "form-data"))
         return 0;
@@ -146,7 +140,7 @@ static int read_param_value(const char *s, size_t len, size_t *pos, char *out, s
         }
         i++; /* closing quote */
     } else {
-        for (; i < len && is_tchar((unsigned char)s[i]); i++) {
+        for (; i < len && ug_is_tchar((unsigned char)s[i]); i++) {
             if (out != NULL && n < cap)
                 out[n] = s[i];
             n++;
@@ -190,7 +184,7 @@ ug_err ug_multipart_boundary(const char *content_type, size_t len, char *out, si
             ;
         if (i == len || s[i] == ';')
             continue; /* empty parameter */
-        for (name = i; i < len && is_tchar((unsigned char)s[i]); i++)
+        for (name = i; i < len && ug_is_tchar((unsigned char)s[i]); i++)
             ;
         name_end = i;
         if (name_end == name || i == len || s[i] != '=')
@@ -272,7 +266,7 @@ static int parse_disposition(struct part_headers *h, const char *b, size_t i, si
     size_t t;
 
     i = skip_fws(b, i, end);
-    for (t = i; i < end && is_tchar((unsigned char)b[i]); i++)
+    for (t = i; i < end && ug_is_tchar((unsigned char)b[i]); i++)
         ;
     if (!ieq(b + t, i - t, "form-data"))
         return fail(h, t, "part Content-Disposition is not form-data (RFC 7578 4.2)");
@@ -286,7 +280,7 @@ static int parse_disposition(struct part_headers *h, const char *b, size_t i, si
         i = skip_fws(b, i + 1, end);
         if (i == end)
             break; /* a trailing ';' */
-        for (pname = i; i < end && is_tchar((unsigned char)b[i]); i++)
+        for (pname = i; i < end && ug_is_tchar((unsigned char)b[i]); i++)
             ;
         pname_end = i;
         i = skip_fws(b, i, end);
@@ -341,7 +335,7 @@ static int check_field(const char *b, size_t s, size_t e, size_t *colon, const c
 {
     size_t i, c;
 
-    for (c = s; c < e && is_tchar((unsigned char)b[c]); c++)
+    for (c = s; c < e && ug_is_tchar((unsigned char)b[c]); c++)
         ;
     if (c == e) {
         *why = "part header line without a colon";
@@ -439,17 +433,6 @@ static size_t decode_span(char *b, const struct span *v)
     return (size_t)(w - (b + v->off));
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 8187 3.2.1 attr-char */
 static int is_attr_char(unsigned char c)
 {
@@ -521,7 +504,7 @@ static long decode_ext_value(char *s, size_t len)
         unsigned char c = (unsigned char)*r;
         if (c == '%') {
             int hi, lo;
-            if (end - r < 3 || (hi = hex_value((unsigned char)r[1])) < 0 || (lo = hex_value((unsigned char)r[2])) < 0)
+            if (end - r < 3 || (hi = ug_hex_value((unsigned char)r[1])) < 0 || (lo = ug_hex_value((unsigned char)r[2])) < 0)
                 return -1;
             c = (unsigned char)(hi << 4 | lo);
             r += 3;

@@ -1,5 +1,6 @@
 /*
- * pico.h - the two picohttpparser functions the HTTP/1.1 front uses.
+ * pico.h - the picohttpparser function the HTTP/1.1 front uses (request bodies
+ * are decoded by chunked.h, not by picohttpparser's lenient phr_decode_chunked).
  *
  * libh2o-evloop 0.13.5 (h2o 2.2.5) exports picohttpparser's symbols but Debian
  * installs no picohttpparser.h (docs/architecture.md, "Build flags"). These declarations state the
@@ -31,22 +32,5 @@ struct phr_header {
  */
 int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
                       int *minor_version, struct phr_header *headers, size_t *num_headers, size_t last_len);
-
-/* Zero-filled before the first call of a body. consume_trailer = 1 also swallows the trailer section. */
-struct phr_chunked_decoder {
-    size_t bytes_left_in_chunk;
-    char consume_trailer;
-    char _hex_count;
-    char _state;
-};
-
-/*
- * Decode chunked transfer coding in place: buf[0..*bufsz) is rewritten so that
- * buf[0..*bufsz') holds the decoded data (*bufsz updated). Returns -2 when the
- * body is not complete yet (every input byte was used), -1 on a framing error,
- * or, at the end of the body, the number of bytes that followed it; those
- * bytes are moved to buf[*bufsz' .. *bufsz' + ret).
- */
-ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
 
 #endif

@@ -21,6 +21,7 @@ deps() {
     case "$1" in
     fuzz_origin) echo "policy/cors.c" ;;
     fuzz_stderr_lines) echo "log_stderr.c log.c strbuf.c utf8.c -ljansson" ;;
+    fuzz_chunked) echo "chunked.c" ;;
     fuzz_jwt) echo "policy/auth.c policy/jwt.c policy/jwks.c policy/b64url.c errors.c -lcrypto -ljansson" ;;
     fuzz_multipart | fuzz_part_header) echo "multipart.c multipart_header.c delim_find.c" ;;
     fuzz_front_head)
@@ -38,7 +39,7 @@ deps() {
     esac
 }
 
-ALL="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head fuzz_stderr_lines"
+ALL="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head fuzz_stderr_lines fuzz_chunked"
 targets=${*:-$ALL}
 
 if ! command -v "$CC" >/dev/null 2>&1; then

@@ -21,6 +21,8 @@
  *     keeps its segments through h2o's normalisation (as many '/' before and after), so the route is chosen on the
  *     segments the app is sent; a path that only resembles a route (ug_config_resembled_route) is always refused,
  *     and the refusal names that route;
+ *   - Host: a head whose Host field (or absolute-form authority) fails a reference reading of RFC 3986
+ *     host[:port] (characters, brackets, one port of 1-5 digits up to 65535) is always refused;
  *   - h2c upgrade only for HTTP/1.1 (or a later 1.x, RFC 9110 2.5) with exactly one HTTP2-Settings field, whose
  *     value it returns.
  *
@@ -153,6 +155,40 @@ static size_t count_slashes(const char *p, size_t len)
     return n;
 }
 
+/* A port as the reference reads it: 1 to 5 digits, at most 65535. */
+static int ref_port(const char *p, size_t len)
+{
+    if (len == 0 || len > 5 || strspn(p, "0123456789") < len)
+        return 0;
+    return atoi(p) <= 65535; /* p is followed by a non-digit or the end of an exact-size copy */
+}
+
+/* The reference for host[:port] (written apart from front_parse.c, deliberately coarser): allowed characters only,
+ * brackets only around the host, a non-empty host, and the port rule. Values are copied NUL-terminated first. */
+static int ref_host(const char *v, size_t len)
+{
+    char s[512];
+    if (len == 0 || len >= sizeof(s) || memchr(v, '\0', len) != NULL)
+        return len >= sizeof(s); /* long values: no verdict */
+    memcpy(s, v, len);
+    s[len] = '\0';
+    const char *rest;
+    if (s[0] == '[') {
+        char *close = strchr(s, ']');
+        if (close == NULL || close == s + 1 || strspn(s + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:.-_~!$&'()*+,;=") != (size_t)(close - s - 1))
+            return 0;
+        rest = close + 1;
+    } else {
+        size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=");
+        if (n == 0)
+            return 0;
+        rest = s + n;
+    }
+    if (*rest == '\0')
+        return 1;
+    return *rest == ':' && ref_port(rest + 1, strlen(rest + 1));
+}
+
 static int has_token(const ug_front_head_t *h, const char *token)
 {
     int any = 0;
@@ -244,12 +280,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (host_fields != h.host_count || (host_fields != 0) != (first_host != NULL))
         abort();
 
+    int bad_host = h.host != NULL && !ref_host(h.host, h.host_len);
+    for (size_t i = 0; i < h.num_headers; ++i)
+        bad_host |= name_is(&h.headers[i], "host") && !ref_host(h.headers[i].value, h.headers[i].value_len);
+    if (bad_host && h.host_error == NULL)
+        abort();
+
     const char *why = "unset";
     ug_err refusal = ug_front_refusal(&h, &why);
     int bad_target = reference_target_refused(h.target, h.target_len); /* an absolute form's path, once scanned */
     if (bad_target && h.target_error == NULL)
         abort();
-    int must_refuse = bad_target || h.malformed || h.framing_error != NULL || h.target_error != NULL || h.host_count > 1 ||
+    int must_refuse = bad_target || h.malformed || h.framing_error != NULL || h.target_error != NULL || h.host_count > 1 || bad_host ||
                       (h.host_count == 0 && h.minor_version >= 1) || (h.method_len == 7 && memcmp(h.method, "CONNECT", 7) == 0);
     if (must_refuse && refusal == UG_OK)
         abort();

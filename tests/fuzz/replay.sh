@@ -6,7 +6,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-targets="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head fuzz_stderr_lines"
+targets="fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head fuzz_stderr_lines fuzz_chunked"
 
 "$here/build.sh" || exit 1
 

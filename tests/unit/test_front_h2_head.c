@@ -107,3 +107,29 @@ Test(front_h2_head, unknown_length_and_no_date_or_server)
     cr_assert_eq(n, 1);
     assert_nv(&nva[0], ":status", "204");
 }
+
+Test(front_h2_head, invalid_authority_or_host_field_is_an_error)
+{
+    ug_header_t none[] = {H("accept", "*/*")};
+    ug_h2_request_head_t in = HEAD(none, 1);
+    ug_front_head_t h;
+    ug_h2_head_scan(&in, &h);
+    cr_assert_null(h.host_error);
+    in.authority = "evil@good";
+    in.authority_len = 9;
+    ug_h2_head_scan(&in, &h);
+    cr_assert_not_null(h.host_error);
+    in.authority = "good:99999";
+    in.authority_len = 10;
+    ug_h2_head_scan(&in, &h);
+    cr_assert_not_null(h.host_error);
+
+    ug_header_t bad_host[] = {H("host", "a b")};
+    ug_h2_request_head_t in2 = HEAD(bad_host, 1); /* a valid :authority does not excuse a bad host field */
+    ug_h2_head_scan(&in2, &h);
+    cr_assert_not_null(h.host_error);
+    in2.authority = NULL;
+    in2.authority_len = 0;
+    ug_h2_head_scan(&in2, &h);
+    cr_assert_not_null(h.host_error);
+}

@@ -516,3 +516,45 @@ Test(front_parse, find)
     cr_assert_eq(f->value[0], '1');
     cr_assert_null(ug_front_find(&h, "x-b", NULL));
 }
+
+Test(front_parse, host_values)
+{
+    static const char *const good[] = {"x", "files.example.com", "files.example.com:8443", "127.0.0.1", "127.0.0.1:80",
+                                       "[::1]", "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]:1", "[v1.fe80::a+en1]",
+                                       "a%2Db", "a_b~c", "h:65535", "h:0", "sub!$&'()*+,;=delims", "999.999.999.999"};
+    static const char *const bad[] = {"", "a b", "evil@good", "evil@good:80", "host:", "host:x", "host:65536",
+                                      "host:123456", "host:-1", ":80", "[::1", "::1", "[::1]x", "[::1]:", "[::g]",
+                                      "[]", "[v1.]", "[vz.a]", "a%2", "a%zz", "a/b", "a?b", "a#b", "a\"b", "h:80:80",
+                                      "a\tb", "[::1]:80:", "a\\b", "\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); ++i)
+        cr_assert(ug_front_host_is_valid(good[i], strlen(good[i])), "%s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
+        cr_assert_not(ug_front_host_is_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+    cr_assert_not(ug_front_host_is_valid("a\0b", 3));
+    cr_assert_not(ug_front_host_is_valid("[::1\0]", 6));
+}
+
+Test(front_parse, invalid_hosts_are_refused)
+{
+    ug_header_t space[] = {H("Host", "a b")};
+    ug_header_t at[] = {H("Host", "evil@good")};
+    ug_header_t empty[] = {H("Host", "")};
+    ug_header_t port[] = {H("Host", "good:80x")};
+    cr_assert_eq(refusal(1, space, 1, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, at, 1, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, empty, 1, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(1, port, 1, "Host"), UG_ERR_BAD_REQUEST);
+    cr_assert_eq(refusal(0, space, 1, "Host"), UG_ERR_BAD_REQUEST); /* HTTP/1.0 need not send one, but not a bad one */
+
+    /* an absolute-form target's authority stands for Host, and is held to the same rule */
+    ug_header_t ok[] = {H("Host", "x")};
+    ug_front_head_t h = head("GET", "http://a%zz:80/p", 1, ok, 1);
+    const char *why;
+    cr_assert_eq(ug_front_refusal(&h, &why), UG_ERR_BAD_REQUEST);
+    cr_assert(strstr(why, "authority") != NULL, "%s", why);
+    h = head("GET", "http://good.example:8080/p", 1, ok, 1);
+    cr_assert_eq(ug_front_refusal(&h, &why), UG_OK);
+    ug_header_t bad_field[] = {H("Host", "a b")};
+    h = head("GET", "http://good.example/p", 1, bad_field, 1); /* the field itself is still checked */
+    cr_assert_eq(ug_front_refusal(&h, &why), UG_ERR_BAD_REQUEST);
+}

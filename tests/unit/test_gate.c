@@ -167,6 +167,13 @@ Test(gate, reserved_headers)
     cr_assert(!ug_gate_is_reserved_header(S("x-auth-subjects")));
     cr_assert(!ug_gate_is_reserved_header(S("authorization")));
     cr_assert(!ug_gate_is_reserved_header(S("x-uploadgate")));
+    /* WSGI makes HTTP_X_AUTH_SUBJECT of the underscore spelling too */
+    cr_assert(ug_gate_is_reserved_header(S("X_Auth_Subject")));
+    cr_assert(ug_gate_is_reserved_header(S("x_auth-scopes")));
+    cr_assert(ug_gate_is_reserved_header(S("X_Uploadgate_Signature")));
+    cr_assert(ug_gate_is_reserved_header(S("x-uploadgate_other")));
+    cr_assert(!ug_gate_is_reserved_header(S("x_auth_subjects")));
+    cr_assert(!ug_gate_is_reserved_header(S("x_uploadgate")));
 }
 
 Test(gate, auth_route_without_a_checker_fails_closed)
@@ -179,4 +186,15 @@ Test(gate, auth_route_without_a_checker_fails_closed)
     cr_assert(!d.authenticated);
     cr_assert_str_eq(d.message, "authentication is not available");
     ug_gate_decision_clear(&d);
+}
+
+Test(gate, trace_is_refused_in_any_case)
+{
+    cr_assert(ug_gate_method_is_refused(S("TRACE")));
+    cr_assert(ug_gate_method_is_refused(S("trace")));
+    cr_assert(ug_gate_method_is_refused(S("TrAcE")));
+    cr_assert(!ug_gate_method_is_refused(S("TRACES")));
+    cr_assert(!ug_gate_method_is_refused(S("TRAC")));
+    cr_assert(!ug_gate_method_is_refused(S("GET")));
+    cr_assert(!ug_gate_method_is_refused(S("OPTIONS")));
 }

@@ -112,6 +112,19 @@ Test(manifest_request, reserved_headers_never_pass_and_request_id_is_checked)
     free(h);
 }
 
+Test(manifest_request, underscore_spellings_of_reserved_headers_never_pass)
+{
+    ug_header_t hs[] = {H("X_Auth_Subject", "forged"), H("x_auth_scopes", "admin"), H("X_Uploadgate_Signature", "forged"),
+                        H("X_Request_Id", "spoofed-id"), H("x-kept", "yes")};
+    char *h = build(0, "/upload", hs, 5, NULL);
+    cr_assert_null(strstr(h, "forged"), "%s", h);
+    cr_assert_null(strstr(h, "admin"), "%s", h);
+    cr_assert_null(strstr(h, "spoofed-id"), "%s", h);
+    cr_assert_not_null(strstr(h, "\r\nX-Request-Id: 0123456789abcdef0123456789abcdef\r\n"), "%s", h);
+    cr_assert_not_null(strstr(h, "\r\nx-kept: yes\r\n"), "%s", h);
+    free(h);
+}
+
 Test(manifest_request, signed_when_a_key_is_set)
 {
     char *h = build(0, "/upload", NULL, 0, (const unsigned char *)"k3y");
