@@ -294,7 +294,7 @@ class ExampleApp:
 
     def launch(self) -> "ExampleApp":
         env = dict(os.environ)
-        for k in ("UPLOADGATE_APP_DIR", "UPLOADGATE_STORAGE_DIR", "SLOW_SECONDS"):
+        for k in ("UPLOADGATE_APP_DIR", "UPLOADGATE_STORAGE_DIR", "SLOW_SECONDS", "SLOW_STATUS"):
             env.pop(k, None)
         env["EXAMPLE_APP_LOG"] = str(self.log_path)
         env["EXAMPLE_APP_DEST"] = str(self.dest)
