@@ -73,7 +73,9 @@ def test_zero_window_streams_hold_no_response_bodies_and_are_reset_after_body_id
     finally:
         stalled.close()
     peak_mib = proc_status_kib(gw.proc.pid, "VmHWM") / 1024
-    assert peak_mib < 100, f"uploadgate's peak RSS {peak_mib:.0f} MiB: the responses were buffered"
+    # The bound held is one backend read per stream and 4 MiB per connection; unbounded, one stream alone pins ~80 MiB
+    # in these 2 s.
+    assert peak_mib < 40, f"uploadgate's peak RSS {peak_mib:.0f} MiB: the responses were buffered"
     for r in results:
         # RST_STREAM(CANCEL); the connection's last stream may instead go with the connection (GOAWAY, NO_ERROR)
         assert r.status == 200 and not r.ended and (r.reset_code == 8 or (r.goaway == 0 and r.closed)), r
