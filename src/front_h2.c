@@ -170,6 +170,22 @@ static struct ug_h2_stream *new_stream(struct ug_h2_conn *conn, int32_t id)
     return s;
 }
 
+/* RFC 9113 5.1.1: a new stream's identifier must be greater than every one the client opened before; a HEADERS frame
+ * on a lower one that is no open stream is a connection error (PROTOCOL_ERROR). libnghttp2 1.52 cannot tell such an
+ * identifier from a stream it closed and forgot, so it ignores the frame (a server may answer on the reused stream): the
+ * check is the server's. Trailers (HEADERS on a stream still open) are not new streams. */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    if (hd->type != NGHTTP2_HEADERS || hd->stream_id % 2 == 0) /* even ones are libnghttp2's to refuse */
+        return 0;
+    if (hd->stream_id > conn->max_client_stream_id)
+        conn->max_client_stream_id = hd->stream_id;
+    else if (hd->stream_id < conn->max_client_stream_id && nghttp2_session_find_stream(session, hd->stream_id) == NULL)
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR); /* the frame is then ignored */
+    return 0;
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct ug_h2_conn *conn = user_data;
@@ -579,6 +595,7 @@ static int new_session(struct ug_h2_conn *conn)
         nghttp2_session_callbacks_del(cbs);
         return -1;
     }
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);

@@ -42,6 +42,7 @@ struct ug_h2_conn {
     int writing;
     int tls;
     int goaway;        /* GOAWAY submitted for shutdown */
+    int32_t max_client_stream_id; /* the highest stream the client opened (HEADERS), for RFC 9113 5.1.1 */
     unsigned requests; /* streams begun: before the first, an idle connection gets timeouts.header */
     char client_address[NI_MAXHOST];
 };
