@@ -452,6 +452,14 @@ struct orphan {
  * (settled, reported) when the app answers. `req` keeps only what its transport frees with it (head, acrh). Out of
  * memory, nothing moves.
  */
+/* Each loop runs on its own thread: the count is the thread's. */
+static _Thread_local size_t without_client;
+
+size_t ug_front_without_client(void)
+{
+    return without_client;
+}
+
 static void go_on_without_client(struct ug_front_req *req)
 {
     struct orphan *o = calloc(1, sizeof(*o));
@@ -478,6 +486,7 @@ static void go_on_without_client(struct ug_front_req *req)
     o->req.client_address = o->client_address;
     o->req.client_left = 1;
     ug_forward_move(o->req.forward, &o->req.forward, &o->req);
+    ++without_client;
 
     struct ug_front_req keep = {.tp = req->tp,
                                 .ft = req->ft,
@@ -493,6 +502,7 @@ static void go_on_without_client(struct ug_front_req *req)
 static void end_without_client(struct ug_front_req *req)
 {
     struct orphan *o = H2O_STRUCT_FROM_MEMBER(struct orphan, req, req);
+    --without_client;
     ug_front_req_end(req);
     free(o->method_target);
     free(o);

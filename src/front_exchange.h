@@ -148,4 +148,8 @@ void ug_front_finish_body(struct ug_front_req *req);
  * that cannot be arranged (out of memory) is the forward cancelled and the upload removed. */
 void ug_front_req_end(struct ug_front_req *req);
 
+/* Requests of the calling thread's loop that went on without their client (see ug_front_req_end) and wait for the
+ * app's answer: a graceful shutdown waits for them, within its grace, as for open connections. */
+size_t ug_front_without_client(void);
+
 #endif

@@ -91,3 +91,16 @@ def test_files_the_app_refused_go_when_the_client_left(make_gateway, proto, how)
     line = _access_line(gw)
     assert line["status"] == 422 and line.get("client_left") is True, line
     gw.wait_store_empty(10)
+
+
+@pytest.mark.parametrize("proto,how", [("h2c", "rst_stream")], ids=["h2c-rst_stream"])
+def test_a_graceful_stop_waits_for_the_app_of_a_client_that_left(make_gateway, proto, how):
+    """SIGTERM while the app has the manifest of a client that left: uploadgate still waits (within shutdown_grace) for
+    the app's answer, which decides the files, and logs it before it exits."""
+    gw = make_gateway(slow_seconds=SLOW)
+    m, shas = _upload_then_leave(gw, proto, how)
+    assert gw.stop() == 0
+    line = _access_line(gw)
+    assert line["status"] == 200 and line.get("client_left") is True, line
+    for n, f in enumerate(m["files"]):
+        assert hashlib.sha256(gw.local_path(m["id"], n).read_bytes()).hexdigest() == shas[n], n
