@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <h2o.h>
@@ -175,9 +176,31 @@ static void serve_metrics(ug_admin_t *admin, h2o_req_t *req)
     free(text);
 }
 
+/*
+ * RFC 9113 8.3.1: an empty :path makes a request malformed, a stream error of type PROTOCOL_ERROR (8.1.1). The admin
+ * listener is served by h2o's own HTTP/2 layer, and h2o 2.2.5 checks only that :path is present, so the request
+ * reaches this handler with an empty input path (HTTP/1.1 cannot send one). h2o's public API has no way for a handler
+ * to reset its stream, so the connection is ended instead, which RFC 9113 5.4.1 allows for any stream error: both
+ * directions of its socket are shut down (through the public conn->callbacks->get_socket), h2o reads the end of the
+ * stream on its next event and closes the connection on its own path; nothing is answered on it. The request is given
+ * a 400 for h2o's bookkeeping, which goes nowhere.
+ */
+static int end_malformed_h2(h2o_req_t *req)
+{
+    if (req->version < 0x200 || req->input.path.len != 0)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (sock != NULL)
+        shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+    h2o_send_error_400(req, "Bad Request", "malformed request", 0);
+    return 1;
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     ug_admin_t *admin = ((struct admin_handler *)_self)->admin;
+    if (end_malformed_h2(req))
+        return 0;
     const h2o_iovec_t p = req->path_normalized;
     int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
                  h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));

@@ -184,3 +184,10 @@ void ug_forward_cancel(ug_forward_t *f)
     *f->slot = NULL;
     forward_free(f);
 }
+
+void ug_forward_move(ug_forward_t *f, ug_forward_t **slot, void *data)
+{
+    f->slot = slot;
+    *slot = f;
+    f->data = data;
+}

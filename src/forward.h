@@ -54,7 +54,11 @@ typedef struct ug_forward ug_forward_t;
 int ug_forward_start(ug_forward_t **slot, ug_forward_ctx_t *fc, h2o_iovec_t head, h2o_iovec_t body, ug_forward_done_cb done,
                      void *data);
 
-/* Abandon a forward in flight (the client went away); the done callback is not called. */
+/* Abandon a forward in flight; the done callback is not called. */
 void ug_forward_cancel(ug_forward_t *f);
+
+/* Give a forward in flight a new owner: `slot` and `data` replace those given to ug_forward_start (the done callback
+ * stays). For an owner that moves (front_exchange.c: a request that outlives its client). */
+void ug_forward_move(ug_forward_t *f, ug_forward_t **slot, void *data);
 
 #endif

@@ -148,8 +148,10 @@ void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why)
     ug_front_respond_error(req, e, message[0] != '\0' ? message : NULL, NULL, 0);
 }
 
+static void end_without_client(struct ug_front_req *req);
+
 /* The app answered (or could not be reached): the upload is settled as on the buffered path (observe.c), then the
- * answer is relayed. */
+ * answer is relayed - or, when the client has left, only recorded. */
 static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     struct ug_front_req *req = data;
@@ -160,6 +162,12 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
     req->files = o.files;
     req->upload_bytes = o.stored_bytes;
     req->handed_over = o.handed_over;
+    if (req->client_left) {
+        req->status = res->err == UG_OK ? res->status : ug_err_status(res->err);
+        req->error = res->err;
+        end_without_client(req);
+        return;
+    }
 
     if (res->err != UG_OK) {
         char msg[200];
@@ -431,16 +439,90 @@ static void report(struct ug_front_req *req)
         .protocol = protocol_name(req),
         .subject = subject,
         .error = req->error != UG_OK ? ug_err_code(req->error) : NULL,
+        .client_left = req->client_left,
     };
     ug_observe_request(req->ft->shared.metrics, &r, 1, req->handed_over, req->upload_bytes);
     free(subject);
     req->begun = 0;
 }
 
+/* A request whose client left while the app has its manifest, moved off the transport (which frees its own memory):
+ * the request, with its head cut down to what the access line names (method and target, copied). */
+struct orphan {
+    struct ug_front_req req;
+    char client_address[NI_MAXHOST];
+    char *method_target; /* malloc'd: the method, then the target */
+};
+
+/*
+ * The client left after the whole body was sent and the manifest forwarded. The app may already be storing the files'
+ * paths, so its answer alone decides their fate: the forward goes on, owned by a heap copy of the request that ends
+ * (settled, reported) when the app answers. `req` keeps only what its transport frees with it (head, acrh). Out of
+ * memory, nothing moves.
+ */
+/* Each loop runs on its own thread: the count is the thread's. */
+static _Thread_local size_t without_client;
+
+size_t ug_front_without_client(void)
+{
+    return without_client;
+}
+
+static void go_on_without_client(struct ug_front_req *req)
+{
+    struct orphan *o = calloc(1, sizeof(*o));
+    char *mt = malloc(req->h.method_len + req->h.target_len + 1);
+    if (o == NULL || mt == NULL) {
+        free(o);
+        free(mt);
+        return;
+    }
+    if (req->h.method_len != 0)
+        memcpy(mt, req->h.method, req->h.method_len);
+    if (req->h.target_len != 0)
+        memcpy(mt + req->h.method_len, req->h.target, req->h.target_len);
+    o->method_target = mt;
+    o->req = *req;
+    o->req.head = NULL;
+    o->req.acrh = NULL;
+    o->req.h = (ug_front_head_t){.method = mt,
+                                 .method_len = req->h.method_len,
+                                 .target = mt + req->h.method_len,
+                                 .target_len = req->h.target_len,
+                                 .minor_version = req->h.minor_version};
+    snprintf(o->client_address, sizeof(o->client_address), "%s", req->client_address);
+    o->req.client_address = o->client_address;
+    o->req.client_left = 1;
+    ug_forward_move(o->req.forward, &o->req.forward, &o->req);
+    ++without_client;
+
+    struct ug_front_req keep = {.tp = req->tp,
+                                .ft = req->ft,
+                                .client_address = req->client_address,
+                                .tls = req->tls,
+                                .http2 = req->http2,
+                                .head = req->head,
+                                .acrh = req->acrh};
+    *req = keep;
+}
+
+/* The app answered a request whose client had left (on_forward_done settled its upload): report it and free it. */
+static void end_without_client(struct ug_front_req *req)
+{
+    struct orphan *o = H2O_STRUCT_FROM_MEMBER(struct orphan, req, req);
+    --without_client;
+    ug_front_req_end(req);
+    free(o->method_target);
+    free(o);
+}
+
 void ug_front_req_end(struct ug_front_req *req)
 {
+    if (req->forward != NULL && !req->client_left)
+        go_on_without_client(req); /* then only head and acrh are left here to free */
     report(req);
-    /* The app will never hear of an upload whose client is gone before its answer: remove it (unless keep_on_error). */
+    /* Out of memory for going on without the client: the app will never be heard, so the upload goes (unless
+     * keep_on_error). */
     if (req->forward != NULL) {
         ug_forward_cancel(req->forward);
         if (req->route->keep_on_error)

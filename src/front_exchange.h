@@ -114,6 +114,7 @@ struct ug_front_req {
     unsigned files;
     uint64_t upload_bytes;
     int handed_over;
+    int client_left; /* the client was gone before the response reached it (logged as "client_left") */
     char request_id[UG_REQUEST_ID_MAX + 1];
 };
 
@@ -144,9 +145,15 @@ void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
 int ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len);
 /* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */
 void ug_front_finish_body(struct ug_front_req *req);
-/* The request is over (answered, or its connection or stream gone): report it once (access line, metrics), cancel
- * the forward, remove an upload the app will never hear of, free everything, and zero it but for the transport
- * fields (tp, ft, client_address, tls, http2). */
+/* The request is over (answered, or its connection or stream gone): report it once (access line, metrics), free
+ * everything, and zero it but for the transport fields (tp, ft, client_address, tls, http2). A request whose manifest
+ * is at the app goes on without the transport: the app's answer alone decides its files' fate (< 400 kept, >= 400
+ * removed unless keep_on_error), and the access line, written then, has the app's status and client_left. Only when
+ * that cannot be arranged (out of memory) is the forward cancelled and the upload removed. */
 void ug_front_req_end(struct ug_front_req *req);
+
+/* Requests of the calling thread's loop that went on without their client (see ug_front_req_end) and wait for the
+ * app's answer: a graceful shutdown waits for them, within its grace, as for open connections. */
+size_t ug_front_without_client(void);
 
 #endif

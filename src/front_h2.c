@@ -56,8 +56,10 @@ static void free_stream(struct ug_h2_stream *s)
 }
 
 /* A stream's body may pause at most timeouts.body_idle: re-armed by each of its DATA frames (on = 1), stopped at its
- * end (on = 0). The other streams of the connection do not keep a stalled one alive. */
-static void watch_body(struct ug_h2_stream *s, int on)
+ * end (on = 0). Likewise a pass-through response holding bytes the client does not take (its flow-control window
+ * closed): re-armed by each DATA payload nghttp2 takes (front_h2_pass.c). The other streams of the connection do not
+ * keep a stalled one alive. */
+void ug_h2_watch_stream(struct ug_h2_stream *s, int on)
 {
     if (h2o_timeout_is_linked(&s->body_timeout))
         h2o_timeout_unlink(&s->body_timeout);
@@ -67,7 +69,7 @@ static void watch_body(struct ug_h2_stream *s, int on)
 
 static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
 {
-    watch_body(s, 0);
+    ug_h2_watch_stream(s, 0);
     s->reset = 1;
     nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, error_code);
     ug_h2_want_flush(s->conn);
@@ -168,6 +170,22 @@ static struct ug_h2_stream *new_stream(struct ug_h2_conn *conn, int32_t id)
     return s;
 }
 
+/* RFC 9113 5.1.1: a new stream's identifier must be greater than every one the client opened before; a HEADERS frame
+ * on a lower one that is no open stream is a connection error (PROTOCOL_ERROR). libnghttp2 1.52 cannot tell such an
+ * identifier from a stream it closed and forgot, so it ignores the frame (a server may answer on the reused stream): the
+ * check is the server's. Trailers (HEADERS on a stream still open) are not new streams. */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user_data)
+{
+    struct ug_h2_conn *conn = user_data;
+    if (hd->type != NGHTTP2_HEADERS || hd->stream_id % 2 == 0) /* even ones are libnghttp2's to refuse */
+        return 0;
+    if (hd->stream_id > conn->max_client_stream_id)
+        conn->max_client_stream_id = hd->stream_id;
+    else if (hd->stream_id < conn->max_client_stream_id && nghttp2_session_find_stream(session, hd->stream_id) == NULL)
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR); /* the frame is then ignored */
+    return 0;
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct ug_h2_conn *conn = user_data;
@@ -239,7 +257,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 {
     struct ug_front_req *req = &s->req;
     h2o_timeout_unlink(&s->head_timeout);
-    watch_body(s, !end_stream);
+    ug_h2_watch_stream(s, !end_stream);
     const ug_config_t *config = req->rt->config;
     if (s->head_too_large) {
         s->kind = UG_H2_UPLOAD;
@@ -300,7 +318,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 
 static void request_ended(struct ug_h2_stream *s)
 {
-    watch_body(s, 0);
+    ug_h2_watch_stream(s, 0);
     if (s->reset)
         return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
@@ -335,7 +353,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     (void)session, (void)flags;
     if (s == NULL || s->reset)
         return 0;
-    watch_body(s, 1);
+    ug_h2_watch_stream(s, 1);
     if (s->kind == UG_H2_PASS) {
         int r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : 0;
         if (r == -1)
@@ -374,7 +392,7 @@ static void set_timeout(struct ug_h2_conn *conn, h2o_timeout_t *timeout)
 }
 
 /* After every read and write: a pending write may wait at most timeouts.body_idle for the client to read (re-armed
- * each time); bodies have their own timers (watch_body), a connection without streams its deadline (set_idle). */
+ * each time); bodies and held responses have their own timers (ug_h2_watch_stream), a connection without streams its deadline (set_idle). */
 static void update_timeout(struct ug_h2_conn *conn)
 {
     set_timeout(conn, conn->writing ? &conn->ft->body_timeout : NULL);
@@ -398,8 +416,8 @@ static void on_head_timeout(h2o_timeout_entry_t *entry)
     close_conn(H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, head_timeout, entry)->conn);
 }
 
-/* A body silent for timeouts.body_idle: the stream is reset (CANCEL) without an answer; its upload is removed when
- * the stream closes. When it was the connection's only stream, the connection goes too (GOAWAY, then closed), as the
+/* A body silent, or a response not taken, for timeouts.body_idle: the stream is reset (CANCEL); its upload is removed,
+ * or its backend request cancelled (h2o's generator stopped), when the stream closes. When it was the connection's only stream, the connection goes too (GOAWAY, then closed), as the
  * HTTP/1.1 front closes an idle one; other streams of a busy connection are not disturbed. */
 static void on_body_timeout(h2o_timeout_entry_t *entry)
 {
@@ -590,6 +608,7 @@ static int new_session(struct ug_h2_conn *conn)
         nghttp2_session_callbacks_del(cbs);
         return -1;
     }
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
@@ -625,6 +644,7 @@ static struct ug_h2_conn *open_conn(struct ug_front_thread *ft, h2o_accept_ctx_t
     snprintf(conn->client_address, sizeof(conn->client_address), "%s", client_address);
     h2o_linklist_init_anchor(&conn->streams);
     h2o_linklist_init_anchor(&conn->to_proceed);
+    h2o_linklist_init_anchor(&conn->held_back);
     conn->timeout_entry.cb = on_timeout;
     conn->idle_entry.cb = on_idle_timeout;
     conn->flush_entry.cb = on_flush;

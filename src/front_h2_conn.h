@@ -31,6 +31,8 @@ struct ug_h2_conn {
     h2o_linklist_t link;       /* in ft->h2_conns */
     h2o_linklist_t streams;    /* every open stream */
     h2o_linklist_t to_proceed; /* pass-through streams whose response data was taken: h2o_proceed_response after */
+    h2o_linklist_t held_back;  /* pass-through streams waiting for pass_held to drop below UG_H2_PASS_CONN_HELD */
+    size_t pass_held;          /* response bytes h2o gave the pass-through streams that nghttp2 has not taken yet */
     h2o_timeout_entry_t timeout_entry;
     h2o_timeout_t *timeout;          /* the queue timeout_entry is linked to, NULL when none */
     h2o_timeout_entry_t idle_entry;  /* while no stream is open: timeouts.header (before the first) or keepalive */
@@ -40,6 +42,7 @@ struct ug_h2_conn {
     int writing;
     int tls;
     int goaway;        /* GOAWAY submitted for shutdown */
+    int32_t max_client_stream_id; /* the highest stream the client opened (HEADERS), for RFC 9113 5.1.1 */
     unsigned requests; /* streams begun: before the first, an idle connection gets timeouts.header */
     char client_address[NI_MAXHOST];
 };
@@ -50,9 +53,10 @@ struct ug_h2_stream {
     struct ug_h2_conn *conn;
     int32_t id;
     h2o_linklist_t link;              /* in conn->streams */
-    h2o_linklist_t proceed_link;      /* in conn->to_proceed */
+    h2o_linklist_t proceed_link;      /* in conn->to_proceed or conn->held_back */
     h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
-    h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame */
+    h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame; for a
+                                       * pass-through response, while it holds bytes the client does not take */
     enum ug_h2_kind kind;
     struct timeval began_at; /* its first HEADERS frame arrived */
     h2o_mem_pool_t pool;     /* copies of the request's fields */
@@ -74,6 +78,15 @@ struct ug_h2_stream {
 
 /* Ask for the session's frames to be written soon (from the event loop, outside any nghttp2 callback). */
 void ug_h2_want_flush(struct ug_h2_conn *conn);
+/* Arm (on = 1, from now) or stop the stream's timeouts.body_idle timer: on expiry the stream is reset (CANCEL). */
+void ug_h2_watch_stream(struct ug_h2_stream *s, int on);
+
+/* Response bytes of h2o's pipeline (the reverse proxy) one connection may hold before its pass-through streams get no
+ * more from the backend and no new one starts: what a client that does not open its flow-control windows can pin. */
+#define UG_H2_PASS_CONN_HELD (4 * 1024 * 1024)
+/* The receive buffer asked for a backend socket while it feeds an HTTP/2 stream: what one read of it can bring, and so
+ * what a stream holds beyond the bytes the client is taking. */
+#define UG_H2_PASS_UPSTREAM_RCVBUF (256 * 1024)
 /* ---- front_h2_pass.c ---- */
 
 /* The stream's head is complete and not the front's: hand it to h2o's pipeline (now, or at END_STREAM once its
@@ -84,7 +97,8 @@ int ug_h2_pass_begin(struct ug_h2_stream *s);
 int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len);
 /* END_STREAM for a pass-through stream: run h2o's pipeline on it. */
 void ug_h2_pass_end(struct ug_h2_stream *s);
-/* Response data was taken from this stream; after the flush, h2o may produce more. */
+/* Response data was taken from this stream (or it was held back): after the flush, h2o may produce more - unless the
+ * connection holds UG_H2_PASS_CONN_HELD, when it waits in conn->held_back. */
 void ug_h2_pass_proceed(struct ug_h2_stream *s);
 /* The stream is closed: dispose of h2o's request (stopping its generator) and free the pass-through state. */
 void ug_h2_pass_free(struct ug_h2_stream *s);

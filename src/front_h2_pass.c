@@ -11,9 +11,26 @@
  * The output stream keeps h2o's contract: the buffers given to do_send stay
  * valid until h2o_proceed_response, which is called once nghttp2 has copied
  * them into frames (read_data), from the connection's flush.
+ *
+ * Bounded buffering. h2o 2.2.5's reverse proxy reads the backend's response as
+ * fast as the backend sends it, whatever the client takes (lib/core/proxy.c
+ * on_body appends to the backend socket's input buffer until proceed): a
+ * client that keeps its flow-control window at 0 could pin whole responses in
+ * memory. So while a stream holds bytes nghttp2 has not taken, the backend
+ * socket is not read (its read callback is put aside and given back before
+ * h2o_proceed_response), and that socket's receive buffer is capped
+ * (UG_H2_PASS_UPSTREAM_RCVBUF) so one read brings a bounded amount. A
+ * connection holding UG_H2_PASS_CONN_HELD gets nothing more from the backend
+ * for any stream, and starts no new pass-through request, until the client
+ * takes some (conn->held_back). A response that holds bytes and makes no
+ * progress for timeouts.body_idle resets its stream, which stops h2o's
+ * generator and cancels the backend request. While the backend is not read,
+ * its own timeout (backend.timeout) still runs: a stream paused that long ends
+ * in an error (RST_STREAM), as a stalled backend would.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "front_h2_conn.h"
 
@@ -26,7 +43,69 @@ struct ug_h2_pass {
     size_t next_buf, buf_off;
     h2o_send_state_t state;
     int headers_sent;
+    int started;                /* h2o_process_request was called (not held back at END_STREAM) */
+    size_t held;                /* bytes of bufs nghttp2 has not taken, counted in conn->pass_held */
+    h2o_socket_cb upstream_read; /* the backend socket's read callback while it is paused, NULL otherwise */
+    int upstream_capped;        /* its receive buffer was capped */
 };
+
+/* The first fields of h2o 2.2.5's reverse-proxy generator (lib/core/proxy.c struct rp_generator_t), the only
+ * generator in uploadgate's pipeline that streams. Trusted only when they point back at each other: the generator at
+ * this request, its h2o_http1client's data at the generator. */
+struct proxy_generator_head {
+    h2o_generator_t super;
+    h2o_req_t *src_req;
+    h2o_http1client_t *client;
+};
+
+/* The backend socket feeding this request through h2o's proxy; NULL when there is none (any other generator, or the
+ * backend's response already read whole). */
+static h2o_socket_t *upstream_socket(struct ug_h2_pass *p)
+{
+    struct proxy_generator_head *g = (struct proxy_generator_head *)p->req._generator;
+    if (g == NULL || g->src_req != &p->req || g->client == NULL || g->client->data != g)
+        return NULL;
+    return g->client->sock;
+}
+
+static void pause_upstream(struct ug_h2_pass *p)
+{
+    h2o_socket_t *sock = upstream_socket(p);
+    if (sock == NULL || sock->_cb.read == NULL)
+        return;
+    if (!p->upstream_capped) { /* best effort: a socket that refuses keeps reading in larger steps */
+        int size = UG_H2_PASS_UPSTREAM_RCVBUF;
+        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        p->upstream_capped = 1;
+    }
+    p->upstream_read = sock->_cb.read;
+    h2o_socket_read_stop(sock);
+}
+
+static void resume_upstream(struct ug_h2_pass *p)
+{
+    h2o_socket_cb cb = p->upstream_read;
+    p->upstream_read = NULL;
+    h2o_socket_t *sock = cb != NULL ? upstream_socket(p) : NULL;
+    if (sock != NULL && sock->_cb.read == NULL)
+        h2o_socket_read_start(sock, cb);
+}
+
+/* nghttp2 took n of the stream's held bytes. Below the connection's bound again, the held-back streams may go on. */
+static void release_held(struct ug_h2_pass *p, size_t n)
+{
+    struct ug_h2_conn *conn = p->s->conn;
+    p->held -= n;
+    conn->pass_held -= n;
+    if (conn->pass_held < UG_H2_PASS_CONN_HELD && !h2o_linklist_is_empty(&conn->held_back)) {
+        while (!h2o_linklist_is_empty(&conn->held_back)) {
+            h2o_linklist_t *l = conn->held_back.next;
+            h2o_linklist_unlink(l);
+            h2o_linklist_insert(&conn->to_proceed, l);
+        }
+        ug_h2_want_flush(conn);
+    }
+}
 
 /* What h2o's own protocol layers record for the access logger (lib/http2/stream.c, lib/http1.c): when the response
  * began and ended; request_begin_at and request_body_begin_at are set as the request arrives. */
@@ -76,6 +155,10 @@ static ssize_t read_data(nghttp2_session *session, int32_t stream_id, uint8_t *b
         }
     }
     p->req.bytes_sent += n;
+    if (n != 0) {
+        release_held(p, n);
+        ug_h2_watch_stream(p->s, p->held != 0); /* progress: body_idle counts from here while bytes remain */
+    }
     if (p->next_buf < p->bufs.size)
         return (ssize_t)n;
     switch (p->state) {
@@ -133,6 +216,13 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
     p->state = state;
     for (size_t i = 0; i != bufcnt; ++i)
         total += bufs[i].len;
+    p->held += total;
+    conn->pass_held += total;
+    if (total != 0) {
+        ug_h2_watch_stream(p->s, 1);
+        if (state == H2O_SEND_STATE_IN_PROGRESS) /* nothing more from the backend until the client takes these */
+            pause_upstream(p);
+    }
     if (!p->headers_sent) {
         p->headers_sent = 1;
         send_headers(p, state != H2O_SEND_STATE_IN_PROGRESS && total == 0);
@@ -206,18 +296,37 @@ void ug_h2_pass_end(struct ug_h2_stream *s)
     struct ug_h2_pass *p = s->pass;
     if (p->body->size != 0)
         p->req.entity = h2o_iovec_init(p->body->bytes, p->body->size);
+    if (s->conn->pass_held >= UG_H2_PASS_CONN_HELD) { /* started when the client has taken some (release_held) */
+        h2o_linklist_insert(&s->conn->held_back, &s->proceed_link);
+        return;
+    }
+    p->started = 1;
     h2o_process_request(&p->req);
 }
 
 void ug_h2_pass_proceed(struct ug_h2_stream *s)
 {
-    if (s->pass != NULL && s->pass->state == H2O_SEND_STATE_IN_PROGRESS)
-        h2o_proceed_response(&s->pass->req);
+    struct ug_h2_pass *p = s->pass;
+    if (p == NULL)
+        return;
+    if (s->conn->pass_held >= UG_H2_PASS_CONN_HELD) {
+        h2o_linklist_insert(&s->conn->held_back, &s->proceed_link);
+        return;
+    }
+    if (!p->started) {
+        p->started = 1;
+        h2o_process_request(&p->req);
+    } else if (p->state == H2O_SEND_STATE_IN_PROGRESS) {
+        resume_upstream(p);
+        h2o_proceed_response(&p->req);
+    }
 }
 
 void ug_h2_pass_free(struct ug_h2_stream *s)
 {
     struct ug_h2_pass *p = s->pass;
+    s->conn->pass_held -= p->held;
+    p->upstream_read = NULL; /* the generator's stop closes the backend socket */
     stamp(p, &p->req.timestamps.response_end_at); /* a stream reset before its response ended */
     h2o_dispose_request(&p->req);                 /* stops a generator still running; runs the access loggers */
     h2o_buffer_dispose(&p->body);

@@ -227,6 +227,10 @@ static void build_access(ug_strbuf_t *b, const ug_access_record_t *r)
         put_key(b, "error");
         put_cstring_or_null(b, r->error);
     }
+    if (r->client_left) {
+        put_key(b, "client_left");
+        ug_strbuf_puts(b, "true");
+    }
     ug_strbuf_puts(b, "}");
 }
 

@@ -68,6 +68,7 @@ typedef struct ug_access_record {
     const char *protocol; /* "HTTP/1.1", "HTTP/2", ... (NULL logs as null) */
     const char *subject;  /* auth subject or NULL */
     const char *error;    /* uploadgate's error code (e.g. "file_too_large") or NULL */
+    int client_left;      /* the client was gone before the response reached it (status is still the one decided) */
 } ug_access_record_t;
 
 /*
@@ -76,7 +77,7 @@ typedef struct ug_access_record {
  *   time ("2026-11-25T22:42:33.123Z": RFC 3339, UTC, milliseconds), level ("info"),
  *   msg ("request"), request_id (string|null), route (string|null), method, path,
  *   status, bytes_in, bytes_out, files, duration_s (seconds, 6 decimals), client,
- *   protocol, then subject and error, each only when non-NULL.
+ *   protocol, then subject and error, each only when non-NULL, then client_left (true) only when set.
  */
 char *ug_log_access_json(const ug_access_record_t *r, size_t *len);
 /* Writes the access line to the access fd, unless the level is above info. */

@@ -17,6 +17,7 @@
 
 #include <h2o.h>
 
+#include "front_exchange.h"
 #include "front_http1.h"
 #include "handler.h"
 
@@ -304,7 +305,8 @@ static void *worker_main(void *arg)
     close_listeners(w);
     h2o_context_request_shutdown(&w->ctx);
     uint64_t deadline = h2o_now(w->ctx.loop) + s->grace_ms;
-    while (w->open_conns != 0 && h2o_now(w->ctx.loop) < deadline)
+    /* Connections, and uploads whose client left while the app has their manifest: its answer decides their files. */
+    while ((w->open_conns != 0 || ug_front_without_client() != 0) && h2o_now(w->ctx.loop) < deadline)
         h2o_evloop_run(w->ctx.loop, 100);
     return NULL;
 }

@@ -15,6 +15,7 @@ Environment:
   EXAMPLE_APP_LOG         if set, one JSON line per received request is appended
                           to this file (used by the integration tests)
   SLOW_SECONDS            how long POST /slow sleeps (default 3)
+  SLOW_STATUS             the status POST /slow then answers with (default 200)
   UPLOADGATE_SIGNING_KEY_FILE  if set, manifests must carry a valid
                           X-Uploadgate-Signature made with this key (the same
                           file as uploadgate's backend.signing_key_file)
@@ -382,7 +383,7 @@ def upload_reject(manifest: Manifest):
 async def slow():
     seconds = float(os.environ.get("SLOW_SECONDS", "3"))
     await asyncio.sleep(seconds)
-    return {"slept": seconds}
+    return JSONResponse({"slept": seconds}, status_code=int(os.environ.get("SLOW_STATUS", "200")))
 
 
 # --------------------------------------------------------------------------

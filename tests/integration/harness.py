@@ -294,7 +294,7 @@ class ExampleApp:
 
     def launch(self) -> "ExampleApp":
         env = dict(os.environ)
-        for k in ("UPLOADGATE_APP_DIR", "UPLOADGATE_STORAGE_DIR", "SLOW_SECONDS"):
+        for k in ("UPLOADGATE_APP_DIR", "UPLOADGATE_STORAGE_DIR", "SLOW_SECONDS", "SLOW_STATUS"):
             env.pop(k, None)
         env["EXAMPLE_APP_LOG"] = str(self.log_path)
         env["EXAMPLE_APP_DEST"] = str(self.dest)
@@ -927,9 +927,11 @@ class H2Result(_ResponseReading):
 class H2Conn:
     """A minimal blocking HTTP/2 client connection for tests."""
 
-    def __init__(self, gw: Gateway, tls: bool = False, timeout: float = 30.0):
+    def __init__(self, gw: Gateway, tls: bool = False, timeout: float = 30.0, settings: Optional[Dict[int, int]] = None):
+        """`settings`: the client's initial SETTINGS (h2.settings.SettingCodes -> value) instead of h2's defaults."""
         import h2.config
         import h2.connection
+        import h2.settings
 
         self.timeout = timeout
         s = socket.create_connection((gw.listen_host, gw.tls_port if tls else gw.port), timeout=timeout)
@@ -943,6 +945,8 @@ class H2Conn:
         self.authority = gw.tls_authority if tls else gw.authority
         self.scheme = "https" if tls else "http"
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        if settings:
+            self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
         self.conn.initiate_connection()
         self.conn.increment_flow_control_window(16 * MiB)
         self.results: Dict[int, H2Result] = {}

@@ -148,10 +148,12 @@ Test(log, access_line_fields_and_key_order)
     r.error = "file_too_large";
     r.status = 413;
     r.files = 0;
+    r.client_left = 1;
     json_t *doc = access_doc(&r);
 
-    static const char *const keys[] = {"time",     "level",     "msg",   "request_id", "route",  "method",   "path",    "status",
-                                       "bytes_in", "bytes_out", "files", "duration_s", "client", "protocol", "subject", "error"};
+    static const char *const keys[] = {"time",     "level",  "msg",      "request_id", "route", "method",
+                                       "path",     "status", "bytes_in", "bytes_out",  "files", "duration_s",
+                                       "client",   "protocol", "subject", "error",      "client_left"};
     assert_keys(doc, keys, sizeof(keys) / sizeof(keys[0]));
 
     cr_assert_str_eq(json_string_value(json_object_get(doc, "time")), "2026-11-25T19:00:00.123Z");
@@ -167,6 +169,7 @@ Test(log, access_line_fields_and_key_order)
     cr_assert_float_eq(json_real_value(json_object_get(doc, "duration_s")), 1.25, 1e-12);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "subject")), "alice");
     cr_assert_str_eq(json_string_value(json_object_get(doc, "error")), "file_too_large");
+    cr_assert(json_is_true(json_object_get(doc, "client_left")));
     json_decref(doc);
 }
 
@@ -180,6 +183,7 @@ Test(log, null_route_and_request_id_are_json_null_and_optional_members_absent)
     cr_assert(json_is_null(json_object_get(doc, "request_id")));
     cr_assert_null(json_object_get(doc, "subject"));
     cr_assert_null(json_object_get(doc, "error"));
+    cr_assert_null(json_object_get(doc, "client_left"));
     json_decref(doc);
 
     r = base;
