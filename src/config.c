@@ -61,6 +61,7 @@ static int h_listen_address(ug_cfg_errout *eo, const ug_ynode *n, void *field, c
 static const ug_cfg_key tls_keys[] = {
     {"certificate", ug_cfg_string, AT(ug_listen_t, tls_certificate), REQUIRED},
     {"key", ug_cfg_string, AT(ug_listen_t, tls_key), REQUIRED},
+    {"ciphers", ug_cfg_string, AT(ug_listen_t, tls_ciphers)}, /* checked by OpenSSL when the listener starts */
     {.name = NULL},
 };
 
@@ -461,6 +462,7 @@ void ug_config_free(ug_config_t *c)
         free(c->listen[i].host);
         free(c->listen[i].tls_certificate);
         free(c->listen[i].tls_key);
+        free(c->listen[i].tls_ciphers);
     }
     free(c->listen);
     free(c->backend.url);

@@ -35,7 +35,14 @@ typedef struct ug_listen {
     uint16_t port;
     char *tls_certificate; /* NULL: cleartext (HTTP/1.1 + h2c) */
     char *tls_key;
+    char *tls_ciphers;     /* tls.ciphers: OpenSSL cipher list for TLS 1.2; NULL = UG_TLS12_CIPHERS (TLS 1.3 keeps OpenSSL's) */
 } ug_listen_t;
+
+/* The TLS 1.2 default: forward-secret AEAD suites only (ECDHE key exchange, AES-GCM or ChaCha20-Poly1305); static-RSA
+ * and CBC suites (AES128-SHA, AES256-SHA256, ...) are refused at the handshake. */
+#define UG_TLS12_CIPHERS                                                                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 typedef struct ug_limits {
     uint64_t max_body;       /* bytes of request body; default 1 GiB */

@@ -80,7 +80,8 @@ const char *ug_runtime_restart_needed(const ug_config_t *boot, const ug_config_t
     for (size_t i = 0; what == NULL && i < boot->listen_count; ++i)
         if (str_differs(boot->listen[i].address, next->listen[i].address) ||
             str_differs(boot->listen[i].tls_certificate, next->listen[i].tls_certificate) ||
-            str_differs(boot->listen[i].tls_key, next->listen[i].tls_key))
+            str_differs(boot->listen[i].tls_key, next->listen[i].tls_key) ||
+            str_differs(boot->listen[i].tls_ciphers, next->listen[i].tls_ciphers))
             what = "listen";
     if (what == NULL && boot->threads != next->threads)
         what = "threads";

@@ -62,7 +62,11 @@ static SSL_CTX *make_ssl_ctx(const ug_listen_t *l, char *errbuf, size_t errlen)
     if (ssl == NULL)
         goto Error;
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* TLS 1.2 only: OpenSSL's TLS 1.3 suites (SSL_CTX_set_ciphersuites) are all forward-secret AEAD and stay. A list
+     * that selects nothing fails here, so a typo stops start-up instead of leaving TLS 1.2 without suites. */
+    if (SSL_CTX_set_cipher_list(ssl, l->tls_ciphers != NULL ? l->tls_ciphers : UG_TLS12_CIPHERS) != 1)
+        goto Error;
     if (SSL_CTX_use_certificate_chain_file(ssl, l->tls_certificate) != 1)
         goto Error;
     if (SSL_CTX_use_PrivateKey_file(ssl, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl) != 1)
@@ -79,12 +83,13 @@ Error : {
 }
 }
 
-int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, size_t errlen)
+/* A socket for `l`, bound, and listening when `do_listen`; -1 with "listen ADDRESS: reason" in errbuf and errno set. */
+static int bind_socket(const ug_listen_t *l, int reuseport, int do_listen, char *errbuf, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[8];
-    int fd = -1, on = 1;
+    int fd = -1, on = 1, why = 0;
     snprintf(port, sizeof(port), "%u", (unsigned)l->port);
     int gai = getaddrinfo(l->host, port, &hints, &res);
     if (gai != 0) {
@@ -95,14 +100,42 @@ int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, siz
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
         (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
         (res->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        set_err(errbuf, errlen, "listen %s: %s", l->address, strerror(errno));
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || (do_listen && listen(fd, SOMAXCONN) != 0)) {
+        why = errno;
+        set_err(errbuf, errlen, "listen %s: %s", l->address, strerror(why));
         if (fd != -1)
             close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
+    errno = why; /* for the caller: the failing call's, not close's */
     return fd;
+}
+
+int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, size_t errlen)
+{
+    return bind_socket(l, reuseport, 1, errbuf, errlen);
+}
+
+/*
+ * Whether another process holds `l`'s address. The workers' sockets use SO_REUSEPORT, which lets any process of the
+ * same user bind the same address too: a second uploadgate (or anything else with SO_REUSEPORT) would then start
+ * without a word and the kernel would hand it part of the connections. A socket bound without SO_REUSEPORT conflicts
+ * with every socket already bound there, so binding one (and closing it at once, before the workers bind theirs)
+ * tells. SO_REUSEADDR keeps connections in TIME_WAIT from a previous run out of it. UG_OK, or UG_ERR_CONFIG with
+ * the address named in errbuf.
+ */
+static ug_err check_address_free(const ug_listen_t *l, char *errbuf, size_t errlen)
+{
+    int fd = bind_socket(l, 0, 0, errbuf, errlen);
+    if (fd == -1 && errno == EADDRINUSE) {
+        set_err(errbuf, errlen, "listen %s: %s", l->address, "the address is in use by another process; not starting");
+        return UG_ERR_CONFIG;
+    }
+    if (fd == -1)
+        return UG_ERR_CONFIG;
+    close(fd);
+    return UG_OK;
 }
 
 /* The spool directory takes h2o's spilled request bodies: on the storage volume, never tmpfs /tmp (libh2o guide, 5). */
@@ -207,6 +240,9 @@ ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_serve
             goto Error;
     if ((e = setup_h2o(s, errbuf, errlen)) != UG_OK)
         goto Error;
+    for (size_t i = 0; i < config->listen_count; ++i)
+        if ((e = check_address_free(&config->listen[i], errbuf, errlen)) != UG_OK)
+            goto Error;
     e = UG_ERR_CONFIG;
     for (size_t t = 0; t < s->nthreads; ++t) {
         struct worker *w = &s->workers[t];

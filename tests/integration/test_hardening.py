@@ -1,0 +1,84 @@
+"""Limits and start-up checks from the security review: TLS 1.2 suites, a port another process holds, the
+pass-through body limit, uploadgate's own JSON for a pass-through the app cannot answer, the per-client share of
+connections and the minimum body rate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from checks import assert_error
+from harness import Proc, binary_path, curl, to_yaml, wait_until
+
+
+def s_client(port: int, *args: str):
+    """One TLS 1.2 handshake with openssl s_client; (completed, output)."""
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", "-tls1_2",
+                        *args], input=b"", capture_output=True, timeout=30)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    return p.returncode == 0 and "Cipher is (NONE)" not in out and "New, TLSv1.2, Cipher is" in out, out
+
+
+# -- TLS 1.2 suites -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cipher", ["AES128-SHA", "AES256-SHA256", "AES128-GCM-SHA256"])
+def test_tls12_refuses_suites_without_forward_secrecy(gateway, cipher):
+    ok, out = s_client(gateway.tls_port, "-cipher", cipher)
+    assert not ok and "Cipher is (NONE)" in out, out
+
+
+@pytest.mark.parametrize("cipher", ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                                    "ECDHE-RSA-CHACHA20-POLY1305"])
+def test_tls12_accepts_ecdhe_aead_suites(gateway, cipher):
+    ok, out = s_client(gateway.tls_port, "-cipher", cipher)
+    assert ok and f"Cipher is {cipher}" in out, out
+
+
+def test_tls_ciphers_override_per_listener(make_gateway):
+    def configure(cfg):
+        cfg["listen"][1]["tls"]["ciphers"] = "ECDHE-RSA-AES256-GCM-SHA384"
+    gw = make_gateway(configure=configure)
+    ok, out = s_client(gw.tls_port, "-cipher", "ECDHE-RSA-AES256-GCM-SHA384")
+    assert ok, out
+    ok, out = s_client(gw.tls_port, "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert not ok, out
+
+
+def test_tls_ciphers_that_select_nothing_stop_start_up(make_gateway):
+    gw = make_gateway(start=False, configure=lambda cfg: cfg["listen"][1]["tls"].__setitem__("ciphers", "NO-SUCH-SUITE"))
+    status, lines = run_to_exit(gw.config, gw.workdir / "bad-ciphers")
+    assert status == 1, lines
+    assert any(e.get("level") == "error" and gw.tls_authority in e["msg"] and "cipher" in e["msg"] for e in lines), lines
+
+
+# -- an address another process holds -----------------------------------------------------------------------
+
+def run_to_exit(cfg: dict, workdir, timeout: float = 15.0):
+    """Start an uploadgate with `cfg` that is expected to exit on its own; (status, its log lines as JSON)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "uploadgate.yaml"
+    path.write_text(to_yaml(cfg))
+    proc = Proc([str(binary_path()), "-c", str(path)], workdir / "uploadgate.log")
+    try:
+        wait_until(lambda: not proc.alive(), timeout, "uploadgate to exit")
+    finally:
+        status = proc.stop()
+    lines = [json.loads(x) for x in proc.output().splitlines() if x.strip()]
+    return status, lines
+
+
+def test_a_second_instance_on_a_port_in_use_refuses_to_start(make_gateway, tmp_path):
+    first = make_gateway()
+    second = json.loads(json.dumps(first.config))
+    second["storage"]["dir"] = str(tmp_path / "second-store")
+    (tmp_path / "second-store").mkdir()
+    status, lines = run_to_exit(second, tmp_path / "second")
+    assert status not in (0, None), (status, lines)
+    msg = f"listen {first.authority}: the address is in use by another process; not starting"
+    assert any(e.get("level") == "error" and e.get("event") == "startup" and e["msg"] == msg for e in lines), lines
+    # The first one still serves every connection.
+
+    for _ in range(8):
+        assert curl(first, "h1", "/api/items").status == 200
