@@ -249,6 +249,7 @@ static const ug_cfg_key route_keys[] = {
     {"keep_on_error", ug_cfg_bool, AT(ug_route_t, keep_on_error)},
     {"limits", h_limits, AT(ug_route_t, limits)},
     {"pass_through", ug_cfg_bool, AT(ug_route_t, pass_through)},
+    {"max_pass_body", ug_cfg_size, AT(ug_route_t, max_pass_body), RANGE(0, UINT64_MAX - 1)},
     {"cors", ug_cfg_cors, AT(ug_route_t, cors)},
     {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
     {.name = NULL},
@@ -262,12 +263,13 @@ static void route_defaults(ug_route_t *r)
     r->limits.max_files = 32;
     r->limits.max_fields = 128;
     r->limits.max_field_size = 64 * KiB;
+    r->max_pass_body = UG_MAX_PASS_BODY_INHERIT;
 }
 
 static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_config_t *c = field;
-    char sub[64], q[96];
+    char sub[64], q[96], key[96];
     (void)k;
     if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
         return -1;
@@ -278,10 +280,15 @@ static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     c->route_count = n->count;
     for (size_t i = 0; i < n->count; i++) {
         ug_route_t *r = &c->routes[i];
+        const ug_ynode *seen[UG_CFG_MAX_KEYS] = {0};
         route_defaults(r);
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, NULL) != 0)
+        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, seen) != 0)
             return -1;
+        const ug_ynode *mpb = ug_cfg_seen(route_keys, seen, "max_pass_body");
+        if (mpb != NULL && !r->pass_through) /* an upload route's bodies have limits:, its other methods the global one */
+            return ug_cfg_node_errorf(eo, mpb, "%s applies only to a route with pass_through: true",
+                                      ug_cfg_join(key, sizeof(key), sub, "max_pass_body"));
         for (size_t j = 0; j < i; j++) {
             if (strcmp(c->routes[j].path, r->path) == 0) {
                 const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
@@ -326,6 +333,7 @@ static const ug_cfg_key top_keys[] = {
     {"timeouts", ug_cfg_map, AT(ug_config_t, timeouts), .sub = timeout_keys},
     {"max_header_size", ug_cfg_size, AT(ug_config_t, max_header_size), RANGE(1 * KiB, 1 * MiB)},
     {"max_connections", ug_cfg_size, AT(ug_config_t, max_connections), RANGE(1, 10000000)},
+    {"max_pass_body", ug_cfg_size, AT(ug_config_t, max_pass_body), RANGE(0, UINT64_MAX - 1)},
     {"cors", ug_cfg_cors, AT(ug_config_t, cors)},
     {"routes", h_routes, WHOLE},
     {"admin", ug_cfg_map, AT(ug_config_t, admin), .sub = admin_keys},
@@ -351,6 +359,9 @@ static void set_defaults(ug_config_t *c)
     c->timeouts.request_ms = 3600 * SEC;
     c->max_header_size = 16 * KiB;
     c->max_connections = 10000;
+    /* nginx's client_max_body_size default: pass-through requests are an API's, not uploads; larger ones are meant to
+     * go through an upload route or to be allowed explicitly */
+    c->max_pass_body = 1 * MiB;
     c->shutdown_grace_ms = 25 * SEC;
     c->log_level = 1; /* info */
 }
@@ -518,6 +529,13 @@ uint64_t ug_config_largest_max_body(const ug_config_t *c)
         if (c->routes[i].limits.max_body > m)
             m = c->routes[i].limits.max_body;
     return m;
+}
+
+uint64_t ug_config_pass_limit(const ug_config_t *c, const ug_route_t *route)
+{
+    if (route != NULL && route->pass_through && route->max_pass_body != UG_MAX_PASS_BODY_INHERIT)
+        return route->max_pass_body;
+    return c->max_pass_body;
 }
 
 const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route)

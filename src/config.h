@@ -62,9 +62,13 @@ typedef struct ug_route {
     ug_limits_t limits;
     int keep_on_error;   /* keep stored files when the app answers >= 400 or forwarding fails */
     int pass_through;    /* policy only (CORS, auth): the request is proxied untouched, nothing is stored */
+    uint64_t max_pass_body; /* pass_through routes: their own body limit; UG_MAX_PASS_BODY_INHERIT = the top-level one */
     ug_cors_config_t *cors; /* this route's own CORS policy; NULL = the global one */
     ug_auth_config_t *auth; /* bearer authentication; NULL = open */
 } ug_route_t;
+
+/* ug_route_t.max_pass_body when the route does not set its own. */
+#define UG_MAX_PASS_BODY_INHERIT UINT64_MAX
 
 typedef struct ug_backend {
     char *url;           /* as written */
@@ -103,6 +107,7 @@ typedef struct ug_config {
     ug_timeouts_t timeouts;
     uint64_t max_header_size; /* bytes of a request head, default 16 KiB (also bounds a part's header block) */
     uint64_t max_connections; /* open client connections, all listeners and threads together; default 10000 */
+    uint64_t max_pass_body;   /* bytes of a body passed through to the app (not an upload); default 1 MiB */
     ug_cors_config_t *cors;   /* global CORS policy; NULL = no CORS headers, preflights are passed through */
     ug_listen_t admin;        /* admin.address: probes and metrics; address NULL = no admin listener (tls fields unused) */
     uint64_t shutdown_grace_ms; /* SIGTERM/SIGINT: how long requests in flight may take to finish; default 25s */
@@ -129,6 +134,10 @@ const ug_route_t *ug_config_match_route(const ug_config_t *c, const char *path, 
 
 /* The largest max_body over all routes (0 without routes). */
 uint64_t ug_config_largest_max_body(const ug_config_t *c);
+
+/* The body limit of a request passed through to the app on `route` (may be NULL: no route matched, or an upload
+ * route's method that is not offloaded): a pass_through route's own max_pass_body, else the top-level one. */
+uint64_t ug_config_pass_limit(const ug_config_t *c, const ug_route_t *route);
 
 /* The CORS policy that applies to a request on `route` (may be NULL): the route's own, else the global; NULL = none. */
 const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route);

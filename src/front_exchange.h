@@ -44,8 +44,8 @@ struct ug_front_thread {
     char *body_buf;                    /* UG_FRONT_BODY_READ_SIZE bytes, malloc'd on first use; empty between events */
 };
 
-/* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past h2o's entity limit. */
-#define UG_FRONT_OVER_ENTITY_LIMIT "the request body exceeds the server's limit (twice the largest max_body)"
+/* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past its limit. */
+#define UG_FRONT_OVER_PASS_LIMIT "the request body exceeds max_pass_body, the limit of a request passed through to the app"
 
 /* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c).
  * One buffer per event loop, so its size does not grow with connections. On this PVM guest every syscall exit is
@@ -99,6 +99,7 @@ struct ug_front_req {
     struct timespec received_at;
     ug_upload_t *upload;
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
+    uint64_t pass_limit; /* a request for h2o's pipeline: the most body bytes it may bring (ug_front_pass_limit) */
     struct phr_chunked_decoder decoder;
     int body_read; /* the whole body has been read (HTTP/1.1: the connection may persist) */
     int responded; /* the response was given to the transport */
@@ -133,6 +134,8 @@ void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message);
 /* ug_front_classify with the path h2o would route the target on (h2o_url_normalize_path), so that the fronts take, and
  * stream, every request handler.c would serve as an upload, however its path is spelled ("/%75pload", "/./upload"). */
 ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route);
+/* The body limit of a head for h2o's pipeline: ug_config_pass_limit for the route its path names (as h2o routes it). */
+uint64_t ug_front_pass_limit(const ug_config_t *config, const ug_front_head_t *h);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
 /* Body bytes arrived: feed them to the upload. Returns 1 while the body goes on; 0 when it was refused (the error is

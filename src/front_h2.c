@@ -223,15 +223,14 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     return 0;
 }
 
-/* A pass-through stream whose body h2o would not take (over its entity limit, declared or as DATA arrives): answered
- * with uploadgate's 413, as on HTTP/1.1, where h2o 2.2.5 would reset it (REFUSED_STREAM); the rest of its body is read
- * and dropped (see tp_respond). */
-static void refuse_pass(struct ug_h2_stream *s)
+/* A pass-through stream the front answers itself before h2o runs it (a body over max_pass_body, declared or as DATA
+ * arrives): uploadgate's JSON error, as on HTTP/1.1; the rest of its body is read and dropped (see tp_respond). */
+static void refuse_pass(struct ug_h2_stream *s, ug_err e, const char *message)
 {
     if (s->pass != NULL)
         ug_h2_pass_free(s); /* h2o never ran it: nothing is logged twice */
     s->kind = UG_H2_UPLOAD; /* from here the exchange's: its answer, then DATA dropped */
-    ug_front_refuse(&s->req, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
+    ug_front_refuse(&s->req, e, message);
 }
 
 /* The request head is complete: the front's (front_parse.h, as for HTTP/1.1), or h2o's. */
@@ -270,11 +269,11 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     req->h.num_headers = kept;
     if (s->num_fields > UG_FRONT_MAX_HEADERS || ug_front_decide(config, &h, &route) != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
+        req->pass_limit = ug_front_pass_limit(config, &h);
         if (ug_h2_pass_begin(s) != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
-        else if (h.framing == UG_FRONT_BODY_CONTENT_LENGTH &&
-                 h.content_length > s->conn->super.ctx->globalconf->max_request_entity_size)
-            refuse_pass(s);
+        else if (h.framing == UG_FRONT_BODY_CONTENT_LENGTH && h.content_length > req->pass_limit)
+            refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
         else if (end_stream)
             ug_h2_pass_end(s);
         return;
@@ -326,7 +325,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     if (s->kind == UG_H2_PASS) {
         int r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : 0;
         if (r == -1)
-            refuse_pass(s);
+            refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
         else if (r != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
     } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
@@ -687,6 +686,7 @@ static int upgrade_stream(struct ug_h2_conn *conn, const ug_h2_upgrade_t *up)
                 add_field(s, h2o_strdup(&s->pool, f->name, f->name_len), h2o_strdup(&s->pool, f->value, f->value_len));
         }
         s->kind = UG_H2_PASS;
+        s->req.pass_limit = up->body_len; /* the HTTP/1.1 front held it to max_pass_body before the switch */
         if (ug_h2_pass_begin(s) == 0 && (up->body_len == 0 || ug_h2_pass_data(s, (const uint8_t *)up->body, up->body_len) == 0)) {
             ug_h2_pass_end(s);
             ret = 0;

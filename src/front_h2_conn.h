@@ -79,7 +79,7 @@ void ug_h2_want_flush(struct ug_h2_conn *conn);
 /* The stream's head is complete and not the front's: hand it to h2o's pipeline (now, or at END_STREAM once its
  * body is buffered). Returns 0, or -1 when the stream must be reset. */
 int ug_h2_pass_begin(struct ug_h2_stream *s);
-/* DATA for a pass-through stream: buffered for h2o. Returns 0; -1 when over h2o's entity limit (the front answers
+/* DATA for a pass-through stream: buffered for h2o. Returns 0; -1 when over s->req.pass_limit (the front answers
  * 413); -2 when the buffer cannot grow (reset the stream). */
 int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len);
 /* END_STREAM for a pass-through stream: run h2o's pipeline on it. */

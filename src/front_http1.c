@@ -576,8 +576,8 @@ void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
     start_head(conn);
 }
 
-/* A request the front will not serve or read on (a head ug_front_refusal refuses; a pass-through body over h2o's
- * entity limit, or with broken chunked framing): uploadgate's JSON error, logged as the front's own, then the
+/* A request the front will not serve or read on (a head ug_front_refusal refuses; a pass-through body over its
+ * limit, max_pass_body, or with broken chunked framing): uploadgate's JSON error, logged as the front's own, then the
  * connection closes (what follows is unread, and where this request ends may be unknown). */
 static void refuse(struct ug_front_conn *conn, ug_err e, const char *message)
 {
@@ -624,7 +624,6 @@ static int pass_body_progress(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
     h2o_buffer_t *in = conn->sock->input;
-    size_t limit = conn->super.ctx->globalconf->max_request_entity_size;
     size_t len;
 
     if (req->h.framing == UG_FRONT_BODY_NONE) {
@@ -638,8 +637,8 @@ static int pass_body_progress(struct ug_front_conn *conn)
         ssize_t r = phr_decode_chunked(&req->decoder, in->bytes + req->body_left, &size);
         in->size = (size_t)req->body_left + size;
         req->body_left = in->size;
-        if (r != -1 && in->size > limit) {
-            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
+        if (r != -1 && in->size > req->pass_limit) { /* as soon as the decoded body crosses it */
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
             return 0;
         }
         if (r == -1) {
@@ -692,10 +691,11 @@ static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
         return;
     }
     index_head(req, ph, nh);
+    req->pass_limit = ug_front_pass_limit(req->rt->config, &req->h);
     switch (req->h.framing) {
     case UG_FRONT_BODY_CONTENT_LENGTH:
-        if (req->h.content_length > conn->super.ctx->globalconf->max_request_entity_size) {
-            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
+        if (req->h.content_length > req->pass_limit) { /* at the head: not a byte of the body is read */
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
             return;
         }
         break;

@@ -172,7 +172,8 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 
     /* h2o 2.2.5 checks its one global entity limit before any handler runs; past it HTTP/1 gets a bare 413 and
      * HTTP/2 a RST_STREAM. Routes enforce their own max_body and answer 413 in JSON; the global limit leaves them
-     * room (twice the largest route limit) so that a body just over a route's limit gets that answer on HTTP/2 too. */
+     * room (twice the largest route limit) so that a body just over a route's limit gets that answer on HTTP/2 too.
+     * Bodies passed through to the app are held to max_pass_body by the fronts, which buffer them for h2o. */
     uint64_t largest = ug_config_largest_max_body(c);
     uint64_t global = largest != 0 ? largest * 2 : (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE;
     if (global < (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE && largest == 0)

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from checks import assert_error
-from harness import Proc, binary_path, curl, to_yaml, wait_until
+from harness import ERROR_PROTOS, KiB, MiB, Proc, binary_path, curl, to_yaml, wait_until
 
 
 def s_client(port: int, *args: str):
@@ -82,3 +82,41 @@ def test_a_second_instance_on_a_port_in_use_refuses_to_start(make_gateway, tmp_p
 
     for _ in range(8):
         assert curl(first, "h1", "/api/items").status == 200
+
+
+# -- the pass-through body limit ------------------------------------------------------------------------------
+
+def json_of_size(n: int) -> bytes:
+    """A JSON document of exactly n bytes (the example app's /api/echo parses it and answers 200)."""
+    head, tail_ = b'{"pad":"', b'"}'
+    return head + b"x" * (n - len(head) - len(tail_)) + tail_
+
+
+def echo(gw, proto, body: bytes, tmp_path, path="/api/echo"):
+    f = tmp_path / f"body-{len(body)}.json"
+    f.write_bytes(body)
+    return curl(gw, proto, path, "--data-binary", f"@{f}", "-H", "Content-Type: application/json")
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_pass_through_bodies_are_limited_to_1mib_by_default(gateway, proto, tmp_path):
+    """max_pass_body defaults to 1 MiB however large the upload routes' max_body (200 MiB here): exactly 1 MiB goes
+    to the app, one byte more gets 413 and never reaches it."""
+    res = echo(gateway, proto, json_of_size(MiB), tmp_path)
+    assert res.status == 200 and len(res.json()["json"]["pad"]) == MiB - 10, res
+    assert_error(echo(gateway, proto, json_of_size(MiB + 1), tmp_path), 413, "body_too_large", limit="max_pass_body")
+    assert len(gateway.app_requests("/api/echo")) == 1, gateway.app_requests("/api/echo")
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_a_pass_through_route_sets_its_own_max_pass_body(make_gateway, proto, tmp_path):
+    def configure(cfg):
+        cfg["max_pass_body"] = "64KiB"
+        cfg["routes"].append({"path": "/api/echo", "pass_through": True, "max_pass_body": "3MiB"})
+    gw = make_gateway(configure=configure)
+    assert echo(gw, proto, json_of_size(3 * MiB), tmp_path).status == 200
+    assert_error(echo(gw, proto, json_of_size(3 * MiB + 1), tmp_path), 413, "body_too_large", limit="max_pass_body")
+    # Elsewhere the top-level limit holds.
+    assert_error(echo(gw, proto, json_of_size(64 * KiB + 1), tmp_path, "/api/other"), 413, "body_too_large",
+                 limit="max_pass_body")
+    assert len(gw.app_requests("/api/echo")) == 1
