@@ -333,6 +333,7 @@ static const ug_cfg_key top_keys[] = {
     {"timeouts", ug_cfg_map, AT(ug_config_t, timeouts), .sub = timeout_keys},
     {"max_header_size", ug_cfg_size, AT(ug_config_t, max_header_size), RANGE(1 * KiB, 1 * MiB)},
     {"max_connections", ug_cfg_size, AT(ug_config_t, max_connections), RANGE(1, 10000000)},
+    {"max_connections_per_client", ug_cfg_size, AT(ug_config_t, max_connections_per_client), RANGE(0, 10000000)},
     {"max_pass_body", ug_cfg_size, AT(ug_config_t, max_pass_body), RANGE(0, UINT64_MAX - 1)},
     {"cors", ug_cfg_cors, AT(ug_config_t, cors)},
     {"routes", h_routes, WHOLE},
@@ -359,6 +360,7 @@ static void set_defaults(ug_config_t *c)
     c->timeouts.request_ms = 3600 * SEC;
     c->max_header_size = 16 * KiB;
     c->max_connections = 10000;
+    c->max_connections_per_client = UINT64_MAX; /* unset: derived from max_connections once it is known */
     /* nginx's client_max_body_size default: pass-through requests are an API's, not uploads; larger ones are meant to
      * go through an upload route or to be allowed explicitly */
     c->max_pass_body = 1 * MiB;
@@ -423,6 +425,10 @@ ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_
         rc = ug_cfg_nomem(&eo);
     if (rc == 0)
         rc = check_admin_address(&eo, root, c);
+    /* An eighth of the slots per address: a sidecar behind an ingress sees a few client addresses (the ingress's),
+     * each of which may need many connections, yet no single one can hold them all (nginx limit_conn, per key). */
+    if (rc == 0 && c->max_connections_per_client == UINT64_MAX)
+        c->max_connections_per_client = c->max_connections / 8 != 0 ? c->max_connections / 8 : 1;
     ug_ynode_free(root);
     if (rc != 0) {
         ug_config_free(c);

@@ -107,6 +107,7 @@ typedef struct ug_config {
     ug_timeouts_t timeouts;
     uint64_t max_header_size; /* bytes of a request head, default 16 KiB (also bounds a part's header block) */
     uint64_t max_connections; /* open client connections, all listeners and threads together; default 10000 */
+    uint64_t max_connections_per_client; /* of those, from one client IP address; 0 = no limit; default max_connections / 8 */
     uint64_t max_pass_body;   /* bytes of a body passed through to the app (not an upload); default 1 MiB */
     ug_cors_config_t *cors;   /* global CORS policy; NULL = no CORS headers, preflights are passed through */
     ug_listen_t admin;        /* admin.address: probes and metrics; address NULL = no admin listener (tls fields unused) */

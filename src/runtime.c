@@ -94,8 +94,9 @@ const char *ug_runtime_restart_needed(const ug_config_t *boot, const ug_config_t
         what = "storage.dir or storage.spool_threshold";
     else if (what == NULL && memcmp(&boot->timeouts, &next->timeouts, sizeof(boot->timeouts)) != 0)
         what = "timeouts";
-    else if (what == NULL && boot->max_connections != next->max_connections)
-        what = "max_connections";
+    else if (what == NULL && (boot->max_connections != next->max_connections ||
+                              boot->max_connections_per_client != next->max_connections_per_client))
+        what = "max_connections or max_connections_per_client";
     else if (what == NULL && ug_config_largest_max_body(next) > ug_config_largest_max_body(boot))
         /* h2o's global entity limit (server.c) is derived from it once, at start-up */
         what = "a route max_body larger than the largest one started with";

@@ -17,6 +17,7 @@
 
 #include <h2o.h>
 
+#include "conn_share.h"
 #include "front_http1.h"
 #include "handler.h"
 
@@ -47,6 +48,7 @@ struct ug_server {
     uint64_t grace_deadline_ms; /* absolute, h2o_now() clock, set when stopping */
     uint64_t grace_ms;
     atomic_size_t connections; /* open client connections, all threads */
+    ug_conn_share_t *share;    /* open client connections per client address, all threads (max_connections_per_client) */
     pthread_mutex_t ready_lock;
     pthread_cond_t ready_cond;
 };
@@ -227,6 +229,10 @@ ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_serve
     s->nthreads = config->threads != 0 ? config->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (s->nthreads == 0)
         s->nthreads = 1;
+    if ((s->share = ug_conn_share_new((size_t)config->max_connections_per_client)) == NULL) {
+        e = UG_ERR_NOMEM;
+        goto Error;
+    }
 
     if ((e = setup_spool(config, errbuf, errlen)) != UG_OK)
         goto Error;
@@ -266,11 +272,52 @@ Error:
     return e;
 }
 
+/* What a client connection holds until it closes: its worker's count, the global count and its address's share. */
+struct conn_slot {
+    struct worker *w;
+    int counted; /* its address has a share taken (not for a peer address outside IPv4/IPv6) */
+    unsigned char key[UG_CONN_SHARE_KEY_LEN];
+};
+
 static void on_conn_close(void *data)
 {
-    struct worker *w = data;
+    struct conn_slot *slot = data;
+    struct worker *w = slot->w;
     --w->open_conns;
     atomic_fetch_sub(&w->server->connections, 1);
+    if (slot->counted)
+        ug_conn_share_release(w->server->share, slot->key);
+    free(slot);
+}
+
+/*
+ * Count a new connection against max_connections and its address's max_connections_per_client. NULL when it must be
+ * refused: over either limit, or out of memory (the edge fails closed). A refused connection is closed at accept, as
+ * over max_connections: no answer is written (on TLS there is no channel before a handshake, and an HTTP/1.1 503
+ * would cost a read and a write for a client that is already holding too much).
+ */
+static struct conn_slot *take_slot(struct worker *w, h2o_socket_t *sock)
+{
+    ug_server_t *s = w->server;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct conn_slot *slot = calloc(1, sizeof(*slot));
+    if (slot == NULL)
+        return NULL;
+    slot->w = w;
+    if (atomic_fetch_add(&s->connections, 1) >= s->config->max_connections)
+        goto Refuse;
+    if ((len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss)) != 0 &&
+        ug_conn_share_key((struct sockaddr *)&ss, len, slot->key) == 0) {
+        if (ug_conn_share_acquire(s->share, slot->key) != UG_SHARE_TAKEN)
+            goto Refuse;
+        slot->counted = 1;
+    }
+    return slot;
+Refuse:
+    atomic_fetch_sub(&s->connections, 1);
+    free(slot);
+    return NULL;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -282,15 +329,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     /* Drain the backlog: one readiness event may stand for many connections. */
     for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i) {
-        /* Over max_connections: close at once. Leaving it in the backlog would only make the client wait for nothing. */
-        if (atomic_fetch_add(&w->server->connections, 1) >= w->server->config->max_connections) {
-            atomic_fetch_sub(&w->server->connections, 1);
+        /* Over a limit: close at once. Leaving it in the backlog would only make the client wait for nothing. */
+        struct conn_slot *slot = take_slot(w, sock);
+        if (slot == NULL) {
             h2o_socket_close(sock);
             continue;
         }
         ++w->open_conns;
         sock->on_close.cb = on_conn_close;
-        sock->on_close.data = w;
+        sock->on_close.data = slot;
         ug_front_accept(actx, sock); /* TLS listeners go on to h2o_accept unchanged */
     }
 }
@@ -419,6 +466,7 @@ void ug_server_free(ug_server_t *s)
             SSL_CTX_free(s->ssl[i]);
     free(s->ssl);
     free(s->workers);
+    ug_conn_share_free(s->share);
     ug_runtime_release(s->boot);
     pthread_cond_destroy(&s->ready_cond);
     pthread_mutex_destroy(&s->ready_lock);

@@ -58,3 +58,19 @@ Test(max_pass_body, errors)
              "t.yaml:3:41: routes[0].max_pass_body applies only to a route with pass_through: true");
     load_err(BASE "max_pass_body: lots\n", "t.yaml:3:16: invalid size \"lots\" for max_pass_body (expected e.g. 512, 64KiB, 10MB, 2GiB)");
 }
+
+Test(max_connections_per_client, defaults_to_an_eighth_of_max_connections)
+{
+    ug_config_t *c = load_ok(BASE);
+    cr_assert_eq(c->max_connections_per_client, 1250);
+    ug_config_free(c);
+    c = load_ok(BASE "max_connections: 4\n");
+    cr_assert_eq(c->max_connections_per_client, 1, "never 0 (which would mean no limit)");
+    ug_config_free(c);
+    c = load_ok(BASE "max_connections: 100\nmax_connections_per_client: 0\n");
+    cr_assert_eq(c->max_connections_per_client, 0);
+    ug_config_free(c);
+    c = load_ok(BASE "max_connections_per_client: 20\n");
+    cr_assert_eq(c->max_connections_per_client, 20);
+    ug_config_free(c);
+}
