@@ -151,6 +151,9 @@ static const ug_cfg_key timeout_keys[] = {
     {"body_idle", ug_cfg_duration, AT(ug_timeouts_t, body_idle_ms), RANGE(1, UINT64_MAX)},
     {"keepalive", ug_cfg_duration, AT(ug_timeouts_t, keepalive_ms), RANGE(1, UINT64_MAX)},
     {"request", ug_cfg_duration, AT(ug_timeouts_t, request_ms), RANGE(1, UINT64_MAX)},
+    {"body_min_rate", ug_cfg_size, AT(ug_timeouts_t, body_min_rate), RANGE(0, UINT64_MAX)},
+    /* h2o's timeout queues tick in milliseconds; a window under a second measures scheduling more than the client */
+    {"body_rate_window", ug_cfg_duration, AT(ug_timeouts_t, body_rate_window_ms), RANGE(1 * SEC, 3600 * SEC)},
     {.name = NULL},
 };
 
@@ -358,6 +361,10 @@ static void set_defaults(ug_config_t *c)
     c->timeouts.body_idle_ms = 30 * SEC;
     c->timeouts.keepalive_ms = 60 * SEC;
     c->timeouts.request_ms = 3600 * SEC;
+    /* nginx's client_body_timeout / Envoy's overload manager in spirit: 1 KiB/s is far below any real client (a 2G
+     * phone link gives ~10 KiB/s) and still cuts a trickling body off after one window. */
+    c->timeouts.body_min_rate = 1 * KiB;
+    c->timeouts.body_rate_window_ms = 10 * SEC;
     c->max_header_size = 16 * KiB;
     c->max_connections = 10000;
     c->max_connections_per_client = UINT64_MAX; /* unset: derived from max_connections once it is known */

@@ -95,6 +95,8 @@ typedef struct ug_timeouts {
     uint64_t body_idle_ms; /* default 30s; also HTTP/2 idle timeout */
     uint64_t keepalive_ms; /* default 60s */
     uint64_t request_ms;   /* default 1h; total deadline of an HTTP/1 request served by h2o's own HTTP/1 code */
+    uint64_t body_min_rate;  /* bytes/s a body must average over each body_rate_window (body_rate.h); default 1 KiB; 0 = off */
+    uint64_t body_rate_window_ms; /* default 10s */
 } ug_timeouts_t;
 
 typedef struct ug_config {

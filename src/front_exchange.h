@@ -27,6 +27,7 @@
 #include "front_response.h"
 #include "gate.h"
 #include "handler.h"
+#include "body_rate.h"
 #include "pico.h"
 #include "upload.h"
 
@@ -38,6 +39,8 @@ struct ug_front_thread {
     ug_handler_shared_t shared;
     h2o_context_t *ctx;
     h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
+    h2o_timeout_t rate_timeout;  /* timeouts.body_rate_window: one window of a body's minimum rate (body_rate.h) */
+    uint64_t body_min_rate;      /* timeouts.body_min_rate (restart-only, like every timeout); 0 = not measured */
     h2o_linklist_t idle;               /* HTTP/1.1 connections waiting for a head with nothing read yet */
     h2o_linklist_t h2_conns;           /* every HTTP/2 connection of the loop (front_h2.c), told of a shutdown */
     h2o_timeout_entry_t shutdown_poll; /* on ctx->one_sec_timeout while `idle` or `h2_conns` is not empty */
@@ -62,6 +65,9 @@ ssize_t ug_front_read(h2o_socket_t *sock, char *buf, size_t len);
  * far below the spool threshold. Both fronts cap TLS sockets that carry bodies (front_http1.c). */
 #define UG_FRONT_TLS_RCVBUF (256 * 1024)
 void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock);
+
+/* Whether a body that brought `bytes` in the window just ended keeps the minimum rate (ug_body_rate_ok). */
+int ug_front_rate_ok(const struct ug_front_thread *ft, uint64_t bytes);
 
 /* Arm the thread's shutdown poll (front_http1.c): connections waiting on `idle` or `h2_conns` are told of a shutdown. */
 void ug_front_watch_shutdown(struct ug_front_thread *ft);

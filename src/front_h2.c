@@ -28,6 +28,7 @@ static void close_conn(struct ug_h2_conn *conn);
 static void on_head_timeout(h2o_timeout_entry_t *entry);
 static void set_idle(struct ug_h2_conn *conn, int idle);
 static void on_body_timeout(h2o_timeout_entry_t *entry);
+static void on_rate_timeout(h2o_timeout_entry_t *entry);
 
 /* ---- streams ---- */
 
@@ -45,6 +46,8 @@ static void free_stream(struct ug_h2_stream *s)
         h2o_timeout_unlink(&s->head_timeout);
     if (h2o_timeout_is_linked(&s->body_timeout))
         h2o_timeout_unlink(&s->body_timeout);
+    if (h2o_timeout_is_linked(&s->rate_timeout))
+        h2o_timeout_unlink(&s->rate_timeout);
     if (h2o_linklist_is_linked(&s->proceed_link))
         h2o_linklist_unlink(&s->proceed_link);
     if (s->pass != NULL)
@@ -65,9 +68,20 @@ static void watch_body(struct ug_h2_stream *s, int on)
         h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->body_timeout, &s->body_timeout);
 }
 
+/* Measure the body's rate from now, window by window (on = 1), or stop (on = 0): see body_rate.h. */
+static void watch_rate(struct ug_h2_stream *s, int on)
+{
+    if (h2o_timeout_is_linked(&s->rate_timeout))
+        h2o_timeout_unlink(&s->rate_timeout);
+    s->rate_bytes = 0;
+    if (on && s->conn->ft->body_min_rate != 0)
+        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->rate_timeout, &s->rate_timeout);
+}
+
 static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
 {
     watch_body(s, 0);
+    watch_rate(s, 0);
     s->reset = 1;
     nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, error_code);
     ug_h2_want_flush(s->conn);
@@ -162,6 +176,7 @@ static struct ug_h2_stream *new_stream(struct ug_h2_conn *conn, int32_t id)
     h2o_linklist_insert(&conn->streams, &s->link);
     s->head_timeout.cb = on_head_timeout;
     s->body_timeout.cb = on_body_timeout;
+    s->rate_timeout.cb = on_rate_timeout;
     h2o_timeout_link(conn->super.ctx->loop, &conn->ft->header_timeout, &s->head_timeout);
     ++conn->requests;
     set_idle(conn, 0);
@@ -239,6 +254,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     struct ug_front_req *req = &s->req;
     h2o_timeout_unlink(&s->head_timeout);
     watch_body(s, !end_stream);
+    watch_rate(s, !end_stream);
     const ug_config_t *config = req->rt->config;
     if (s->head_too_large) {
         s->kind = UG_H2_UPLOAD;
@@ -287,6 +303,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 static void request_ended(struct ug_h2_stream *s)
 {
     watch_body(s, 0);
+    watch_rate(s, 0);
     if (s->reset)
         return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
@@ -322,6 +339,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     if (s == NULL || s->reset)
         return 0;
     watch_body(s, 1);
+    s->rate_bytes += len;
     if (s->kind == UG_H2_PASS) {
         int r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : 0;
         if (r == -1)
@@ -395,6 +413,24 @@ static void on_body_timeout(h2o_timeout_entry_t *entry)
     reset_stream(s, NGHTTP2_CANCEL);
     if (only)
         nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR);
+}
+
+/* A window of a stream's body ended: on to the next, or 408 when it brought less than body_min_rate x window - the
+ * upload aborted (its files removed) first, a pass-through body never given to h2o. What the client still sends is
+ * dropped (tp_respond). */
+static void on_rate_timeout(h2o_timeout_entry_t *entry)
+{
+    struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, rate_timeout, entry);
+    if (ug_front_rate_ok(s->conn->ft, s->rate_bytes)) {
+        watch_rate(s, 1);
+        return;
+    }
+    s->rate_bytes = 0;
+    if (s->kind == UG_H2_PASS)
+        refuse_pass(s, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
+    else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read)
+        ug_front_fail_upload(&s->req, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
+    ug_h2_want_flush(s->conn);
 }
 
 static void close_conn(struct ug_h2_conn *conn)

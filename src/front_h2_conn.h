@@ -53,6 +53,8 @@ struct ug_h2_stream {
     h2o_linklist_t proceed_link;      /* in conn->to_proceed */
     h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
     h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame */
+    h2o_timeout_entry_t rate_timeout; /* on ft->rate_timeout while the body arrives: one window of its minimum rate */
+    uint64_t rate_bytes;              /* DATA bytes of the current window */
     enum ug_h2_kind kind;
     struct timeval began_at; /* its first HEADERS frame arrived */
     h2o_mem_pool_t pool;     /* copies of the request's fields */

@@ -5,12 +5,16 @@ connections and the minimum body rate."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import ssl
 import subprocess
+import time
 
 import pytest
 
-from checks import assert_error
-from harness import (ERROR_PROTOS, HTTP1Reader, KiB, MiB, Proc, binary_path, connect, curl, http1_head, read_until_closed,
+from checks import assert_error, assert_nothing_reached_app
+from harness import (ERROR_PROTOS, H2Conn, HTTP1Reader, KiB, MiB, Proc, binary_path, connect, curl, http1_head, read_until_closed,
                      to_yaml, wait_until)
 
 
@@ -182,3 +186,97 @@ def test_max_connections_per_client_defaults_to_an_eighth(make_gateway):
     finally:
         for s in held:
             s.close()
+
+
+# -- the minimum body rate ------------------------------------------------------------------------------------------
+
+WINDOW = 2.0  # timeouts.body_rate_window in these tests
+PACE = 0.25   # how often the slow clients below send
+
+
+def min_rate(cfg):
+    cfg["timeouts"].update({"body_min_rate": "1KiB", "body_rate_window": f"{int(WINDOW)}s"})
+
+
+def readable_within(sock, seconds: float) -> bool:
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    r, _, _ = select.select([sock], [], [], seconds)
+    return bool(r)
+
+
+KINDS = {  # what is sent slowly: an upload (stored as it comes) or a pass-through body (buffered for the app)
+    "upload": ("/upload", "application/octet-stream"),
+    "pass": ("/api/echo", "application/json"),
+}
+
+
+def h1_slow(gw, kind, body: bytes, piece: int, tls=False):
+    """Send `body` in `piece`-byte pieces every PACE s (stopping once an answer comes); (seconds from the head to the
+    answer, the answer)."""
+    path, ctype = KINDS[kind]
+    s = connect(gw, tls=tls)
+    s.sendall(http1_head("PUT" if kind == "upload" else "POST", path, gw.tls_authority if tls else gw.authority,
+                         [("Content-Type", ctype), ("Content-Length", str(len(body)))]))
+    t0 = time.monotonic()
+    for i in range(0, len(body), piece):
+        if readable_within(s, PACE) or time.monotonic() > t0 + WINDOW + 5:
+            break
+        s.sendall(body[i:i + piece])
+    s.settimeout(5)
+    res = HTTP1Reader(s).read_response()
+    elapsed = time.monotonic() - t0
+    s.close()
+    return elapsed, res
+
+
+def h2_slow(gw, kind, body: bytes, piece: int, tls: bool):
+    path, ctype = KINDS[kind]
+    c = H2Conn(gw, tls=tls, timeout=30)
+    try:
+        sid = c.start("PUT" if kind == "upload" else "POST", path,
+                      [("content-type", ctype), ("content-length", str(len(body)))])
+        t0 = time.monotonic()
+        res = c.results[sid]
+        for i in range(0, len(body), piece):
+            c.pump(PACE)
+            if res.status or res.reset_code is not None or c.closed or time.monotonic() > t0 + WINDOW + 5:
+                break
+            c.send(sid, body[i:i + piece], end_stream=i + piece >= len(body))
+        res = c.wait_response(sid, 5)
+        return time.monotonic() - t0, res
+    finally:
+        c.close()
+
+
+def slow(gw, proto, kind, body, piece):
+    if proto == "h1":
+        return h1_slow(gw, kind, body, piece)
+    return h2_slow(gw, kind, body, piece, tls=proto == "h2")
+
+
+@pytest.mark.parametrize("kind", ["upload", "pass"])
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_a_trickled_body_gets_408_after_one_window(make_gateway, proto, kind):
+    """A byte every PACE s never trips body_idle (30 s here) but is far below 1 KiB/s: 408 request_timeout once the
+    first window ends - not before it, and not much after - the partial upload removed, nothing sent to the app."""
+    gw = make_gateway(configure=min_rate)
+    elapsed, res = slow(gw, proto, kind, b"x" * 100000, 1)
+    assert_error(res, 408, "request_timeout", limit="body_min_rate")
+    assert WINDOW - 0.05 <= elapsed <= WINDOW + 1.5, elapsed
+    gw.wait_store_empty()
+    assert_nothing_reached_app(gw)
+
+
+@pytest.mark.parametrize("kind", ["upload", "pass"])
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_a_slow_body_above_the_minimum_rate_succeeds(make_gateway, proto, kind):
+    """512 bytes every PACE s (~2 KiB/s, twice the minimum) for about two windows: served as usual."""
+    gw = make_gateway(configure=min_rate)
+    body = json_of_size(8 * KiB) if kind == "pass" else os.urandom(8 * KiB)
+    elapsed, res = slow(gw, proto, kind, body, 512)
+    assert elapsed >= 2 * WINDOW - 2 * PACE, elapsed  # it did span several windows
+    if kind == "pass":
+        assert res.status == 200 and len(res.json()["json"]["pad"]) == 8 * KiB - 10, res
+    else:
+        assert res.status == 201, res
