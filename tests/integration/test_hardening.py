@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import socket
 import ssl
 import subprocess
 import time
@@ -14,7 +15,7 @@ import time
 import pytest
 
 from checks import assert_error, assert_nothing_reached_app
-from harness import (ERROR_PROTOS, H2Conn, HTTP1Reader, KiB, MiB, Proc, binary_path, connect, curl, http1_head, read_until_closed,
+from harness import (ERROR_PROTOS, H2Conn, HTTP1Reader, KiB, MiB, Proc, binary_path, connect, curl, free_port, http1_head, read_until_closed,
                      to_yaml, wait_until)
 
 
@@ -280,3 +281,39 @@ def test_a_slow_body_above_the_minimum_rate_succeeds(make_gateway, proto, kind):
         assert res.status == 200 and len(res.json()["json"]["pad"]) == 8 * KiB - 10, res
     else:
         assert res.status == 201, res
+
+
+# -- a pass-through the app cannot answer ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_pass_through_to_an_app_that_is_down_gets_json_502(make_gateway, proto):
+    gw = make_gateway(app=False, backend_url=f"http://127.0.0.1:{free_port()}")
+    for method in ("GET", "POST"):
+        res = curl(gw, proto, "/api/items", "-X", method, *(["--data-binary", "{}"] if method == "POST" else []))
+        assert_error(res, 502, "bad_gateway")
+        assert b"Gateway Error" not in res.body, res
+    res = curl(gw, proto, "/api/items", "-I")  # HEAD: the JSON error's fields, no body (curl -I writes the head there)
+    assert res.status == 502 and res.header("content-type") == "application/json" and b'"error"' not in res.body, res
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_pass_through_to_an_app_that_does_not_answer_gets_json_504(make_gateway, proto):
+    """The backend accepts the connection but never answers: after backend.timeout (1 s) uploadgate's 504."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        gw = make_gateway(app=False, backend_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                          configure=lambda cfg: cfg["backend"].__setitem__("timeout", "1s"))
+        t0 = time.monotonic()
+        res = curl(gw, proto, "/api/items", timeout=20)
+        assert_error(res, 504, "gateway_timeout")
+        assert 0.9 <= time.monotonic() - t0 <= 6, time.monotonic() - t0
+    finally:
+        silent.close()
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_a_502_the_app_sends_is_relayed_untouched(gateway, proto):
+    res = curl(gateway, proto, "/api/status/502")
+    assert res.status == 502 and res.json() == {"status": 502} and res.header("x-example-app") == "status", res
