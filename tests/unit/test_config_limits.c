@@ -8,27 +8,11 @@
 
 #include "body_rate.h"
 #include "config.h"
+#include "config_load.h"
 
 #define BASE "backend: {url: http://127.0.0.1:8000}\nstorage: {dir: /tmp}\n"
 #define KiB (1024ull)
 #define MiB (1024ull * KiB)
-
-static ug_config_t *load_ok(const char *yaml)
-{
-    ug_config_t *c = NULL;
-    char err[512] = "";
-    cr_assert_eq(ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err)), UG_OK, "%s", err);
-    return c;
-}
-
-static void load_err(const char *yaml, const char *expected)
-{
-    ug_config_t *c = NULL;
-    char err[512] = "";
-    cr_assert_eq(ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err)), UG_ERR_CONFIG, "accepted:\n%s", yaml);
-    cr_assert_null(c);
-    cr_assert_str_eq(err, expected);
-}
 
 Test(max_pass_body, defaults_to_1mib_whatever_the_upload_routes_allow)
 {
