@@ -1,4 +1,4 @@
-"""Limits and start-up checks from the security review: TLS 1.2 suites, a port another process holds, the
+"""Limits and start-up checks that protect the edge: TLS 1.2 suites, a port another process holds, the
 pass-through body limit, uploadgate's own JSON for a pass-through the app cannot answer, the per-client share of
 connections and the minimum body rate."""
 
