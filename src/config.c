@@ -61,6 +61,7 @@ static int h_listen_address(ug_cfg_errout *eo, const ug_ynode *n, void *field, c
 static const ug_cfg_key tls_keys[] = {
     {"certificate", ug_cfg_string, AT(ug_listen_t, tls_certificate), REQUIRED},
     {"key", ug_cfg_string, AT(ug_listen_t, tls_key), REQUIRED},
+    {"ciphers", ug_cfg_string, AT(ug_listen_t, tls_ciphers)}, /* checked by OpenSSL when the listener starts */
     {.name = NULL},
 };
 
@@ -150,6 +151,9 @@ static const ug_cfg_key timeout_keys[] = {
     {"body_idle", ug_cfg_duration, AT(ug_timeouts_t, body_idle_ms), RANGE(1, UINT64_MAX)},
     {"keepalive", ug_cfg_duration, AT(ug_timeouts_t, keepalive_ms), RANGE(1, UINT64_MAX)},
     {"request", ug_cfg_duration, AT(ug_timeouts_t, request_ms), RANGE(1, UINT64_MAX)},
+    {"body_min_rate", ug_cfg_size, AT(ug_timeouts_t, body_min_rate), RANGE(0, UINT64_MAX)},
+    /* h2o's timeout queues tick in milliseconds; a window under a second measures scheduling more than the client */
+    {"body_rate_window", ug_cfg_duration, AT(ug_timeouts_t, body_rate_window_ms), RANGE(1 * SEC, 3600 * SEC)},
     {.name = NULL},
 };
 
@@ -287,6 +291,7 @@ static const ug_cfg_key route_keys[] = {
     {"keep_on_error", ug_cfg_bool, AT(ug_route_t, keep_on_error)},
     {"limits", h_limits, AT(ug_route_t, limits)},
     {"pass_through", ug_cfg_bool, AT(ug_route_t, pass_through)},
+    {"max_pass_body", ug_cfg_size, AT(ug_route_t, max_pass_body), RANGE(0, UINT64_MAX - 1)},
     {"cors", ug_cfg_cors, AT(ug_route_t, cors)},
     {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
     {.name = NULL},
@@ -300,12 +305,13 @@ static void route_defaults(ug_route_t *r)
     r->limits.max_files = 32;
     r->limits.max_fields = 128;
     r->limits.max_field_size = 64 * KiB;
+    r->max_pass_body = UG_MAX_PASS_BODY_INHERIT;
 }
 
 static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_config_t *c = field;
-    char sub[64], q[96];
+    char sub[64], q[96], key[96];
     (void)k;
     if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
         return -1;
@@ -316,11 +322,16 @@ static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     c->route_count = n->count;
     for (size_t i = 0; i < n->count; i++) {
         ug_route_t *r = &c->routes[i];
+        const ug_ynode *seen[UG_CFG_MAX_KEYS] = {0};
         route_defaults(r);
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, NULL) != 0 ||
+        if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, seen) != 0 ||
             check_upload_methods(eo, n->items[i], r, sub) != 0)
             return -1;
+        const ug_ynode *mpb = ug_cfg_seen(route_keys, seen, "max_pass_body");
+        if (mpb != NULL && !r->pass_through) /* an upload route's bodies have limits:, its other methods the global one */
+            return ug_cfg_node_errorf(eo, mpb, "%s applies only to a route with pass_through: true",
+                                      ug_cfg_join(key, sizeof(key), sub, "max_pass_body"));
         for (size_t j = 0; j < i; j++) {
             const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
             if (strcmp(c->routes[j].path, r->path) == 0)
@@ -371,6 +382,8 @@ static const ug_cfg_key top_keys[] = {
     {"timeouts", ug_cfg_map, AT(ug_config_t, timeouts), .sub = timeout_keys},
     {"max_header_size", ug_cfg_size, AT(ug_config_t, max_header_size), RANGE(1 * KiB, 1 * MiB)},
     {"max_connections", ug_cfg_size, AT(ug_config_t, max_connections), RANGE(1, 10000000)},
+    {"max_connections_per_client", ug_cfg_size, AT(ug_config_t, max_connections_per_client), RANGE(0, 10000000)},
+    {"max_pass_body", ug_cfg_size, AT(ug_config_t, max_pass_body), RANGE(0, UINT64_MAX - 1)},
     {"cors", ug_cfg_cors, AT(ug_config_t, cors)},
     {"routes", h_routes, WHOLE},
     {"admin", ug_cfg_map, AT(ug_config_t, admin), .sub = admin_keys},
@@ -394,8 +407,16 @@ static void set_defaults(ug_config_t *c)
     c->timeouts.body_idle_ms = 30 * SEC;
     c->timeouts.keepalive_ms = 60 * SEC;
     c->timeouts.request_ms = 3600 * SEC;
+    /* nginx's client_body_timeout / Envoy's overload manager in spirit: 1 KiB/s is far below any real client (a 2G
+     * phone link gives ~10 KiB/s) and still cuts a trickling body off after one window. */
+    c->timeouts.body_min_rate = 1 * KiB;
+    c->timeouts.body_rate_window_ms = 10 * SEC;
     c->max_header_size = 16 * KiB;
     c->max_connections = 10000;
+    c->max_connections_per_client = UINT64_MAX; /* unset: derived from max_connections once it is known */
+    /* nginx's client_max_body_size default: pass-through requests are an API's, not uploads; larger ones are meant to
+     * go through an upload route or to be allowed explicitly */
+    c->max_pass_body = 1 * MiB;
     c->shutdown_grace_ms = 25 * SEC;
     c->log_level = 1; /* info */
 }
@@ -457,6 +478,10 @@ ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_
         rc = ug_cfg_nomem(&eo);
     if (rc == 0)
         rc = check_admin_address(&eo, root, c);
+    /* An eighth of the slots per address: a sidecar behind an ingress sees a few client addresses (the ingress's),
+     * each of which may need many connections, yet no single one can hold them all (nginx limit_conn, per key). */
+    if (rc == 0 && c->max_connections_per_client == UINT64_MAX)
+        c->max_connections_per_client = c->max_connections / 8 != 0 ? c->max_connections / 8 : 1;
     ug_ynode_free(root);
     if (rc != 0) {
         ug_config_free(c);
@@ -507,6 +532,7 @@ void ug_config_free(ug_config_t *c)
         free(c->listen[i].host);
         free(c->listen[i].tls_certificate);
         free(c->listen[i].tls_key);
+        free(c->listen[i].tls_ciphers);
     }
     free(c->listen);
     free(c->backend.url);
@@ -636,6 +662,13 @@ uint64_t ug_config_largest_max_body(const ug_config_t *c)
         if (c->routes[i].limits.max_body > m)
             m = c->routes[i].limits.max_body;
     return m;
+}
+
+uint64_t ug_config_pass_limit(const ug_config_t *c, const ug_route_t *route)
+{
+    if (route != NULL && route->pass_through && route->max_pass_body != UG_MAX_PASS_BODY_INHERIT)
+        return route->max_pass_body;
+    return c->max_pass_body;
 }
 
 const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route)

@@ -35,7 +35,14 @@ typedef struct ug_listen {
     uint16_t port;
     char *tls_certificate; /* NULL: cleartext (HTTP/1.1 + h2c) */
     char *tls_key;
+    char *tls_ciphers;     /* tls.ciphers: OpenSSL cipher list for TLS 1.2; NULL = UG_TLS12_CIPHERS (TLS 1.3 keeps OpenSSL's) */
 } ug_listen_t;
+
+/* The TLS 1.2 default: forward-secret AEAD suites only (ECDHE key exchange, AES-GCM or ChaCha20-Poly1305); static-RSA
+ * and CBC suites (AES128-SHA, AES256-SHA256, ...) are refused at the handshake. */
+#define UG_TLS12_CIPHERS                                                                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 typedef struct ug_limits {
     uint64_t max_body;       /* bytes of request body; default 1 GiB */
@@ -55,9 +62,13 @@ typedef struct ug_route {
     ug_limits_t limits;
     int keep_on_error;   /* keep stored files when the app answers >= 400 or forwarding fails */
     int pass_through;    /* policy only (CORS, auth): the request is proxied untouched, nothing is stored */
+    uint64_t max_pass_body; /* pass_through routes: their own body limit; UG_MAX_PASS_BODY_INHERIT = the top-level one */
     ug_cors_config_t *cors; /* this route's own CORS policy; NULL = the global one */
     ug_auth_config_t *auth; /* bearer authentication; NULL = open */
 } ug_route_t;
+
+/* ug_route_t.max_pass_body when the route does not set its own. */
+#define UG_MAX_PASS_BODY_INHERIT UINT64_MAX
 
 typedef struct ug_backend {
     char *url;           /* as written */
@@ -84,6 +95,8 @@ typedef struct ug_timeouts {
     uint64_t body_idle_ms; /* default 30s; also HTTP/2 idle timeout */
     uint64_t keepalive_ms; /* default 60s */
     uint64_t request_ms;   /* default 1h; total deadline of an HTTP/1 request served by h2o's own HTTP/1 code */
+    uint64_t body_min_rate;  /* bytes/s a body must average over each body_rate_window (body_rate.h); default 1 KiB; 0 = off */
+    uint64_t body_rate_window_ms; /* default 10s */
 } ug_timeouts_t;
 
 typedef struct ug_config {
@@ -96,6 +109,8 @@ typedef struct ug_config {
     ug_timeouts_t timeouts;
     uint64_t max_header_size; /* bytes of a request head, default 16 KiB (also bounds a part's header block) */
     uint64_t max_connections; /* open client connections, all listeners and threads together; default 10000 */
+    uint64_t max_connections_per_client; /* of those, from one client IP address; 0 = no limit; default max_connections / 8 */
+    uint64_t max_pass_body;   /* bytes of a body passed through to the app (not an upload); default 1 MiB */
     ug_cors_config_t *cors;   /* global CORS policy; NULL = no CORS headers, preflights are passed through */
     ug_listen_t admin;        /* admin.address: probes and metrics; address NULL = no admin listener (tls fields unused) */
     uint64_t shutdown_grace_ms; /* SIGTERM/SIGINT: how long requests in flight may take to finish; default 25s */
@@ -142,6 +157,10 @@ void ug_config_resemblance_message(const ug_route_t *like, char *buf, size_t len
 
 /* The largest max_body over all routes (0 without routes). */
 uint64_t ug_config_largest_max_body(const ug_config_t *c);
+
+/* The body limit of a request passed through to the app on `route` (may be NULL: no route matched, or an upload
+ * route's method that is not offloaded): a pass_through route's own max_pass_body, else the top-level one. */
+uint64_t ug_config_pass_limit(const ug_config_t *c, const ug_route_t *route);
 
 /* The CORS policy that applies to a request on `route` (may be NULL): the route's own, else the global; NULL = none. */
 const ug_cors_config_t *ug_config_cors_for(const ug_config_t *c, const ug_route_t *route);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct ug_err_info {
     int status;
@@ -85,4 +86,13 @@ char *ug_err_json(ug_err e, const char *message, size_t *len)
     if (out != NULL && len != NULL)
         *len = strlen(out);
     return out;
+}
+
+ug_err ug_err_of_proxy_failure(const char *why, size_t len)
+{
+    static const char timeout[] = "timeout";
+    for (size_t i = 0; why != NULL && i + sizeof(timeout) - 1 <= len; ++i)
+        if (strncasecmp(why + i, timeout, sizeof(timeout) - 1) == 0)
+            return UG_ERR_GATEWAY_TIMEOUT;
+    return UG_ERR_BAD_GATEWAY;
 }

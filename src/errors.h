@@ -54,4 +54,12 @@ const char *ug_err_message(ug_err e);
  */
 char *ug_err_json(ug_err e, const char *message, size_t *len);
 
+/*
+ * The error of a pass-through the backend did not answer: h2o's reverse proxy
+ * logs why (`why`, its error string, e.g. "connection refused", "I/O timeout")
+ * before it sends its own plain-text 502. A timeout, waiting to connect or for
+ * the response head, is UG_ERR_GATEWAY_TIMEOUT; anything else UG_ERR_BAD_GATEWAY.
+ */
+ug_err ug_err_of_proxy_failure(const char *why, size_t len);
+
 #endif

@@ -17,7 +17,8 @@
  *                      any refusal -> RESPONSE -> LINGER -> closed
  *
  * The socket is read only in HEAD, BODY, PASS_BODY and LINGER (cleartext: by the front itself; TLS: by h2o, decrypting; see
- * READ_SIZE in front_http1.c); exactly one timeout entry is linked at a time.
+ * READ_SIZE in front_http1.c); exactly one timeout entry is linked at a time, and while a body is read the rate
+ * window's (rate_entry) beside it.
  *
  * Ownership: the conn owns its socket until it closes it or hands it to h2o,
  * and everything in `req`, which is reset between requests: the head copy,
@@ -57,6 +58,8 @@ struct ug_front_conn {
     enum ug_front_state state;
     h2o_timeout_entry_t timeout_entry;
     h2o_timeout_t *timeout;   /* the queue timeout_entry is linked to, NULL when none */
+    h2o_timeout_entry_t rate_entry; /* on ft->rate_timeout while a body is read: one window of its minimum rate */
+    uint64_t rate_bytes;            /* body bytes read in the current window */
     h2o_linklist_t idle_link; /* in ft->idle while waiting for a head with an empty input */
     size_t head_parsed;       /* bytes of sock->input already given to phr_parse_request for this head */
     unsigned requests;        /* taken on this connection, the current one included */

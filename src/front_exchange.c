@@ -122,6 +122,16 @@ ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_hea
     return v;
 }
 
+uint64_t ug_front_pass_limit(const ug_config_t *config, const ug_front_head_t *h)
+{
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    h2o_iovec_t path = normalized_path(&pool, h);
+    const ug_route_t *route = path.base != NULL ? ug_config_match_route(config, path.base, path.len) : NULL;
+    h2o_mem_clear_pool(&pool);
+    return ug_config_pass_limit(config, route);
+}
+
 void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message)
 {
     h2o_mem_pool_t pool;

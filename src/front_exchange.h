@@ -28,6 +28,7 @@
 #include "front_response.h"
 #include "gate.h"
 #include "handler.h"
+#include "body_rate.h"
 #include "pico.h"
 #include "upload.h"
 
@@ -39,14 +40,16 @@ struct ug_front_thread {
     ug_handler_shared_t shared;
     h2o_context_t *ctx;
     h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
+    h2o_timeout_t rate_timeout;  /* timeouts.body_rate_window: one window of a body's minimum rate (body_rate.h) */
+    uint64_t body_min_rate;      /* timeouts.body_min_rate (restart-only, like every timeout); 0 = not measured */
     h2o_linklist_t idle;               /* HTTP/1.1 connections waiting for a head with nothing read yet */
     h2o_linklist_t h2_conns;           /* every HTTP/2 connection of the loop (front_h2.c), told of a shutdown */
     h2o_timeout_entry_t shutdown_poll; /* on ctx->one_sec_timeout while `idle` or `h2_conns` is not empty */
     char *body_buf;                    /* UG_FRONT_BODY_READ_SIZE bytes, malloc'd on first use; empty between events */
 };
 
-/* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past h2o's entity limit. */
-#define UG_FRONT_OVER_ENTITY_LIMIT "the request body exceeds the server's limit (twice the largest max_body)"
+/* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past its limit. */
+#define UG_FRONT_OVER_PASS_LIMIT "the request body exceeds max_pass_body, the limit of a request passed through to the app"
 
 /* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c).
  * One buffer per event loop, so its size does not grow with connections. On a paravirtualised CPU every syscall exit
@@ -63,6 +66,9 @@ ssize_t ug_front_read(h2o_socket_t *sock, char *buf, size_t len);
  * far below the spool threshold. Both fronts cap TLS sockets that carry bodies (front_http1.c). */
 #define UG_FRONT_TLS_RCVBUF (256 * 1024)
 void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock);
+
+/* Whether a body that brought `bytes` in the window just ended keeps the minimum rate (ug_body_rate_ok). */
+int ug_front_rate_ok(const struct ug_front_thread *ft, uint64_t bytes);
 
 /* Arm the thread's shutdown poll (front_http1.c): connections waiting on `idle` or `h2_conns` are told of a shutdown. */
 void ug_front_watch_shutdown(struct ug_front_thread *ft);
@@ -100,6 +106,7 @@ struct ug_front_req {
     struct timespec received_at;
     ug_upload_t *upload;
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
+    uint64_t pass_limit; /* a request for h2o's pipeline: the most body bytes it may bring (ug_front_pass_limit) */
     ug_chunked_decoder_t decoder; /* BODY_CHUNKED (HTTP/1.1) */
     int body_read; /* the whole body has been read (HTTP/1.1: the connection may persist) */
     int responded; /* the response was given to the transport */
@@ -138,6 +145,8 @@ void ug_front_refuse(struct ug_front_req *req, ug_err e, const char *message);
  * *route is NULL. */
 ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_head_t *h, const ug_route_t **route, char *why,
                                    size_t why_len);
+/* The body limit of a head for h2o's pipeline: ug_config_pass_limit for the route its path names (as h2o routes it). */
+uint64_t ug_front_pass_limit(const ug_config_t *config, const ug_front_head_t *h);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
 /* Body bytes arrived: feed them to the upload. Returns 1 while the body goes on; 0 when it was refused (the error is

@@ -28,6 +28,7 @@ static void close_conn(struct ug_h2_conn *conn);
 static void on_head_timeout(h2o_timeout_entry_t *entry);
 static void set_idle(struct ug_h2_conn *conn, int idle);
 static void on_body_timeout(h2o_timeout_entry_t *entry);
+static void on_rate_timeout(h2o_timeout_entry_t *entry);
 
 /* ---- streams ---- */
 
@@ -45,6 +46,8 @@ static void free_stream(struct ug_h2_stream *s)
         h2o_timeout_unlink(&s->head_timeout);
     if (h2o_timeout_is_linked(&s->body_timeout))
         h2o_timeout_unlink(&s->body_timeout);
+    if (h2o_timeout_is_linked(&s->rate_timeout))
+        h2o_timeout_unlink(&s->rate_timeout);
     if (h2o_linklist_is_linked(&s->proceed_link))
         h2o_linklist_unlink(&s->proceed_link);
     if (s->pass != NULL)
@@ -67,9 +70,20 @@ void ug_h2_watch_stream(struct ug_h2_stream *s, int on)
         h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->body_timeout, &s->body_timeout);
 }
 
+/* Measure the body's rate from now, window by window (on = 1), or stop (on = 0): see body_rate.h. */
+static void watch_rate(struct ug_h2_stream *s, int on)
+{
+    if (h2o_timeout_is_linked(&s->rate_timeout))
+        h2o_timeout_unlink(&s->rate_timeout);
+    s->rate_bytes = 0;
+    if (on && s->conn->ft->body_min_rate != 0)
+        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->rate_timeout, &s->rate_timeout);
+}
+
 static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
 {
     ug_h2_watch_stream(s, 0);
+    watch_rate(s, 0);
     s->reset = 1;
     nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, error_code);
     ug_h2_want_flush(s->conn);
@@ -164,6 +178,7 @@ static struct ug_h2_stream *new_stream(struct ug_h2_conn *conn, int32_t id)
     h2o_linklist_insert(&conn->streams, &s->link);
     s->head_timeout.cb = on_head_timeout;
     s->body_timeout.cb = on_body_timeout;
+    s->rate_timeout.cb = on_rate_timeout;
     h2o_timeout_link(conn->super.ctx->loop, &conn->ft->header_timeout, &s->head_timeout);
     ++conn->requests;
     set_idle(conn, 0);
@@ -241,15 +256,14 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     return 0;
 }
 
-/* A pass-through stream whose body h2o would not take (over its entity limit, declared or as DATA arrives): answered
- * with uploadgate's 413, as on HTTP/1.1, where h2o 2.2.5 would reset it (REFUSED_STREAM); the rest of its body is read
- * and dropped (see tp_respond). */
-static void refuse_pass(struct ug_h2_stream *s)
+/* A pass-through stream the front answers itself before h2o runs it (a body over max_pass_body, declared or as DATA
+ * arrives): uploadgate's JSON error, as on HTTP/1.1; the rest of its body is read and dropped (see tp_respond). */
+static void refuse_pass(struct ug_h2_stream *s, ug_err e, const char *message)
 {
     if (s->pass != NULL)
         ug_h2_pass_free(s); /* h2o never ran it: nothing is logged twice */
     s->kind = UG_H2_UPLOAD; /* from here the exchange's: its answer, then DATA dropped */
-    ug_front_refuse(&s->req, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
+    ug_front_refuse(&s->req, e, message);
 }
 
 /* The request head is complete: the front's (front_parse.h, as for HTTP/1.1), or h2o's. */
@@ -258,6 +272,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     struct ug_front_req *req = &s->req;
     h2o_timeout_unlink(&s->head_timeout);
     ug_h2_watch_stream(s, !end_stream);
+    watch_rate(s, !end_stream);
     const ug_config_t *config = req->rt->config;
     if (s->head_too_large) {
         s->kind = UG_H2_UPLOAD;
@@ -301,11 +316,11 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     }
     if (s->num_fields > UG_FRONT_MAX_HEADERS || verdict != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
+        req->pass_limit = ug_front_pass_limit(config, &h);
         if (ug_h2_pass_begin(s) != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
-        else if (h.framing == UG_FRONT_BODY_CONTENT_LENGTH &&
-                 h.content_length > s->conn->super.ctx->globalconf->max_request_entity_size)
-            refuse_pass(s);
+        else if (h.framing == UG_FRONT_BODY_CONTENT_LENGTH && h.content_length > req->pass_limit)
+            refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
         else if (end_stream)
             ug_h2_pass_end(s);
         return;
@@ -319,6 +334,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
 static void request_ended(struct ug_h2_stream *s)
 {
     ug_h2_watch_stream(s, 0);
+    watch_rate(s, 0);
     if (s->reset)
         return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
@@ -354,10 +370,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     if (s == NULL || s->reset)
         return 0;
     ug_h2_watch_stream(s, 1);
+    s->rate_bytes += len;
     if (s->kind == UG_H2_PASS) {
         int r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : 0;
         if (r == -1)
-            refuse_pass(s);
+            refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
         else if (r != 0)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
     } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
@@ -427,6 +444,24 @@ static void on_body_timeout(h2o_timeout_entry_t *entry)
     reset_stream(s, NGHTTP2_CANCEL);
     if (only)
         nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR);
+}
+
+/* A window of a stream's body ended: on to the next, or 408 when it brought less than body_min_rate x window - the
+ * upload aborted (its files removed) first, a pass-through body never given to h2o. What the client still sends is
+ * dropped (tp_respond). */
+static void on_rate_timeout(h2o_timeout_entry_t *entry)
+{
+    struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, rate_timeout, entry);
+    if (ug_front_rate_ok(s->conn->ft, s->rate_bytes)) {
+        watch_rate(s, 1);
+        return;
+    }
+    s->rate_bytes = 0;
+    if (s->kind == UG_H2_PASS)
+        refuse_pass(s, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
+    else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read)
+        ug_front_fail_upload(&s->req, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
+    ug_h2_want_flush(s->conn);
 }
 
 static void close_conn(struct ug_h2_conn *conn)
@@ -717,6 +752,7 @@ static int upgrade_stream(struct ug_h2_conn *conn, const ug_h2_upgrade_t *up)
                 add_field(s, h2o_strdup(&s->pool, f->name, f->name_len), h2o_strdup(&s->pool, f->value, f->value_len));
         }
         s->kind = UG_H2_PASS;
+        s->req.pass_limit = up->body_len; /* the HTTP/1.1 front held it to max_pass_body before the switch */
         if (ug_h2_pass_begin(s) == 0 && (up->body_len == 0 || ug_h2_pass_data(s, (const uint8_t *)up->body, up->body_len) == 0)) {
             ug_h2_pass_end(s);
             ret = 0;

@@ -57,6 +57,8 @@ struct ug_h2_stream {
     h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
     h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame; for a
                                        * pass-through response, while it holds bytes the client does not take */
+    h2o_timeout_entry_t rate_timeout; /* on ft->rate_timeout while the body arrives: one window of its minimum rate */
+    uint64_t rate_bytes;              /* DATA bytes of the current window */
     enum ug_h2_kind kind;
     struct timeval began_at; /* its first HEADERS frame arrived */
     h2o_mem_pool_t pool;     /* copies of the request's fields */
@@ -92,7 +94,7 @@ void ug_h2_watch_stream(struct ug_h2_stream *s, int on);
 /* The stream's head is complete and not the front's: hand it to h2o's pipeline (now, or at END_STREAM once its
  * body is buffered). Returns 0, or -1 when the stream must be reset. */
 int ug_h2_pass_begin(struct ug_h2_stream *s);
-/* DATA for a pass-through stream: buffered for h2o. Returns 0; -1 when over h2o's entity limit (the front answers
+/* DATA for a pass-through stream: buffered for h2o. Returns 0; -1 when over s->req.pass_limit (the front answers
  * 413); -2 when the buffer cannot grow (reset the stream). */
 int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len);
 /* END_STREAM for a pass-through stream: run h2o's pipeline on it. */

@@ -280,7 +280,7 @@ int ug_h2_pass_begin(struct ug_h2_stream *s)
 int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len)
 {
     struct ug_h2_pass *p = s->pass;
-    if (p->body->size + len > s->conn->super.ctx->globalconf->max_request_entity_size)
+    if (p->body->size + len > s->req.pass_limit)
         return -1;
     stamp(p, &p->req.timestamps.request_body_begin_at);
     h2o_iovec_t buf = h2o_buffer_reserve(&p->body, len);

@@ -98,6 +98,7 @@ static void thread_dispose(void *p)
     h2o_timeout_dispose(ft->ctx->loop, &ft->body_timeout);
     h2o_timeout_dispose(ft->ctx->loop, &ft->keepalive_timeout);
     h2o_timeout_dispose(ft->ctx->loop, &ft->linger_timeout);
+    h2o_timeout_dispose(ft->ctx->loop, &ft->rate_timeout);
     free(ft->body_buf);
     free(ft);
 }
@@ -126,6 +127,8 @@ static struct ug_front_thread *get_thread(h2o_context_t *ctx)
     h2o_timeout_init(ctx->loop, &ft->body_timeout, t->body_idle_ms);
     h2o_timeout_init(ctx->loop, &ft->keepalive_timeout, t->keepalive_ms);
     h2o_timeout_init(ctx->loop, &ft->linger_timeout, LINGER_MS);
+    h2o_timeout_init(ctx->loop, &ft->rate_timeout, t->body_rate_window_ms);
+    ft->body_min_rate = t->body_min_rate;
     h2o_linklist_init_anchor(&ft->idle);
     h2o_linklist_init_anchor(&ft->h2_conns);
     ft->shutdown_poll.cb = on_shutdown_poll;
@@ -198,8 +201,24 @@ void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock)
     setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
+int ug_front_rate_ok(const struct ug_front_thread *ft, uint64_t bytes)
+{
+    return ug_body_rate_ok(bytes, ft->rate_timeout.timeout, ft->body_min_rate);
+}
+
+/* Measure the body's rate from now, window by window (on = 1), or stop (on = 0). */
+static void watch_rate(struct ug_front_conn *conn, int on)
+{
+    if (h2o_timeout_is_linked(&conn->rate_entry))
+        h2o_timeout_unlink(&conn->rate_entry);
+    conn->rate_bytes = 0;
+    if (on && conn->ft->body_min_rate != 0)
+        h2o_timeout_link(conn->ft->ctx->loop, &conn->ft->rate_timeout, &conn->rate_entry);
+}
+
 static void reset_request(struct ug_front_conn *conn)
 {
+    watch_rate(conn, 0);
     ug_front_req_end(&conn->req);
     free(conn->response);
     conn->response = NULL;
@@ -217,6 +236,25 @@ void ug_front_close(struct ug_front_conn *conn)
     h2o_socket_close(conn->sock); /* runs sock->on_close */
     reset_request(conn);
     free(conn);
+}
+
+static void refuse(struct ug_front_conn *conn, ug_err e, const char *message);
+
+/* A window of the body ended: on to the next one, or 408 when it brought less than body_min_rate x window. The upload
+ * is aborted (its files removed) before the answer; the connection closes after it (the body is unread). */
+static void on_rate_timeout(h2o_timeout_entry_t *entry)
+{
+    struct ug_front_conn *conn = H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, rate_entry, entry);
+    if (ug_front_rate_ok(conn->ft, conn->rate_bytes)) {
+        watch_rate(conn, 1);
+        return;
+    }
+    if (conn->state == UG_FRONT_BODY) {
+        h2o_socket_read_stop(conn->sock);
+        ug_front_fail_upload(&conn->req, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
+    } else if (conn->state == UG_FRONT_PASS_BODY) {
+        refuse(conn, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
+    }
 }
 
 static void on_timeout(h2o_timeout_entry_t *entry)
@@ -301,6 +339,7 @@ static void on_response_written(h2o_socket_t *sock, const char *err)
  * says. The connection goes on from the write's completion. */
 static void write_response(struct ug_front_conn *conn, char *buf, size_t len)
 {
+    watch_rate(conn, 0);
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock);
     free(conn->response);
@@ -361,6 +400,7 @@ static void tp_start_body(struct ug_front_req *req)
 static void tp_body_done(struct ug_front_req *req)
 {
     struct ug_front_conn *conn = conn_of(req);
+    watch_rate(conn, 0);
     ug_front_set_timeout(conn, NULL);
     h2o_socket_read_stop(conn->sock); /* pipelined bytes wait in the kernel and sock->input until the answer is sent */
     conn->state = UG_FRONT_FORWARD;
@@ -380,6 +420,7 @@ static void read_body(struct ug_front_conn *conn)
     cap_tls_receive_buffer(conn);
     conn->state = UG_FRONT_BODY;
     ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    watch_rate(conn, 1);
     if (conn->sock->input->size != 0 && !process_body(conn)) /* sent along with the head, or before our 100 Continue */
         return;
     h2o_socket_read_start(conn->sock, on_body_read);
@@ -478,6 +519,7 @@ static int read_body_direct(struct ug_front_conn *conn)
     if (r <= 0)
         return (int)r;
     ug_front_set_timeout(conn, &ft->body_timeout); /* idle time, so re-armed on every read */
+    conn->rate_bytes += (uint64_t)r;
     req->body_left -= (uint64_t)r;
     int fed = ug_front_feed(req, ft->body_buf, (size_t)r);
     return 1 + body_fed(conn, fed, req->body_left == 0);
@@ -496,6 +538,7 @@ static int read_body_input(struct ug_front_conn *conn, const char *err, int nth)
     if (r == 0)
         return 0;
     ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
+    conn->rate_bytes += (uint64_t)r;
     return 1;
 }
 
@@ -594,11 +637,12 @@ void ug_front_pass_done(struct ug_front_conn *conn, int keep_alive)
     start_head(conn);
 }
 
-/* A request the front will not serve or read on (a head ug_front_refusal refuses; a pass-through body over h2o's
- * entity limit, or with broken chunked framing): uploadgate's JSON error, logged as the front's own, then the
+/* A request the front will not serve or read on (a head ug_front_refusal refuses; a pass-through body over its
+ * limit, max_pass_body, or with broken chunked framing): uploadgate's JSON error, logged as the front's own, then the
  * connection closes (what follows is unread, and where this request ends may be unknown). */
 static void refuse(struct ug_front_conn *conn, ug_err e, const char *message)
 {
+    watch_rate(conn, 0);
     ug_h1_pass_free(conn);
     h2o_socket_read_stop(conn->sock);
     ug_front_set_timeout(conn, NULL);
@@ -643,7 +687,6 @@ static int pass_body_progress(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
     h2o_buffer_t *in = conn->sock->input;
-    size_t limit = conn->super.ctx->globalconf->max_request_entity_size;
     size_t len;
 
     if (req->h.framing == UG_FRONT_BODY_NONE) {
@@ -657,8 +700,8 @@ static int pass_body_progress(struct ug_front_conn *conn)
         ug_chunked_result_t r = ug_chunked_decode(&req->decoder, in->bytes + req->body_left, &size, &rest);
         in->size = (size_t)req->body_left + size;
         req->body_left = in->size;
-        if (r != UG_CHUNKED_ERROR && in->size > limit) {
-            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
+        if (r != UG_CHUNKED_ERROR && in->size > req->pass_limit) { /* as soon as the decoded body crosses it */
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
             return 0;
         }
         if (r == UG_CHUNKED_ERROR) {
@@ -672,6 +715,7 @@ static int pass_body_progress(struct ug_front_conn *conn)
     }
     h2o_socket_read_stop(conn->sock); /* pipelined bytes wait until the response is written */
     ug_front_set_timeout(conn, NULL); /* none while the app works */
+    watch_rate(conn, 0);
     conn->state = UG_FRONT_PASS;
     if (conn->upgrading)
         switch_to_h2(conn, len);
@@ -685,6 +729,7 @@ static void read_pass_body(struct ug_front_conn *conn)
     cap_tls_receive_buffer(conn);
     conn->state = UG_FRONT_PASS_BODY;
     ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    watch_rate(conn, 1);
     if (!pass_body_progress(conn))
         return;
     h2o_socket_read_start(conn->sock, on_pass_body_read);
@@ -711,10 +756,11 @@ static void pass(struct ug_front_conn *conn, size_t head_len, int upgrade)
         return;
     }
     index_head(req, ph, nh);
+    req->pass_limit = ug_front_pass_limit(req->rt->config, &req->h);
     switch (req->h.framing) {
     case UG_FRONT_BODY_CONTENT_LENGTH:
-        if (req->h.content_length > conn->super.ctx->globalconf->max_request_entity_size) {
-            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_ENTITY_LIMIT);
+        if (req->h.content_length > req->pass_limit) { /* at the head: not a byte of the body is read */
+            refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
             return;
         }
         break;
@@ -890,6 +936,7 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
                                .id = __sync_add_and_fetch(&h2o_connection_id, 1),
                                .callbacks = &ug_h1_conn_callbacks};
     conn->timeout_entry.cb = on_timeout;
+    conn->rate_entry.cb = on_rate_timeout;
     conn->req = (struct ug_front_req){.tp = &transport, .ft = ft, .client_address = conn->client_address, .tls = conn->tls};
     sock->data = conn;
 

@@ -524,6 +524,61 @@ static void cors_on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostre
     h2o_setup_next_ostream(req, slot);
 }
 
+/* ---- the reverse proxy's own failures, in uploadgate's JSON ---- */
+
+/* h2o's reverse proxy answers a backend it cannot reach, or that does not send a response head within
+ * backend.timeout, with h2o_send_error_502: text/plain "Gateway Error". It logs why first (h2o_req_log_error, module
+ * "lib/core/proxy.c": lib/core/proxy.c on_connect and on_head in 2.2.5), which is what tells it from a 502 the app
+ * itself sent: that one is relayed untouched. */
+static const h2o_req_error_log_t *proxy_failure(h2o_req_t *req)
+{
+    if (req->res.status != 502)
+        return NULL;
+    for (size_t i = 0; i != req->error_logs.size; ++i)
+        if (strcmp(req->error_logs.entries[i].module, "lib/core/proxy.c") == 0)
+            return &req->error_logs.entries[i];
+    return NULL;
+}
+
+struct json_error_ostream {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+};
+
+/* h2o_send_inline gives its whole text body in one final send (none for HEAD): ours goes instead. */
+static void json_error_do_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
+{
+    struct json_error_ostream *self = (void *)_self;
+    (void)bufs;
+    h2o_ostream_send_next(&self->super, req, bufcnt != 0 ? &self->body : NULL, bufcnt != 0 ? 1 : 0, state);
+}
+
+static void proxy_error_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    const h2o_req_error_log_t *failure = proxy_failure(req);
+    (void)self;
+    if (failure != NULL) {
+        ug_err e = ug_err_of_proxy_failure(failure->msg.base, failure->msg.len);
+        size_t len = 0;
+        char *json = ug_err_json(e, NULL, &len);
+        struct pending *pd = pending_of(req);
+        if (json != NULL) {
+            struct json_error_ostream *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
+            o->super.do_send = json_error_do_send;
+            o->body = h2o_strdup(&req->pool, json, len);
+            free(json);
+            req->res.status = ug_err_status(e);
+            req->res.reason = ug_err_reason(e);
+            req->res.content_length = len;
+            h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"), 1);
+            slot = &o->super.next;
+            if (pd != NULL)
+                pd->error = e; /* the access log names it */
+        }
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static double seconds_between(const struct timeval *a, const struct timeval *b)
 {
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_usec - a->tv_usec) / 1e6;
@@ -575,6 +630,10 @@ void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, u
     self->runtime = runtime;
     self->metrics = metrics;
     self->backend = backend;
+
+    /* before the CORS filter, so that the JSON error it makes gets the route's CORS fields too */
+    h2o_filter_t *proxy_errors = h2o_create_filter(pathconf, sizeof(*proxy_errors));
+    proxy_errors->on_setup_ostream = proxy_error_on_setup_ostream;
 
     struct cors_filter *filter = (void *)h2o_create_filter(pathconf, sizeof(*filter));
     filter->super.on_setup_ostream = cors_on_setup_ostream;

@@ -42,8 +42,10 @@ static void usage(FILE *out)
                  "signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop gracefully (shutdown_grace).\n");
 }
 
-/* SIGHUP: the whole file again, applied only if it is valid and changes nothing that needs a restart. */
-static void reload(const char *path, ug_runtime_slot_t *slot, ug_metrics_t *metrics)
+/* SIGHUP: the whole file again, applied only if it is valid and changes nothing that needs a restart. `boot` is the
+ * start-up configuration: what needs a restart is what differs from it (the running one may have lowered a route's
+ * max_body, and raising it back to the start-up value only needs h2o's entity limit, derived once from `boot`). */
+static void reload(const char *path, const ug_config_t *boot, ug_runtime_slot_t *slot, ug_metrics_t *metrics)
 {
     char err[1024];
     ug_config_t *next = NULL;
@@ -53,7 +55,7 @@ static void reload(const char *path, ug_runtime_slot_t *slot, ug_metrics_t *metr
 
     if (ug_config_load_file(path, &next, err, sizeof(err)) != UG_OK)
         why = err;
-    else if ((why = ug_runtime_restart_needed(cur->config, next, err, sizeof(err))) != NULL)
+    else if ((why = ug_runtime_restart_needed(boot, next, err, sizeof(err))) != NULL)
         ug_config_free(next);
     else if (ug_runtime_new(next, generation, &rt, err, sizeof(err)) != UG_OK) /* takes `next` */
         why = err;
@@ -181,7 +183,7 @@ int main(int argc, char **argv)
 
     int sig = 0;
     while (sigwait(&wait_set, &sig) == 0 && sig == SIGHUP)
-        reload(config_path, &slot, metrics);
+        reload(config_path, config, &slot, metrics);
 
     ug_admin_set_stopping(admin);
     ug_runtime_t *now = ug_runtime_slot_acquire(&slot);

@@ -72,30 +72,32 @@ static int str_differs(const char *a, const char *b)
     return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
-const char *ug_runtime_restart_needed(const ug_config_t *cur, const ug_config_t *next, char *buf, size_t len)
+const char *ug_runtime_restart_needed(const ug_config_t *boot, const ug_config_t *next, char *buf, size_t len)
 {
     const char *what = NULL;
-    if (cur->listen_count != next->listen_count)
+    if (boot->listen_count != next->listen_count)
         what = "listen";
-    for (size_t i = 0; what == NULL && i < cur->listen_count; ++i)
-        if (str_differs(cur->listen[i].address, next->listen[i].address) ||
-            str_differs(cur->listen[i].tls_certificate, next->listen[i].tls_certificate) ||
-            str_differs(cur->listen[i].tls_key, next->listen[i].tls_key))
+    for (size_t i = 0; what == NULL && i < boot->listen_count; ++i)
+        if (str_differs(boot->listen[i].address, next->listen[i].address) ||
+            str_differs(boot->listen[i].tls_certificate, next->listen[i].tls_certificate) ||
+            str_differs(boot->listen[i].tls_key, next->listen[i].tls_key) ||
+            str_differs(boot->listen[i].tls_ciphers, next->listen[i].tls_ciphers))
             what = "listen";
-    if (what == NULL && cur->threads != next->threads)
+    if (what == NULL && boot->threads != next->threads)
         what = "threads";
-    else if (what == NULL && str_differs(cur->admin.address, next->admin.address))
+    else if (what == NULL && str_differs(boot->admin.address, next->admin.address))
         what = "admin.address";
-    else if (what == NULL && (str_differs(cur->backend.url, next->backend.url) || cur->backend.timeout_ms != next->backend.timeout_ms))
+    else if (what == NULL && (str_differs(boot->backend.url, next->backend.url) || boot->backend.timeout_ms != next->backend.timeout_ms))
         what = "backend.url or backend.timeout";
-    else if (what == NULL && (str_differs(cur->storage.dir, next->storage.dir) ||
-                              cur->storage.spool_threshold != next->storage.spool_threshold))
+    else if (what == NULL && (str_differs(boot->storage.dir, next->storage.dir) ||
+                              boot->storage.spool_threshold != next->storage.spool_threshold))
         what = "storage.dir or storage.spool_threshold";
-    else if (what == NULL && memcmp(&cur->timeouts, &next->timeouts, sizeof(cur->timeouts)) != 0)
+    else if (what == NULL && memcmp(&boot->timeouts, &next->timeouts, sizeof(boot->timeouts)) != 0)
         what = "timeouts";
-    else if (what == NULL && cur->max_connections != next->max_connections)
-        what = "max_connections";
-    else if (what == NULL && ug_config_largest_max_body(next) > ug_config_largest_max_body(cur))
+    else if (what == NULL && (boot->max_connections != next->max_connections ||
+                              boot->max_connections_per_client != next->max_connections_per_client))
+        what = "max_connections or max_connections_per_client";
+    else if (what == NULL && ug_config_largest_max_body(next) > ug_config_largest_max_body(boot))
         /* h2o's global entity limit (server.c) is derived from it once, at start-up */
         what = "a route max_body larger than the largest one started with";
     if (what == NULL)

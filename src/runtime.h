@@ -49,10 +49,14 @@ ug_runtime_t *ug_runtime_ref(ug_runtime_t *rt);
 void ug_runtime_release(ug_runtime_t *rt);
 
 /*
- * NULL when `next` can replace `cur` in a running server; else a message (in
- * `buf`) naming the first setting that needs a restart.
+ * NULL when `next` can replace the running configuration; else a message (in
+ * `buf`) naming the first setting that needs a restart. `boot` is the
+ * configuration the server started with, not the running one: a reload is
+ * measured against what was baked in at start-up (h2o's entity limit comes
+ * from its largest max_body), so a max_body lowered by one reload may be
+ * raised back to the start-up value by the next.
  */
-const char *ug_runtime_restart_needed(const ug_config_t *cur, const ug_config_t *next, char *buf, size_t len);
+const char *ug_runtime_restart_needed(const ug_config_t *boot, const ug_config_t *next, char *buf, size_t len);
 
 /* The current runtime, swapped atomically with respect to ug_runtime_slot_acquire. */
 typedef struct ug_runtime_slot {

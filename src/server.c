@@ -18,6 +18,7 @@
 #include <h2o.h>
 
 #include "front_exchange.h"
+#include "conn_share.h"
 #include "front_http1.h"
 #include "handler.h"
 
@@ -48,6 +49,7 @@ struct ug_server {
     uint64_t grace_deadline_ms; /* absolute, h2o_now() clock, set when stopping */
     uint64_t grace_ms;
     atomic_size_t connections; /* open client connections, all threads */
+    ug_conn_share_t *share;    /* open client connections per client address, all threads (max_connections_per_client) */
     pthread_mutex_t ready_lock;
     pthread_cond_t ready_cond;
 };
@@ -63,7 +65,11 @@ static SSL_CTX *make_ssl_ctx(const ug_listen_t *l, char *errbuf, size_t errlen)
     if (ssl == NULL)
         goto Error;
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* TLS 1.2 only: OpenSSL's TLS 1.3 suites (SSL_CTX_set_ciphersuites) are all forward-secret AEAD and stay. A list
+     * that selects nothing fails here, so a typo stops start-up instead of leaving TLS 1.2 without suites. */
+    if (SSL_CTX_set_cipher_list(ssl, l->tls_ciphers != NULL ? l->tls_ciphers : UG_TLS12_CIPHERS) != 1)
+        goto Error;
     if (SSL_CTX_use_certificate_chain_file(ssl, l->tls_certificate) != 1)
         goto Error;
     if (SSL_CTX_use_PrivateKey_file(ssl, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl) != 1)
@@ -80,12 +86,13 @@ Error : {
 }
 }
 
-int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, size_t errlen)
+/* A socket for `l`, bound, and listening when `do_listen`; -1 with "listen ADDRESS: reason" in errbuf and errno set. */
+static int bind_socket(const ug_listen_t *l, int reuseport, int do_listen, char *errbuf, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[8];
-    int fd = -1, on = 1;
+    int fd = -1, on = 1, why = 0;
     snprintf(port, sizeof(port), "%u", (unsigned)l->port);
     int gai = getaddrinfo(l->host, port, &hints, &res);
     if (gai != 0) {
@@ -96,14 +103,42 @@ int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, siz
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
         (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
         (res->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        set_err(errbuf, errlen, "listen %s: %s", l->address, strerror(errno));
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || (do_listen && listen(fd, SOMAXCONN) != 0)) {
+        why = errno;
+        set_err(errbuf, errlen, "listen %s: %s", l->address, strerror(why));
         if (fd != -1)
             close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
+    errno = why; /* for the caller: the failing call's, not close's */
     return fd;
+}
+
+int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, size_t errlen)
+{
+    return bind_socket(l, reuseport, 1, errbuf, errlen);
+}
+
+/*
+ * Whether another process holds `l`'s address. The workers' sockets use SO_REUSEPORT, which lets any process of the
+ * same user bind the same address too: a second uploadgate (or anything else with SO_REUSEPORT) would then start
+ * without a word and the kernel would hand it part of the connections. A socket bound without SO_REUSEPORT conflicts
+ * with every socket already bound there, so binding one (and closing it at once, before the workers bind theirs)
+ * tells. SO_REUSEADDR keeps connections in TIME_WAIT from a previous run out of it. UG_OK, or UG_ERR_CONFIG with
+ * the address named in errbuf.
+ */
+static ug_err check_address_free(const ug_listen_t *l, char *errbuf, size_t errlen)
+{
+    int fd = bind_socket(l, 0, 0, errbuf, errlen);
+    if (fd == -1 && errno == EADDRINUSE) {
+        set_err(errbuf, errlen, "listen %s: %s", l->address, "the address is in use by another process; not starting");
+        return UG_ERR_CONFIG;
+    }
+    if (fd == -1)
+        return UG_ERR_CONFIG;
+    close(fd);
+    return UG_OK;
 }
 
 /* The spool directory takes h2o's spilled request bodies: on the storage volume, never tmpfs /tmp
@@ -141,7 +176,8 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 
     /* h2o 2.2.5 checks its one global entity limit before any handler runs; past it HTTP/1 gets a bare 413 and
      * HTTP/2 a RST_STREAM. Routes enforce their own max_body and answer 413 in JSON; the global limit leaves them
-     * room (twice the largest route limit) so that a body just over a route's limit gets that answer on HTTP/2 too. */
+     * room (twice the largest route limit) so that a body just over a route's limit gets that answer on HTTP/2 too.
+     * Bodies passed through to the app are held to max_pass_body by the fronts, which buffer them for h2o. */
     uint64_t largest = ug_config_largest_max_body(c);
     uint64_t global = largest != 0 ? largest * 2 : (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE;
     if (global < (uint64_t)H2O_DEFAULT_MAX_REQUEST_ENTITY_SIZE && largest == 0)
@@ -195,6 +231,10 @@ ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_serve
     s->nthreads = config->threads != 0 ? config->threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     if (s->nthreads == 0)
         s->nthreads = 1;
+    if ((s->share = ug_conn_share_new((size_t)config->max_connections_per_client)) == NULL) {
+        e = UG_ERR_NOMEM;
+        goto Error;
+    }
 
     if ((e = setup_spool(config, errbuf, errlen)) != UG_OK)
         goto Error;
@@ -209,6 +249,9 @@ ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_serve
             goto Error;
     if ((e = setup_h2o(s, errbuf, errlen)) != UG_OK)
         goto Error;
+    for (size_t i = 0; i < config->listen_count; ++i)
+        if ((e = check_address_free(&config->listen[i], errbuf, errlen)) != UG_OK)
+            goto Error;
     e = UG_ERR_CONFIG;
     for (size_t t = 0; t < s->nthreads; ++t) {
         struct worker *w = &s->workers[t];
@@ -231,11 +274,52 @@ Error:
     return e;
 }
 
+/* What a client connection holds until it closes: its worker's count, the global count and its address's share. */
+struct conn_slot {
+    struct worker *w;
+    int counted; /* its address has a share taken (not for a peer address outside IPv4/IPv6) */
+    unsigned char key[UG_CONN_SHARE_KEY_LEN];
+};
+
 static void on_conn_close(void *data)
 {
-    struct worker *w = data;
+    struct conn_slot *slot = data;
+    struct worker *w = slot->w;
     --w->open_conns;
     atomic_fetch_sub(&w->server->connections, 1);
+    if (slot->counted)
+        ug_conn_share_release(w->server->share, slot->key);
+    free(slot);
+}
+
+/*
+ * Count a new connection against max_connections and its address's max_connections_per_client. NULL when it must be
+ * refused: over either limit, or out of memory (the edge fails closed). A refused connection is closed at accept, as
+ * over max_connections: no answer is written (on TLS there is no channel before a handshake, and an HTTP/1.1 503
+ * would cost a read and a write for a client that is already holding too much).
+ */
+static struct conn_slot *take_slot(struct worker *w, h2o_socket_t *sock)
+{
+    ug_server_t *s = w->server;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct conn_slot *slot = calloc(1, sizeof(*slot));
+    if (slot == NULL)
+        return NULL;
+    slot->w = w;
+    if (atomic_fetch_add(&s->connections, 1) >= s->config->max_connections)
+        goto Refuse;
+    if ((len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss)) != 0 &&
+        ug_conn_share_key((struct sockaddr *)&ss, len, slot->key) == 0) {
+        if (ug_conn_share_acquire(s->share, slot->key) != UG_SHARE_TAKEN)
+            goto Refuse;
+        slot->counted = 1;
+    }
+    return slot;
+Refuse:
+    atomic_fetch_sub(&s->connections, 1);
+    free(slot);
+    return NULL;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -247,15 +331,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     /* Drain the backlog: one readiness event may stand for many connections. */
     for (int i = 0; i < 64 && (sock = h2o_evloop_socket_accept(listener)) != NULL; ++i) {
-        /* Over max_connections: close at once. Leaving it in the backlog would only make the client wait for nothing. */
-        if (atomic_fetch_add(&w->server->connections, 1) >= w->server->config->max_connections) {
-            atomic_fetch_sub(&w->server->connections, 1);
+        /* Over a limit: close at once. Leaving it in the backlog would only make the client wait for nothing. */
+        struct conn_slot *slot = take_slot(w, sock);
+        if (slot == NULL) {
             h2o_socket_close(sock);
             continue;
         }
         ++w->open_conns;
         sock->on_close.cb = on_conn_close;
-        sock->on_close.data = w;
+        sock->on_close.data = slot;
         ug_front_accept(actx, sock); /* TLS listeners go on to h2o_accept unchanged */
     }
 }
@@ -386,6 +470,7 @@ void ug_server_free(ug_server_t *s)
             SSL_CTX_free(s->ssl[i]);
     free(s->ssl);
     free(s->workers);
+    ug_conn_share_free(s->share);
     ug_runtime_release(s->boot);
     pthread_cond_destroy(&s->ready_cond);
     pthread_mutex_destroy(&s->ready_lock);

@@ -44,11 +44,9 @@ def echo_request(gw, doc, framing: str = "length", extra=()) -> bytes:
                                                           ("Content-Length", str(len(raw))), *extra]) + raw
 
 
-def small_entity_limit(cfg):
-    """One route with max_body 1 MiB: h2o's entity limit, which the front applies to pass-through bodies, is twice the
-    largest route limit, 2 MiB."""
-    cfg["routes"] = [{"path": "/upload", "methods": ["POST", "PUT"], "forward_to": "/upload",
-                      "limits": {"max_body": "1MiB", "max_file": "1MiB"}}]
+def small_pass_limit(cfg):
+    """Pass-through bodies up to 2 MiB (max_pass_body); the upload route's own max_body is larger and does not count."""
+    cfg["max_pass_body"] = "2MiB"
 
 
 def short_timeouts(cfg):
@@ -190,21 +188,21 @@ def test_connection_close_is_honoured(gateway):
 
 # -- bodies the front will not buffer --------------------------------------------------------------------------
 
-def test_pass_through_body_over_the_entity_limit_is_refused_before_reading(make_gateway):
-    gw = make_gateway(configure=small_entity_limit)
+def test_pass_through_body_over_max_pass_body_is_refused_before_reading(make_gateway):
+    gw = make_gateway(configure=small_pass_limit)
     with connect(gw) as s:
         s.sendall(http1_head("POST", "/api/echo", gw.authority,
                              [("Content-Type", "application/json"), ("Content-Length", str(3 * MiB))]))
         assert readable_within(s, 5), "no 413 before the body"
         res = HTTP1Reader(s).read_response()
         assert read_until_closed(s, 10) == b""
-    assert_error(res, 413, "body_too_large")
+    assert_error(res, 413, "body_too_large", limit="max_pass_body")
     assert res.header("connection") == "close"
     assert_nothing_reached_app(gw)
 
 
-def test_chunked_pass_through_body_crossing_the_entity_limit_is_refused_while_sending(make_gateway):
-    gw = make_gateway(configure=small_entity_limit)
+def test_chunked_pass_through_body_crossing_max_pass_body_is_refused_while_sending(make_gateway):
+    gw = make_gateway(configure=small_pass_limit)
     body = chunked(os.urandom(4 * MiB), chunk=64 * KiB)
     with connect(gw) as s:
         s.sendall(http1_head("POST", "/api/echo", gw.authority,
@@ -212,7 +210,7 @@ def test_chunked_pass_through_body_crossing_the_entity_limit_is_refused_while_se
         s.sendall(body[:3 * MiB])
         assert readable_within(s, 10), "no 413 while the rest of the body is still unsent"
         res = HTTP1Reader(s).read_response()
-    assert_error(res, 413, "body_too_large")
+    assert_error(res, 413, "body_too_large", limit="max_pass_body")
     assert_nothing_reached_app(gw)
 
 

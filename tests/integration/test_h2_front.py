@@ -133,18 +133,17 @@ def test_oversized_head_gets_431_and_the_connection_goes_on(make_gateway, tls):
     assert_clean(gw, exclude_paths=["/api/items"])
 
 
-def small_entity_limit(cfg):
-    """One route with max_body 1 MiB: h2o's entity limit, which pass-through bodies are buffered up to, is 2 MiB."""
-    cfg["routes"] = [{"path": "/upload", "methods": ["POST", "PUT"], "forward_to": "/upload",
-                      "limits": {"max_body": "1MiB", "max_file": "1MiB"}}]
+def small_pass_limit(cfg):
+    """Pass-through bodies up to 2 MiB (max_pass_body)."""
+    cfg["max_pass_body"] = "2MiB"
 
 
 @TLS
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
-def test_pass_through_body_over_the_entity_limit_gets_413_and_the_connection_goes_on(make_gateway, tls, declared):
+def test_pass_through_body_over_max_pass_body_gets_413_and_the_connection_goes_on(make_gateway, tls, declared):
     """Declared over the limit: 413 at HEADERS, before any DATA. Streamed without a length: 413 once the limit is
     crossed (h2o 2.2.5 reset such streams with REFUSED_STREAM). Nothing reaches the app; the connection serves on."""
-    gw = make_gateway(configure=small_entity_limit)
+    gw = make_gateway(configure=small_pass_limit)
     c = H2Conn(gw, tls=tls, timeout=30)
     try:
         fields = [("content-type", "application/json")] + ([("content-length", str(3 * MiB))] if declared else [])
@@ -153,7 +152,7 @@ def test_pass_through_body_over_the_entity_limit_gets_413_and_the_connection_goe
             c.send(sid, os.urandom(2 * MiB + 512 * KiB), end_stream=False)
         res = c.wait_response(sid, timeout=5)
         assert res.reset_code is None, res
-        assert_error(res, 413, "body_too_large")
+        assert_error(res, 413, "body_too_large", limit="max_pass_body")
         r2 = c.get("/api/items")  # the connection serves on
         assert r2.status == 200 and r2.body == ITEMS_BODY, r2
     finally:

@@ -453,6 +453,33 @@ def test_sighup_applies_a_changed_route_to_new_requests(make_gateway, tmp_path):
     assert metric(samples, "uploadgate_config_reloads_total", result="success") == 1
 
 
+def test_sighup_raises_max_body_back_to_the_start_up_value(make_gateway, tmp_path):
+    """A reload that lowered the largest max_body does not make the lower value the ceiling: the next reload may go
+    back up to what uploadgate started with (h2o's entity limit was derived from that), and uploads of that size work."""
+    def configure(cfg):
+        with_admin()(cfg)
+        cfg["routes"] = [{"path": "/upload", "forward_to": "/upload", "limits": {"max_body": "3MiB"}}]
+    gw = make_gateway(configure=configure)
+    started = json.loads(json.dumps(gw.config))
+    f = make_file(tmp_path / "d", "big.bin", 2 * MiB)
+    lowered = json.loads(json.dumps(started))
+    lowered["routes"][0]["limits"]["max_body"] = "1MiB"
+    reload_with(gw, lowered)
+    assert_error(curl(gw, "h1", "/upload", *curl_form_args([("f", f, "big.bin", None)])), 413, "body_too_large")
+
+    reload_with(gw, started)
+    event = [e for e in log_lines(gw) if e.get("event") == "reload"][-1]
+    assert event["level"] == "info" and "generation 3" in event["msg"], event
+    for proto in ("h1", "h2c"):
+        assert curl(gw, proto, "/upload", *curl_form_args([("f", f, "big.bin", None)])).status == 201, proto
+    # Above the start-up value still needs a restart.
+    higher = json.loads(json.dumps(started))
+    higher["routes"][0]["limits"]["max_body"] = "4MiB"
+    reload_with(gw, higher)
+    event = [e for e in log_lines(gw) if e.get("event") == "reload"][-1]
+    assert event["level"] == "error" and "max_body larger than the largest one started with" in event["msg"], event
+
+
 @pytest.mark.parametrize("change,why", [
     ("syntax", "t"),
     ("listen", "listen changed: it takes effect only after a restart"),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from checks import header_map
-from harness import ALL_PROTOS, PROTOS, MiB, curl, make_file, sha256_bytes
+from harness import ALL_PROTOS, PROTOS, KiB, curl, make_file, sha256_bytes
 
 ITEMS_BODY = b'{"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}'
 
@@ -63,7 +63,7 @@ def test_paths_near_routes_are_passed_through(gateway, tmp_path, proto, path):
     """Exact route /upload does not match /upload/extra or /uploadx; prefix /files/* does not match /filesx, nor do
     they resemble a route (/Upload and /files do, and are refused: test_paths.py). Their bodies go to the app as they
     are and nothing is stored."""
-    f = make_file(tmp_path / "data", "body.bin", 2 * MiB)
+    f = make_file(tmp_path / "data", "body.bin", 512 * KiB)
     res = curl(gateway, proto, path, "-X", "PUT", "--data-binary", f"@{f.path}",
                "-H", "Content-Type: application/octet-stream")
     # FastAPI has no such route: its answer is relayed.

@@ -66,11 +66,13 @@ Test(config, full_file_every_field)
     cr_assert_eq(c->listen[0].port, 8080);
     cr_assert_null(c->listen[0].tls_certificate);
     cr_assert_null(c->listen[0].tls_key);
+    cr_assert_null(c->listen[0].tls_ciphers);
     cr_assert_str_eq(c->listen[1].address, "[::1]:8443");
     cr_assert_str_eq(c->listen[1].host, "::1");
     cr_assert_eq(c->listen[1].port, 8443);
     cr_assert_str_eq(c->listen[1].tls_certificate, "/etc/uploadgate/tls.crt");
     cr_assert_str_eq(c->listen[1].tls_key, "/etc/uploadgate/tls.key");
+    cr_assert_str_eq(c->listen[1].tls_ciphers, "ECDHE-RSA-AES256-GCM-SHA384");
     cr_assert_str_eq(c->listen[2].host, "10.0.0.1");
     cr_assert_eq(c->listen[2].port, 9000);
 

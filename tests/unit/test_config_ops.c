@@ -110,6 +110,12 @@ Test(runtime, what_a_reload_may_change)
                      "admin.address changed: it takes effect only after a restart");
     cr_assert_str_eq(restart_needed(BASE ROUTE("1GiB"), BASE ROUTE("2GiB")),
                      "a route max_body larger than the largest one started with changed: it takes effect only after a restart");
+    /* measured against the start-up configuration: back up to its largest max_body is fine after a lower reload */
+    cr_assert_null(restart_needed(BASE ROUTE("1GiB"), BASE ROUTE("1GiB")));
+    cr_assert_str_eq(restart_needed(BASE "listen: [{address: 127.0.0.1:8443, tls: {certificate: c, key: k}}]\n",
+                                    BASE "listen: [{address: 127.0.0.1:8443, tls: {certificate: c, key: k, ciphers: "
+                                         "ECDHE-RSA-AES128-GCM-SHA256}}]\n"),
+                     "listen changed: it takes effect only after a restart");
 }
 
 Test(runtime, references_and_slot)

@@ -6,25 +6,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_load.h"
 
 #define BASE "backend: {url: http://127.0.0.1:8000}\nstorage: {dir: /tmp}\n"
-
-static ug_config_t *load_ok(const char *yaml)
-{
-    ug_config_t *c = NULL;
-    char err[512] = "";
-    cr_assert_eq(ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err)), UG_OK, "%s", err);
-    return c;
-}
-
-static void load_err(const char *yaml, const char *expected)
-{
-    ug_config_t *c = NULL;
-    char err[512] = "";
-    cr_assert_eq(ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err)), UG_ERR_CONFIG, "accepted:\n%s", yaml);
-    cr_assert_null(c);
-    cr_assert_str_eq(err, expected);
-}
 
 Test(config_policy, global_and_route_cors)
 {
