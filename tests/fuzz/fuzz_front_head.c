@@ -34,7 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <h2o.h> /* h2o_url_normalize_path; H2O_USE_LIBUV=0 comes from build.sh */
+#include <h2o.h> /* h2o_url_normalize_path; H2O_USE_LIBUV=0 comes from tests/fuzz/CMakeLists.txt */
 
 #include "config.h"
 #include "front_parse.h"

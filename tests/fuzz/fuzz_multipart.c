@@ -33,7 +33,7 @@
  * Content-Type value (in an exact-size buffer) and its output checked
  * against RFC 2046.
  *
- * Build: tests/fuzz/build.sh (or see it for the clang line)
+ * Build: tests/fuzz/build.sh fuzz_multipart (CMake, -DUG_FUZZ=ON)
  * Run:   build-fuzz/fuzz_multipart -dict=tests/fuzz/multipart.dict tests/fuzz/corpus/multipart
  */
 #include <stdint.h>

@@ -18,8 +18,8 @@
  * carry no Access-Control-* field, matching ignores ASCII case, and an origin
  * the check accepts as a config entry matches itself.
  *
- * Build: clang -g -fsanitize=fuzzer,address,undefined -I src tests/fuzz/fuzz_origin.c src/policy/cors.c -o fuzz_origin
- * Run:   ./fuzz_origin -max_total_time=60 tests/fuzz/corpus/origin
+ * Build: tests/fuzz/build.sh fuzz_origin
+ * Run:   build-fuzz/fuzz_origin -max_total_time=60 tests/fuzz/corpus/origin
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -15,9 +15,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-fuzz_multipart fuzz_part_header fuzz_config fuzz_jwt fuzz_origin fuzz_front_head fuzz_stderr_lines}
+# default: every target CMake builds, one per fuzz_*.c
+targets=${*:-$(for f in "$here"/fuzz_*.c; do basename "$f" .c; done)}
 
-# shellcheck disable=SC2086 # one argument per target
+# shellcheck disable=SC2086 # one argument per target; build.sh builds them with CMake into build-fuzz/
 "$here/build.sh" $targets || exit 1
 
 corpus_of() { echo "$1" | sed 's/^fuzz_//'; } # fuzz_part_header -> part_header
