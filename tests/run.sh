@@ -2,7 +2,8 @@
 # Build uploadgate and run the whole test suite:
 #   1. Criterion unit tests (ctest), normal build
 #   2. the same unit tests built with AddressSanitizer + UBSan
-#   3. deploy/ files validated offline (tests/deploy/validate.sh), then the image built and run (tests/deploy/image.sh)
+#   3. src/ include layering checked (tests/layering.sh against src/LAYERS); deploy/ files validated offline
+#      (tests/deploy/validate.sh), then the image built and run (tests/deploy/image.sh)
 #   4. integration tests: the real binary in front of the real example FastAPI app (pytest)
 #   5. the integration tests again against the ASan + UBSan build of uploadgate (slow-marked cases left out)
 # Installs the Debian packages it needs first (as root). Extra arguments go to pytest.
@@ -15,6 +16,11 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure
+
+# src/ layering: every #include "..." follows the layer order of src/LAYERS (lower layers only). The checker's
+# own tests run first, so a broken checker cannot pass the tree by accident.
+tests/layering_test.sh
+tests/layering.sh
 
 # deploy/: Kubernetes manifests against the schemas, the Dockerfile linted, the ConfigMap's config --check'ed by this build.
 UG_BINARY="$PWD/build/uploadgate" tests/deploy/validate.sh
