@@ -5,5 +5,6 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -gt 0 ] || set -- fuzz
-CC=${CC:-clang} cmake -S "$root" -B "$root/build-fuzz" -DUG_FUZZ=ON -DUG_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+CC=${CC:-clang} cmake -S "$root" -B "$root/build-fuzz" -DUG_FUZZ=ON -DUG_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug \
+    >/dev/null
 cmake --build "$root/build-fuzz" -j"$(nproc)" --target "$@"
