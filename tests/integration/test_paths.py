@@ -207,7 +207,7 @@ def test_other_request_targets_get_400(gateway, line):
 @pytest.mark.parametrize("path", ["/%75pload", "/%75p%6c%6Fad"])
 def test_paths_h2o_normalises_are_served_under_the_route_they_normalise_to(gateway, path, proto):
     """h2o routes these as /upload (h2o_url_normalize_path), so the fronts do too; the manifest keeps the path sent.
-    (Dot segments are refused: test_paths.py.)"""
+    (Dot segments are refused: see the tests above.)"""
     res = curl(gateway, proto, path, "--path-as-is", "-X", "PUT", "--data-binary", "hello",
                "-H", "Content-Type: application/octet-stream")
     assert res.status == 201, res

@@ -116,7 +116,7 @@ def test_shutdown_finishes_the_upload_in_flight_and_closes_idle_connections(make
 
 @H2_TLS
 def test_shutdown_sends_goaway_and_finishes_the_upload_in_flight(make_gateway, monkeypatch, tls):
-    # The process exits within this test; see test_front.py's shutdown test for why leaks are not checked here.
+    # The process exits within this test; see the HTTP/1.1 shutdown test above for why leaks are not checked here.
     options = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":") if o]
     monkeypatch.setenv("ASAN_OPTIONS", ":".join(options + ["detect_leaks=0"]))
     gw = make_gateway()
