@@ -14,6 +14,15 @@ from .transports import PROTOS
 from .util import binary_path, free_ports, tcp_accepts, wait_until
 
 
+def _url_host(listen_host: str) -> str:
+    """The host as it is written in an address or URL: IPv6 in brackets."""
+    return f"[{listen_host}]" if ":" in listen_host else listen_host
+
+
+class _PortTaken(Exception):
+    """uploadgate refused to start: one of its public ports was taken after free_ports() chose it."""
+
+
 class Gateway:
     """One uploadgate process with its own config, storage dir and (usually) app."""
 
@@ -31,7 +40,7 @@ class Gateway:
         self.port, self.tls_port = free_ports(2, listen_host)
         self.config_path = self.workdir / "uploadgate.yaml"
         self.proc: Optional[Proc] = None
-        host = f"[{listen_host}]" if ":" in listen_host else listen_host
+        host = _url_host(listen_host)
         self.authority = f"{host}:{self.port}"
         self.tls_authority = f"{host}:{self.tls_port}"
         storage = {"dir": str(self.store_dir), "min_free": "1MiB"}
@@ -54,21 +63,51 @@ class Gateway:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self, timeout: float = 15.0) -> "Gateway":
+        """Until uploadgate accepts connections on every listener. Its ports were free when free_ports() chose them,
+        but until uploadgate binds them any connection the machine opens may take one as its ephemeral port: then
+        uploadgate refuses to start ("address is in use") and is started again on new ports, as ExampleApp is (the
+        test reads gw.port / gw.url() after start, so nothing has been told the old ones)."""
+        for _ in range(3):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                self.proc.stop()
+                self._move_to_new_ports()
+        return self._start_once(timeout)
+
+    def _start_once(self, timeout: float) -> "Gateway":
         self.config_path.write_text(to_yaml(self.config))
         binary = binary_path()
         if not binary.exists():
             raise AssertionError(f"uploadgate binary not found at {binary} (build it: cmake -S . -B build && "
                                  f"cmake --build build, or set UG_BINARY)")
         self.proc = Proc([str(binary), "-c", str(self.config_path)], self.workdir / "uploadgate.log")
+        taken = [f"listen {a}: the address is in use by another process" for a in (self.authority, self.tls_authority)]
 
         def ready():
             if not self.proc.alive():
+                output = self.proc.output()
+                if any(t in output for t in taken):
+                    raise _PortTaken()
                 raise AssertionError(f"uploadgate exited with {self.proc.returncode} during start-up:\n"
-                                     f"{tail(self.proc.output())}\nconfig:\n{self.config_path.read_text()}")
+                                     f"{tail(output)}\nconfig:\n{self.config_path.read_text()}")
             return all(tcp_accepts(self.listen_host, p) for p in self.ports)
 
         wait_until(ready, timeout, "uploadgate to accept connections on all listeners")
         return self
+
+    def _move_to_new_ports(self) -> None:
+        """New free ports for the two public listeners, in the configuration too (only the addresses that are still
+        the ones __init__ chose: a test that configured its own keeps them)."""
+        old = {self.authority: 0, self.tls_authority: 1}
+        self.port, self.tls_port = free_ports(2, self.listen_host)
+        host = _url_host(self.listen_host)
+        self.authority = f"{host}:{self.port}"
+        self.tls_authority = f"{host}:{self.tls_port}"
+        new = [self.authority, self.tls_authority]
+        for entry in self.config.get("listen") or []:
+            if entry.get("address") in old:
+                entry["address"] = new[old[entry["address"]]]
 
     @property
     def ports(self) -> List[int]:
