@@ -1,7 +1,8 @@
 """Bearer authentication on routes (`auth:`): static tokens (file, re-read on change; environment) and JWTs
 (HS256 / RS256 / ES256, PEM and JWKS keys). A refused request stores nothing and never reaches the app; an
 accepted caller is described to the app (manifest `auth`, X-Auth-Subject / X-Auth-Scopes); client-sent
-X-Auth-* and X-Uploadgate-* headers never reach the app. Tokens are made at test time with PyJWT."""
+X-Auth-* and X-Uploadgate-* headers never reach the app. Tokens are made at test time with PyJWT.
+"""
 
 from __future__ import annotations
 
@@ -20,19 +21,28 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from checks import Sent, assert_clean, assert_error, expect_upload, find_manifest, header_map, manifests_in_log
-from harness import (KiB, MiB, H2Conn, curl, curl_form_args, make_file, multipart_body, multipart_content_type,
+from harness import (H2Conn, KiB, MiB, curl, curl_form_args, make_file, multipart_body, multipart_content_type,
                      wait_until)
 
+
 ISSUER = "https://id.example.com"
+
+
 AUDIENCE = "uploads"
+
+
 REALM_ONLY = 'Bearer realm="uploadgate"'
+
+
 INVALID_TOKEN_RE = re.compile(r'^Bearer realm="uploadgate", error="invalid_token", error_description="[^"]+"$')
+
+
 INVALID_REQUEST_RE = re.compile(r'^Bearer realm="uploadgate", error="invalid_request"(, error_description="[^"]*")?$')
+
+
 INSUFFICIENT_SCOPE_RE = re.compile(
     r'^Bearer realm="uploadgate", error="insufficient_scope"(, error_description="[^"]*")?(, scope="upload")?$')
 
-
-# -- key material and tokens ------------------------------------------------------------------------
 
 def _pem_public(key) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -105,8 +115,6 @@ def raw_jws(header: dict, payload: dict, sign) -> str:
 def token_subject(token: str) -> str:
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
-
-# -- the gateway ------------------------------------------------------------------------------------
 
 class AuthSetup:
     def __init__(self, tmp_path, keys: Keys):
@@ -188,7 +196,89 @@ def expect_auth_upload(gw, res, f, proto, auth: dict, subject_header, scopes_hea
     return manifest, entry
 
 
-# -- missing / malformed / unknown tokens ----------------------------------------------------------
+def _status_with(gw, token: str) -> int:
+    """A cheap authenticated request on a fresh connection (pass-through route GET /api/items)."""
+    return curl(gw, "h1", "/api/items", *bearer(token)).status
+
+
+def _wait_rotation(gw, new: str, old: str, t0: float, timeout: float = 3.0) -> float:
+    """Until a round of fresh connections (so both server threads) accepts `new` and refuses `old`."""
+    def rotated():
+        return all(_status_with(gw, new) == 200 for _ in range(4)) and \
+            all(_status_with(gw, old) == 401 for _ in range(4))
+
+    wait_until(rotated, timeout, "the rewritten tokens file to take effect", interval=0.05)
+    elapsed = time.monotonic() - t0
+    print(f"token rotation seen after {elapsed:.2f}s")
+    return elapsed
+
+
+def _accepted_jwts(k: Keys):
+    now = int(time.time())
+    return {
+        "HS256": pyjwt.encode(claims(), k.secret, algorithm="HS256"),
+        "RS256-pem": pyjwt.encode(claims(sub="bob"), k.rsa, algorithm="RS256"),
+        "ES256-jwks-kid": pyjwt.encode(claims(sub="carol"), k.ec, algorithm="ES256", headers={"kid": "ec-1"}),
+        "ES256-jwks-only-ec-key": pyjwt.encode(claims(sub="dave"), k.ec, algorithm="ES256"),
+        "exp-within-leeway": hs256(k, exp=now - 10),
+        "nbf-within-leeway": hs256(k, nbf=now + 10),
+        "aud-array": hs256(k, aud=["other", AUDIENCE]),
+        "scp-array": hs256(k, scope=None, scp=["read", "upload"]),
+    }
+
+
+def _refused_jwts(k: Keys):
+    now = int(time.time())
+    good = claims()
+    tampered = pyjwt.encode(good, k.secret, algorithm="HS256").split(".")
+    tampered[1] = b64url(json.dumps(dict(good, sub="mallory")).encode())
+    return {
+        "alg-none-empty-sig": raw_jws({"alg": "none", "typ": "JWT"}, good, lambda si: b""),
+        "alg-none-with-sig": raw_jws({"alg": "none", "typ": "JWT"}, good, lambda si: b"x" * 32),
+        "alg-None-case": raw_jws({"alg": "None"}, good, lambda si: b""),
+        "expired": hs256(k, exp=now - 120),
+        "no-exp": hs256(k, exp=None),
+        "nbf-future": hs256(k, nbf=now + 120),
+        "iat-future": hs256(k, iat=now + 120, exp=now + 600),
+        "wrong-issuer": hs256(k, iss="https://evil.example.com"),
+        "no-issuer": hs256(k, iss=None),
+        "wrong-audience": hs256(k, aud="downloads"),
+        "aud-array-without": hs256(k, aud=["a", "b"]),
+        "tampered-payload": ".".join(tampered),
+        "wrong-hmac-secret": pyjwt.encode(good, secrets.token_bytes(48), algorithm="HS256"),
+        "secret-with-newline": pyjwt.encode(good, k.secret + b"\n", algorithm="HS256"),
+        "hs384-not-allowed": pyjwt.encode(good, k.secret, algorithm="HS384"),
+        "rs256-unknown-key": pyjwt.encode(good, k.rsa_other, algorithm="RS256"),
+        "rs256-other-routes-key": pyjwt.encode(good, k.rsa2, algorithm="RS256", headers={"kid": "rsa-2"}),
+        "rs256-with-ec-kid": pyjwt.encode(good, k.rsa2, algorithm="RS256", headers={"kid": "ec-1"}),
+        "es256-unknown-kid": pyjwt.encode(good, k.ec, algorithm="ES256", headers={"kid": "nope"}),
+        "es256-wrong-key-for-kid": pyjwt.encode(good, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
+                                                headers={"kid": "ec-1"}),
+        # Key confusion: the RSA public key's PEM used as an HMAC secret.
+        "hs256-keyed-with-rsa-pem": raw_jws({"alg": "HS256", "typ": "JWT"}, good,
+                                            lambda si: hmac.new(k.rsa_pem.read_bytes(), si, hashlib.sha256).digest()),
+        "ps256-not-allowed": pyjwt.encode(good, k.rsa, algorithm="PS256"),
+        "garbage-segments": "eyJhbGciOiJIUzI1NiJ9.!!!!.sig",
+    }
+
+
+FORGED = [("X-Auth-Subject", "root"), ("X-Auth-Scopes", "admin upload"), ("X-Uploadgate-Signature", "t=1,v1=00"),
+          ("X-Uploadgate-Whatever", "x"), ("x-auth-subject", "root2")]
+
+
+def _forged_args():
+    out = []
+    for k, v in FORGED:
+        out += ["-H", f"{k}: {v}"]
+    return out
+
+
+def _no_forged(entry, subject=None, scopes=None):
+    h = header_map(entry["headers"])
+    assert not [k for k in h if k.startswith("x-uploadgate-")], f"X-Uploadgate-* reached the app: {h}"
+    assert h.get("x-auth-subject") == ([subject] if subject is not None else None), h.get("x-auth-subject")
+    assert h.get("x-auth-scopes") == ([scopes] if scopes is not None else None), h.get("x-auth-scopes")
+
 
 @pytest.mark.parametrize("proto", ["h1", "h2c", "h2"])
 def test_missing_token(auth_gw, tmp_path, proto):
@@ -247,8 +337,6 @@ def test_refused_h2_stream_mid_body_leaves_nothing(auth_gw):
     assert_clean(auth_gw, exclude_paths=["/health"])
 
 
-# -- static tokens ---------------------------------------------------------------------------------
-
 @pytest.mark.parametrize("proto", ["h1", "h2"])
 def test_static_tokens_file_and_env(auth_gw, tmp_path, proto):
     s = auth_gw.auth
@@ -265,23 +353,6 @@ def test_static_tokens_file_and_env(auth_gw, tmp_path, proto):
     # The other env entry (written with spaces around it) is a token too.
     res, _ = small_upload(auth_gw, tmp_path, proto, *bearer("other-token"))
     assert res.status == 201, res
-
-
-def _status_with(gw, token: str) -> int:
-    """A cheap authenticated request on a fresh connection (pass-through route GET /api/items)."""
-    return curl(gw, "h1", "/api/items", *bearer(token)).status
-
-
-def _wait_rotation(gw, new: str, old: str, t0: float, timeout: float = 3.0) -> float:
-    """Until a round of fresh connections (so both server threads) accepts `new` and refuses `old`."""
-    def rotated():
-        return all(_status_with(gw, new) == 200 for _ in range(4)) and \
-            all(_status_with(gw, old) == 401 for _ in range(4))
-
-    wait_until(rotated, timeout, "the rewritten tokens file to take effect", interval=0.05)
-    elapsed = time.monotonic() - t0
-    print(f"token rotation seen after {elapsed:.2f}s")
-    return elapsed
 
 
 def test_tokens_file_rename_is_reloaded(auth_gw):
@@ -323,22 +394,6 @@ def test_tokens_file_kubernetes_symlink_swap(make_gateway, tmp_path, keys):
     assert elapsed < 2.0, f"the swapped secret took {elapsed:.2f}s to be seen"
 
 
-# -- JWT -------------------------------------------------------------------------------------------
-
-def _accepted_jwts(k: Keys):
-    now = int(time.time())
-    return {
-        "HS256": pyjwt.encode(claims(), k.secret, algorithm="HS256"),
-        "RS256-pem": pyjwt.encode(claims(sub="bob"), k.rsa, algorithm="RS256"),
-        "ES256-jwks-kid": pyjwt.encode(claims(sub="carol"), k.ec, algorithm="ES256", headers={"kid": "ec-1"}),
-        "ES256-jwks-only-ec-key": pyjwt.encode(claims(sub="dave"), k.ec, algorithm="ES256"),
-        "exp-within-leeway": hs256(k, exp=now - 10),
-        "nbf-within-leeway": hs256(k, nbf=now + 10),
-        "aud-array": hs256(k, aud=["other", AUDIENCE]),
-        "scp-array": hs256(k, scope=None, scp=["read", "upload"]),
-    }
-
-
 @pytest.mark.parametrize("proto", ["h1", "h2"])
 def test_jwt_accepted(auth_gw, tmp_path, keys, proto):
     for name, token in _accepted_jwts(keys).items():
@@ -350,41 +405,6 @@ def test_jwt_accepted(auth_gw, tmp_path, keys, proto):
                            {"method": "jwt", "subject": decoded["sub"], "scopes": scopes,
                             "claims": {c: decoded[c] for c in ("iss", "sub", "aud", "exp") if c in decoded}},
                            decoded["sub"], " ".join(scopes))
-
-
-def _refused_jwts(k: Keys):
-    now = int(time.time())
-    good = claims()
-    tampered = pyjwt.encode(good, k.secret, algorithm="HS256").split(".")
-    tampered[1] = b64url(json.dumps(dict(good, sub="mallory")).encode())
-    return {
-        "alg-none-empty-sig": raw_jws({"alg": "none", "typ": "JWT"}, good, lambda si: b""),
-        "alg-none-with-sig": raw_jws({"alg": "none", "typ": "JWT"}, good, lambda si: b"x" * 32),
-        "alg-None-case": raw_jws({"alg": "None"}, good, lambda si: b""),
-        "expired": hs256(k, exp=now - 120),
-        "no-exp": hs256(k, exp=None),
-        "nbf-future": hs256(k, nbf=now + 120),
-        "iat-future": hs256(k, iat=now + 120, exp=now + 600),
-        "wrong-issuer": hs256(k, iss="https://evil.example.com"),
-        "no-issuer": hs256(k, iss=None),
-        "wrong-audience": hs256(k, aud="downloads"),
-        "aud-array-without": hs256(k, aud=["a", "b"]),
-        "tampered-payload": ".".join(tampered),
-        "wrong-hmac-secret": pyjwt.encode(good, secrets.token_bytes(48), algorithm="HS256"),
-        "secret-with-newline": pyjwt.encode(good, k.secret + b"\n", algorithm="HS256"),
-        "hs384-not-allowed": pyjwt.encode(good, k.secret, algorithm="HS384"),
-        "rs256-unknown-key": pyjwt.encode(good, k.rsa_other, algorithm="RS256"),
-        "rs256-other-routes-key": pyjwt.encode(good, k.rsa2, algorithm="RS256", headers={"kid": "rsa-2"}),
-        "rs256-with-ec-kid": pyjwt.encode(good, k.rsa2, algorithm="RS256", headers={"kid": "ec-1"}),
-        "es256-unknown-kid": pyjwt.encode(good, k.ec, algorithm="ES256", headers={"kid": "nope"}),
-        "es256-wrong-key-for-kid": pyjwt.encode(good, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",
-                                                headers={"kid": "ec-1"}),
-        # Key confusion: the RSA public key's PEM used as an HMAC secret.
-        "hs256-keyed-with-rsa-pem": raw_jws({"alg": "HS256", "typ": "JWT"}, good,
-                                            lambda si: hmac.new(k.rsa_pem.read_bytes(), si, hashlib.sha256).digest()),
-        "ps256-not-allowed": pyjwt.encode(good, k.rsa, algorithm="PS256"),
-        "garbage-segments": "eyJhbGciOiJIUzI1NiJ9.!!!!.sig",
-    }
 
 
 def test_jwt_refused(auth_gw, tmp_path, keys):
@@ -460,26 +480,6 @@ def test_jwt_without_kid_verifies_with_whichever_configured_key_signed_it(auth_g
     res, _ = small_upload(auth_gw, tmp_path, proto, *bearer(stranger), path="/files/a")
     assert_unauthorized(res, INVALID_TOKEN_RE)
     assert not [m for _, m in manifests_in_log(auth_gw) if m.get("auth", {}).get("subject") == "mallory"]
-
-
-# -- what the app learns / never learns ------------------------------------------------------------
-
-FORGED = [("X-Auth-Subject", "root"), ("X-Auth-Scopes", "admin upload"), ("X-Uploadgate-Signature", "t=1,v1=00"),
-          ("X-Uploadgate-Whatever", "x"), ("x-auth-subject", "root2")]
-
-
-def _forged_args():
-    out = []
-    for k, v in FORGED:
-        out += ["-H", f"{k}: {v}"]
-    return out
-
-
-def _no_forged(entry, subject=None, scopes=None):
-    h = header_map(entry["headers"])
-    assert not [k for k in h if k.startswith("x-uploadgate-")], f"X-Uploadgate-* reached the app: {h}"
-    assert h.get("x-auth-subject") == ([subject] if subject is not None else None), h.get("x-auth-subject")
-    assert h.get("x-auth-scopes") == ([scopes] if scopes is not None else None), h.get("x-auth-scopes")
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2c"])

@@ -4,7 +4,8 @@ The CORS preflight and the upload succeed from an allowed origin; from any other
 request (fetch rejects with TypeError) and the app receives nothing.
 
 Needs: apt `chromium` and `nodejs`, and `npm ci --prefix tests/browser` (playwright-core, no browser download).
-Set UG_SKIP_BROWSER=1 to skip these tests on a machine without them."""
+Set UG_SKIP_BROWSER=1 to skip these tests on a machine without them.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +19,15 @@ from pathlib import Path
 import pytest
 
 from checks import find_manifest, header_map
-from harness import REPO, KiB, make_file, sha256_file
+from harness import KiB, REPO, make_file, sha256_file
+
 
 BROWSER_DIR = REPO / "tests" / "browser"
+
+
 PAGE_DIR = BROWSER_DIR / "page"
+
+
 CHROMIUM = os.environ.get("UG_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -89,45 +95,6 @@ def preflights(out, path: str):
     return [r for r in out["network"] if r["method"] == "OPTIONS" and r["url"].endswith(path)]
 
 
-def test_browser_cross_origin_upload(make_gateway, make_static_site, browser_ready, tmp_path):
-    """One browser, two pages: the same page from an allowed origin (uploads) and from another one (blocked)."""
-    allowed = make_static_site(PAGE_DIR)
-    other = make_static_site(PAGE_DIR)  # same page, another port: another origin, not in allow_origins
-    token = secrets.token_urlsafe(24)
-    gw = make_gateway(configure=with_token(token, browser_cors(allowed.origin)), start=False)
-    token_file(gw.config).write_text(token + "\n")
-    gw.start()
-    f = make_file(tmp_path / "data", "photo.jpg", 700 * KiB)
-    secret = make_file(tmp_path / "data", "secret.pdf", 300 * KiB)
-    gw_origin = f"http://{gw.authority}"
-
-    ok_page, blocked_page = run_browser(tmp_path, [
-        {"pageUrl": f"{allowed.origin}/upload.html", "filePath": str(f.path), "steps": [
-            {"op": "upload", "gatewayUrl": gw_origin, "token": token, "expose": ["content-type", "x-example-app"]},
-            {"op": "upload", "gatewayUrl": gw_origin, "token": "wrong-" + token, "expose": ["www-authenticate"]},
-            {"op": "get", "url": f"{gw_origin}/api/items", "token": None, "expose": ["x-example-app", "cache-control"]},
-        ]},
-        {"pageUrl": f"{other.origin}/upload.html", "filePath": str(secret.path), "steps": [
-            {"op": "upload", "gatewayUrl": gw_origin, "token": token},
-            {"op": "get", "url": f"{gw_origin}/api/items", "token": None, "expose": []},
-        ]},
-    ])
-    problems = []
-    for check, args in [(check_allowed_page, (gw, ok_page, allowed.origin, gw_origin, f)),
-                        (check_blocked_page, (ok_page, blocked_page, other.origin))]:
-        try:
-            check(*args)
-        except AssertionError as e:
-            problems.append(f"{check.__name__}: {e}")
-    assert not problems, "\n".join(problems)
-    # What reached the app: the allowed upload and the two GETs (a simple GET is sent even when the page may not
-    # read the answer); never a preflight, never the blocked upload.
-    assert [(e["method"], e["path"]) for e in gw.app_log()] == \
-        [("POST", "/upload"), ("GET", "/api/items"), ("GET", "/api/items")], gw.app_log()
-    assert header_map(gw.app_log()[2]["headers"]).get("origin") == [other.origin]
-    gw.wait_store_empty()
-
-
 def check_allowed_page(gw, out, origin, gw_origin, f):
     assert out["pageOrigin"] == origin
     up, bad, items = out["results"]
@@ -179,3 +146,42 @@ def check_blocked_page(ok_page, out, origin):
     assert [(r["status"], r.get("responseType")) for r in pf] == [(403, "Preflight")], out["network"]
     (post,) = [r for r in out["network"] if r["method"] == "POST"]
     assert post["status"] is None and (post.get("corsError") or "").startswith("Preflight"), post
+
+
+def test_browser_cross_origin_upload(make_gateway, make_static_site, browser_ready, tmp_path):
+    """One browser, two pages: the same page from an allowed origin (uploads) and from another one (blocked)."""
+    allowed = make_static_site(PAGE_DIR)
+    other = make_static_site(PAGE_DIR)  # same page, another port: another origin, not in allow_origins
+    token = secrets.token_urlsafe(24)
+    gw = make_gateway(configure=with_token(token, browser_cors(allowed.origin)), start=False)
+    token_file(gw.config).write_text(token + "\n")
+    gw.start()
+    f = make_file(tmp_path / "data", "photo.jpg", 700 * KiB)
+    secret = make_file(tmp_path / "data", "secret.pdf", 300 * KiB)
+    gw_origin = f"http://{gw.authority}"
+
+    ok_page, blocked_page = run_browser(tmp_path, [
+        {"pageUrl": f"{allowed.origin}/upload.html", "filePath": str(f.path), "steps": [
+            {"op": "upload", "gatewayUrl": gw_origin, "token": token, "expose": ["content-type", "x-example-app"]},
+            {"op": "upload", "gatewayUrl": gw_origin, "token": "wrong-" + token, "expose": ["www-authenticate"]},
+            {"op": "get", "url": f"{gw_origin}/api/items", "token": None, "expose": ["x-example-app", "cache-control"]},
+        ]},
+        {"pageUrl": f"{other.origin}/upload.html", "filePath": str(secret.path), "steps": [
+            {"op": "upload", "gatewayUrl": gw_origin, "token": token},
+            {"op": "get", "url": f"{gw_origin}/api/items", "token": None, "expose": []},
+        ]},
+    ])
+    problems = []
+    for check, args in [(check_allowed_page, (gw, ok_page, allowed.origin, gw_origin, f)),
+                        (check_blocked_page, (ok_page, blocked_page, other.origin))]:
+        try:
+            check(*args)
+        except AssertionError as e:
+            problems.append(f"{check.__name__}: {e}")
+    assert not problems, "\n".join(problems)
+    # What reached the app: the allowed upload and the two GETs (a simple GET is sent even when the page may not
+    # read the answer); never a preflight, never the blocked upload.
+    assert [(e["method"], e["path"]) for e in gw.app_log()] == \
+        [("POST", "/upload"), ("GET", "/api/items"), ("GET", "/api/items")], gw.app_log()
+    assert header_map(gw.app_log()[2]["headers"]).get("origin") == [other.origin]
+    gw.wait_store_empty()

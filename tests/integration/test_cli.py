@@ -1,13 +1,17 @@
-"""Command line: --check, --version, --help."""
+"""Command line and start-up: --check, --version, --help, a configuration that does not load, and an address another
+process already holds.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
 import pytest
 
-from harness import REPO, binary_path, free_port, to_yaml, default_routes
+from harness import REPO, binary_path, curl, default_routes, free_port, to_yaml
+from setups import run_to_exit
 
 
 def run(*args, timeout=20):
@@ -20,21 +24,6 @@ def run(*args, timeout=20):
 def project_version() -> str:
     m = re.search(r"project\(uploadgate\s+VERSION\s+([0-9.]+)", (REPO / "CMakeLists.txt").read_text())
     return m.group(1)
-
-
-def test_version():
-    cp = run("--version")
-    assert cp.returncode == 0, cp
-    assert re.search(rf"\buploadgate\b.*\b{re.escape(project_version())}\b", cp.stdout), \
-        f"--version printed {cp.stdout!r} (stderr {cp.stderr!r})"
-
-
-def test_help():
-    cp = run("--help")
-    assert cp.returncode == 0, cp
-    text = cp.stdout + cp.stderr
-    for opt in ("-c", "--check", "--version"):
-        assert opt in text, f"--help does not mention {opt}: {text!r}"
 
 
 def valid_config(tmp_path, tls_cert) -> dict:
@@ -50,22 +39,6 @@ def valid_config(tmp_path, tls_cert) -> dict:
         "timeouts": {"header": "10s", "body_idle": "30s", "keepalive": "60s", "request": "1h"},
         "routes": default_routes(),
     }
-
-
-def test_check_valid_config(tmp_path, tls_cert):
-    cfg = tmp_path / "ok.yaml"
-    cfg.write_text(to_yaml(valid_config(tmp_path, tls_cert)))
-    cp = run("--check", "-c", str(cfg))
-    assert cp.returncode == 0, f"--check rejected a valid config: {cp.stderr}\n{cfg.read_text()}"
-
-
-def test_check_minimal_config(tmp_path):
-    store = tmp_path / "store"
-    store.mkdir()
-    cfg = tmp_path / "min.yaml"
-    cfg.write_text(f"backend:\n  url: unix:/run/app.sock\nstorage:\n  dir: {store}\n")
-    cp = run("--check", "-c", str(cfg))
-    assert cp.returncode == 0, cp.stderr
 
 
 # (name, yaml with {store}, expected line, expected column or None)
@@ -135,6 +108,37 @@ INVALID = [
 ]
 
 
+def test_version():
+    cp = run("--version")
+    assert cp.returncode == 0, cp
+    assert re.search(rf"\buploadgate\b.*\b{re.escape(project_version())}\b", cp.stdout), \
+        f"--version printed {cp.stdout!r} (stderr {cp.stderr!r})"
+
+
+def test_help():
+    cp = run("--help")
+    assert cp.returncode == 0, cp
+    text = cp.stdout + cp.stderr
+    for opt in ("-c", "--check", "--version"):
+        assert opt in text, f"--help does not mention {opt}: {text!r}"
+
+
+def test_check_valid_config(tmp_path, tls_cert):
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text(to_yaml(valid_config(tmp_path, tls_cert)))
+    cp = run("--check", "-c", str(cfg))
+    assert cp.returncode == 0, f"--check rejected a valid config: {cp.stderr}\n{cfg.read_text()}"
+
+
+def test_check_minimal_config(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    cfg = tmp_path / "min.yaml"
+    cfg.write_text(f"backend:\n  url: unix:/run/app.sock\nstorage:\n  dir: {store}\n")
+    cp = run("--check", "-c", str(cfg))
+    assert cp.returncode == 0, cp.stderr
+
+
 @pytest.mark.parametrize("name,text,line,col", INVALID, ids=[c[0] for c in INVALID])
 def test_check_invalid_config(tmp_path, name, text, line, col):
     store = tmp_path / "store"
@@ -164,3 +168,18 @@ def test_run_with_invalid_config_exits(tmp_path):
     cp = run("-c", str(cfg))
     assert cp.returncode != 0
     assert re.search(rf"^{re.escape(str(cfg))}:\d+:\d+: ", cp.stderr, re.M), cp.stderr
+
+
+def test_a_second_instance_on_a_port_in_use_refuses_to_start(make_gateway, tmp_path):
+    first = make_gateway()
+    second = json.loads(json.dumps(first.config))
+    second["storage"]["dir"] = str(tmp_path / "second-store")
+    (tmp_path / "second-store").mkdir()
+    status, lines = run_to_exit(second, tmp_path / "second")
+    assert status not in (0, None), (status, lines)
+    msg = f"listen {first.authority}: the address is in use by another process; not starting"
+    assert any(e.get("level") == "error" and e.get("event") == "startup" and e["msg"] == msg for e in lines), lines
+    # The first one still serves every connection.
+
+    for _ in range(8):
+        assert curl(first, "h1", "/api/items").status == 200

@@ -1,6 +1,7 @@
 """CORS (config `cors:`, global and per route): preflights answered by uploadgate, CORS headers on every
 actual response (the app's relayed answer, proxied pass-through, uploadgate's own errors), the app's own
-Access-Control-* headers dropped, and the unsafe credentials + "*" config refused by --check."""
+Access-Control-* headers dropped, and the unsafe credentials + "*" config refused by --check.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ import subprocess
 import pytest
 
 from checks import Sent, assert_error, expect_upload, header_map
-from harness import ERROR_PROTOS, KiB, binary_path, cors_headers, curl, curl_form_args, header_values, make_file, to_yaml
+from harness import (ERROR_PROTOS, KiB, binary_path, cors_headers, curl, curl_form_args, header_values, make_file,
+                     to_yaml)
+
 
 ALLOWED = ["https://app.example.com", "https://*.example.org", "http://127.0.0.1:9000"]
+
+
 METHODS = ["GET", "POST", "PUT"]
+
+
 HEADERS = ["Authorization", "Content-Type", "X-Request-Id"]
+
 
 PREFLIGHT_VARY = {"origin", "access-control-request-method", "access-control-request-headers"}
 
@@ -63,7 +71,28 @@ def assert_no_cors_grant(res):
     assert "access-control-allow-credentials" not in res.headers, res
 
 
-# -- preflights ------------------------------------------------------------------------------------
+ALLOWED_FORMS = ["https://a.example.org", "https://a.b.example.org", "http://127.0.0.1:9000",
+                 "HTTPS://APP.EXAMPLE.COM", "https://app.example.com:443"]
+
+
+REFUSED = [
+    ("origin", "https://evil.example.com", "POST", None),
+    ("origin-bare-wildcard-suffix", "https://example.org", "POST", None),
+    ("origin-suffix-without-dot", "https://evilexample.org", "POST", None),
+    ("origin-wrong-scheme", "http://app.example.com", "POST", None),
+    ("origin-wrong-port", "http://127.0.0.1:9001", "POST", None),
+    ("origin-null", "null", "POST", None),
+    ("origin-with-path", "https://app.example.com/", "POST", None),
+    ("method", "https://app.example.com", "DELETE", None),
+    ("method-lowercase", "https://app.example.com", "post", None),
+    ("header", "https://app.example.com", "POST", "authorization, x-custom"),
+]
+
+
+APP_CORS_HEADERS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "DELETE"),
+                    ("Access-Control-Expose-Headers", "X-Secret"), ("Access-Control-Allow-Credentials", "true"),
+                    ("Access-Control-Max-Age", "86400"), ("X-Secret", "s3cr3t"), ("Content-Type", "application/json")]
+
 
 @pytest.mark.parametrize("proto", ERROR_PROTOS)
 def test_preflight_allowed(make_gateway, proto):
@@ -80,10 +109,6 @@ def test_preflight_allowed(make_gateway, proto):
     assert gw.app_log() == [], gw.app_log()
 
 
-ALLOWED_FORMS = ["https://a.example.org", "https://a.b.example.org", "http://127.0.0.1:9000",
-                 "HTTPS://APP.EXAMPLE.COM", "https://app.example.com:443"]
-
-
 def test_preflight_allowed_origin_forms(make_gateway):
     """One-label wildcard, nested subdomain, explicit port; scheme/host case-insensitive, default port equal.
     The answer echoes the request's Origin exactly."""
@@ -92,20 +117,6 @@ def test_preflight_allowed_origin_forms(make_gateway):
         res = preflight(gw, "h1", "/upload", origin, "POST", "authorization")
         assert_preflight_ok(res, origin)
     assert gw.app_log() == []
-
-
-REFUSED = [
-    ("origin", "https://evil.example.com", "POST", None),
-    ("origin-bare-wildcard-suffix", "https://example.org", "POST", None),
-    ("origin-suffix-without-dot", "https://evilexample.org", "POST", None),
-    ("origin-wrong-scheme", "http://app.example.com", "POST", None),
-    ("origin-wrong-port", "http://127.0.0.1:9001", "POST", None),
-    ("origin-null", "null", "POST", None),
-    ("origin-with-path", "https://app.example.com/", "POST", None),
-    ("method", "https://app.example.com", "DELETE", None),
-    ("method-lowercase", "https://app.example.com", "post", None),
-    ("header", "https://app.example.com", "POST", "authorization, x-custom"),
-]
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2"])
@@ -148,8 +159,6 @@ def test_no_cors_block_options_goes_to_app(gateway):
     res = curl(gateway, "h1", "/api/items", "-H", "Origin: https://app.example.com")
     assert res.status == 200 and cors_headers(res) == {}, res
 
-
-# -- actual responses ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("proto", ERROR_PROTOS)
 def test_upload_response_gets_cors_headers(make_gateway, tmp_path, proto):
@@ -208,11 +217,6 @@ def test_disallowed_or_absent_origin_gets_no_grant(make_gateway, tmp_path):
         res = curl(gw, "h1", "/upload", *extra)
         assert_error(res, 405, "method_not_allowed")
         assert_no_cors_grant(res)
-
-
-APP_CORS_HEADERS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "DELETE"),
-                    ("Access-Control-Expose-Headers", "X-Secret"), ("Access-Control-Allow-Credentials", "true"),
-                    ("Access-Control-Max-Age", "86400"), ("X-Secret", "s3cr3t"), ("Content-Type", "application/json")]
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2"])
@@ -307,8 +311,6 @@ def test_preflight_needs_no_token_on_auth_route(make_gateway, tmp_path):
     assert gw.app_log() == []
     gw.wait_store_empty()
 
-
-# -- configuration -----------------------------------------------------------------------------------
 
 def test_check_refuses_credentials_with_wildcard(tmp_path, tls_cert):
     from harness import default_routes, free_port

@@ -1,4 +1,5 @@
-"""Crash recovery: an upload that never reached the app does not outlive a crash; one the app accepted does."""
+"""Crash recovery: an upload that never reached the app does not outlive a crash; one the app accepted does.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 import os
 import signal
 
-from harness import (KiB, HTTP1Reader, connect, http1_head, multipart_body, multipart_content_type, wait_until)
+from harness import HTTP1Reader, KiB, connect, http1_head, multipart_body, multipart_content_type, wait_until
+
 
 FILE = 256 * KiB
 

@@ -1,4 +1,5 @@
-"""HTTP/2 conformance cases h2spec found, sent as raw frames (no client library would send them)."""
+"""HTTP/2 conformance cases h2spec found, sent as raw frames (no client library would send them).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import time
 import pytest
 
 from harness import free_port
+from setups import frame
+
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
 HEADERS, RST_STREAM, SETTINGS, GOAWAY = 0x1, 0x3, 0x4, 0x7
+
+
 END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
+
+
 PROTOCOL_ERROR = 0x1
-
-
-def frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", stream_id) + payload
 
 
 def request_headers(stream_id: int, authority: str, path: str = "/") -> bytes:

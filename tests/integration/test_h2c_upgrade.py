@@ -17,11 +17,10 @@ import h2.config
 import h2.connection
 import pytest
 
-from checks import assert_error, find_manifest
-from harness import (MiB, H2Conn, H2Result, HTTP1Reader, connect, http1_head, multipart_body, multipart_content_type,
+from checks import assert_error, find_manifest, header_map
+from harness import (H2Conn, H2Result, HTTP1Reader, MiB, connect, http1_head, multipart_body, multipart_content_type,
                      sha256_bytes)
-
-ITEMS_BODY = b'{"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}'
+from setups import ITEMS_BODY
 
 
 class UpgradedH2Conn(H2Conn):
@@ -131,3 +130,24 @@ def test_no_upgrade_over_tls(gateway):
                              [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", settings)]))
         res = HTTP1Reader(s).read_response(method="GET")
     assert res.status == 200 and res.body == ITEMS_BODY, res
+
+
+def test_upload_asking_for_h2c_upgrade_is_served_here_as_http1(gateway):
+    """curl --http2 on http:// asks every first request, uploads included, to upgrade to h2c. The front serves such an
+    upload itself as HTTP/1.1, the upgrade ignored (RFC 9110 7.8), instead of leaving it to h2o, which would read the
+    whole body into its buffer before switching: the answer is 201 on HTTP/1.1, not 101."""
+    data = os.urandom(2 * MiB)
+    body = multipart_body([{"name": "file", "filename": "u.bin", "data": data}])
+    with connect(gateway) as s:
+        s.sendall(http1_head("POST", "/upload", gateway.authority,
+                             [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
+                              ("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"), ("Content-Type", multipart_content_type()),
+                              ("Content-Length", str(len(body)))]) + body)
+        res = HTTP1Reader(s).read_response()
+    assert res.status == 201, res
+    _, m = find_manifest(gateway, res.json()["id"])
+    assert m["client"]["protocol"] == "HTTP/1.1"
+    assert m["files"][0]["sha256"] == sha256_bytes(data)
+    # hop-by-hop fields of the upgrade request are not passed on to the app
+    headers = set(header_map(gateway.app_log()[-1]["headers"]))
+    assert not headers & {"upgrade", "http2-settings", "connection"}, headers

@@ -6,8 +6,9 @@ and h2 - asserted on what a capturing backend received:
   identity; nor do underscore spellings of the fields uploadgate or its proxy write (X_Forwarded_For,
   X_Request_Id, ...);
 - hop-by-hop fields and every field a Connection field names are dropped (RFC 9110 7.6.1), but never the
-  X-Auth-* fields uploadgate adds for an authenticated caller; HTTP/2 refuses connection-specific fields;
-- TRACE is refused with 405 on every route.
+  X-Auth-* fields uploadgate adds for an authenticated caller; HTTP/2 refuses connection-specific fields.
+
+TRACE, refused on every route, is in test_methods.py.
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ import secrets
 
 import pytest
 
-from checks import assert_error, header_map
-from harness import (H2Conn, HTTP1Reader, connect, curl, http1_head, multipart_body, multipart_content_type,
-                     wait_until)
+from checks import header_map
+from harness import ERROR_PROTOS, H2Conn, HTTP1Reader, connect, http1_head, multipart_content_type, wait_until
+from setups import PASS_PATH, SMALL_FORM, UPLOAD_PATH, capture_gateway, send_with_curl
 
-PROTOS = ["h1", "h2c", "h2"]
-UPLOAD = "/upload"
-PASS = "/api/anything"
-FORM = multipart_body([{"name": "file", "filename": "a.txt", "data": b"hello", "content_type": "text/plain"}])
+
 SPOOFED = [
     ("X_Auth_Subject", "admin"),
     ("X_Auth_Scopes", "admin"),
@@ -42,37 +40,23 @@ def folded(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
-def capture_gateway(make_gateway, make_capture, tmp_path, routes=()):
-    backend = make_capture("backend", status=201, headers=[("Content-Type", "application/json")], body='{"ok":true}')
-
-    def conf(cfg):
-        cfg["routes"] += list(routes)
-    gw = make_gateway(app=False, backend_url=backend.backend_url, configure=conf)
-    return gw, backend
-
-
 def last_request(backend, seen: int) -> dict:
     wait_until(lambda: len(backend.log()) > seen, 10, "the request at the backend")
     (req,) = backend.log()[seen:]
     return req
 
 
-def send(gw, proto, path, headers, body: bytes = FORM, method: str = "POST"):
-    args = ["-X", method]
-    for k, v in headers:
-        args += ["-H", f"{k}: {v}"]
-    if body:
-        f = gw.workdir / f"body-{secrets.token_hex(4)}"
-        f.write_bytes(body)
-        args += ["-H", f"Content-Type: {multipart_content_type()}", "--data-binary", f"@{f}"]
-    return curl(gw, proto, path, *args)
+def raw_exchange(gw, raw: bytes):
+    with connect(gw) as s:
+        s.sendall(raw)
+        return HTTP1Reader(s).read_response()
 
 
-@pytest.mark.parametrize("proto", PROTOS)
-@pytest.mark.parametrize("path", [UPLOAD, PASS])
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+@pytest.mark.parametrize("path", [UPLOAD_PATH, PASS_PATH])
 def test_underscore_spellings_never_reach_the_app(make_gateway, make_capture, tmp_path, proto, path):
     gw, backend = capture_gateway(make_gateway, make_capture, tmp_path)
-    res = send(gw, proto, path, SPOOFED + [("X-Request-Id", "client-id-1"), ("X_Custom", "kept"),
+    res = send_with_curl(gw, proto, path, SPOOFED + [("X-Request-Id", "client-id-1"), ("X_Custom", "kept"),
                                            ("X-Normal", "kept too")])
     assert res.status == 201, res
     h = header_map(last_request(backend, 0)["headers"])
@@ -84,11 +68,11 @@ def test_underscore_spellings_never_reach_the_app(make_gateway, make_capture, tm
     assert h.get("x-forwarded-for") == ["127.0.0.1"], h
     assert h.get("x-forwarded-proto") == ["https" if proto == "h2" else "http"], h
     assert not any(folded(k) == "x-request-id" and k != "x-request-id" for k in h), h
-    if path == UPLOAD:  # the manifest request writes X-Request-Id itself: the client's own is kept, never the spoof
+    if path == UPLOAD_PATH:  # the manifest request writes X-Request-Id itself: the client's own is kept, never the spoof
         assert h.get("x-request-id") == ["client-id-1"], h
 
 
-@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
 @pytest.mark.parametrize("path", ["/secure", "/secure-api"])
 def test_spoofed_identity_is_replaced_by_the_callers(make_gateway, make_capture, tmp_path, proto, path):
     token = secrets.token_urlsafe(24)
@@ -105,7 +89,7 @@ def test_spoofed_identity_is_replaced_by_the_callers(make_gateway, make_capture,
             ("X_Auth_Scopes", "root")]
     if proto == "h1":
         hdrs.append(("Connection", "X-Auth-Subject, X_Auth_Scopes"))
-    res = send(gw, proto, path, hdrs)
+    res = send_with_curl(gw, proto, path, hdrs)
     assert res.status == 201, res
     h = header_map(last_request(backend, 0)["headers"])
     subjects = [v for k, vs in h.items() if folded(k) == "x-auth-subject" for v in vs]
@@ -114,13 +98,7 @@ def test_spoofed_identity_is_replaced_by_the_callers(make_gateway, make_capture,
     assert all("root" not in v for vs in h.values() for v in vs), h
 
 
-def raw_exchange(gw, raw: bytes):
-    with connect(gw) as s:
-        s.sendall(raw)
-        return HTTP1Reader(s).read_response()
-
-
-@pytest.mark.parametrize("path", [UPLOAD, PASS])
+@pytest.mark.parametrize("path", [UPLOAD_PATH, PASS_PATH])
 def test_connection_listed_fields_are_dropped(make_gateway, make_capture, tmp_path, path):
     gw, backend = capture_gateway(make_gateway, make_capture, tmp_path)
     head = http1_head("POST", path, gw.authority, [
@@ -129,9 +107,9 @@ def test_connection_listed_fields_are_dropped(make_gateway, make_capture, tmp_pa
         ("X-Hop-A", "1"), ("X_Hop_A", "2"), ("X-Hop-B", "3"),
         ("Proxy-Authorization", "Basic Zm9vOmJhcg=="), ("TE", "trailers"),
         ("X-Kept", "yes"),
-        ("Content-Type", multipart_content_type()), ("Content-Length", str(len(FORM))),
+        ("Content-Type", multipart_content_type()), ("Content-Length", str(len(SMALL_FORM))),
     ])
-    res = raw_exchange(gw, head + FORM)
+    res = raw_exchange(gw, head + SMALL_FORM)
     assert res.status == 201, res
     h = header_map(last_request(backend, 0)["headers"])
     for name in ("x-hop-a", "x_hop_a", "x-hop-b", "proxy-authorization", "te"):
@@ -148,30 +126,15 @@ def test_http2_refuses_connection_specific_fields(make_gateway, make_capture, tm
     try:
         c.conn.config.validate_outbound_headers = False  # send what a conforming client would not
         c.conn.config.normalize_outbound_headers = False
-        sid = c.start("GET", PASS, [field, ("x-hop", "1")], end_stream=True)
+        sid = c.start("GET", PASS_PATH, [field, ("x-hop", "1")], end_stream=True)
         res = c.wait_response(sid)
         # RFC 9113 8.2.2: malformed; the stream is reset (PROTOCOL_ERROR), never answered
         assert res.status is None and res.reset_code == 1, res
-        ok = c.get(PASS)  # the connection itself goes on
+        ok = c.get(PASS_PATH)  # the connection itself goes on
         assert ok.status == 201, ok
     finally:
         c.close()
     assert len(backend.log()) == 1 and "x-hop" not in header_map(backend.log()[0]["headers"]), backend.log()
-
-
-@pytest.mark.parametrize("proto", PROTOS)
-@pytest.mark.parametrize("path", [UPLOAD, PASS, "/"])
-@pytest.mark.parametrize("method", ["TRACE", "trace"])
-def test_trace_is_refused(make_gateway, make_capture, tmp_path, proto, path, method):
-    gw, backend = capture_gateway(make_gateway, make_capture, tmp_path)
-    res = send(gw, proto, path, [("Cookie", "session=secret")], body=b"", method=method)
-    assert_error(res, 405, "method_not_allowed")
-    assert "secret" not in res.body.decode("latin-1"), res
-    if path == UPLOAD:
-        assert res.header("allow") == "POST, PUT", res
-    ok = send(gw, proto, PASS, [], body=b"", method="GET")  # the same gateway still forwards the rest
-    assert ok.status == 201, ok
-    assert [r["method"] for r in backend.log()] == ["GET"], backend.log()
 
 
 def test_connection_listed_fields_do_not_survive_an_h2c_upgrade(gateway):

@@ -14,6 +14,7 @@ import json
 from checks import assert_error, find_manifest
 from harness import REPO, curl, wait_until
 
+
 CASES_DIR = REPO / "tests" / "data" / "multipart" / "cases"
 
 

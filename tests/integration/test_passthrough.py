@@ -1,4 +1,5 @@
-"""Requests that match no upload route are reverse-proxied to the app unchanged."""
+"""Requests that match no upload route are reverse-proxied to the app unchanged.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import json
 import pytest
 
 from checks import header_map
-from harness import ALL_PROTOS, PROTOS, KiB, curl, make_file, sha256_bytes
-
-ITEMS_BODY = b'{"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}'
+from harness import ALL_PROTOS, KiB, PROTOS, curl, make_file, sha256_bytes
+from setups import ITEMS_BODY
 
 
 @pytest.mark.parametrize("proto", ALL_PROTOS)

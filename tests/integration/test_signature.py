@@ -1,7 +1,8 @@
 """Manifest signature (`backend.signing_key_file`): every manifest request carries
 X-Uploadgate-Signature: t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<exact body bytes>">, keyed by the file's bytes
 less a trailing newline. Checked twice: recomputed here over the exact bytes a capturing backend received, and
-end to end by the example app, which verifies signatures when UPLOADGATE_SIGNING_KEY_FILE is set."""
+end to end by the example app, which verifies signatures when UPLOADGATE_SIGNING_KEY_FILE is set.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ import pytest
 from checks import Sent, expect_upload, header_map
 from harness import ExampleApp, KiB, curl, curl_form_args, make_file
 
+
 SIG_RE = re.compile(r"^t=(\d+),v1=([0-9a-f]{64})$")
+
+
 FORGED_SIG = "t=1700000000,v1=" + "ab" * 32
 
 
@@ -45,6 +49,13 @@ def check_signature(headers, body: bytes, key: bytes, t_before: float, t_after: 
     expected = hmac.new(key, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     assert v1 == expected, f"v1={v1} but HMAC-SHA256(key, '{t}.' + body) = {expected} (body {body[:200]!r}...)"
     return t
+
+
+def _verifying_app(_apps, tmp_path, name, storage_dir, key_file) -> ExampleApp:
+    app = ExampleApp(tmp_path / name, storage_dir=storage_dir, app_dir="/uploads",
+                     extra_env={"UPLOADGATE_SIGNING_KEY_FILE": str(key_file)})
+    _apps.append(app)
+    return app.launch()
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2"])
@@ -103,13 +114,6 @@ def test_each_manifest_is_signed_anew(make_gateway, make_capture, tmp_path):
         check_signature(h, req["body"], key, t0, time.time())
         sigs.append(h["x-uploadgate-signature"][0])
     assert len(set(sigs)) == len(sigs), sigs  # different bodies (ids), different signatures
-
-
-def _verifying_app(_apps, tmp_path, name, storage_dir, key_file) -> ExampleApp:
-    app = ExampleApp(tmp_path / name, storage_dir=storage_dir, app_dir="/uploads",
-                     extra_env={"UPLOADGATE_SIGNING_KEY_FILE": str(key_file)})
-    _apps.append(app)
-    return app.launch()
 
 
 def test_example_app_verifies_signatures(make_gateway, _apps, tmp_path):

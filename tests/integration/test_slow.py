@@ -1,4 +1,5 @@
-"""A long, slow upload: 100 MiB at 2 MiB/s over HTTP/1.1 (about 50 s)."""
+"""A long, slow upload: 100 MiB at 2 MiB/s over HTTP/1.1 (about 50 s).
+"""
 
 from __future__ import annotations
 

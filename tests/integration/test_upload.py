@@ -1,4 +1,5 @@
-"""Successful uploads: multipart and raw bodies over every client protocol."""
+"""Successful uploads: multipart and raw bodies over every client protocol.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uuid
 import pytest
 
 from checks import Sent, expect_upload, find_manifest, header_map
-from harness import (ALL_PROTOS, ERROR_PROTOS, PROTOS, UPLOAD_PROTOS, H2Conn, KiB, MiB, curl, curl_form_args,
+from harness import (ALL_PROTOS, ERROR_PROTOS, H2Conn, KiB, MiB, PROTOS, UPLOAD_PROTOS, curl, curl_form_args,
                      make_file, multipart_body, multipart_content_type, sha256_file, wait_until)
 
 

@@ -1,19 +1,19 @@
-"""HTTP/2 front robustness: what a client that never opens its flow-control windows can pin in memory, and how long.
-
-Pass-through responses (h2o's reverse proxy) are read from the backend only as fast as the client takes them: a
-stream holds at most one backend read, a connection about UG_H2_PASS_CONN_HELD, and a stream that holds bytes and
-makes no progress for timeouts.body_idle is reset (CANCEL), cancelling its backend request."""
+"""HTTP/2 flow control: a download larger than the client's windows streams as the client opens them, and a client
+that never opens its windows can pin little memory, for a bounded time. Pass-through responses (h2o's reverse proxy)
+are read from the backend only as fast as the client takes them: a stream holds at most one backend read, a
+connection about UG_H2_PASS_CONN_HELD, and a stream that holds bytes and makes no progress for timeouts.body_idle is
+reset (CANCEL), cancelling its backend request.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
 
-import pytest
-
 from harness import H2Conn, MiB
+from setups import H2_TLS, pattern
 
-TLS = pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2"])
+
 BODY_IDLE = 2.0
 
 
@@ -42,7 +42,25 @@ def write_pattern_file(path, size: int) -> str:
     return h.hexdigest()
 
 
-@TLS
+@H2_TLS
+def test_download_streams_through_flow_control(gateway, tls):
+    """8 MiB from the app through h2o's proxy to an HTTP/2 client that acknowledges as it reads (the client's window is
+    64 KiB at first): every byte arrives, in order, and the response says how many."""
+    n = 8 * MiB + 3
+    c = H2Conn(gateway, tls=tls, timeout=30)
+    try:
+        sid = c.start("GET", f"/api/bytes/{n}", end_stream=True)
+        res = c.wait_response(sid)
+    finally:
+        c.close()
+    assert res.status == 200 and res.ended, res
+    assert res.header("content-length") == str(n)
+    assert res.header("x-example-app") == "bytes"
+    assert len(res.body) == n
+    assert hashlib.sha256(res.body).digest() == hashlib.sha256(pattern(n)).digest()
+
+
+@H2_TLS
 def test_zero_window_streams_hold_no_response_bodies_and_are_reset_after_body_idle(make_gateway, make_static_site,
                                                                                     tmp_path, tls):
     """Four streams for 100 MiB pass-through responses from a client whose SETTINGS_INITIAL_WINDOW_SIZE is 0: the
