@@ -31,7 +31,7 @@ static int method_is(const struct ug_front_req *req, const char *m)
 static void respond(struct ug_front_req *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
                     size_t num_fields, const char *body, size_t body_len)
 {
-    h2o_context_t *ctx = req->ft->ctx;
+    h2o_context_t *ctx = req->loop->ctx;
     const ug_cors_config_t *cors = ug_config_cors_for(req->rt->config, req->route);
     ug_cors_headers_t actual = {.n = 0};
     ug_header_t *hs = malloc(sizeof(*hs) * (num_fields + UG_CORS_MAX_HEADERS));
@@ -166,7 +166,7 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     struct ug_front_req *req = data;
     ug_upload_outcome_t o;
-    ug_observe_settle_upload(req->ft->shared.metrics, req->upload, req->route->keep_on_error, res->err, res->status,
+    ug_observe_settle_upload(req->loop->metrics, req->upload, req->route->keep_on_error, res->err, res->status,
                              res->reason_code, &o);
     req->upload = NULL;
     req->files = o.files;
@@ -202,7 +202,6 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
 
 void ug_front_finish_body(struct ug_front_req *req)
 {
-    const ug_handler_shared_t *sh = &req->ft->shared;
     const char *json = NULL;
     size_t json_len = 0, head_len = 0;
 
@@ -240,7 +239,7 @@ void ug_front_finish_body(struct ug_front_req *req)
         return;
     }
     /* on_forward_done may run before this returns (a refused connect): nothing may follow this call. */
-    if (ug_forward_start(&req->forward, sh->forward, h2o_iovec_init(req->forward_head, head_len), h2o_iovec_init(json, json_len),
+    if (ug_forward_start(&req->forward, &req->loop->forward, h2o_iovec_init(req->forward_head, head_len), h2o_iovec_init(json, json_len),
                          on_forward_done, req) != 0)
         ug_front_fail_upload(req, UG_ERR_NOMEM, NULL);
 }
@@ -289,7 +288,6 @@ static void send_gate_answer(struct ug_front_req *req)
 
 static void decide_gate(struct ug_front_req *req)
 {
-    const ug_handler_shared_t *sh = &req->ft->shared;
     ug_gate_request_t g = {.method = req->h.method, .method_len = req->h.method_len};
     const ug_header_t *f;
     if ((f = ug_front_find(&req->h, "origin", NULL)) != NULL) {
@@ -328,9 +326,9 @@ static void decide_gate(struct ug_front_req *req)
         }
     }
     req->is_preflight = method_is(req, "OPTIONS") && g.origin != NULL && g.acr_method != NULL;
-    ug_auth_checker_t *checker = ug_handler_checker(sh, req->rt, req->route);
+    ug_auth_checker_t *checker = ug_loop_checker(req->loop, req->rt, req->route);
     ug_gate_decide(req->rt->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);
-    ug_observe_gate(sh->metrics, &req->gate);
+    ug_observe_gate(req->loop->metrics, &req->gate);
 }
 
 static const char *protocol_name(const struct ug_front_req *req)
@@ -401,15 +399,15 @@ void ug_front_serve(struct ug_front_req *req)
         ug_front_finish_body(req);
 }
 
-int ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len)
+ug_front_flow_t ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len)
 {
     ug_err e = ug_upload_feed(req->upload, bytes, len);
     req->bytes_in += len;
     if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
         ug_front_fail_upload(req, e, NULL);
-        return 0;
+        return UG_FRONT_ENDED;
     }
-    return 1;
+    return UG_FRONT_MORE;
 }
 
 void ug_front_begin(struct ug_front_req *req)
@@ -417,18 +415,18 @@ void ug_front_begin(struct ug_front_req *req)
     const ug_header_t *rid = ug_front_find(&req->h, "x-request-id", NULL); /* the client's id, if it is usable */
     if (rid != NULL && ug_request_id_is_acceptable(rid->value, rid->value_len))
         memcpy(req->request_id, rid->value, rid->value_len);
-    const struct timeval *now = h2o_get_timestamp(req->ft->ctx, NULL, NULL);
+    const struct timeval *now = h2o_get_timestamp(req->loop->ctx, NULL, NULL);
     req->received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
     req->begun = 1;
-    if (req->ft->shared.metrics != NULL)
-        ug_metrics_request_begin(req->ft->shared.metrics);
+    if (req->loop->metrics != NULL)
+        ug_metrics_request_begin(req->loop->metrics);
 }
 
 static void report(struct ug_front_req *req)
 {
     if (!req->begun)
         return;
-    const struct timeval *now = h2o_get_timestamp(req->ft->ctx, NULL, NULL);
+    const struct timeval *now = h2o_get_timestamp(req->loop->ctx, NULL, NULL);
     double duration =
         (double)(now->tv_sec - req->received_at.tv_sec) + (double)(now->tv_usec * 1000 - req->received_at.tv_nsec) / 1e9;
     char *subject = req->gate.authenticated ? ug_auth_subject_header(&req->gate.auth) : NULL;
@@ -451,7 +449,7 @@ static void report(struct ug_front_req *req)
         .error = req->error != UG_OK ? ug_err_code(req->error) : NULL,
         .client_left = req->client_left,
     };
-    ug_observe_request(req->ft->shared.metrics, &r, 1, req->handed_over, req->upload_bytes);
+    ug_observe_request(req->loop->metrics, &r, 1, req->handed_over, req->upload_bytes);
     free(subject);
     req->begun = 0;
 }
@@ -507,7 +505,7 @@ static void go_on_without_client(struct ug_front_req *req)
     ++without_client;
 
     struct ug_front_req keep = {.tp = req->tp,
-                                .ft = req->ft,
+                                .loop = req->loop,
                                 .client_address = req->client_address,
                                 .tls = req->tls,
                                 .http2 = req->http2,
@@ -548,6 +546,6 @@ void ug_front_req_end(struct ug_front_req *req)
     free(req->forward_head);
     ug_runtime_release(req->rt);
     struct ug_front_req keep = {
-        .tp = req->tp, .ft = req->ft, .client_address = req->client_address, .tls = req->tls, .http2 = req->http2};
+        .tp = req->tp, .loop = req->loop, .client_address = req->client_address, .tls = req->tls, .http2 = req->http2};
     *req = keep;
 }

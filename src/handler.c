@@ -10,6 +10,7 @@
 
 #include "forward.h"
 #include "forward_head.h"
+#include "front_loop.h"
 #include "front_parse.h"
 #include "gate.h"
 #include "manifest_request.h"
@@ -20,14 +21,6 @@ struct ug_handler {
     h2o_handler_t super;
     ug_runtime_slot_t *runtime; /* the current configuration; each request holds the one it started with */
     ug_metrics_t *metrics;
-    const ug_backend_t *backend; /* the start-up configuration's (a restart-only setting), for the forwarders */
-};
-
-/* Per event loop: the forwarder and one auth checker per route (checkers reload files themselves; never shared). */
-struct thread_state {
-    ug_forward_ctx_t forward;
-    ug_runtime_t *rt;             /* the runtime `checkers` were made for (a reference), NULL before the first request */
-    ug_auth_checker_t **checkers; /* indexed like rt->config->routes; NULL for routes without auth */
 };
 
 /* Adds the actual-response CORS headers to every response on the pathconf: ours, relayed and proxied alike. */
@@ -197,7 +190,7 @@ static size_t auth_headers(h2o_req_t *req, const ug_gate_decision_t *gate, ug_he
 
 /* The manifest request's head is built by manifest_request.c from the same fields the front gives it, so the app
  * cannot tell which path served the upload. */
-static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending *pd, const char *client_addr, const char *json,
+static int start_forward(h2o_req_t *req, struct pending *pd, const char *client_addr, const char *json,
                          size_t json_len)
 {
     ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 1));
@@ -229,8 +222,7 @@ static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending
     size_t head_len;
     if ((pd->head = ug_manifest_request_head(&mr, &head_len)) == NULL)
         return -1;
-    struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
-    return ug_forward_start(&pd->forward, &ts->forward, h2o_iovec_init(pd->head, head_len), h2o_iovec_init(json, json_len),
+    return ug_forward_start(&pd->forward, &ug_loop_of(req->conn->ctx)->forward, h2o_iovec_init(pd->head, head_len), h2o_iovec_init(json, json_len),
                             on_forward_done, pd);
 }
 
@@ -321,7 +313,7 @@ static void send_gate_answer(h2o_req_t *req, const ug_gate_decision_t *d)
     }
 }
 
-static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route_t *route, struct pending *pd)
+static void serve_upload(h2o_req_t *req, const ug_route_t *route, struct pending *pd)
 {
     char client_addr[NI_MAXHOST];
     client_address(req, client_addr);
@@ -356,39 +348,13 @@ static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route
         e = ug_upload_feed(pd->upload, req->entity.base, req->entity.len);
     if (e == UG_OK)
         e = ug_upload_finish(pd->upload, &json, &json_len);
-    if (e == UG_OK && start_forward(self, req, pd, client_addr, json, json_len) != 0)
+    if (e == UG_OK && start_forward(req, pd, client_addr, json, json_len) != 0)
         e = UG_ERR_NOMEM;
     if (e != UG_OK) {
         ug_handler_send_error(req, e, ug_upload_message(pd->upload)[0] != '\0' ? ug_upload_message(pd->upload) : NULL);
         ug_upload_abort(pd->upload);
         pd->upload = NULL;
     }
-}
-
-/* This thread's checkers for `rt`: remade when the configuration was reloaded since they were made. */
-static ug_auth_checker_t **checkers_for(struct thread_state *ts, ug_runtime_t *rt)
-{
-    if (ts->rt == rt)
-        return ts->checkers;
-    if (ts->rt != NULL) {
-        for (size_t i = 0; i < ts->rt->config->route_count; ++i)
-            ug_auth_checker_free(ts->checkers[i]);
-        free(ts->checkers);
-        ug_runtime_release(ts->rt);
-    }
-    const ug_config_t *config = rt->config;
-    ts->rt = ug_runtime_ref(rt);
-    ts->checkers = calloc(config->route_count != 0 ? config->route_count : 1, sizeof(*ts->checkers));
-    for (size_t i = 0; ts->checkers != NULL && i < config->route_count; ++i) {
-        if (config->routes[i].auth == NULL)
-            continue;
-        char err[256];
-        /* Loaded once already (ug_runtime_new); if a file vanished since, the route fails closed (gate.c). */
-        ts->checkers[i] = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
-        if (ts->checkers[i] == NULL)
-            ug_log_event(UG_LOG_ERROR, "auth", "route %s: auth: %s", config->routes[i].path, err);
-    }
-    return ts->checkers;
 }
 
 static void note_request_id(h2o_req_t *req, struct pending *pd)
@@ -438,11 +404,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     if (route == NULL && config->cors == NULL)
         return -1; /* nothing to decide: the reverse proxy behind us passes it through */
 
-    struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
     ug_gate_request_t g;
     gate_request(req, &g);
-    ug_handler_shared_t sh = {.thread = ts};
-    ug_auth_checker_t *checker = ug_handler_checker(&sh, pd->rt, route);
+    ug_auth_checker_t *checker = ug_loop_checker(ug_loop_of(req->conn->ctx), pd->rt, route);
     ug_gate_decide(config, route, checker, &g, (int64_t)time(NULL), &pd->gate);
     ug_observe_gate(self->metrics, &pd->gate);
 
@@ -461,31 +425,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         send_method_not_allowed(req, route);
         return 0;
     }
-    serve_upload(self, req, route, pd);
+    serve_upload(req, route, pd);
     return 0;
-}
-
-static void on_context_init(h2o_handler_t *_self, h2o_context_t *ctx)
-{
-    struct ug_handler *self = (void *)_self;
-    struct thread_state *ts = h2o_mem_alloc(sizeof(*ts));
-    *ts = (struct thread_state){.rt = NULL};
-    ug_forward_ctx_init(&ts->forward, ctx, self->backend);
-    h2o_context_set_handler_context(ctx, &self->super, ts);
-}
-
-static void on_context_dispose(h2o_handler_t *_self, h2o_context_t *ctx)
-{
-    struct ug_handler *self = (void *)_self;
-    struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
-    ug_forward_ctx_dispose(&ts->forward);
-    if (ts->rt != NULL) {
-        for (size_t i = 0; i < ts->rt->config->route_count; ++i)
-            ug_auth_checker_free(ts->checkers[i]);
-        ug_runtime_release(ts->rt);
-    }
-    free(ts->checkers);
-    free(ts);
 }
 
 /* Is this a CORS preflight that the gate answered itself (its headers are already set)? */
@@ -621,15 +562,12 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
     free(subject);
 }
 
-void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics, const ug_backend_t *backend)
+void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics)
 {
     struct ug_handler *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;
-    self->super.on_context_init = on_context_init;
-    self->super.on_context_dispose = on_context_dispose;
     self->runtime = runtime;
     self->metrics = metrics;
-    self->backend = backend;
 
     /* before the CORS filter, so that the JSON error it makes gets the route's CORS fields too */
     h2o_filter_t *proxy_errors = h2o_create_filter(pathconf, sizeof(*proxy_errors));
@@ -642,37 +580,4 @@ void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, u
     struct access_logger *logger = (void *)h2o_create_logger(pathconf, sizeof(*logger));
     logger->super.log_access = on_log_access;
     logger->metrics = metrics;
-}
-
-ug_auth_checker_t *ug_handler_checker(const ug_handler_shared_t *sh, ug_runtime_t *rt, const ug_route_t *route)
-{
-    if (route == NULL || route->auth == NULL)
-        return NULL;
-    ug_auth_checker_t **checkers = checkers_for(sh->thread, rt);
-    return checkers != NULL ? checkers[route - rt->config->routes] : NULL;
-}
-
-/* The front has no h2o_handler_t of its own: it finds ours in the configuration (one per pathconf, registered by
- * ug_handler_register) and borrows its per-context state, so both paths share one forwarder pool and one set of
- * auth checkers per thread. */
-int ug_handler_shared(h2o_context_t *ctx, ug_handler_shared_t *out)
-{
-    for (size_t i = 0; ctx->globalconf->hosts[i] != NULL; ++i) {
-        h2o_hostconf_t *host = ctx->globalconf->hosts[i];
-        for (size_t j = 0; j != host->paths.size; ++j) {
-            h2o_pathconf_t *pc = host->paths.entries + j;
-            for (size_t k = 0; k != pc->handlers.size; ++k) {
-                if (pc->handlers.entries[k]->on_req != on_req)
-                    continue;
-                struct ug_handler *self = (void *)pc->handlers.entries[k];
-                struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
-                if (ts == NULL)
-                    return -1;
-                *out = (ug_handler_shared_t){
-                    .runtime = self->runtime, .metrics = self->metrics, .forward = &ts->forward, .thread = ts};
-                return 0;
-            }
-        }
-    }
-    return -1;
 }
