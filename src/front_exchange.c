@@ -1,9 +1,7 @@
 /*
- * front_exchange.c - one request served by a front (see front_exchange.h): the
- * same decisions, in the same order, as handler.c makes on h2o's buffered path
- * - gate, method, the pipeline's checks, forwarding, the app's answer relayed -
- * with the response written by the transport (HTTP/1.1 connection or HTTP/2
- * stream).
+ * front_exchange.c - one request of an upload route (see front_exchange.h): gate, method, the pipeline's checks,
+ * forwarding, the app's answer relayed, with the response written by the transport (HTTP/1.1 connection, HTTP/2
+ * stream, or h2o's request on the buffered path).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +21,9 @@ static int method_is(const struct ug_front_req *req, const char *m)
 }
 
 /*
- * Give a complete response to the transport, which ends the exchange. Mirrors what h2o adds on the buffered path:
- * Date and Server (h2o writes them on both protocols), and handler.c's CORS filter: on a route with a CORS policy,
+ * Give a complete response to the transport, which ends the exchange. Adds what h2o adds to its pipeline's responses:
+ * Date and Server (h2o writes them on both protocols; the buffered transport leaves them to h2o), and the pathconf's
+ * CORS rule (handler.c's filter, which leaves the exchange's requests alone): on a route with a CORS policy,
  * every response but a preflight's loses the app's Access-Control-* fields and gets the actual-response ones.
  * `fields` and `body` are copied by the transport.
  */
@@ -246,15 +245,8 @@ void ug_front_finish_body(struct ug_front_req *req)
 
 static void send_method_not_allowed(struct ug_front_req *req)
 {
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    char allow[64] = "";
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
-        if (req->route->methods & ug_method_bit(names[i], strlen(names[i]))) {
-            if (allow[0] != '\0')
-                strcat(allow, ", ");
-            strcat(allow, names[i]);
-        }
-    }
+    char allow[UG_ALLOW_VALUE_MAX];
+    ug_route_allow_value(req->route, allow, sizeof(allow));
     ug_header_t h = {"allow", 5, allow, strlen(allow)};
     ug_front_respond_error(req, UG_ERR_METHOD_NOT_ALLOWED, NULL, &h, 1);
 }
@@ -266,7 +258,7 @@ static void send_gate_answer(struct ug_front_req *req)
     case UG_GATE_PREFLIGHT_OK:
     case UG_GATE_PREFLIGHT_REFUSED: {
         /* The preflight's own fields: the grant, or for a refusal the Vary the gate keeps (caches must key on the
-         * origin), then the error - the order of handler.c send_gate_answer. */
+         * origin), then the error - the order handler.c uses for pass-through routes. */
         ug_header_t hs[UG_CORS_MAX_HEADERS];
         for (size_t i = 0; i < d->cors.n; ++i)
             hs[i] = (ug_header_t){d->cors.h[i].name, d->cors.h[i].name_len, d->cors.h[i].value, d->cors.h[i].value_len};
@@ -338,7 +330,7 @@ static const char *protocol_name(const struct ug_front_req *req)
     return req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-/* Everything that needs no body byte, in handler.c's order: gate, method, then the pipeline's own checks (declared
+/* Everything that needs no body byte, in this order: gate, method, then the pipeline's own checks (declared
  * size, free space, Content-Type). Only then may the client send the body (RFC 9110 10.1.1: 100 Continue). */
 void ug_front_serve(struct ug_front_req *req)
 {
@@ -356,7 +348,7 @@ void ug_front_serve(struct ug_front_req *req)
         send_gate_answer(req);
         return;
     }
-    if ((req->route->methods & ug_method_bit(req->h.method, req->h.method_len)) == 0) {
+    if (!ug_route_allows(req->route, req->h.method, req->h.method_len)) {
         send_method_not_allowed(req);
         return;
     }

@@ -1,11 +1,13 @@
 /*
- * front_exchange.h - one upload request served by one of uploadgate's fronts,
- * whatever carries it: an HTTP/1.1 connection (front_http1.c) or an HTTP/2
- * stream (front_h2.c). The exchange (front_exchange.c) makes the same
- * decisions, in the same order, as handler.c on h2o's buffered path - gate,
- * method, the pipeline's checks, body into the upload, manifest forwarded, the
- * app's answer relayed - and leaves the bytes on the wire to its transport,
- * through the four callbacks of ug_front_transport.
+ * front_exchange.h - one request of an upload route, whatever carries it: an
+ * HTTP/1.1 connection (front_http1.c), an HTTP/2 stream (front_h2.c), or a
+ * request h2o read whole before its handler ran (front_buffered.c). The
+ * exchange (front_exchange.c) is the one place its meaning is decided - gate,
+ * method (405 with Allow), the pipeline's checks, body into the upload,
+ * manifest forwarded, the app's answer relayed and settling the files, CORS on
+ * the actual response, X-Request-Id, the access record - and leaves the bytes
+ * on the wire to its transport, through the four callbacks of
+ * ug_front_transport.
  *
  * Ownership: the transport embeds the ug_front_req and owns it; everything the
  * request holds (head copy, gate decision, upload, forward in flight) is freed
@@ -32,8 +34,10 @@
 #include "pico.h"
 #include "upload.h"
 
-/* As h2o 2.2.5 (H2O_MAX_HEADERS): a head with more fields is not the front's (h2o serves it). */
+/* As h2o 2.2.5 (H2O_MAX_HEADERS): a head with more fields is refused with 400, on every protocol (HTTP/1.1's parser
+ * takes no more; the HTTP/2 front refuses it with UG_FRONT_TOO_MANY_FIELDS). */
 #define UG_FRONT_MAX_HEADERS 100
+#define UG_FRONT_TOO_MANY_FIELDS "the request head has more than 100 fields"
 
 /* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past its limit. */
 #define UG_FRONT_OVER_PASS_LIMIT "the request body exceeds max_pass_body, the limit of a request passed through to the app"
@@ -67,7 +71,7 @@ struct ug_front_req {
     const ug_route_t *route;
     char *acrh; /* several Access-Control-Request-Headers joined (malloc'd), or NULL */
     ug_gate_decision_t gate;
-    int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method, as handler.c's CORS filter sees it */
+    int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method: its CORS fields are the gate's */
     struct timespec received_at;
     ug_upload_t *upload;
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */

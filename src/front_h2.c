@@ -294,19 +294,23 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     ug_h2_head_scan(&in, &h);
     const ug_route_t *route = NULL;
     /* the request's head as the exchange sees it (and the access log, should the front answer a pass-through stream);
-     * a pass-through head past UG_FRONT_MAX_HEADERS keeps its first fields here, and all of them for h2o */
+     * a head past UG_FRONT_MAX_HEADERS keeps its first fields here, for the access line of its refusal */
     size_t kept = s->num_fields < UG_FRONT_MAX_HEADERS ? s->num_fields : UG_FRONT_MAX_HEADERS;
     if (kept != 0)
         memcpy(req->headers, s->fields, sizeof(*s->fields) * kept);
     req->h = h;
     req->h.headers = req->headers;
     req->h.num_headers = kept;
+    if (s->num_fields > UG_FRONT_MAX_HEADERS) { /* as on HTTP/1.1, whose parser takes no more: one limit for every head */
+        s->kind = UG_H2_UPLOAD;
+        ug_front_refuse(req, UG_ERR_BAD_REQUEST, UG_FRONT_TOO_MANY_FIELDS);
+        return;
+    }
     if (h.host_error != NULL) { /* answered as on HTTP/1.1 (ug_front_refusal); the rest of its body is dropped */
         s->kind = UG_H2_UPLOAD;
         ug_front_refuse(req, UG_ERR_BAD_REQUEST, h.host_error);
         return;
     }
-    /* every stream's path is checked, those with too many fields for the front included (h holds all of them) */
     char why[UG_ROUTE_MESSAGE_MAX];
     ug_front_verdict_t verdict = ug_front_decide(config, &h, &route, why, sizeof(why));
     if (verdict == UG_FRONT_REFUSE) { /* a refused target ("*" of OPTIONS included: RFC 9113 8.3.1), as on HTTP/1.1 */
@@ -314,7 +318,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
         ug_front_refuse(req, UG_ERR_BAD_REQUEST, why);
         return;
     }
-    if (s->num_fields > UG_FRONT_MAX_HEADERS || verdict != UG_FRONT_TAKE) {
+    if (verdict != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
         req->pass_limit = ug_front_pass_limit(config, &h);
         if (ug_h2_pass_begin(s) != 0)

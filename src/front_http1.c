@@ -254,21 +254,11 @@ static struct ug_front_conn *conn_of(struct ug_front_req *req)
     return H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, req, req);
 }
 
-/* Whether the client closed (or reset) the connection while the app had the request: the socket is not read then
- * (tp_body_done), so this is seen only now, as the kernel's end of stream or error. Like other servers, a client's
- * half-close before the answer counts as leaving. Bytes still queued before the end (pipelined) hide it; the response
- * write then fails or is lost with the connection. */
-static int client_left(struct ug_front_conn *conn)
-{
-    char c;
-    ssize_t r = recv(h2o_socket_get_fd(conn->sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
 static void tp_respond(struct ug_front_req *req, const ug_front_response_t *given)
 {
     struct ug_front_conn *conn = conn_of(req);
-    if (conn->state == UG_FRONT_FORWARD && client_left(conn)) {
+    /* the socket is not read while the app has the request (tp_body_done): its leaving is seen only now */
+    if (conn->state == UG_FRONT_FORWARD && ug_loop_peer_gone(conn->sock)) {
         req->client_left = 1;
         ug_front_close(conn);
         return;

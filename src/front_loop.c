@@ -130,6 +130,13 @@ ssize_t ug_loop_read(h2o_socket_t *sock, char *buf, size_t len)
     return r == 0 ? UG_READ_GONE : r;
 }
 
+int ug_loop_peer_gone(h2o_socket_t *sock)
+{
+    char c;
+    ssize_t r = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 char *ug_loop_body_buf(ug_loop_t *loop)
 {
     if (loop->body_buf == NULL)

@@ -69,6 +69,11 @@ typedef enum ug_read_result {
 /* One read() of a cleartext socket into buf: the bytes read (> 0), or a ug_read_result_t. */
 ssize_t ug_loop_read(h2o_socket_t *sock, char *buf, size_t len);
 
+/* Whether the peer closed (or reset) a connection that is not being read: the kernel's end of stream or error, seen
+ * without reading. Like other servers, a client's half-close before the answer counts as leaving. Bytes still queued
+ * before the end (pipelined) hide it; a response write then fails or is lost with the connection. */
+int ug_loop_peer_gone(h2o_socket_t *sock);
+
 /* Decrypted bytes land in sock->input in whatever amounts the kernel queued; a small receive buffer keeps that (and
  * the encrypted copy beside it) to a few hundred KiB per connection instead of the several MiB TCP autotuning allows,
  * far below the spool threshold. Both fronts cap TLS sockets that carry bodies. */

@@ -476,7 +476,7 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
     const ug_route_t *r = ug_config_match_route(config, path, path_len);
     if (r == NULL || r->pass_through)
         return UG_FRONT_PIPELINE;
-    if ((r->methods & ug_method_bit(h->method, h->method_len)) == 0) {
+    if (!ug_route_allows(r, h->method, h->method_len)) {
         /* A CORS preflight for the route is the front's to answer; any other method gets h2o's 405 path. */
         if (!method_is(h, "OPTIONS") || ug_config_cors_for(config, r) == NULL || ug_front_find(h, "origin", NULL) == NULL ||
             ug_front_find(h, "access-control-request-method", NULL) == NULL)

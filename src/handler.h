@@ -1,9 +1,11 @@
 /*
- * handler.h - the h2o handler for upload routes on h2o's buffered path
- * (HTTP/2, and HTTP/1.1 served by h2o): h2o has read the whole body into
- * req->entity (spilled to mmapped files on the storage volume above the spool
- * threshold) before on_req runs. Requests that match no upload route are
- * declined so that the next handler (the reverse proxy) passes them through.
+ * handler.h - the h2o handler of every request the fronts leave to h2o's
+ * pipeline: h2o has read the whole body into req->entity (spilled to mmapped
+ * files on the storage volume above the spool threshold) before on_req runs.
+ * Requests of upload routes are served by the exchange through its buffered
+ * transport (front_buffered.h); the gate decides the others where a CORS or
+ * auth policy applies, and they are declined so that the next handler (the
+ * reverse proxy) passes them through.
  */
 #ifndef UG_HANDLER_H
 #define UG_HANDLER_H
