@@ -87,12 +87,8 @@ void ug_buffered_client_address(h2o_req_t *req, char *out)
         strcpy(out, "unknown");
 }
 
-/* The head as the exchange reads it: every field (names lower-case, as h2o keeps them), in the request's pool; the
- * body is the entity h2o read, of known length. */
-static void index_head(struct buffered *b)
+void ug_buffered_head(h2o_req_t *h, ug_front_head_t *fh)
 {
-    h2o_req_t *h = b->h2o;
-    ug_front_head_t *fh = &b->req.h;
     size_t n = h->headers.size;
     ug_header_t *fields = h2o_mem_alloc_pool(&h->pool, sizeof(*fields) * (n != 0 ? n : 1));
     for (size_t i = 0; i != n; ++i) {
@@ -134,7 +130,7 @@ void ug_buffered_serve(h2o_req_t *req, ug_runtime_t *rt, const ug_route_t *route
                                    .rt = rt,
                                    .route = route};
     *h2o_req_getenv(req, H2O_STRLIT(SERVED_ENV), 1) = h2o_iovec_init(b, sizeof(*b));
-    index_head(b);
+    ug_buffered_head(req, &b->req.h);
     ug_front_begin(&b->req);
     b->req.received_at = (struct timespec){req->timestamps.request_begin_at.tv_sec,
                                            (long)req->timestamps.request_begin_at.tv_usec * 1000};

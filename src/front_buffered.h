@@ -14,12 +14,17 @@
 #include <h2o.h>
 
 #include "config.h"
+#include "front_parse.h"
 #include "runtime.h"
 
 /* Serve `req`, a request of the upload route `route` of `rt` (a reference, taken over), through the exchange. Its
  * response is sent (now, or when the app answers) and reported by the exchange, not by the pathconf's CORS filter
  * and access logger (see ug_buffered_is_served). */
 void ug_buffered_serve(h2o_req_t *req, ug_runtime_t *rt, const ug_route_t *route);
+
+/* `req`'s head as the exchange reads it: every field (names lower-case, as h2o keeps them; the array in req->pool),
+ * and the body the entity h2o read, of known length. Points into `req`. */
+void ug_buffered_head(h2o_req_t *req, ug_front_head_t *out);
 
 /* The numeric address of the client of `req` into out[NI_MAXHOST] ("unknown" when it has none). */
 void ug_buffered_client_address(h2o_req_t *req, char *out);

@@ -280,43 +280,8 @@ static void send_gate_answer(struct ug_front_req *req)
 
 static void decide_gate(struct ug_front_req *req)
 {
-    ug_gate_request_t g = {.method = req->h.method, .method_len = req->h.method_len};
-    const ug_header_t *f;
-    if ((f = ug_front_find(&req->h, "origin", NULL)) != NULL) {
-        g.origin = f->value;
-        g.origin_len = f->value_len;
-    }
-    if ((f = ug_front_find(&req->h, "authorization", &g.authorization_count)) != NULL) {
-        g.authorization = f->value;
-        g.authorization_len = f->value_len;
-    }
-    if ((f = ug_front_find(&req->h, "access-control-request-method", NULL)) != NULL) {
-        g.acr_method = f->value;
-        g.acr_method_len = f->value_len;
-    }
-    /* Several Access-Control-Request-Headers fields form one list (RFC 9110 5.3). */
-    unsigned acrh_count;
-    if ((f = ug_front_find(&req->h, "access-control-request-headers", &acrh_count)) != NULL) {
-        g.acr_headers = f->value;
-        g.acr_headers_len = f->value_len;
-        size_t total = 0;
-        for (size_t i = 0; acrh_count > 1 && i < req->h.num_headers; ++i)
-            total += req->h.headers[i].value_len + 1;
-        if (acrh_count > 1 && (req->acrh = malloc(total)) != NULL) {
-            size_t len = 0;
-            for (size_t i = 0; i < req->h.num_headers; ++i) {
-                const ug_header_t *x = &req->h.headers[i];
-                if (x->name_len != 30 || memcmp(x->name, "access-control-request-headers", 30) != 0)
-                    continue;
-                if (len != 0)
-                    req->acrh[len++] = ',';
-                memcpy(req->acrh + len, x->value, x->value_len);
-                len += x->value_len;
-            }
-            g.acr_headers = req->acrh;
-            g.acr_headers_len = len;
-        }
-    }
+    ug_gate_request_t g;
+    ug_front_gate_request(&req->h, &g, &req->acrh);
     req->is_preflight = method_is(req, "OPTIONS") && g.origin != NULL && g.acr_method != NULL;
     ug_auth_checker_t *checker = ug_loop_checker(req->loop, req->rt, req->route);
     ug_gate_decide(req->rt->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);

@@ -6,6 +6,7 @@
 #include "handler.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -131,13 +132,6 @@ static void strip_client_headers(h2o_req_t *req)
             h2o_delete_header(&req->headers, (ssize_t)i);
 }
 
-static void find_one(h2o_req_t *req, const h2o_token_t *token, const char **v, size_t *len)
-{
-    ssize_t i = h2o_find_header(&req->headers, token, -1);
-    *v = i != -1 ? req->headers.entries[i].value.base : NULL;
-    *len = i != -1 ? req->headers.entries[i].value.len : 0;
-}
-
 static void find_by_name(h2o_req_t *req, const char *name, size_t name_len, const char **v, size_t *len)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
@@ -145,25 +139,18 @@ static void find_by_name(h2o_req_t *req, const char *name, size_t name_len, cons
     *len = i != -1 ? req->headers.entries[i].value.len : 0;
 }
 
+/* The gate's inputs, read from the head as the exchange reads it (ug_front_gate_request); a joined list of
+ * Access-Control-Request-Headers lives in the request's pool. */
 static void gate_request(h2o_req_t *req, ug_gate_request_t *g)
 {
-    *g = (ug_gate_request_t){.method = req->method.base, .method_len = req->method.len};
-    find_by_name(req, H2O_STRLIT("origin"), &g->origin, &g->origin_len);
-    find_one(req, H2O_TOKEN_AUTHORIZATION, &g->authorization, &g->authorization_len);
-    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i)) != -1;)
-        ++g->authorization_count;
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
-    if (i != -1) {
-        g->acr_method = req->headers.entries[i].value.base;
-        g->acr_method_len = req->headers.entries[i].value.len;
+    ug_front_head_t h;
+    char *joined;
+    ug_buffered_head(req, &h);
+    ug_front_gate_request(&h, g, &joined);
+    if (joined != NULL) {
+        g->acr_headers = h2o_strdup(&req->pool, joined, g->acr_headers_len).base;
+        free(joined);
     }
-    /* Several Access-Control-Request-Headers fields form one list (RFC 9110 5.3). */
-    h2o_iovec_t joined = {NULL, 0};
-    for (i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), i)) != -1;)
-        joined = joined.base == NULL ? req->headers.entries[i].value
-                                     : h2o_concat(&req->pool, joined, h2o_iovec_init(H2O_STRLIT(",")), req->headers.entries[i].value);
-    g->acr_headers = joined.base;
-    g->acr_headers_len = joined.len;
 }
 
 static void add_cors_headers(h2o_req_t *req, const ug_cors_headers_t *h)
