@@ -15,9 +15,7 @@
 #include "front_loop.h"
 #include "front_parse.h"
 #include "gate.h"
-#include "manifest_request.h"
 #include "observe.h"
-#include "upload.h"
 
 struct ug_handler {
     h2o_handler_t super;
