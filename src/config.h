@@ -67,6 +67,13 @@ typedef struct ug_route {
     ug_auth_config_t *auth; /* bearer authentication; NULL = open */
 } ug_route_t;
 
+/* Whether `route` accepts `method` (its `methods:`). */
+int ug_route_allows(const ug_route_t *route, const char *method, size_t len);
+/* The route's methods as an Allow field value ("POST, PUT"), NUL-terminated in out[len]; UG_ALLOW_VALUE_MAX bytes hold
+ * every method (a value that would not fit stops before the first method that does not). */
+#define UG_ALLOW_VALUE_MAX 64
+void ug_route_allow_value(const ug_route_t *route, char *out, size_t len);
+
 /* ug_route_t.max_pass_body when the route does not set its own. */
 #define UG_MAX_PASS_BODY_INHERIT UINT64_MAX
 

@@ -12,21 +12,46 @@
 #include <strings.h>
 #include <sys/un.h>
 
+/* Every method a route can name, in the order an Allow field lists them. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} methods[] = {
+    {"GET", UG_METHOD_GET},     {"HEAD", UG_METHOD_HEAD},     {"POST", UG_METHOD_POST},       {"PUT", UG_METHOD_PUT},
+    {"PATCH", UG_METHOD_PATCH}, {"DELETE", UG_METHOD_DELETE}, {"OPTIONS", UG_METHOD_OPTIONS},
+};
+
 unsigned ug_method_bit(const char *name, size_t len)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } methods[] = {
-        {"GET", UG_METHOD_GET},     {"HEAD", UG_METHOD_HEAD},     {"POST", UG_METHOD_POST},       {"PUT", UG_METHOD_PUT},
-        {"PATCH", UG_METHOD_PATCH}, {"DELETE", UG_METHOD_DELETE}, {"OPTIONS", UG_METHOD_OPTIONS},
-    };
     if (name == NULL)
         return 0;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strlen(methods[i].name) == len && memcmp(methods[i].name, name, len) == 0)
             return methods[i].bit;
     return 0;
+}
+
+int ug_route_allows(const ug_route_t *route, const char *method, size_t len)
+{
+    return (route->methods & ug_method_bit(method, len)) != 0;
+}
+
+void ug_route_allow_value(const ug_route_t *route, char *out, size_t len)
+{
+    size_t n = 0;
+    if (len == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if ((route->methods & methods[i].bit) == 0)
+            continue;
+        int w = snprintf(out + n, len - n, "%s%s", n != 0 ? ", " : "", methods[i].name);
+        if (w < 0 || (size_t)w >= len - n) { /* cut: never a partial name */
+            out[n] = '\0';
+            return;
+        }
+        n += (size_t)w;
+    }
 }
 
 /* Leading decimal digits of s[0..len) into *out; how many were consumed, 0 on none or overflow. */

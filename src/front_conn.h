@@ -53,14 +53,14 @@ struct ug_front_conn {
     h2o_conn_t super; /* what h2o's pipeline sees of this connection (front_http1_pass.c), set at accept */
     h2o_socket_t *sock;
     h2o_accept_ctx_t *actx;
-    struct ug_front_thread *ft;
+    ug_loop_t *loop;
     struct timeval connected_at;
     enum ug_front_state state;
     h2o_timeout_entry_t timeout_entry;
     h2o_timeout_t *timeout;   /* the queue timeout_entry is linked to, NULL when none */
-    h2o_timeout_entry_t rate_entry; /* on ft->rate_timeout while a body is read: one window of its minimum rate */
+    h2o_timeout_entry_t rate_entry; /* on loop->rate_timeout while a body is read: one window of its minimum rate */
     uint64_t rate_bytes;            /* body bytes read in the current window */
-    h2o_linklist_t idle_link; /* in ft->idle while waiting for a head with an empty input */
+    ug_loop_watcher_t idle_watch; /* watched by the loop while waiting for a head with an empty input */
     size_t head_parsed;       /* bytes of sock->input already given to phr_parse_request for this head */
     unsigned requests;        /* taken on this connection, the current one included */
     int tls;                  /* a TLS listener's: h2o's socket layer reads and decrypts for us (see read_input) */

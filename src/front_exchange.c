@@ -1,9 +1,7 @@
 /*
- * front_exchange.c - one request served by a front (see front_exchange.h): the
- * same decisions, in the same order, as handler.c makes on h2o's buffered path
- * - gate, method, the pipeline's checks, forwarding, the app's answer relayed -
- * with the response written by the transport (HTTP/1.1 connection or HTTP/2
- * stream).
+ * front_exchange.c - one request of an upload route (see front_exchange.h): gate, method, the pipeline's checks,
+ * forwarding, the app's answer relayed, with the response written by the transport (HTTP/1.1 connection, HTTP/2
+ * stream, or h2o's request on the buffered path).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +21,16 @@ static int method_is(const struct ug_front_req *req, const char *m)
 }
 
 /*
- * Give a complete response to the transport, which ends the exchange. Mirrors what h2o adds on the buffered path:
- * Date and Server (h2o writes them on both protocols), and handler.c's CORS filter: on a route with a CORS policy,
+ * Give a complete response to the transport, which ends the exchange. Adds what h2o adds to its pipeline's responses:
+ * Date and Server (h2o writes them on both protocols; the buffered transport leaves them to h2o), and the pathconf's
+ * CORS rule (handler.c's filter, which leaves the exchange's requests alone): on a route with a CORS policy,
  * every response but a preflight's loses the app's Access-Control-* fields and gets the actual-response ones.
  * `fields` and `body` are copied by the transport.
  */
 static void respond(struct ug_front_req *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
                     size_t num_fields, const char *body, size_t body_len)
 {
-    h2o_context_t *ctx = req->ft->ctx;
+    h2o_context_t *ctx = req->loop->ctx;
     const ug_cors_config_t *cors = ug_config_cors_for(req->rt->config, req->route);
     ug_cors_headers_t actual = {.n = 0};
     ug_header_t *hs = malloc(sizeof(*hs) * (num_fields + UG_CORS_MAX_HEADERS));
@@ -166,7 +165,7 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     struct ug_front_req *req = data;
     ug_upload_outcome_t o;
-    ug_observe_settle_upload(req->ft->shared.metrics, req->upload, req->route->keep_on_error, res->err, res->status,
+    ug_observe_settle_upload(req->loop->metrics, req->upload, req->route->keep_on_error, res->err, res->status,
                              res->reason_code, &o);
     req->upload = NULL;
     req->files = o.files;
@@ -202,7 +201,6 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
 
 void ug_front_finish_body(struct ug_front_req *req)
 {
-    const ug_handler_shared_t *sh = &req->ft->shared;
     const char *json = NULL;
     size_t json_len = 0, head_len = 0;
 
@@ -240,22 +238,15 @@ void ug_front_finish_body(struct ug_front_req *req)
         return;
     }
     /* on_forward_done may run before this returns (a refused connect): nothing may follow this call. */
-    if (ug_forward_start(&req->forward, sh->forward, h2o_iovec_init(req->forward_head, head_len), h2o_iovec_init(json, json_len),
+    if (ug_forward_start(&req->forward, &req->loop->forward, h2o_iovec_init(req->forward_head, head_len), h2o_iovec_init(json, json_len),
                          on_forward_done, req) != 0)
         ug_front_fail_upload(req, UG_ERR_NOMEM, NULL);
 }
 
 static void send_method_not_allowed(struct ug_front_req *req)
 {
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    char allow[64] = "";
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
-        if (req->route->methods & ug_method_bit(names[i], strlen(names[i]))) {
-            if (allow[0] != '\0')
-                strcat(allow, ", ");
-            strcat(allow, names[i]);
-        }
-    }
+    char allow[UG_ALLOW_VALUE_MAX];
+    ug_route_allow_value(req->route, allow, sizeof(allow));
     ug_header_t h = {"allow", 5, allow, strlen(allow)};
     ug_front_respond_error(req, UG_ERR_METHOD_NOT_ALLOWED, NULL, &h, 1);
 }
@@ -267,7 +258,7 @@ static void send_gate_answer(struct ug_front_req *req)
     case UG_GATE_PREFLIGHT_OK:
     case UG_GATE_PREFLIGHT_REFUSED: {
         /* The preflight's own fields: the grant, or for a refusal the Vary the gate keeps (caches must key on the
-         * origin), then the error - the order of handler.c send_gate_answer. */
+         * origin), then the error - the order handler.c uses for pass-through routes. */
         ug_header_t hs[UG_CORS_MAX_HEADERS];
         for (size_t i = 0; i < d->cors.n; ++i)
             hs[i] = (ug_header_t){d->cors.h[i].name, d->cors.h[i].name_len, d->cors.h[i].value, d->cors.h[i].value_len};
@@ -289,48 +280,12 @@ static void send_gate_answer(struct ug_front_req *req)
 
 static void decide_gate(struct ug_front_req *req)
 {
-    const ug_handler_shared_t *sh = &req->ft->shared;
-    ug_gate_request_t g = {.method = req->h.method, .method_len = req->h.method_len};
-    const ug_header_t *f;
-    if ((f = ug_front_find(&req->h, "origin", NULL)) != NULL) {
-        g.origin = f->value;
-        g.origin_len = f->value_len;
-    }
-    if ((f = ug_front_find(&req->h, "authorization", &g.authorization_count)) != NULL) {
-        g.authorization = f->value;
-        g.authorization_len = f->value_len;
-    }
-    if ((f = ug_front_find(&req->h, "access-control-request-method", NULL)) != NULL) {
-        g.acr_method = f->value;
-        g.acr_method_len = f->value_len;
-    }
-    /* Several Access-Control-Request-Headers fields form one list (RFC 9110 5.3). */
-    unsigned acrh_count;
-    if ((f = ug_front_find(&req->h, "access-control-request-headers", &acrh_count)) != NULL) {
-        g.acr_headers = f->value;
-        g.acr_headers_len = f->value_len;
-        size_t total = 0;
-        for (size_t i = 0; acrh_count > 1 && i < req->h.num_headers; ++i)
-            total += req->h.headers[i].value_len + 1;
-        if (acrh_count > 1 && (req->acrh = malloc(total)) != NULL) {
-            size_t len = 0;
-            for (size_t i = 0; i < req->h.num_headers; ++i) {
-                const ug_header_t *x = &req->h.headers[i];
-                if (x->name_len != 30 || memcmp(x->name, "access-control-request-headers", 30) != 0)
-                    continue;
-                if (len != 0)
-                    req->acrh[len++] = ',';
-                memcpy(req->acrh + len, x->value, x->value_len);
-                len += x->value_len;
-            }
-            g.acr_headers = req->acrh;
-            g.acr_headers_len = len;
-        }
-    }
+    ug_gate_request_t g;
+    ug_front_gate_request(&req->h, &g, &req->acrh);
     req->is_preflight = method_is(req, "OPTIONS") && g.origin != NULL && g.acr_method != NULL;
-    ug_auth_checker_t *checker = ug_handler_checker(sh, req->rt, req->route);
+    ug_auth_checker_t *checker = ug_loop_checker(req->loop, req->rt, req->route);
     ug_gate_decide(req->rt->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);
-    ug_observe_gate(sh->metrics, &req->gate);
+    ug_observe_gate(req->loop->metrics, &req->gate);
 }
 
 static const char *protocol_name(const struct ug_front_req *req)
@@ -340,7 +295,7 @@ static const char *protocol_name(const struct ug_front_req *req)
     return req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-/* Everything that needs no body byte, in handler.c's order: gate, method, then the pipeline's own checks (declared
+/* Everything that needs no body byte, in this order: gate, method, then the pipeline's own checks (declared
  * size, free space, Content-Type). Only then may the client send the body (RFC 9110 10.1.1: 100 Continue). */
 void ug_front_serve(struct ug_front_req *req)
 {
@@ -358,7 +313,7 @@ void ug_front_serve(struct ug_front_req *req)
         send_gate_answer(req);
         return;
     }
-    if ((req->route->methods & ug_method_bit(req->h.method, req->h.method_len)) == 0) {
+    if (!ug_route_allows(req->route, req->h.method, req->h.method_len)) {
         send_method_not_allowed(req);
         return;
     }
@@ -401,15 +356,15 @@ void ug_front_serve(struct ug_front_req *req)
         ug_front_finish_body(req);
 }
 
-int ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len)
+ug_front_flow_t ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len)
 {
     ug_err e = ug_upload_feed(req->upload, bytes, len);
     req->bytes_in += len;
     if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
         ug_front_fail_upload(req, e, NULL);
-        return 0;
+        return UG_FRONT_ENDED;
     }
-    return 1;
+    return UG_FRONT_MORE;
 }
 
 void ug_front_begin(struct ug_front_req *req)
@@ -417,18 +372,18 @@ void ug_front_begin(struct ug_front_req *req)
     const ug_header_t *rid = ug_front_find(&req->h, "x-request-id", NULL); /* the client's id, if it is usable */
     if (rid != NULL && ug_request_id_is_acceptable(rid->value, rid->value_len))
         memcpy(req->request_id, rid->value, rid->value_len);
-    const struct timeval *now = h2o_get_timestamp(req->ft->ctx, NULL, NULL);
+    const struct timeval *now = h2o_get_timestamp(req->loop->ctx, NULL, NULL);
     req->received_at = (struct timespec){now->tv_sec, (long)now->tv_usec * 1000};
     req->begun = 1;
-    if (req->ft->shared.metrics != NULL)
-        ug_metrics_request_begin(req->ft->shared.metrics);
+    if (req->loop->metrics != NULL)
+        ug_metrics_request_begin(req->loop->metrics);
 }
 
 static void report(struct ug_front_req *req)
 {
     if (!req->begun)
         return;
-    const struct timeval *now = h2o_get_timestamp(req->ft->ctx, NULL, NULL);
+    const struct timeval *now = h2o_get_timestamp(req->loop->ctx, NULL, NULL);
     double duration =
         (double)(now->tv_sec - req->received_at.tv_sec) + (double)(now->tv_usec * 1000 - req->received_at.tv_nsec) / 1e9;
     char *subject = req->gate.authenticated ? ug_auth_subject_header(&req->gate.auth) : NULL;
@@ -451,7 +406,7 @@ static void report(struct ug_front_req *req)
         .error = req->error != UG_OK ? ug_err_code(req->error) : NULL,
         .client_left = req->client_left,
     };
-    ug_observe_request(req->ft->shared.metrics, &r, 1, req->handed_over, req->upload_bytes);
+    ug_observe_request(req->loop->metrics, &r, 1, req->handed_over, req->upload_bytes);
     free(subject);
     req->begun = 0;
 }
@@ -507,7 +462,7 @@ static void go_on_without_client(struct ug_front_req *req)
     ++without_client;
 
     struct ug_front_req keep = {.tp = req->tp,
-                                .ft = req->ft,
+                                .loop = req->loop,
                                 .client_address = req->client_address,
                                 .tls = req->tls,
                                 .http2 = req->http2,
@@ -548,6 +503,6 @@ void ug_front_req_end(struct ug_front_req *req)
     free(req->forward_head);
     ug_runtime_release(req->rt);
     struct ug_front_req keep = {
-        .tp = req->tp, .ft = req->ft, .client_address = req->client_address, .tls = req->tls, .http2 = req->http2};
+        .tp = req->tp, .loop = req->loop, .client_address = req->client_address, .tls = req->tls, .http2 = req->http2};
     *req = keep;
 }

@@ -1,11 +1,13 @@
 /*
- * front_exchange.h - one upload request served by one of uploadgate's fronts,
- * whatever carries it: an HTTP/1.1 connection (front_http1.c) or an HTTP/2
- * stream (front_h2.c). The exchange (front_exchange.c) makes the same
- * decisions, in the same order, as handler.c on h2o's buffered path - gate,
- * method, the pipeline's checks, body into the upload, manifest forwarded, the
- * app's answer relayed - and leaves the bytes on the wire to its transport,
- * through the four callbacks of ug_front_transport.
+ * front_exchange.h - one request of an upload route, whatever carries it: an
+ * HTTP/1.1 connection (front_http1.c), an HTTP/2 stream (front_h2.c), or a
+ * request h2o read whole before its handler ran (front_buffered.c). The
+ * exchange (front_exchange.c) is the one place its meaning is decided - gate,
+ * method (405 with Allow), the pipeline's checks, body into the upload,
+ * manifest forwarded, the app's answer relayed and settling the files, CORS on
+ * the actual response, X-Request-Id, the access record - and leaves the bytes
+ * on the wire to its transport, through the four callbacks of
+ * ug_front_transport.
  *
  * Ownership: the transport embeds the ug_front_req and owns it; everything the
  * request holds (head copy, gate decision, upload, forward in flight) is freed
@@ -27,51 +29,18 @@
 #include "front_parse.h"
 #include "front_response.h"
 #include "gate.h"
-#include "handler.h"
 #include "body_rate.h"
+#include "front_loop.h"
 #include "pico.h"
 #include "upload.h"
 
-/* As h2o 2.2.5 (H2O_MAX_HEADERS): a head with more fields is not the front's (h2o serves it). */
+/* As h2o 2.2.5 (H2O_MAX_HEADERS): a head with more fields is refused with 400, on every protocol (HTTP/1.1's parser
+ * takes no more; the HTTP/2 front refuses it with UG_FRONT_TOO_MANY_FIELDS). */
 #define UG_FRONT_MAX_HEADERS 100
-
-/* Per event loop: the upload handler's shared state, the fronts' timeout queues (one per duration) and buffers. */
-struct ug_front_thread {
-    ug_handler_shared_t shared;
-    h2o_context_t *ctx;
-    h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
-    h2o_timeout_t rate_timeout;  /* timeouts.body_rate_window: one window of a body's minimum rate (body_rate.h) */
-    uint64_t body_min_rate;      /* timeouts.body_min_rate (restart-only, like every timeout); 0 = not measured */
-    h2o_linklist_t idle;               /* HTTP/1.1 connections waiting for a head with nothing read yet */
-    h2o_linklist_t h2_conns;           /* every HTTP/2 connection of the loop (front_h2.c), told of a shutdown */
-    h2o_timeout_entry_t shutdown_poll; /* on ctx->one_sec_timeout while `idle` or `h2_conns` is not empty */
-    char *body_buf;                    /* UG_FRONT_BODY_READ_SIZE bytes, malloc'd on first use; empty between events */
-};
+#define UG_FRONT_TOO_MANY_FIELDS "the request head has more than 100 fields"
 
 /* The 413 message of a body the fronts buffer for h2o's pipeline (pass-through requests) past its limit. */
 #define UG_FRONT_OVER_PASS_LIMIT "the request body exceeds max_pass_body, the limit of a request passed through to the app"
-
-/* The fronts read cleartext sockets themselves, this much at a time, into ug_front_thread.body_buf (see front_http1.c).
- * One buffer per event loop, so its size does not grow with connections. On a paravirtualised CPU every syscall exit
- * is costly: 1 MiB instead of 256 KiB cut the reads per 4 x 20 MiB upload 348 -> 135 and the writes 340 -> 128, and
- * uploadgate's CPU per run 12.1 -> 9.8 ticks (docs/design-notes.md, 1 MiB body reads); 4 MiB gave no more. */
-#define UG_FRONT_BODY_READ_SIZE (1024 * 1024)
-/* The loop's body buffer (UG_FRONT_BODY_READ_SIZE bytes), allocated on first use; NULL when out of memory. */
-char *ug_front_body_buf(struct ug_front_thread *ft);
-/* One read() of a cleartext socket into buf: bytes read, 0 when none are waiting, -1 at end of stream or on an error. */
-ssize_t ug_front_read(h2o_socket_t *sock, char *buf, size_t len);
-
-/* Decrypted bytes land in sock->input in whatever amounts the kernel queued; a small receive buffer keeps that (and
- * the encrypted copy beside it) to a few hundred KiB per connection instead of the several MiB TCP autotuning allows,
- * far below the spool threshold. Both fronts cap TLS sockets that carry bodies (front_http1.c). */
-#define UG_FRONT_TLS_RCVBUF (256 * 1024)
-void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock);
-
-/* Whether a body that brought `bytes` in the window just ended keeps the minimum rate (ug_body_rate_ok). */
-int ug_front_rate_ok(const struct ug_front_thread *ft, uint64_t bytes);
-
-/* Arm the thread's shutdown poll (front_http1.c): connections waiting on `idle` or `h2_conns` are told of a shutdown. */
-void ug_front_watch_shutdown(struct ug_front_thread *ft);
 
 struct ug_front_req;
 
@@ -91,7 +60,7 @@ typedef struct ug_front_transport {
  * runtime's config. */
 struct ug_front_req {
     const ug_front_transport_t *tp;
-    struct ug_front_thread *ft;
+    ug_loop_t *loop; /* the event loop's shared services (front_loop.h) */
     const char *client_address; /* the connection's, NUL-terminated */
     int tls;
     int http2;
@@ -102,7 +71,7 @@ struct ug_front_req {
     const ug_route_t *route;
     char *acrh; /* several Access-Control-Request-Headers joined (malloc'd), or NULL */
     ug_gate_decision_t gate;
-    int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method, as handler.c's CORS filter sees it */
+    int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method: its CORS fields are the gate's */
     struct timespec received_at;
     ug_upload_t *upload;
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
@@ -149,13 +118,18 @@ ug_front_verdict_t ug_front_decide(const ug_config_t *config, const ug_front_hea
 uint64_t ug_front_pass_limit(const ug_config_t *config, const ug_front_head_t *h);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_front_fail_upload(struct ug_front_req *req, ug_err e, const char *why);
-/* Body bytes arrived: feed them to the upload. Returns 1 while the body goes on; 0 when it was refused (the error is
- * sent: the request may be gone). */
-int ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len);
+/* Where a request's body stands after bytes were given to it. */
+typedef enum ug_front_flow {
+    UG_FRONT_MORE,  /* the body goes on: read on */
+    UG_FRONT_ENDED, /* it ended, or was refused: the request was handed on (answered, or its manifest forwarded) and
+                     * may be gone */
+} ug_front_flow_t;
+/* Body bytes arrived: feed them to the upload. UG_FRONT_ENDED when they were refused (the error is sent). */
+ug_front_flow_t ug_front_feed(struct ug_front_req *req, const char *bytes, size_t len);
 /* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */
 void ug_front_finish_body(struct ug_front_req *req);
 /* The request is over (answered, or its connection or stream gone): report it once (access line, metrics), free
- * everything, and zero it but for the transport fields (tp, ft, client_address, tls, http2). A request whose manifest
+ * everything, and zero it but for the transport fields (tp, loop, client_address, tls, http2). A request whose manifest
  * is at the app goes on without the transport: the app's answer alone decides its files' fate (< 400 kept, >= 400
  * removed unless keep_on_error), and the access line, written then, has the app's status and client_left. Only when
  * that cannot be arranged (out of memory) is the forward cancelled and the upload removed. */

@@ -67,7 +67,7 @@ void ug_h2_watch_stream(struct ug_h2_stream *s, int on)
     if (h2o_timeout_is_linked(&s->body_timeout))
         h2o_timeout_unlink(&s->body_timeout);
     if (on)
-        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->body_timeout, &s->body_timeout);
+        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->loop->body_timeout, &s->body_timeout);
 }
 
 /* Measure the body's rate from now, window by window (on = 1), or stop (on = 0): see body_rate.h. */
@@ -76,8 +76,8 @@ static void watch_rate(struct ug_h2_stream *s, int on)
     if (h2o_timeout_is_linked(&s->rate_timeout))
         h2o_timeout_unlink(&s->rate_timeout);
     s->rate_bytes = 0;
-    if (on && s->conn->ft->body_min_rate != 0)
-        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->ft->rate_timeout, &s->rate_timeout);
+    if (on && s->conn->loop->body_min_rate != 0)
+        h2o_timeout_link(s->conn->super.ctx->loop, &s->conn->loop->rate_timeout, &s->rate_timeout);
 }
 
 static void reset_stream(struct ug_h2_stream *s, uint32_t error_code)
@@ -172,14 +172,14 @@ static struct ug_h2_stream *new_stream(struct ug_h2_conn *conn, int32_t id)
     s->began_at = *h2o_get_timestamp(conn->super.ctx, NULL, NULL);
     h2o_mem_init_pool(&s->pool);
     s->req = (struct ug_front_req){
-        .tp = &transport, .ft = conn->ft, .client_address = conn->client_address, .tls = conn->tls, .http2 = 1};
+        .tp = &transport, .loop = conn->loop, .client_address = conn->client_address, .tls = conn->tls, .http2 = 1};
     /* the configuration current when this head began is the one it is decided by */
-    s->req.rt = ug_runtime_slot_acquire(conn->ft->shared.runtime);
+    s->req.rt = ug_runtime_slot_acquire(conn->loop->runtime);
     h2o_linklist_insert(&conn->streams, &s->link);
     s->head_timeout.cb = on_head_timeout;
     s->body_timeout.cb = on_body_timeout;
     s->rate_timeout.cb = on_rate_timeout;
-    h2o_timeout_link(conn->super.ctx->loop, &conn->ft->header_timeout, &s->head_timeout);
+    h2o_timeout_link(conn->super.ctx->loop, &conn->loop->header_timeout, &s->head_timeout);
     ++conn->requests;
     set_idle(conn, 0);
     return s;
@@ -294,19 +294,23 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
     ug_h2_head_scan(&in, &h);
     const ug_route_t *route = NULL;
     /* the request's head as the exchange sees it (and the access log, should the front answer a pass-through stream);
-     * a pass-through head past UG_FRONT_MAX_HEADERS keeps its first fields here, and all of them for h2o */
+     * a head past UG_FRONT_MAX_HEADERS keeps its first fields here, for the access line of its refusal */
     size_t kept = s->num_fields < UG_FRONT_MAX_HEADERS ? s->num_fields : UG_FRONT_MAX_HEADERS;
     if (kept != 0)
         memcpy(req->headers, s->fields, sizeof(*s->fields) * kept);
     req->h = h;
     req->h.headers = req->headers;
     req->h.num_headers = kept;
+    if (s->num_fields > UG_FRONT_MAX_HEADERS) { /* as on HTTP/1.1, whose parser takes no more: one limit for every head */
+        s->kind = UG_H2_UPLOAD;
+        ug_front_refuse(req, UG_ERR_BAD_REQUEST, UG_FRONT_TOO_MANY_FIELDS);
+        return;
+    }
     if (h.host_error != NULL) { /* answered as on HTTP/1.1 (ug_front_refusal); the rest of its body is dropped */
         s->kind = UG_H2_UPLOAD;
         ug_front_refuse(req, UG_ERR_BAD_REQUEST, h.host_error);
         return;
     }
-    /* every stream's path is checked, those with too many fields for the front included (h holds all of them) */
     char why[UG_ROUTE_MESSAGE_MAX];
     ug_front_verdict_t verdict = ug_front_decide(config, &h, &route, why, sizeof(why));
     if (verdict == UG_FRONT_REFUSE) { /* a refused target ("*" of OPTIONS included: RFC 9113 8.3.1), as on HTTP/1.1 */
@@ -314,7 +318,7 @@ static void head_complete(struct ug_h2_stream *s, int end_stream)
         ug_front_refuse(req, UG_ERR_BAD_REQUEST, why);
         return;
     }
-    if (s->num_fields > UG_FRONT_MAX_HEADERS || verdict != UG_FRONT_TAKE) {
+    if (verdict != UG_FRONT_TAKE) {
         s->kind = UG_H2_PASS;
         req->pass_limit = ug_front_pass_limit(config, &h);
         if (ug_h2_pass_begin(s) != 0)
@@ -372,10 +376,10 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     ug_h2_watch_stream(s, 1);
     s->rate_bytes += len;
     if (s->kind == UG_H2_PASS) {
-        int r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : 0;
-        if (r == -1)
+        ug_h2_pass_data_result_t r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : UG_H2_PASS_BUFFERED;
+        if (r == UG_H2_PASS_OVER_LIMIT)
             refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
-        else if (r != 0)
+        else if (r == UG_H2_PASS_NOMEM)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
     } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
         ug_front_feed(&s->req, (const char *)data, len); /* a refusal is answered by the exchange */
@@ -412,7 +416,7 @@ static void set_timeout(struct ug_h2_conn *conn, h2o_timeout_t *timeout)
  * each time); bodies and held responses have their own timers (ug_h2_watch_stream), a connection without streams its deadline (set_idle). */
 static void update_timeout(struct ug_h2_conn *conn)
 {
-    set_timeout(conn, conn->writing ? &conn->ft->body_timeout : NULL);
+    set_timeout(conn, conn->writing ? &conn->loop->body_timeout : NULL);
 }
 
 /* A connection with no stream open may stay timeouts.header after accept, timeouts.keepalive after its last stream:
@@ -422,7 +426,7 @@ static void set_idle(struct ug_h2_conn *conn, int idle)
     if (h2o_timeout_is_linked(&conn->idle_entry))
         h2o_timeout_unlink(&conn->idle_entry);
     if (idle)
-        h2o_timeout_link(conn->super.ctx->loop, conn->requests == 0 ? &conn->ft->header_timeout : &conn->ft->keepalive_timeout,
+        h2o_timeout_link(conn->super.ctx->loop, conn->requests == 0 ? &conn->loop->header_timeout : &conn->loop->keepalive_timeout,
                          &conn->idle_entry);
 }
 
@@ -452,7 +456,7 @@ static void on_body_timeout(h2o_timeout_entry_t *entry)
 static void on_rate_timeout(h2o_timeout_entry_t *entry)
 {
     struct ug_h2_stream *s = H2O_STRUCT_FROM_MEMBER(struct ug_h2_stream, rate_timeout, entry);
-    if (ug_front_rate_ok(s->conn->ft, s->rate_bytes)) {
+    if (ug_loop_rate_ok(s->conn->loop, s->rate_bytes)) {
         watch_rate(s, 1);
         return;
     }
@@ -470,7 +474,7 @@ static void close_conn(struct ug_h2_conn *conn)
     set_idle(conn, 0);
     if (h2o_timeout_is_linked(&conn->flush_entry))
         h2o_timeout_unlink(&conn->flush_entry);
-    h2o_linklist_unlink(&conn->link);
+    ug_loop_unwatch(&conn->shutdown_watch);
     nghttp2_session *session = conn->session;
     conn->session = NULL; /* on_stream_close ignores what session_del might report: the streams are freed below */
     nghttp2_session_del(session);
@@ -595,13 +599,13 @@ static void on_read(h2o_socket_t *sock, const char *err)
             return;
         h2o_buffer_consume(&sock->input, sock->input->size);
     } else {
-        char *buf = ug_front_body_buf(conn->ft);
+        char *buf = ug_loop_body_buf(conn->loop);
         if (buf == NULL) {
             close_conn(conn);
             return;
         }
         for (int i = 0; i < READS_PER_EVENT; ++i) {
-            ssize_t r = ug_front_read(sock, buf, UG_FRONT_BODY_READ_SIZE);
+            ssize_t r = ug_loop_read(sock, buf, UG_LOOP_BODY_READ_SIZE);
             if (r < 0) {
                 close_conn(conn);
                 return;
@@ -610,26 +614,23 @@ static void on_read(h2o_socket_t *sock, const char *err)
                 break;
             if (feed(conn, buf, (size_t)r) != 0)
                 return;
-            if ((size_t)r < UG_FRONT_BODY_READ_SIZE)
+            if ((size_t)r < UG_LOOP_BODY_READ_SIZE)
                 break;
         }
     }
     flush(conn);
 }
 
-void ug_front_h2_shutdown(struct ug_front_thread *ft)
+/* The server is stopping: GOAWAY, then the streams begun are served and the connection closes. */
+static void on_shutdown(ug_loop_watcher_t *w)
 {
-    h2o_linklist_t *l = ft->h2_conns.next;
-    while (l != &ft->h2_conns) {
-        struct ug_h2_conn *conn = H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, link, l);
-        l = l->next; /* flush may close conn */
-        if (conn->goaway)
-            continue;
-        conn->goaway = 1;
-        nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(conn->session),
-                              NGHTTP2_NO_ERROR, NULL, 0);
-        flush(conn);
-    }
+    struct ug_h2_conn *conn = H2O_STRUCT_FROM_MEMBER(struct ug_h2_conn, shutdown_watch, w);
+    if (conn->goaway)
+        return;
+    conn->goaway = 1;
+    nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(conn->session),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    flush(conn); /* may close conn */
 }
 
 static int new_session(struct ug_h2_conn *conn)
@@ -666,7 +667,7 @@ static int new_session(struct ug_h2_conn *conn)
 }
 
 /* A connection with its session, its server SETTINGS queued; NULL when it could not be set up (the socket is closed). */
-static struct ug_h2_conn *open_conn(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock,
+static struct ug_h2_conn *open_conn(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock,
                                    struct timeval connected_at, const char *client_address)
 {
     /* h2o_create_connection fills h2o's part (context, hosts, id, callbacks) and aborts when out of memory */
@@ -674,7 +675,7 @@ static struct ug_h2_conn *open_conn(struct ug_front_thread *ft, h2o_accept_ctx_t
         (struct ug_h2_conn *)h2o_create_connection(sizeof(*conn), actx->ctx, actx->hosts, connected_at, &ug_h2_conn_callbacks);
     memset((char *)conn + sizeof(conn->super), 0, sizeof(*conn) - sizeof(conn->super));
     conn->sock = sock;
-    conn->ft = ft;
+    conn->loop = loop;
     conn->tls = actx->ssl_ctx != NULL;
     snprintf(conn->client_address, sizeof(conn->client_address), "%s", client_address);
     h2o_linklist_init_anchor(&conn->streams);
@@ -684,15 +685,15 @@ static struct ug_h2_conn *open_conn(struct ug_front_thread *ft, h2o_accept_ctx_t
     conn->idle_entry.cb = on_idle_timeout;
     conn->flush_entry.cb = on_flush;
     sock->data = conn;
-    h2o_linklist_insert(&ft->h2_conns, &conn->link);
+    conn->shutdown_watch.on_shutdown = on_shutdown;
+    ug_loop_watch(loop, &conn->shutdown_watch);
     if (new_session(conn) != 0) {
         close_conn(conn);
         return NULL;
     }
-    ug_front_watch_shutdown(ft);
     set_idle(conn, 1);
     if (conn->tls)
-        ug_front_cap_tls_receive_buffer(sock);
+        ug_loop_cap_tls_receive_buffer(sock);
     return conn;
 }
 
@@ -710,10 +711,10 @@ static void run_conn(struct ug_h2_conn *conn)
     flush(conn);
 }
 
-void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+void ug_front_h2_accept(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
                         const char *client_address)
 {
-    struct ug_h2_conn *conn = open_conn(ft, actx, sock, connected_at, client_address);
+    struct ug_h2_conn *conn = open_conn(loop, actx, sock, connected_at, client_address);
     if (conn != NULL)
         run_conn(conn);
 }
@@ -753,7 +754,7 @@ static int upgrade_stream(struct ug_h2_conn *conn, const ug_h2_upgrade_t *up)
         }
         s->kind = UG_H2_PASS;
         s->req.pass_limit = up->body_len; /* the HTTP/1.1 front held it to max_pass_body before the switch */
-        if (ug_h2_pass_begin(s) == 0 && (up->body_len == 0 || ug_h2_pass_data(s, (const uint8_t *)up->body, up->body_len) == 0)) {
+        if (ug_h2_pass_begin(s) == 0 && (up->body_len == 0 || ug_h2_pass_data(s, (const uint8_t *)up->body, up->body_len) == UG_H2_PASS_BUFFERED)) {
             ug_h2_pass_end(s);
             ret = 0;
         }
@@ -764,10 +765,10 @@ static int upgrade_stream(struct ug_h2_conn *conn, const ug_h2_upgrade_t *up)
     return ret;
 }
 
-void ug_front_h2_upgrade(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+void ug_front_h2_upgrade(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
                          const char *client_address, const ug_h2_upgrade_t *up)
 {
-    struct ug_h2_conn *conn = open_conn(ft, actx, sock, connected_at, client_address);
+    struct ug_h2_conn *conn = open_conn(loop, actx, sock, connected_at, client_address);
     if (conn == NULL)
         return;
     if (upgrade_stream(conn, up) != 0) {

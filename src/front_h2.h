@@ -30,9 +30,8 @@
 
 #include <h2o.h>
 
+#include "front_loop.h"
 #include "front_parse.h"
-
-struct ug_front_thread;
 
 /*
  * Serve `sock` as an HTTP/2 connection. sock->input may already hold the
@@ -40,7 +39,7 @@ struct ug_front_thread;
  * front owns the socket from here and closes it; sock->on_close (set by the
  * listener) runs then. `actx` must outlive the connection.
  */
-void ug_front_h2_accept(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+void ug_front_h2_accept(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
                         const char *client_address);
 
 /* The HTTP/1.1 request that asked for the switch (RFC 7540 3.2). */
@@ -59,10 +58,9 @@ typedef struct ug_h2_upgrade {
  * consumed from sock->input); the rest of sock->input is the start of the
  * client's preface. Ownership of the socket as for ug_front_h2_accept.
  */
-void ug_front_h2_upgrade(struct ug_front_thread *ft, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
+void ug_front_h2_upgrade(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock, struct timeval connected_at,
                          const char *client_address, const ug_h2_upgrade_t *up);
 
-/* The server is shutting down: every connection of the loop sends GOAWAY, serves the streams it has begun and closes. */
-void ug_front_h2_shutdown(struct ug_front_thread *ft);
+/* When the server stops, every connection of the loop sends GOAWAY, serves the streams it has begun and closes. */
 
 #endif

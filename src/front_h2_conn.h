@@ -26,9 +26,9 @@ struct ug_h2_pass;
 struct ug_h2_conn {
     h2o_conn_t super; /* first: h2o's pipeline sees this connection (front_h2_pass.c) */
     h2o_socket_t *sock;
-    struct ug_front_thread *ft;
+    ug_loop_t *loop;
     nghttp2_session *session;
-    h2o_linklist_t link;       /* in ft->h2_conns */
+    ug_loop_watcher_t shutdown_watch; /* told by the loop when the server stops (GOAWAY) */
     h2o_linklist_t streams;    /* every open stream */
     h2o_linklist_t to_proceed; /* pass-through streams whose response data was taken: h2o_proceed_response after */
     h2o_linklist_t held_back;  /* pass-through streams waiting for pass_held to drop below UG_H2_PASS_CONN_HELD */
@@ -54,10 +54,10 @@ struct ug_h2_stream {
     int32_t id;
     h2o_linklist_t link;              /* in conn->streams */
     h2o_linklist_t proceed_link;      /* in conn->to_proceed or conn->held_back */
-    h2o_timeout_entry_t head_timeout; /* on ft->header_timeout until the head is complete */
-    h2o_timeout_entry_t body_timeout; /* on ft->body_timeout while the body arrives, re-armed by each DATA frame; for a
+    h2o_timeout_entry_t head_timeout; /* on loop->header_timeout until the head is complete */
+    h2o_timeout_entry_t body_timeout; /* on loop->body_timeout while the body arrives, re-armed by each DATA frame; for a
                                        * pass-through response, while it holds bytes the client does not take */
-    h2o_timeout_entry_t rate_timeout; /* on ft->rate_timeout while the body arrives: one window of its minimum rate */
+    h2o_timeout_entry_t rate_timeout; /* on loop->rate_timeout while the body arrives: one window of its minimum rate */
     uint64_t rate_bytes;              /* DATA bytes of the current window */
     enum ug_h2_kind kind;
     struct timeval began_at; /* its first HEADERS frame arrived */
@@ -94,9 +94,14 @@ void ug_h2_watch_stream(struct ug_h2_stream *s, int on);
 /* The stream's head is complete and not the front's: hand it to h2o's pipeline (now, or at END_STREAM once its
  * body is buffered). Returns 0, or -1 when the stream must be reset. */
 int ug_h2_pass_begin(struct ug_h2_stream *s);
-/* DATA for a pass-through stream: buffered for h2o. Returns 0; -1 when over s->req.pass_limit (the front answers
- * 413); -2 when the buffer cannot grow (reset the stream). */
-int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len);
+/* What became of DATA for a pass-through stream. */
+typedef enum ug_h2_pass_data_result {
+    UG_H2_PASS_BUFFERED,   /* kept for h2o */
+    UG_H2_PASS_OVER_LIMIT, /* it would take the body past s->req.pass_limit: the front answers 413 */
+    UG_H2_PASS_NOMEM,      /* the buffer cannot grow: reset the stream */
+} ug_h2_pass_data_result_t;
+/* DATA for a pass-through stream: buffered for h2o (nothing is kept unless UG_H2_PASS_BUFFERED). */
+ug_h2_pass_data_result_t ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len);
 /* END_STREAM for a pass-through stream: run h2o's pipeline on it. */
 void ug_h2_pass_end(struct ug_h2_stream *s);
 /* Response data was taken from this stream (or it was held back): after the flush, h2o may produce more - unless the

@@ -277,18 +277,18 @@ int ug_h2_pass_begin(struct ug_h2_stream *s)
     return 0;
 }
 
-int ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len)
+ug_h2_pass_data_result_t ug_h2_pass_data(struct ug_h2_stream *s, const uint8_t *data, size_t len)
 {
     struct ug_h2_pass *p = s->pass;
     if (p->body->size + len > s->req.pass_limit)
-        return -1;
+        return UG_H2_PASS_OVER_LIMIT;
     stamp(p, &p->req.timestamps.request_body_begin_at);
     h2o_iovec_t buf = h2o_buffer_reserve(&p->body, len);
     if (buf.base == NULL)
-        return -2;
+        return UG_H2_PASS_NOMEM;
     memcpy(buf.base, data, len);
     p->body->size += len;
-    return 0;
+    return UG_H2_PASS_BUFFERED;
 }
 
 void ug_h2_pass_end(struct ug_h2_stream *s)

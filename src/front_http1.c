@@ -5,7 +5,6 @@
 #include "front_http1.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,10 +16,6 @@
 #include "front_h2.h"
 #include "front_response.h"
 
-/* After a refusal, how long the front keeps reading (and dropping) what the client still sends before closing.
- * Closing at once with unread bytes makes the kernel send a RST, which can destroy the response before the client
- * reads it (RFC 9112 9.6: close in stages). */
-#define LINGER_MS 5000
 /*
  * The front reads the socket itself (H2O_SOCKET_FLAG_DONT_READ) in pieces of READ_SIZE, at most READS_PER_EVENT per
  * readiness event (epoll is level-triggered in h2o 2.2.5, so what is left wakes us again). h2o's own read loop
@@ -37,104 +32,33 @@
  * write syscalls per MiB (4 x 20 MiB uploads: ~1340 reads + ~1280 writes at 64 KiB, ~340 + ~340 at 256 KiB, as many
  * as the raw sink, ~135 + ~130 at 1 MiB: the socket seldom holds more), and memory per connection does not grow.
  */
-#define BODY_READ_SIZE UG_FRONT_BODY_READ_SIZE
+#define BODY_READ_SIZE UG_LOOP_BODY_READ_SIZE
 
 static void on_head_read(h2o_socket_t *sock, const char *err);
 static void on_body_read(h2o_socket_t *sock, const char *err);
 static void on_pass_body_read(h2o_socket_t *sock, const char *err);
-static int process_body(struct ug_front_conn *conn);
+static ug_front_flow_t process_body(struct ug_front_conn *conn);
 static void start_head(struct ug_front_conn *conn);
 
-/* ---- per-thread state ---- */
+/* ---- idle connections and the server's shutdown ---- */
 
 /*
- * h2o 2.2.5 tells HTTP/1 nothing when the server stops (h2o_context_request_shutdown only sets ctx->shutdown_requested;
- * H2O_HTTP1_CALLBACKS has no graceful_shutdown), and the server waits for every connection to close. Connections
- * idle between requests (or accepted and silent) are therefore checked once a second while there are any, and closed
- * once the server is stopping, as RFC 9112 9.6 allows for idle connections; busy ones finish their request first.
+ * h2o 2.2.5 tells HTTP/1 nothing when the server stops (H2O_HTTP1_CALLBACKS has no graceful_shutdown), and the server
+ * waits for every connection to close. Connections idle between requests (or accepted and silent) are therefore
+ * watched by the loop while they are idle, and closed once the server is stopping, as RFC 9112 9.6 allows for idle
+ * connections; busy ones finish their request first.
  */
-static void on_shutdown_poll(h2o_timeout_entry_t *entry)
+static void on_shutdown(ug_loop_watcher_t *w)
 {
-    struct ug_front_thread *ft = H2O_STRUCT_FROM_MEMBER(struct ug_front_thread, shutdown_poll, entry);
-    if (ft->ctx->shutdown_requested) {
-        while (!h2o_linklist_is_empty(&ft->idle))
-            ug_front_close(H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, idle_link, ft->idle.next));
-        ug_front_h2_shutdown(ft); /* GOAWAY: the streams begun are served, then the connections close */
-        return;
-    }
-    ug_front_watch_shutdown(ft);
-}
-
-void ug_front_watch_shutdown(struct ug_front_thread *ft)
-{
-    if ((!h2o_linklist_is_empty(&ft->idle) || !h2o_linklist_is_empty(&ft->h2_conns)) && !h2o_timeout_is_linked(&ft->shutdown_poll))
-        h2o_timeout_link(ft->ctx->loop, &ft->ctx->one_sec_timeout, &ft->shutdown_poll);
+    ug_front_close(H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, idle_watch, w));
 }
 
 static void set_idle(struct ug_front_conn *conn, int idle)
 {
-    struct ug_front_thread *ft = conn->ft;
-    if (!idle) {
-        if (h2o_linklist_is_linked(&conn->idle_link))
-            h2o_linklist_unlink(&conn->idle_link);
-        return;
-    }
-    if (!h2o_linklist_is_linked(&conn->idle_link))
-        h2o_linklist_insert(&ft->idle, &conn->idle_link);
-    ug_front_watch_shutdown(ft);
-}
-
-static pthread_mutex_t thread_key_mutex = PTHREAD_MUTEX_INITIALIZER;
-static size_t thread_key = SIZE_MAX; /* slot in h2o_context_t.storage, the same in every context */
-
-static void thread_dispose(void *p)
-{
-    struct ug_front_thread *ft = p;
-    if (ft == NULL)
-        return;
-    if (h2o_timeout_is_linked(&ft->shutdown_poll))
-        h2o_timeout_unlink(&ft->shutdown_poll);
-    h2o_timeout_dispose(ft->ctx->loop, &ft->header_timeout);
-    h2o_timeout_dispose(ft->ctx->loop, &ft->body_timeout);
-    h2o_timeout_dispose(ft->ctx->loop, &ft->keepalive_timeout);
-    h2o_timeout_dispose(ft->ctx->loop, &ft->linger_timeout);
-    h2o_timeout_dispose(ft->ctx->loop, &ft->rate_timeout);
-    free(ft->body_buf);
-    free(ft);
-}
-
-/* Created on the first connection a context accepts, disposed with the context (h2o_context_dispose). */
-static struct ug_front_thread *get_thread(h2o_context_t *ctx)
-{
-    /* h2o_context_get_storage assigns the key on first use; every worker thread may get here first. */
-    pthread_mutex_lock(&thread_key_mutex);
-    void **slot = h2o_context_get_storage(ctx, &thread_key, thread_dispose);
-    pthread_mutex_unlock(&thread_key_mutex);
-    if (*slot != NULL)
-        return *slot;
-
-    struct ug_front_thread *ft = calloc(1, sizeof(*ft));
-    if (ft == NULL)
-        return NULL;
-    if (ug_handler_shared(ctx, &ft->shared) != 0) {
-        free(ft);
-        return NULL;
-    }
-    ug_runtime_t *rt = ug_runtime_slot_acquire(ft->shared.runtime);
-    const ug_timeouts_t *t = &rt->config->timeouts; /* restart-only settings: any runtime has the start-up values */
-    ft->ctx = ctx;
-    h2o_timeout_init(ctx->loop, &ft->header_timeout, t->header_ms);
-    h2o_timeout_init(ctx->loop, &ft->body_timeout, t->body_idle_ms);
-    h2o_timeout_init(ctx->loop, &ft->keepalive_timeout, t->keepalive_ms);
-    h2o_timeout_init(ctx->loop, &ft->linger_timeout, LINGER_MS);
-    h2o_timeout_init(ctx->loop, &ft->rate_timeout, t->body_rate_window_ms);
-    ft->body_min_rate = t->body_min_rate;
-    h2o_linklist_init_anchor(&ft->idle);
-    h2o_linklist_init_anchor(&ft->h2_conns);
-    ft->shutdown_poll.cb = on_shutdown_poll;
-    ug_runtime_release(rt);
-    *slot = ft;
-    return ft;
+    if (idle)
+        ug_loop_watch(conn->loop, &conn->idle_watch);
+    else
+        ug_loop_unwatch(&conn->idle_watch);
 }
 
 /* ---- connection lifetime ---- */
@@ -145,45 +69,29 @@ void ug_front_set_timeout(struct ug_front_conn *conn, h2o_timeout_t *timeout)
         h2o_timeout_unlink(&conn->timeout_entry);
     conn->timeout = timeout;
     if (timeout != NULL)
-        h2o_timeout_link(conn->ft->ctx->loop, timeout, &conn->timeout_entry);
+        h2o_timeout_link(conn->loop->ctx->loop, timeout, &conn->timeout_entry);
 }
 
 /*
- * Append at most READ_SIZE bytes from the socket to sock->input. Returns how many were read, 0 when none are
- * waiting (a spurious wake-up, or only part of a TLS record), -1 at end of stream or on an error.
+ * Append at most READ_SIZE bytes from the socket to sock->input. Returns how many were read, or a ug_read_result_t:
+ * UG_READ_NONE when none are waiting (a spurious wake-up, or only part of a TLS record), UG_READ_GONE at end of stream
+ * or on an error.
  *
  * On TLS connections h2o's socket layer has already read and decrypted what the kernel held when the callback runs
  * (evloop.c.h read_on_ready cannot be bounded), so the first call of an event reports sock->bytes_read and later
  * ones nothing. What one event brings is bounded by the socket's receive buffer, which the front caps for TLS
  * bodies (see cap_tls_receive_buffer) so that sock->input stays far below the spool threshold.
  */
-ssize_t ug_front_read(h2o_socket_t *sock, char *buf, size_t len)
-{
-    ssize_t r;
-    while ((r = read(h2o_socket_get_fd(sock), buf, len)) == -1 && errno == EINTR)
-        ;
-    if (r == -1)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    return r == 0 ? -1 : r;
-}
-
-char *ug_front_body_buf(struct ug_front_thread *ft)
-{
-    if (ft->body_buf == NULL)
-        ft->body_buf = malloc(UG_FRONT_BODY_READ_SIZE);
-    return ft->body_buf;
-}
-
 static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
 {
     if (err != NULL)
-        return -1;
+        return UG_READ_GONE;
     if (conn->tls)
-        return nth == 0 ? (ssize_t)conn->sock->bytes_read : 0;
+        return nth == 0 ? (ssize_t)conn->sock->bytes_read : UG_READ_NONE;
     h2o_iovec_t buf = h2o_buffer_reserve(&conn->sock->input, READ_SIZE);
     if (buf.base == NULL)
-        return -1;
-    ssize_t r = ug_front_read(conn->sock, buf.base, READ_SIZE);
+        return UG_READ_GONE;
+    ssize_t r = ug_loop_read(conn->sock, buf.base, READ_SIZE);
     if (r > 0)
         conn->sock->input->size += (size_t)r;
     return r;
@@ -192,18 +100,7 @@ static ssize_t read_input(struct ug_front_conn *conn, const char *err, int nth)
 static void cap_tls_receive_buffer(struct ug_front_conn *conn)
 {
     if (conn->tls)
-        ug_front_cap_tls_receive_buffer(conn->sock);
-}
-
-void ug_front_cap_tls_receive_buffer(h2o_socket_t *sock)
-{
-    int size = UG_FRONT_TLS_RCVBUF;
-    setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-}
-
-int ug_front_rate_ok(const struct ug_front_thread *ft, uint64_t bytes)
-{
-    return ug_body_rate_ok(bytes, ft->rate_timeout.timeout, ft->body_min_rate);
+        ug_loop_cap_tls_receive_buffer(conn->sock);
 }
 
 /* Measure the body's rate from now, window by window (on = 1), or stop (on = 0). */
@@ -212,8 +109,8 @@ static void watch_rate(struct ug_front_conn *conn, int on)
     if (h2o_timeout_is_linked(&conn->rate_entry))
         h2o_timeout_unlink(&conn->rate_entry);
     conn->rate_bytes = 0;
-    if (on && conn->ft->body_min_rate != 0)
-        h2o_timeout_link(conn->ft->ctx->loop, &conn->ft->rate_timeout, &conn->rate_entry);
+    if (on && conn->loop->body_min_rate != 0)
+        h2o_timeout_link(conn->loop->ctx->loop, &conn->loop->rate_timeout, &conn->rate_entry);
 }
 
 static void reset_request(struct ug_front_conn *conn)
@@ -245,7 +142,7 @@ static void refuse(struct ug_front_conn *conn, ug_err e, const char *message);
 static void on_rate_timeout(h2o_timeout_entry_t *entry)
 {
     struct ug_front_conn *conn = H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, rate_entry, entry);
-    if (ug_front_rate_ok(conn->ft, conn->rate_bytes)) {
+    if (ug_loop_rate_ok(conn->loop, conn->rate_bytes)) {
         watch_rate(conn, 1);
         return;
     }
@@ -269,7 +166,7 @@ static void hand_to_h2(struct ug_front_conn *conn)
 {
     h2o_accept_ctx_t *actx = conn->actx;
     h2o_socket_t *sock = conn->sock;
-    struct ug_front_thread *ft = conn->ft;
+    ug_loop_t *loop = conn->loop;
     struct timeval connected_at = conn->connected_at;
     char client_address[NI_MAXHOST];
     memcpy(client_address, conn->client_address, sizeof(client_address));
@@ -278,7 +175,7 @@ static void hand_to_h2(struct ug_front_conn *conn)
     reset_request(conn);
     free(conn);
     sock->data = NULL;
-    ug_front_h2_accept(ft, actx, sock, connected_at, client_address);
+    ug_front_h2_accept(loop, actx, sock, connected_at, client_address);
 }
 
 /* Whether the input can be the start of the HTTP/2 connection preface (RFC 9113 3.4). */
@@ -311,7 +208,7 @@ static void linger_close(struct ug_front_conn *conn)
     reset_request(conn);
     shutdown(h2o_socket_get_fd(conn->sock), SHUT_WR);
     h2o_buffer_consume(&conn->sock->input, conn->sock->input->size);
-    ug_front_set_timeout(conn, &conn->ft->linger_timeout);
+    ug_front_set_timeout(conn, &conn->loop->linger_timeout);
     h2o_socket_read_start(conn->sock, on_linger_read);
 }
 
@@ -345,7 +242,7 @@ static void write_response(struct ug_front_conn *conn, char *buf, size_t len)
     free(conn->response);
     conn->response = buf;
     conn->state = UG_FRONT_RESPONSE;
-    ug_front_set_timeout(conn, &conn->ft->body_timeout); /* a client that does not read its answer is an idle one */
+    ug_front_set_timeout(conn, &conn->loop->body_timeout); /* a client that does not read its answer is an idle one */
     h2o_iovec_t iov = h2o_iovec_init(buf, len);
     h2o_socket_write(conn->sock, &iov, 1, on_response_written);
 }
@@ -357,21 +254,11 @@ static struct ug_front_conn *conn_of(struct ug_front_req *req)
     return H2O_STRUCT_FROM_MEMBER(struct ug_front_conn, req, req);
 }
 
-/* Whether the client closed (or reset) the connection while the app had the request: the socket is not read then
- * (tp_body_done), so this is seen only now, as the kernel's end of stream or error. Like other servers, a client's
- * half-close before the answer counts as leaving. Bytes still queued before the end (pipelined) hide it; the response
- * write then fails or is lost with the connection. */
-static int client_left(struct ug_front_conn *conn)
-{
-    char c;
-    ssize_t r = recv(h2o_socket_get_fd(conn->sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
 static void tp_respond(struct ug_front_req *req, const ug_front_response_t *given)
 {
     struct ug_front_conn *conn = conn_of(req);
-    if (conn->state == UG_FRONT_FORWARD && client_left(conn)) {
+    /* the socket is not read while the app has the request (tp_body_done): its leaving is seen only now */
+    if (conn->state == UG_FRONT_FORWARD && ug_loop_peer_gone(conn->sock)) {
         req->client_left = 1;
         ug_front_close(conn);
         return;
@@ -379,7 +266,7 @@ static void tp_respond(struct ug_front_req *req, const ug_front_response_t *give
     ug_front_response_t r = *given;
     /* Persist only when the body was read to its end, the client allows it, and the server is not shutting down
      * (h2o 2.2.5 does the same on ctx->shutdown_requested, lib/http1.c fixup_request). */
-    conn->keep_alive = req->body_read && req->h.keep_alive && !conn->ft->ctx->shutdown_requested;
+    conn->keep_alive = req->body_read && req->h.keep_alive && !conn->loop->ctx->shutdown_requested;
     r.keep_alive = conn->keep_alive;
     size_t len;
     char *bytes = ug_front_response_render(&r, &len);
@@ -419,9 +306,9 @@ static void read_body(struct ug_front_conn *conn)
 {
     cap_tls_receive_buffer(conn);
     conn->state = UG_FRONT_BODY;
-    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    ug_front_set_timeout(conn, &conn->loop->body_timeout);
     watch_rate(conn, 1);
-    if (conn->sock->input->size != 0 && !process_body(conn)) /* sent along with the head, or before our 100 Continue */
+    if (conn->sock->input->size != 0 && process_body(conn) == UG_FRONT_ENDED) /* sent along with the head, or before our 100 Continue */
         return;
     h2o_socket_read_start(conn->sock, on_body_read);
 }
@@ -447,7 +334,7 @@ static void send_continue(struct ug_front_conn *conn)
 {
     h2o_iovec_t cont = {H2O_STRLIT(UG_FRONT_100_CONTINUE)};
     conn->state = UG_FRONT_CONTINUE;
-    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    ug_front_set_timeout(conn, &conn->loop->body_timeout);
     h2o_socket_read_stop(conn->sock);
     h2o_socket_write(conn->sock, &cont, 1, on_continue_sent);
 }
@@ -460,28 +347,28 @@ static void start_body(struct ug_front_conn *conn)
         read_body(conn);
 }
 
-/* After body bytes were fed: refuse on a pipeline error, finish at the body's end. Returns 1 while the body goes on,
- * 0 when it ended or was refused (then conn may be gone: do not touch it). */
-static int body_fed(struct ug_front_conn *conn, int fed, int done)
+/* After body bytes were fed (`fed`, ug_front_feed's answer): finish at the body's end. UG_FRONT_ENDED when the body
+ * ended or was refused: then conn may be gone (do not touch it). */
+static ug_front_flow_t body_fed(struct ug_front_conn *conn, ug_front_flow_t fed, int done)
 {
-    if (!fed)
-        return 0;
+    if (fed == UG_FRONT_ENDED)
+        return UG_FRONT_ENDED;
     if (done) {
         ug_front_finish_body(&conn->req);
-        return 0;
+        return UG_FRONT_ENDED;
     }
-    return 1;
+    return UG_FRONT_MORE;
 }
 
 /*
  * Feed what sock->input holds to the upload and consume it: the socket buffer never holds more than one read.
  * Returns as body_fed.
  */
-static int process_body(struct ug_front_conn *conn)
+static ug_front_flow_t process_body(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
     h2o_buffer_t *in = conn->sock->input;
-    int fed;
+    ug_front_flow_t fed;
 
     if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
         size_t n = in->size < req->body_left ? in->size : (size_t)req->body_left;
@@ -496,7 +383,7 @@ static int process_body(struct ug_front_conn *conn)
     ug_chunked_result_t r = ug_chunked_decode(&req->decoder, in->bytes, &size, &rest);
     if (r == UG_CHUNKED_ERROR) {
         ug_front_fail_upload(req, UG_ERR_BAD_REQUEST, req->decoder.error);
-        return 0;
+        return UG_FRONT_ENDED;
     }
     in->size = size + rest; /* the decoded data, then the bytes after the body */
     fed = ug_front_feed(req, in->bytes, size);
@@ -504,42 +391,51 @@ static int process_body(struct ug_front_conn *conn)
     return body_fed(conn, fed, r == UG_CHUNKED_DONE);
 }
 
-/*
- * One read of a Content-Length body into the thread's buffer (see BODY_READ_SIZE), fed at once. Returns -1 at end
- * of stream or on an error (nothing fed), 0 when nothing was waiting, else as body_fed plus 1 (2: go on).
- */
-static int read_body_direct(struct ug_front_conn *conn)
+/* What one read of a body did: whether the loop reading it may go on. */
+enum body_read {
+    BODY_READ_CLOSED,  /* the client went away (or out of memory): the connection was closed (an upload in flight
+                        * aborted: nothing reaches the app, nothing stays on disk) and is gone */
+    BODY_READ_NOTHING, /* no bytes were waiting */
+    BODY_READ_MORE,    /* bytes came; the body goes on */
+    BODY_READ_ENDED,   /* bytes came and the body ended or was refused (body_fed): conn may be gone */
+};
+
+/* One read of a Content-Length body into the loop's buffer (see BODY_READ_SIZE), fed at once. */
+static enum body_read read_body_direct(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
-    struct ug_front_thread *ft = conn->ft;
-    if (ug_front_body_buf(ft) == NULL)
-        return -1;
-    size_t want = req->body_left < BODY_READ_SIZE ? (size_t)req->body_left : BODY_READ_SIZE;
-    ssize_t r = ug_front_read(conn->sock, ft->body_buf, want);
-    if (r <= 0)
-        return (int)r;
-    ug_front_set_timeout(conn, &ft->body_timeout); /* idle time, so re-armed on every read */
+    ug_loop_t *loop = conn->loop;
+    ssize_t r = UG_READ_GONE;
+    if (ug_loop_body_buf(loop) != NULL) {
+        size_t want = req->body_left < BODY_READ_SIZE ? (size_t)req->body_left : BODY_READ_SIZE;
+        r = ug_loop_read(conn->sock, loop->body_buf, want);
+    }
+    if (r == UG_READ_GONE) {
+        ug_front_close(conn);
+        return BODY_READ_CLOSED;
+    }
+    if (r == UG_READ_NONE)
+        return BODY_READ_NOTHING;
+    ug_front_set_timeout(conn, &loop->body_timeout); /* idle time, so re-armed on every read */
     conn->rate_bytes += (uint64_t)r;
     req->body_left -= (uint64_t)r;
-    int fed = ug_front_feed(req, ft->body_buf, (size_t)r);
-    return 1 + body_fed(conn, fed, req->body_left == 0);
+    ug_front_flow_t fed = ug_front_feed(req, loop->body_buf, (size_t)r);
+    return body_fed(conn, fed, req->body_left == 0) == UG_FRONT_MORE ? BODY_READ_MORE : BODY_READ_ENDED;
 }
 
-/* One read of a body into sock->input, its idle timeout re-armed. Returns 1 when bytes came, 0 when none were
- * waiting, -1 when the client went away: then the connection is closed (an upload in flight aborted: nothing reaches
- * the app, nothing stays on disk) and gone. */
-static int read_body_input(struct ug_front_conn *conn, const char *err, int nth)
+/* One read of a body into sock->input (not fed: BODY_READ_MORE when bytes came), its idle timeout re-armed. */
+static enum body_read read_body_input(struct ug_front_conn *conn, const char *err, int nth)
 {
     ssize_t r = read_input(conn, err, nth);
-    if (r < 0) {
+    if (r == UG_READ_GONE) {
         ug_front_close(conn);
-        return -1;
+        return BODY_READ_CLOSED;
     }
-    if (r == 0)
-        return 0;
-    ug_front_set_timeout(conn, &conn->ft->body_timeout); /* idle time, so re-armed on every read */
+    if (r == UG_READ_NONE)
+        return BODY_READ_NOTHING;
+    ug_front_set_timeout(conn, &conn->loop->body_timeout); /* idle time, so re-armed on every read */
     conn->rate_bytes += (uint64_t)r;
-    return 1;
+    return BODY_READ_MORE;
 }
 
 static void on_body_read(h2o_socket_t *sock, const char *err)
@@ -547,16 +443,11 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
     struct ug_front_conn *conn = sock->data;
     for (int i = 0; i < READS_PER_EVENT; ++i) {
         if (err == NULL && !conn->tls && conn->req.h.framing == UG_FRONT_BODY_CONTENT_LENGTH && sock->input->size == 0) {
-            int r = read_body_direct(conn);
-            if (r < 0) {
-                ug_front_close(conn);
-                return;
-            }
-            if (r < 2)
+            if (read_body_direct(conn) != BODY_READ_MORE)
                 return;
             continue;
         }
-        if (read_body_input(conn, err, i) <= 0 || !process_body(conn))
+        if (read_body_input(conn, err, i) != BODY_READ_MORE || process_body(conn) == UG_FRONT_ENDED)
             return;
     }
 }
@@ -666,7 +557,7 @@ static void on_switching_sent(h2o_socket_t *sock, const char *err)
     ug_front_set_timeout(conn, NULL);
     set_idle(conn, 0);
     sock->data = NULL;
-    ug_front_h2_upgrade(conn->ft, conn->actx, sock, conn->connected_at, conn->client_address, &up); /* copies `up` */
+    ug_front_h2_upgrade(conn->loop, conn->actx, sock, conn->connected_at, conn->client_address, &up); /* copies `up` */
     reset_request(conn);
     free(conn);
 }
@@ -676,14 +567,14 @@ static void switch_to_h2(struct ug_front_conn *conn, size_t body_len)
 {
     h2o_iovec_t res = {H2O_STRLIT("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")};
     conn->upgrade_body_len = body_len;
-    ug_front_set_timeout(conn, &conn->ft->body_timeout); /* a client that does not read is an idle one */
+    ug_front_set_timeout(conn, &conn->loop->body_timeout); /* a client that does not read is an idle one */
     h2o_socket_write(conn->sock, &res, 1, on_switching_sent);
 }
 
-/* What sock->input holds of the body: run the request once it is complete. Returns 1 while more is needed, 0 when the
- * request was run or refused (then conn may be gone). Chunked bodies are decoded in place (chunked.h), as lib/http1.c
+/* What sock->input holds of the body: run the request once it is complete. UG_FRONT_MORE while more is needed,
+ * UG_FRONT_ENDED when the request was run or refused (then conn may be gone). Chunked bodies are decoded in place (chunked.h), as lib/http1.c
  * does with picohttpparser's lenient decoder; a framing error is a 400 and the connection closes. */
-static int pass_body_progress(struct ug_front_conn *conn)
+static ug_front_flow_t pass_body_progress(struct ug_front_conn *conn)
 {
     struct ug_front_req *req = &conn->req;
     h2o_buffer_t *in = conn->sock->input;
@@ -693,7 +584,7 @@ static int pass_body_progress(struct ug_front_conn *conn)
         len = 0;
     } else if (req->h.framing == UG_FRONT_BODY_CONTENT_LENGTH) {
         if (in->size < req->h.content_length)
-            return 1;
+            return UG_FRONT_MORE;
         len = (size_t)req->h.content_length;
     } else {
         size_t size = in->size - req->body_left, rest; /* body_left: the decoded prefix so far */
@@ -702,14 +593,14 @@ static int pass_body_progress(struct ug_front_conn *conn)
         req->body_left = in->size;
         if (r != UG_CHUNKED_ERROR && in->size > req->pass_limit) { /* as soon as the decoded body crosses it */
             refuse(conn, UG_ERR_BODY_TOO_LARGE, UG_FRONT_OVER_PASS_LIMIT);
-            return 0;
+            return UG_FRONT_ENDED;
         }
         if (r == UG_CHUNKED_ERROR) {
             refuse(conn, UG_ERR_BAD_REQUEST, req->decoder.error); /* a static message */
-            return 0;
+            return UG_FRONT_ENDED;
         }
         if (r == UG_CHUNKED_INCOMPLETE)
-            return 1;
+            return UG_FRONT_MORE;
         len = in->size;
         in->size += rest; /* the bytes after the body: the next request */
     }
@@ -721,16 +612,16 @@ static int pass_body_progress(struct ug_front_conn *conn)
         switch_to_h2(conn, len);
     else
         ug_h1_pass_run(conn, len);
-    return 0;
+    return UG_FRONT_ENDED;
 }
 
 static void read_pass_body(struct ug_front_conn *conn)
 {
     cap_tls_receive_buffer(conn);
     conn->state = UG_FRONT_PASS_BODY;
-    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    ug_front_set_timeout(conn, &conn->loop->body_timeout);
     watch_rate(conn, 1);
-    if (!pass_body_progress(conn))
+    if (pass_body_progress(conn) == UG_FRONT_ENDED)
         return;
     h2o_socket_read_start(conn->sock, on_pass_body_read);
 }
@@ -739,7 +630,7 @@ static void on_pass_body_read(h2o_socket_t *sock, const char *err)
 {
     struct ug_front_conn *conn = sock->data;
     for (int i = 0; i < READS_PER_EVENT; ++i)
-        if (read_body_input(conn, err, i) <= 0 || !pass_body_progress(conn))
+        if (read_body_input(conn, err, i) != BODY_READ_MORE || pass_body_progress(conn) == UG_FRONT_ENDED)
             return;
 }
 
@@ -798,7 +689,7 @@ static int wants_h2c(const ug_front_head_t *h)
 static void parse_head(struct ug_front_conn *conn)
 {
     if (conn->req.rt == NULL) /* the configuration current when this head began is the one it is decided by */
-        conn->req.rt = ug_runtime_slot_acquire(conn->ft->shared.runtime);
+        conn->req.rt = ug_runtime_slot_acquire(conn->loop->runtime);
     const ug_config_t *config = conn->req.rt->config;
     h2o_buffer_t *in = conn->sock->input;
     size_t len = in->size < config->max_header_size ? in->size : (size_t)config->max_header_size;
@@ -868,8 +759,8 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
     set_idle(conn, 0);
     /* The keep-alive wait ends with the first byte of the next head; from there the header timeout runs, armed once so
      * that a client trickling its head (slow loris) is cut off however often it sends. */
-    if (conn->timeout == &conn->ft->keepalive_timeout && sock->input->size != 0)
-        ug_front_set_timeout(conn, &conn->ft->header_timeout);
+    if (conn->timeout == &conn->loop->keepalive_timeout && sock->input->size != 0)
+        ug_front_set_timeout(conn, &conn->loop->header_timeout);
     parse_head(conn);
 }
 
@@ -885,7 +776,7 @@ static void start_head(struct ug_front_conn *conn)
     }
     /* A new connection gets header: from accept to a complete head. Between requests, keepalive until a byte comes. */
     int idle = conn->requests != 0 && conn->sock->input->size == 0;
-    ug_front_set_timeout(conn, idle ? &conn->ft->keepalive_timeout : &conn->ft->header_timeout);
+    ug_front_set_timeout(conn, idle ? &conn->loop->keepalive_timeout : &conn->loop->header_timeout);
     set_idle(conn, conn->sock->input->size == 0);
     h2o_socket_read_start(conn->sock, on_head_read);
     if (conn->sock->input->size != 0)
@@ -910,15 +801,14 @@ static void on_handshake(h2o_socket_t *sock, const char *err)
     start_head(conn);
 }
 
-void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
+void ug_front_accept(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock)
 {
-    struct ug_front_thread *ft;
     struct ug_front_conn *conn;
     if (actx->expect_proxy_line) { /* never configured: uploadgate speaks no PROXY protocol */
         h2o_accept(actx, sock);
         return;
     }
-    if ((ft = get_thread(actx->ctx)) == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
+    if (loop == NULL || (conn = calloc(1, sizeof(*conn))) == NULL) {
         /* Out of memory: closed rather than served by h2o's own HTTP/1, whose chunked decoder (picohttpparser) is
          * lenient about chunk sizes (chunked.h) and which would stream no upload. */
         h2o_socket_close(sock);
@@ -926,7 +816,7 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
     }
     conn->sock = sock;
     conn->actx = actx;
-    conn->ft = ft;
+    conn->loop = loop;
     conn->tls = actx->ssl_ctx != NULL;
     conn->connected_at = *h2o_get_timestamp(actx->ctx, NULL, NULL); /* as h2o_accept does */
     /* h2o's part, as h2o_create_connection fills it (which cannot be used: it aborts when out of memory) */
@@ -937,7 +827,8 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
                                .callbacks = &ug_h1_conn_callbacks};
     conn->timeout_entry.cb = on_timeout;
     conn->rate_entry.cb = on_rate_timeout;
-    conn->req = (struct ug_front_req){.tp = &transport, .ft = ft, .client_address = conn->client_address, .tls = conn->tls};
+    conn->idle_watch.on_shutdown = on_shutdown;
+    conn->req = (struct ug_front_req){.tp = &transport, .loop = loop, .client_address = conn->client_address, .tls = conn->tls};
     sock->data = conn;
 
     struct sockaddr_storage ss;
@@ -947,7 +838,7 @@ void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock)
     if (conn->tls) {
         /* The handshake counts against the header timeout, as h2o's own accept counts it against handshake_timeout
          * (set to the same value in server.c); h2o reads for the handshake, and for the TLS records after it. */
-        ug_front_set_timeout(conn, &ft->header_timeout);
+        ug_front_set_timeout(conn, &loop->header_timeout);
         set_idle(conn, 1);
         h2o_socket_ssl_handshake(sock, actx->ssl_ctx, NULL, on_handshake);
         return;

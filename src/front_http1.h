@@ -39,17 +39,19 @@
 
 #include <h2o.h>
 
+#include "front_loop.h"
+
 /*
  * Serve a freshly accepted connection. Takes over `sock` exactly as
  * h2o_accept() does: the front closes it, or hands it to h2o, which closes
  * it; sock->on_close (set by the caller) runs either way. `actx` must outlive
- * the connection (it is the listener's). On a TLS listener (actx->ssl_ctx)
+ * the connection (it is the listener's); `loop` is its event loop's (NULL:
+ * out of memory: the socket is closed). On a TLS listener (actx->ssl_ctx)
  * the front runs the handshake itself (bounded by timeouts.header); ALPN h2
  * goes to the HTTP/2 front, http/1.1 or no ALPN stays with the front, which then
- * reads what h2o's socket layer decrypts. PROXY-protocol listeners, and every
- * connection of a context without an upload handler (handler.h), are passed
+ * reads what h2o's socket layer decrypts. PROXY-protocol listeners are passed
  * to h2o_accept() unchanged.
  */
-void ug_front_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock);
+void ug_front_accept(ug_loop_t *loop, h2o_accept_ctx_t *actx, h2o_socket_t *sock);
 
 #endif

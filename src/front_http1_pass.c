@@ -171,7 +171,7 @@ static void do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *inbufs, si
         return;
     }
     /* a client that does not take its response is an idle one */
-    ug_front_set_timeout(conn, &conn->ft->body_timeout);
+    ug_front_set_timeout(conn, &conn->loop->body_timeout);
     h2o_socket_write(conn->sock, bufs, n, final ? on_written_final : on_written_more);
 }
 

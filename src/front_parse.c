@@ -4,6 +4,7 @@
 #include "front_parse.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -476,7 +477,7 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
     const ug_route_t *r = ug_config_match_route(config, path, path_len);
     if (r == NULL || r->pass_through)
         return UG_FRONT_PIPELINE;
-    if ((r->methods & ug_method_bit(h->method, h->method_len)) == 0) {
+    if (!ug_route_allows(r, h->method, h->method_len)) {
         /* A CORS preflight for the route is the front's to answer; any other method gets h2o's 405 path. */
         if (!method_is(h, "OPTIONS") || ug_config_cors_for(config, r) == NULL || ug_front_find(h, "origin", NULL) == NULL ||
             ug_front_find(h, "access-control-request-method", NULL) == NULL)
@@ -488,4 +489,52 @@ ug_front_verdict_t ug_front_classify(const ug_config_t *config, const ug_front_h
      * with it are upgraded by the front (ug_front_h2c_upgrade). */
     *route = r;
     return UG_FRONT_TAKE;
+}
+
+/* The values of every field named `name` (lower-case, name_len bytes), joined with ","; NULL when out of memory. */
+static char *join_fields(const ug_front_head_t *h, const char *name, size_t name_len, size_t *len)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < h->num_headers; ++i)
+        total += h->headers[i].value_len + 1;
+    char *out = malloc(total != 0 ? total : 1);
+    *len = 0;
+    for (size_t i = 0; out != NULL && i < h->num_headers; ++i) {
+        const ug_header_t *x = &h->headers[i];
+        if (x->name_len != name_len || memcmp(x->name, name, name_len) != 0)
+            continue;
+        if (*len != 0)
+            out[(*len)++] = ',';
+        memcpy(out + *len, x->value, x->value_len);
+        *len += x->value_len;
+    }
+    return out;
+}
+
+void ug_front_gate_request(const ug_front_head_t *h, ug_gate_request_t *g, char **joined)
+{
+    const ug_header_t *f;
+    unsigned acrh_count;
+    *g = (ug_gate_request_t){.method = h->method, .method_len = h->method_len};
+    *joined = NULL;
+    if ((f = ug_front_find(h, "origin", NULL)) != NULL) {
+        g->origin = f->value;
+        g->origin_len = f->value_len;
+    }
+    if ((f = ug_front_find(h, "authorization", &g->authorization_count)) != NULL) {
+        g->authorization = f->value;
+        g->authorization_len = f->value_len;
+    }
+    if ((f = ug_front_find(h, "access-control-request-method", NULL)) != NULL) {
+        g->acr_method = f->value;
+        g->acr_method_len = f->value_len;
+    }
+    if ((f = ug_front_find(h, "access-control-request-headers", &acrh_count)) != NULL) {
+        g->acr_headers = f->value;
+        g->acr_headers_len = f->value_len;
+        if (acrh_count > 1 && (*joined = join_fields(h, "access-control-request-headers", 30, &g->acr_headers_len)) != NULL)
+            g->acr_headers = *joined;
+        else
+            g->acr_headers_len = f->value_len;
+    }
 }

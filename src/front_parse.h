@@ -22,6 +22,7 @@
 #include "config.h"
 #include "errors.h"
 #include "forward_head.h"
+#include "gate.h"
 
 typedef enum ug_front_framing {
     UG_FRONT_BODY_NONE = 0,       /* neither Content-Length nor Transfer-Encoding: no body (RFC 9112 6.3 item 7) */
@@ -161,5 +162,13 @@ int ug_front_has_token(const char *list, size_t len, const char *token);
 
 /* The first field named `name` (lower-case) in h, NULL when absent; *count receives how many there are (may be NULL). */
 const ug_header_t *ug_front_find(const ug_front_head_t *h, const char *name, unsigned *count);
+
+/*
+ * The gate's inputs from a head's fields (names lower-case), pointing into them. Several Access-Control-Request-Headers
+ * fields form one list (RFC 9110 5.3): they are joined with "," into *joined (malloc'd, the caller frees it once the
+ * gate's decision is no longer used), which g->acr_headers then points to; *joined is NULL when there is one field or
+ * none, or when out of memory (then the first field stands for them all).
+ */
+void ug_front_gate_request(const ug_front_head_t *h, ug_gate_request_t *g, char **joined);
 
 #endif

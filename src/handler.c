@@ -1,33 +1,26 @@
 /*
- * handler.c - see handler.h. One request: route -> method -> upload pipeline
- * over req->entity -> manifest forwarded to the app -> app's answer relayed.
+ * handler.c - see handler.h. The h2o side of a request on h2o's buffered path: what every request is refused for
+ * (target, a path resembling a route, TRACE), upload routes handed to the exchange (front_buffered.h), the gate for
+ * requests passed through, and the pathconf's CORS filter and access logger.
  */
 #include "handler.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "forward.h"
 #include "forward_head.h"
+#include "front_buffered.h"
+#include "front_loop.h"
 #include "front_parse.h"
 #include "gate.h"
-#include "manifest_request.h"
 #include "observe.h"
-#include "upload.h"
 
 struct ug_handler {
     h2o_handler_t super;
     ug_runtime_slot_t *runtime; /* the current configuration; each request holds the one it started with */
     ug_metrics_t *metrics;
-    const ug_backend_t *backend; /* the start-up configuration's (a restart-only setting), for the forwarders */
-};
-
-/* Per event loop: the forwarder and one auth checker per route (checkers reload files themselves; never shared). */
-struct thread_state {
-    ug_forward_ctx_t forward;
-    ug_runtime_t *rt;             /* the runtime `checkers` were made for (a reference), NULL before the first request */
-    ug_auth_checker_t **checkers; /* indexed like rt->config->routes; NULL for routes without auth */
 };
 
 /* Adds the actual-response CORS headers to every response on the pathconf: ours, relayed and proxied alike. */
@@ -47,20 +40,12 @@ struct access_logger {
  * and the logger through req->env (see PENDING_ENV), the request-scoped slot h2o gives handlers and loggers.
  */
 struct pending {
-    h2o_req_t *req;
     ug_runtime_t *rt; /* a reference, released with the request */
-    ug_metrics_t *metrics;
     const ug_route_t *route;
-    ug_upload_t *upload;
-    ug_forward_t *forward;
-    char *head; /* request head sent to the app (malloc'd) */
     ug_gate_decision_t gate;
-    /* for the access log and metrics */
+    /* for the access log */
     char request_id[UG_REQUEST_ID_MAX + 1];
-    unsigned files;
-    uint64_t upload_bytes;
-    int handed_over; /* the app accepted the manifest: the files are its */
-    ug_err error;    /* uploadgate's own error response, UG_OK if none */
+    ug_err error; /* uploadgate's own error response, UG_OK if none */
 };
 
 #define PENDING_ENV "uploadgate.pending"
@@ -98,81 +83,11 @@ static const char *protocol_name(const h2o_req_t *req)
     return req->version == 0x100 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-static void client_address(h2o_req_t *req, char *out /* NI_MAXHOST */)
-{
-    struct sockaddr_storage ss;
-    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sslen == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, sslen, out) == SIZE_MAX)
-        strcpy(out, "unknown");
-}
-
 static void pending_dispose(void *p)
 {
     struct pending *pd = p;
     ug_runtime_release(pd->rt);
-    /* The request ended before the app answered (client gone): nobody will ever act on the stored files. */
-    if (pd->forward != NULL) {
-        ug_forward_cancel(pd->forward);
-        if (pd->route->keep_on_error)
-            ug_upload_release(pd->upload);
-        else
-            ug_upload_abort(pd->upload);
-        pd->upload = NULL;
-    }
-    ug_upload_abort(pd->upload); /* NULL unless a path above forgot it */
-    free(pd->head);
     ug_gate_decision_clear(&pd->gate);
-}
-
-static void relay_response(h2o_req_t *req, const ug_forward_response_t *res)
-{
-    req->res.status = res->status;
-    req->res.reason = h2o_strdup(&req->pool, res->reason.base, res->reason.len).base;
-    for (size_t i = 0; i != res->num_headers; ++i) {
-        const h2o_header_t *h = &res->headers[i];
-        if (ug_header_drop_for_client(h->name->base, h->name->len))
-            continue;
-        h2o_iovec_t name = h2o_strdup(&req->pool, h->name->base, h->name->len);
-        h2o_iovec_t value = h2o_strdup(&req->pool, h->value.base, h->value.len);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
-    }
-    req->res.content_length = res->body.len;
-    h2o_send_inline(req, res->body.base, res->body.len);
-}
-
-static void on_forward_done(void *data, const ug_forward_response_t *res)
-{
-    struct pending *pd = data;
-    ug_upload_outcome_t o;
-    ug_observe_settle_upload(pd->metrics, pd->upload, pd->route->keep_on_error, res->err, res->status, res->reason_code, &o);
-    pd->upload = NULL;
-    pd->files = o.files;
-    pd->upload_bytes = o.stored_bytes;
-    pd->handed_over = o.handed_over;
-
-    if (res->err != UG_OK) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "%s: %s", ug_err_message(res->err), res->detail != NULL ? res->detail : "");
-        ug_handler_send_error(pd->req, res->err, msg);
-        return;
-    }
-    relay_response(pd->req, res);
-}
-
-static void send_method_not_allowed(h2o_req_t *req, const ug_route_t *route)
-{
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    char allow[64] = "";
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
-        if (route->methods & ug_method_bit(names[i], strlen(names[i]))) {
-            if (allow[0] != '\0')
-                strcat(allow, ", ");
-            strcat(allow, names[i]);
-        }
-    }
-    h2o_iovec_t v = h2o_strdup(&req->pool, allow, strlen(allow));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, v.base, v.len);
-    ug_handler_send_error(req, UG_ERR_METHOD_NOT_ALLOWED, NULL);
 }
 
 /* X-Auth-Subject / X-Auth-Scopes for the app, rendered into req->pool; returns how many were written to `out`. */
@@ -195,45 +110,6 @@ static size_t auth_headers(h2o_req_t *req, const ug_gate_decision_t *gate, ug_he
     return n;
 }
 
-/* The manifest request's head is built by manifest_request.c from the same fields the front gives it, so the app
- * cannot tell which path served the upload. */
-static int start_forward(struct ug_handler *self, h2o_req_t *req, struct pending *pd, const char *client_addr, const char *json,
-                         size_t json_len)
-{
-    ug_header_t *hs = h2o_mem_alloc_pool(&req->pool, sizeof(*hs) * (req->headers.size + 1));
-    for (size_t i = 0; i != req->headers.size; ++i) {
-        const h2o_header_t *h = &req->headers.entries[i];
-        hs[i] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
-    }
-    ug_manifest_request_t mr = {
-        .config = pd->rt->config,
-        .route = pd->route,
-        .sign_key = pd->rt->sign_key,
-        .sign_key_len = pd->rt->sign_key_len,
-        .method = req->method.base,
-        .method_len = req->method.len,
-        .path = req->path.base,
-        .path_len = req->path.len,
-        .scheme = req->scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http",
-        .authority = req->authority.base,
-        .authority_len = req->authority.len,
-        .client_address = client_addr,
-        .headers = hs,
-        .num_headers = req->headers.size,
-        .gate = &pd->gate,
-        .upload_id = ug_upload_id(pd->upload),
-        .json = json,
-        .json_len = json_len,
-        .now = (int64_t)time(NULL),
-    };
-    size_t head_len;
-    if ((pd->head = ug_manifest_request_head(&mr, &head_len)) == NULL)
-        return -1;
-    struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
-    return ug_forward_start(&pd->forward, &ts->forward, h2o_iovec_init(pd->head, head_len), h2o_iovec_init(json, json_len),
-                            on_forward_done, pd);
-}
-
 /* Client-sent headers that only uploadgate may write never travel on, whatever path the request takes; nor do
  * hop-by-hop fields, those the client's Connection field names (RFC 9110 7.6.1), and underscore spellings of the
  * fields the pipeline writes itself (ug_header_drop_for_pass). Decided on the fields as received, before any goes:
@@ -254,13 +130,6 @@ static void strip_client_headers(h2o_req_t *req)
             h2o_delete_header(&req->headers, (ssize_t)i);
 }
 
-static void find_one(h2o_req_t *req, const h2o_token_t *token, const char **v, size_t *len)
-{
-    ssize_t i = h2o_find_header(&req->headers, token, -1);
-    *v = i != -1 ? req->headers.entries[i].value.base : NULL;
-    *len = i != -1 ? req->headers.entries[i].value.len : 0;
-}
-
 static void find_by_name(h2o_req_t *req, const char *name, size_t name_len, const char **v, size_t *len)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
@@ -268,25 +137,18 @@ static void find_by_name(h2o_req_t *req, const char *name, size_t name_len, cons
     *len = i != -1 ? req->headers.entries[i].value.len : 0;
 }
 
+/* The gate's inputs, read from the head as the exchange reads it (ug_front_gate_request); a joined list of
+ * Access-Control-Request-Headers lives in the request's pool. */
 static void gate_request(h2o_req_t *req, ug_gate_request_t *g)
 {
-    *g = (ug_gate_request_t){.method = req->method.base, .method_len = req->method.len};
-    find_by_name(req, H2O_STRLIT("origin"), &g->origin, &g->origin_len);
-    find_one(req, H2O_TOKEN_AUTHORIZATION, &g->authorization, &g->authorization_len);
-    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i)) != -1;)
-        ++g->authorization_count;
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
-    if (i != -1) {
-        g->acr_method = req->headers.entries[i].value.base;
-        g->acr_method_len = req->headers.entries[i].value.len;
+    ug_front_head_t h;
+    char *joined;
+    ug_buffered_head(req, &h);
+    ug_front_gate_request(&h, g, &joined);
+    if (joined != NULL) {
+        g->acr_headers = h2o_strdup(&req->pool, joined, g->acr_headers_len).base;
+        free(joined);
     }
-    /* Several Access-Control-Request-Headers fields form one list (RFC 9110 5.3). */
-    h2o_iovec_t joined = {NULL, 0};
-    for (i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), i)) != -1;)
-        joined = joined.base == NULL ? req->headers.entries[i].value
-                                     : h2o_concat(&req->pool, joined, h2o_iovec_init(H2O_STRLIT(",")), req->headers.entries[i].value);
-    g->acr_headers = joined.base;
-    g->acr_headers_len = joined.len;
 }
 
 static void add_cors_headers(h2o_req_t *req, const ug_cors_headers_t *h)
@@ -321,76 +183,6 @@ static void send_gate_answer(h2o_req_t *req, const ug_gate_decision_t *d)
     }
 }
 
-static void serve_upload(struct ug_handler *self, h2o_req_t *req, const ug_route_t *route, struct pending *pd)
-{
-    char client_addr[NI_MAXHOST];
-    client_address(req, client_addr);
-    ssize_t cti = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    ug_upload_request_t ur = {
-        .config = pd->rt->config,
-        .route = route,
-        .method = req->method.base,
-        .method_len = req->method.len,
-        .path = req->path.base,
-        .path_len = req->path.len,
-        .content_type = cti != -1 ? req->headers.entries[cti].value.base : NULL,
-        .content_type_len = cti != -1 ? req->headers.entries[cti].value.len : 0,
-        .content_length = req->entity.base != NULL ? req->entity.len : 0,
-        .received_at = {req->timestamps.request_begin_at.tv_sec, (long)req->timestamps.request_begin_at.tv_usec * 1000},
-        .client_address = client_addr,
-        .protocol = protocol_name(req),
-    };
-    if ((pd->upload = ug_upload_new(&ur)) == NULL) {
-        ug_handler_send_error(req, UG_ERR_NOMEM, NULL);
-        return;
-    }
-    if (pd->gate.authenticated)
-        ug_upload_set_auth(pd->upload, ug_auth_manifest_json(&pd->gate.auth));
-
-    const char *json = NULL;
-    size_t json_len = 0;
-    ug_err e = ug_upload_start(pd->upload);
-    if (e == UG_OK && pd->request_id[0] == '\0') /* the id the app is given (manifest_request.c) */
-        memcpy(pd->request_id, ug_upload_id(pd->upload), strlen(ug_upload_id(pd->upload)) + 1);
-    if (e == UG_OK && req->entity.base != NULL)
-        e = ug_upload_feed(pd->upload, req->entity.base, req->entity.len);
-    if (e == UG_OK)
-        e = ug_upload_finish(pd->upload, &json, &json_len);
-    if (e == UG_OK && start_forward(self, req, pd, client_addr, json, json_len) != 0)
-        e = UG_ERR_NOMEM;
-    if (e != UG_OK) {
-        ug_handler_send_error(req, e, ug_upload_message(pd->upload)[0] != '\0' ? ug_upload_message(pd->upload) : NULL);
-        ug_upload_abort(pd->upload);
-        pd->upload = NULL;
-    }
-}
-
-/* This thread's checkers for `rt`: remade when the configuration was reloaded since they were made. */
-static ug_auth_checker_t **checkers_for(struct thread_state *ts, ug_runtime_t *rt)
-{
-    if (ts->rt == rt)
-        return ts->checkers;
-    if (ts->rt != NULL) {
-        for (size_t i = 0; i < ts->rt->config->route_count; ++i)
-            ug_auth_checker_free(ts->checkers[i]);
-        free(ts->checkers);
-        ug_runtime_release(ts->rt);
-    }
-    const ug_config_t *config = rt->config;
-    ts->rt = ug_runtime_ref(rt);
-    ts->checkers = calloc(config->route_count != 0 ? config->route_count : 1, sizeof(*ts->checkers));
-    for (size_t i = 0; ts->checkers != NULL && i < config->route_count; ++i) {
-        if (config->routes[i].auth == NULL)
-            continue;
-        char err[256];
-        /* Loaded once already (ug_runtime_new); if a file vanished since, the route fails closed (gate.c). */
-        ts->checkers[i] = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
-        if (ts->checkers[i] == NULL)
-            ug_log_event(UG_LOG_ERROR, "auth", "route %s: auth: %s", config->routes[i].path, err);
-    }
-    return ts->checkers;
-}
-
 static void note_request_id(h2o_req_t *req, struct pending *pd)
 {
     ssize_t ri = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
@@ -398,51 +190,80 @@ static void note_request_id(h2o_req_t *req, struct pending *pd)
         memcpy(pd->request_id, req->headers.entries[ri].value.base, req->headers.entries[ri].value.len);
 }
 
+/* What every request on the pathconf is refused for, whatever its route (UG_OK: nothing). The fronts refuse these at
+ * the head; a request h2o's own protocol code read (a PROXY-line listener) gets the same answer here. The normalised
+ * path is then the sent one with unreserved characters decoded (front_parse.h). *route: the route the path names
+ * (NULL for a refused target or a path that only resembles one); message[len]: the error's message, "" = default. */
+static ug_err refusal(h2o_req_t *req, const ug_config_t *config, const ug_route_t **route, char *message, size_t len)
+{
+    const char *why = ug_target_message(ug_target_check(req->path.base, req->path.len));
+    *route = NULL;
+    message[0] = '\0';
+    if (why != NULL) {
+        snprintf(message, len, "%s", why);
+        return UG_ERR_BAD_REQUEST;
+    }
+    const ug_route_t *resembled = ug_config_resembled_route(config, req->path_normalized.base, req->path_normalized.len);
+    if (resembled != NULL) {
+        ug_config_resemblance_message(resembled, message, len);
+        return UG_ERR_BAD_REQUEST;
+    }
+    *route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
+    if (ug_gate_method_is_refused(req->method.base, req->method.len)) {
+        if (*route == NULL || (*route)->pass_through) /* what the app would allow is the app's to say */
+            snprintf(message, len, "%s", "TRACE is not allowed");
+        return UG_ERR_METHOD_NOT_ALLOWED;
+    }
+    return UG_OK;
+}
+
+/* Every request the exchange does not serve gets its state, for the access log and the metrics, holding the
+ * configuration it started with (`rt`, taken over). */
+static struct pending *begin_pending(struct ug_handler *self, h2o_req_t *req, ug_runtime_t *rt)
+{
+    struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
+    *pd = (struct pending){.rt = rt};
+    *h2o_req_getenv(req, H2O_STRLIT(PENDING_ENV), 1) = h2o_iovec_init(pd, sizeof(*pd));
+    note_request_id(req, pd);
+    if (self->metrics != NULL)
+        ug_metrics_request_begin(self->metrics);
+    return pd;
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     struct ug_handler *self = (void *)_self;
     strip_client_headers(req);
 
-    /* Every request gets its state, for the access log and the metrics, holding the configuration it started with. */
-    struct pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
-    *pd = (struct pending){.req = req, .rt = ug_runtime_slot_acquire(self->runtime), .metrics = self->metrics};
-    *h2o_req_getenv(req, H2O_STRLIT(PENDING_ENV), 1) = h2o_iovec_init(pd, sizeof(*pd));
-    note_request_id(req, pd);
-    if (self->metrics != NULL)
-        ug_metrics_request_begin(self->metrics);
-    const ug_config_t *config = pd->rt->config;
-
-    /* The fronts refuse these at the head; a request h2o's own protocol code read (a PROXY-line listener) gets the same
-     * answer here. The normalised path is then the sent one with unreserved characters decoded (front_parse.h). */
-    const char *why = ug_target_message(ug_target_check(req->path.base, req->path.len));
-    if (why != NULL) {
-        ug_handler_send_error(req, UG_ERR_BAD_REQUEST, why);
+    ug_runtime_t *rt = ug_runtime_slot_acquire(self->runtime);
+    const ug_config_t *config = rt->config;
+    const ug_route_t *route;
+    char message[UG_ROUTE_MESSAGE_MAX];
+    ug_err refused = refusal(req, config, &route, message, sizeof(message));
+    int upload_route = route != NULL && !route->pass_through;
+    if (refused == UG_OK && upload_route) {
+        ug_buffered_serve(req, rt, route); /* the exchange's, as on the fronts (front_exchange.h) */
         return 0;
     }
-    const ug_route_t *route = ug_config_resembled_route(config, req->path_normalized.base, req->path_normalized.len);
-    if (route != NULL) {
-        char message[UG_ROUTE_MESSAGE_MAX];
-        ug_config_resemblance_message(route, message, sizeof(message));
-        ug_handler_send_error(req, UG_ERR_BAD_REQUEST, message);
-        return 0;
-    }
-    route = ug_config_match_route(config, req->path_normalized.base, req->path_normalized.len);
+    struct pending *pd = begin_pending(self, req, rt);
     pd->route = route;
-    if (ug_gate_method_is_refused(req->method.base, req->method.len)) {
-        if (route != NULL && !route->pass_through)
-            send_method_not_allowed(req, route);
-        else /* what the app would allow is the app's to say */
-            ug_handler_send_error(req, UG_ERR_METHOD_NOT_ALLOWED, "TRACE is not allowed");
+    if (refused != UG_OK) {
+        if (refused == UG_ERR_METHOD_NOT_ALLOWED && upload_route) {
+            char allow[UG_ALLOW_VALUE_MAX];
+            ug_route_allow_value(route, allow, sizeof(allow));
+            h2o_iovec_t v = h2o_strdup(&req->pool, allow, strlen(allow));
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, v.base, v.len);
+        }
+        ug_handler_send_error(req, refused, message[0] != '\0' ? message : NULL);
         return 0;
     }
     if (route == NULL && config->cors == NULL)
         return -1; /* nothing to decide: the reverse proxy behind us passes it through */
 
-    struct thread_state *ts = h2o_context_get_handler_context(req->conn->ctx, &self->super);
+    /* A pass-through route, or none under the global CORS policy: the gate decides, the app answers. */
     ug_gate_request_t g;
     gate_request(req, &g);
-    ug_handler_shared_t sh = {.thread = ts};
-    ug_auth_checker_t *checker = ug_handler_checker(&sh, pd->rt, route);
+    ug_auth_checker_t *checker = ug_loop_checker(ug_loop_of(req->conn->ctx), pd->rt, route);
     ug_gate_decide(config, route, checker, &g, (int64_t)time(NULL), &pd->gate);
     ug_observe_gate(self->metrics, &pd->gate);
 
@@ -450,42 +271,11 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         send_gate_answer(req, &pd->gate);
         return 0;
     }
-    if (route == NULL || route->pass_through) {
-        ug_header_t hs[2];
-        size_t n = auth_headers(req, &pd->gate, hs);
-        for (size_t i = 0; i < n; ++i)
-            h2o_add_header_by_str(&req->pool, &req->headers, hs[i].name, hs[i].name_len, 0, NULL, hs[i].value, hs[i].value_len);
-        return -1;
-    }
-    if ((route->methods & ug_method_bit(req->method.base, req->method.len)) == 0) {
-        send_method_not_allowed(req, route);
-        return 0;
-    }
-    serve_upload(self, req, route, pd);
-    return 0;
-}
-
-static void on_context_init(h2o_handler_t *_self, h2o_context_t *ctx)
-{
-    struct ug_handler *self = (void *)_self;
-    struct thread_state *ts = h2o_mem_alloc(sizeof(*ts));
-    *ts = (struct thread_state){.rt = NULL};
-    ug_forward_ctx_init(&ts->forward, ctx, self->backend);
-    h2o_context_set_handler_context(ctx, &self->super, ts);
-}
-
-static void on_context_dispose(h2o_handler_t *_self, h2o_context_t *ctx)
-{
-    struct ug_handler *self = (void *)_self;
-    struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
-    ug_forward_ctx_dispose(&ts->forward);
-    if (ts->rt != NULL) {
-        for (size_t i = 0; i < ts->rt->config->route_count; ++i)
-            ug_auth_checker_free(ts->checkers[i]);
-        ug_runtime_release(ts->rt);
-    }
-    free(ts->checkers);
-    free(ts);
+    ug_header_t hs[2];
+    size_t n = auth_headers(req, &pd->gate, hs);
+    for (size_t i = 0; i < n; ++i)
+        h2o_add_header_by_str(&req->pool, &req->headers, hs[i].name, hs[i].name_len, 0, NULL, hs[i].value, hs[i].value_len);
+    return -1;
 }
 
 /* Is this a CORS preflight that the gate answered itself (its headers are already set)? */
@@ -499,6 +289,10 @@ static int is_preflight(h2o_req_t *req)
 static void cors_on_setup_ostream(h2o_filter_t *_self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     struct cors_filter *self = (void *)_self;
+    if (ug_buffered_is_served(req)) { /* the exchange wrote its CORS fields (front_exchange.c respond) */
+        h2o_setup_next_ostream(req, slot);
+        return;
+    }
     /* The configuration the request started with; a request h2o answered before on_req gets the current one. */
     struct pending *pd = pending_of(req);
     ug_runtime_t *rt = pd != NULL ? ug_runtime_ref(pd->rt) : ug_runtime_slot_acquire(self->runtime);
@@ -587,9 +381,11 @@ static double seconds_between(const struct timeval *a, const struct timeval *b)
 static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
 {
     struct access_logger *self = (void *)_self;
+    if (ug_buffered_is_served(req))
+        return; /* the exchange reports it when it ends (front_exchange.c) */
     struct pending *pd = pending_of(req);
     char client[NI_MAXHOST];
-    client_address(req, client);
+    ug_buffered_client_address(req, client);
     struct timeval end = req->timestamps.response_end_at;
     if (h2o_timeval_is_null(&end))
         end = *h2o_get_timestamp(req->conn->ctx, NULL, NULL);
@@ -605,14 +401,13 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
         .status = req->res.status != 0 ? req->res.status : UG_OBSERVE_CLIENT_CLOSED,
         .bytes_in = req->entity.base != NULL ? req->entity.len : 0,
         .bytes_out = req->bytes_sent,
-        .files = pd != NULL ? pd->files : 0,
         .duration_s = seconds_between(&req->timestamps.request_begin_at, &end),
         .client = client,
         .protocol = protocol_name(req),
         .subject = subject,
         .error = pd != NULL && pd->error != UG_OK ? ug_err_code(pd->error) : NULL,
     };
-    ug_observe_request(self->metrics, &r, pd != NULL, pd != NULL && pd->handed_over, pd != NULL ? pd->upload_bytes : 0);
+    ug_observe_request(self->metrics, &r, pd != NULL, 0, 0);
     for (size_t i = 0; i != req->error_logs.size; ++i) { /* h2o's own (e.g. the reverse proxy's), see server.c */
         const h2o_req_error_log_t *e = &req->error_logs.entries[i];
         ug_log_event(UG_LOG_WARN, "request", "%s: %.*s (request %s %.*s)", e->module, (int)e->msg.len, e->msg.base,
@@ -621,15 +416,12 @@ static void on_log_access(h2o_logger_t *_self, h2o_req_t *req)
     free(subject);
 }
 
-void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics, const ug_backend_t *backend)
+void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics)
 {
     struct ug_handler *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;
-    self->super.on_context_init = on_context_init;
-    self->super.on_context_dispose = on_context_dispose;
     self->runtime = runtime;
     self->metrics = metrics;
-    self->backend = backend;
 
     /* before the CORS filter, so that the JSON error it makes gets the route's CORS fields too */
     h2o_filter_t *proxy_errors = h2o_create_filter(pathconf, sizeof(*proxy_errors));
@@ -642,37 +434,4 @@ void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, u
     struct access_logger *logger = (void *)h2o_create_logger(pathconf, sizeof(*logger));
     logger->super.log_access = on_log_access;
     logger->metrics = metrics;
-}
-
-ug_auth_checker_t *ug_handler_checker(const ug_handler_shared_t *sh, ug_runtime_t *rt, const ug_route_t *route)
-{
-    if (route == NULL || route->auth == NULL)
-        return NULL;
-    ug_auth_checker_t **checkers = checkers_for(sh->thread, rt);
-    return checkers != NULL ? checkers[route - rt->config->routes] : NULL;
-}
-
-/* The front has no h2o_handler_t of its own: it finds ours in the configuration (one per pathconf, registered by
- * ug_handler_register) and borrows its per-context state, so both paths share one forwarder pool and one set of
- * auth checkers per thread. */
-int ug_handler_shared(h2o_context_t *ctx, ug_handler_shared_t *out)
-{
-    for (size_t i = 0; ctx->globalconf->hosts[i] != NULL; ++i) {
-        h2o_hostconf_t *host = ctx->globalconf->hosts[i];
-        for (size_t j = 0; j != host->paths.size; ++j) {
-            h2o_pathconf_t *pc = host->paths.entries + j;
-            for (size_t k = 0; k != pc->handlers.size; ++k) {
-                if (pc->handlers.entries[k]->on_req != on_req)
-                    continue;
-                struct ug_handler *self = (void *)pc->handlers.entries[k];
-                struct thread_state *ts = h2o_context_get_handler_context(ctx, &self->super);
-                if (ts == NULL)
-                    return -1;
-                *out = (ug_handler_shared_t){
-                    .runtime = self->runtime, .metrics = self->metrics, .forward = &ts->forward, .thread = ts};
-                return 0;
-            }
-        }
-    }
-    return -1;
 }

@@ -123,11 +123,14 @@ static ug_err end_part(ug_multipart_parser_t *p, size_t at)
 
 /*
  * MP_PREAMBLE / MP_BODY: scan buf[*pos..len) for the delimiter, emitting the
- * body bytes before it. Returns 1 when the whole delimiter matched (*pos just
- * after it), 0 when the chunk is used up (a partial match may be held back in
- * p->match), -1 when a callback failed.
+ * body bytes before it.
  */
-static int scan_body(ug_multipart_parser_t *p, const char *buf, size_t len, size_t *pos)
+enum scan_result {
+    SCAN_FAILED,    /* a callback failed (p->err) */
+    SCAN_USED_UP,   /* the chunk is used up; a partial match may be held back in p->match */
+    SCAN_DELIMITER, /* the whole delimiter matched: *pos is just after it */
+};
+static enum scan_result scan_body(ug_multipart_parser_t *p, const char *buf, size_t len, size_t *pos)
 {
     const char *d = p->delim;
     size_t dlen = p->delim_len, i = *pos, start;
@@ -139,22 +142,22 @@ static int scan_body(ug_multipart_parser_t *p, const char *buf, size_t len, size
             p->match += n;
             *pos = i + n;
             if (p->match < dlen)
-                return 0;
+                return SCAN_USED_UP;
             p->match = 0;
-            return 1;
+            return SCAN_DELIMITER;
         }
         /* disproved: the held-back bytes are data, and cannot start a match (no CR after index 0) */
         if (emit_data(p, d, p->match, i) != UG_OK)
-            return -1;
+            return SCAN_FAILED;
         p->match = 0;
     }
     /* A whole delimiter in the chunk ends the part's data there. */
     size_t at = i + ug_delim_find(buf + i, len - i, d, dlen);
     if (at < len) {
         if (emit_data(p, buf + i, at - i, at) != UG_OK)
-            return -1;
+            return SCAN_FAILED;
         *pos = at + dlen;
-        return 1;
+        return SCAN_DELIMITER;
     }
     /* None: one may still begin in the chunk's last dlen - 1 bytes and end in the next chunk. It starts with the
      * delimiter's only CR, so the first CR there whose bytes agree with the delimiter is the one to hold back. */
@@ -166,17 +169,17 @@ static int scan_body(ug_multipart_parser_t *p, const char *buf, size_t len, size
         size_t c = (size_t)(cr - buf);
         if (memcmp(cr, d, len - c) == 0) {
             if (emit_data(p, buf + start, c - start, c) != UG_OK)
-                return -1;
+                return SCAN_FAILED;
             *pos = len;
             p->match = len - c;
-            return 0;
+            return SCAN_USED_UP;
         }
         i = c + 1;
     }
     if (emit_data(p, buf + start, len - start, len) != UG_OK)
-        return -1;
+        return SCAN_FAILED;
     *pos = len;
-    return 0;
+    return SCAN_USED_UP;
 }
 
 /* The empty line ending a header block was just consumed: parse it, begin the part. */
@@ -246,13 +249,13 @@ ug_err ug_multipart_feed(ug_multipart_parser_t *p, const char *buf, size_t len)
         return p->err;
     while (i < len) {
         char c;
-        int r;
+        enum scan_result scan;
         switch (p->state) {
         case MP_PREAMBLE:
         case MP_BODY:
-            if ((r = scan_body(p, buf, len, &i)) < 0)
+            if ((scan = scan_body(p, buf, len, &i)) == SCAN_FAILED)
                 return p->err;
-            if (r == 1)
+            if (scan == SCAN_DELIMITER)
                 p->state = MP_AFTER_BOUNDARY;
             break;
         case MP_AFTER_BOUNDARY:

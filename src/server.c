@@ -17,9 +17,10 @@
 
 #include <h2o.h>
 
-#include "front_exchange.h"
 #include "conn_share.h"
+#include "front_exchange.h"
 #include "front_http1.h"
+#include "front_loop.h"
 #include "handler.h"
 
 struct worker {
@@ -29,6 +30,7 @@ struct worker {
     int started;
     int ready; /* its receiver registered and its listeners reading: only then may it be woken (under ready_lock) */
     h2o_context_t ctx;
+    ug_loop_t *loop; /* what every transport of ctx shares (front_loop.h); NULL when out of memory */
     h2o_accept_ctx_t *accept; /* one per listener */
     h2o_socket_t **listeners;
     int *fds; /* listening fds of this worker, one per listener */
@@ -195,7 +197,7 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
     /* h2o would print its request errors (e.g. the proxy's "connection refused") as plain text on stderr; the access
      * logger (handler.c) writes them as JSON events instead, so every line uploadgate writes is JSON. */
     pc->error_log.emit_request_errors = 0;
-    ug_handler_register(pc, s->runtime, s->metrics, &c->backend);
+    ug_handler_register(pc, s->runtime, s->metrics);
 
     /* Everything the upload handler declines is passed through, untouched, by h2o's reverse proxy. */
     char url[FILENAME_MAX + 64];
@@ -340,7 +342,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         ++w->open_conns;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = slot;
-        ug_front_accept(actx, sock); /* TLS listeners go on to h2o_accept unchanged */
+        ug_front_accept(w->loop, actx, sock);
     }
 }
 
@@ -371,6 +373,7 @@ static void *worker_main(void *arg)
 
     h2o_context_init(&w->ctx, h2o_evloop_create(), &s->gconf);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake, on_wake);
+    w->loop = ug_loop_new(&w->ctx, s->runtime, s->metrics);
     for (size_t i = 0; i < nl; ++i) {
         w->accept[i] = (h2o_accept_ctx_t){.ctx = &w->ctx, .hosts = s->gconf.hosts, .ssl_ctx = s->ssl[i]};
         w->listeners[i] = h2o_evloop_socket_create(w->ctx.loop, w->fds[i], H2O_SOCKET_FLAG_DONT_READ);

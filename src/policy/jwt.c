@@ -338,16 +338,22 @@ static ug_jwt_status_t verify_signature(const ug_jwt_keyset_t *const *keysets, s
 
 /* ---- claims ---- */
 
-/* A NumericDate (RFC 7519 2): integer or fractional seconds. -1 when absent, -2 when of the wrong type. */
-static int get_date(const json_t *claims, const char *name, double *out)
+/* A NumericDate claim (RFC 7519 2): integer or fractional seconds. */
+enum date_claim {
+    DATE_PRESENT, /* stored in *out */
+    DATE_ABSENT,
+    DATE_NOT_A_NUMBER,
+};
+
+static enum date_claim get_date(const json_t *claims, const char *name, double *out)
 {
     const json_t *v = json_object_get(claims, name);
     if (v == NULL)
-        return -1;
+        return DATE_ABSENT;
     if (!json_is_number(v))
-        return -2;
+        return DATE_NOT_A_NUMBER;
     *out = json_number_value(v);
-    return 0;
+    return DATE_PRESENT;
 }
 
 /* Append the space-separated scope-tokens of `s` (RFC 6749 3.3) to `scopes`, skipping repeats. */
@@ -375,29 +381,31 @@ static int add_scope_string(json_t *scopes, const char *s)
 /*
  * Scopes from "scope" (a space-separated string, RFC 8693 4.2 / RFC 9068
  * 2.2.3) or, only when that is absent, "scp" (array of strings or a string, as
- * several issuers emit). Returns 0, 1 when a claim has the wrong type, -1 on OOM.
+ * several issuers emit). UG_JWT_INVALID when a claim has the wrong type, UG_JWT_INTERNAL when out of memory.
  */
-static int collect_scopes(const json_t *claims, json_t *scopes)
+static ug_jwt_status_t collect_scopes(const json_t *claims, json_t *scopes)
 {
     const json_t *scope = json_object_get(claims, "scope"), *scp = json_object_get(claims, "scp");
     size_t i;
     json_t *e;
 
     if (scope != NULL)
-        return json_is_string(scope) ? add_scope_string(scopes, json_string_value(scope)) : 1;
+        return !json_is_string(scope)                                       ? UG_JWT_INVALID
+               : add_scope_string(scopes, json_string_value(scope)) != 0 ? UG_JWT_INTERNAL
+                                                                         : UG_JWT_OK;
     if (scp == NULL)
-        return 0;
+        return UG_JWT_OK;
     if (json_is_string(scp))
-        return add_scope_string(scopes, json_string_value(scp));
+        return add_scope_string(scopes, json_string_value(scp)) != 0 ? UG_JWT_INTERNAL : UG_JWT_OK;
     if (!json_is_array(scp))
-        return 1;
+        return UG_JWT_INVALID;
     json_array_foreach (scp, i, e) {
         if (!json_is_string(e))
-            return 1;
+            return UG_JWT_INVALID;
         if (add_scope_string(scopes, json_string_value(e)) != 0)
-            return -1;
+            return UG_JWT_INTERNAL;
     }
-    return 0;
+    return UG_JWT_OK;
 }
 
 static int has_string(const json_t *v, const char *want)
@@ -421,24 +429,24 @@ static ug_jwt_status_t check_claims(const json_t *claims, const ug_jwt_policy_t 
     const json_t *iss = json_object_get(claims, "iss"), *aud = json_object_get(claims, "aud"),
                  *sub = json_object_get(claims, "sub");
     double exp, nbf, iat;
-    int r;
+    enum date_claim date;
 
     /* exp is optional in RFC 7519 4.1.4; uploadgate requires it so that no token is valid forever. */
-    if ((r = get_date(claims, "exp", &exp)) != 0) {
-        *why = r == -1 ? "the token has no exp claim" : "the exp claim is not a number";
+    if ((date = get_date(claims, "exp", &exp)) != DATE_PRESENT) {
+        *why = date == DATE_ABSENT ? "the token has no exp claim" : "the exp claim is not a number";
         return UG_JWT_INVALID;
     }
     if (t >= exp + leeway) { /* "MUST NOT be accepted for processing" on or after exp */
         *why = "the token has expired";
         return UG_JWT_INVALID;
     }
-    if ((r = get_date(claims, "nbf", &nbf)) == -2 || (r == 0 && t < nbf - leeway)) {
-        *why = r == -2 ? "the nbf claim is not a number" : "the token is not valid yet";
+    if ((date = get_date(claims, "nbf", &nbf)) == DATE_NOT_A_NUMBER || (date == DATE_PRESENT && t < nbf - leeway)) {
+        *why = date == DATE_NOT_A_NUMBER ? "the nbf claim is not a number" : "the token is not valid yet";
         return UG_JWT_INVALID;
     }
     /* RFC 7519 4.1.6 sets no rule for iat; one from the future means a broken or hostile issuer. */
-    if ((r = get_date(claims, "iat", &iat)) == -2 || (r == 0 && iat > t + leeway)) {
-        *why = r == -2 ? "the iat claim is not a number" : "the token was issued in the future";
+    if ((date = get_date(claims, "iat", &iat)) == DATE_NOT_A_NUMBER || (date == DATE_PRESENT && iat > t + leeway)) {
+        *why = date == DATE_NOT_A_NUMBER ? "the iat claim is not a number" : "the token was issued in the future";
         return UG_JWT_INVALID;
     }
     if ((iss != NULL && !json_is_string(iss)) || (sub != NULL && !json_is_string(sub))) {
@@ -459,9 +467,10 @@ static ug_jwt_status_t check_claims(const json_t *claims, const ug_jwt_policy_t 
                                    : "the token has an audience and the route expects none";
         return UG_JWT_INVALID;
     }
-    if ((r = collect_scopes(claims, scopes)) != 0) {
-        *why = r > 0 ? "the scope or scp claim is malformed" : "out of memory";
-        return r > 0 ? UG_JWT_INVALID : UG_JWT_INTERNAL;
+    ug_jwt_status_t st = collect_scopes(claims, scopes);
+    if (st != UG_JWT_OK) {
+        *why = st == UG_JWT_INVALID ? "the scope or scp claim is malformed" : "out of memory";
+        return st;
     }
     for (size_t i = 0; i < p->n_required_scopes; i++) {
         if (!has_string(scopes, p->required_scopes[i])) {

@@ -835,3 +835,28 @@ Test(routes, catch_all_prefix_and_order_independence)
     cr_expect_null(ug_config_match_route(c, "/upload", 7), "no routes: everything is passed through");
     ug_config_free(c);
 }
+
+Test(config, route_allow_value_lists_methods_in_order)
+{
+    ug_route_t r = {.methods = UG_METHOD_PUT | UG_METHOD_GET | UG_METHOD_OPTIONS};
+    char allow[UG_ALLOW_VALUE_MAX];
+    ug_route_allow_value(&r, allow, sizeof(allow));
+    cr_assert_str_eq(allow, "GET, PUT, OPTIONS");
+    r.methods = ~0u;
+    ug_route_allow_value(&r, allow, sizeof(allow));
+    cr_assert_str_eq(allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    ug_route_allow_value(&r, allow, 12); /* "GET, HEAD" fits, ", POST" does not: no partial name */
+    cr_assert_str_eq(allow, "GET, HEAD");
+    r.methods = 0;
+    ug_route_allow_value(&r, allow, sizeof(allow));
+    cr_assert_str_eq(allow, "");
+}
+
+Test(config, route_allows_only_its_methods)
+{
+    ug_route_t r = {.methods = UG_METHOD_POST};
+    cr_assert(ug_route_allows(&r, "POST", 4));
+    cr_assert(!ug_route_allows(&r, "PUT", 3));
+    cr_assert(!ug_route_allows(&r, "post", 4)); /* methods are case-sensitive (RFC 9110 9.1) */
+    cr_assert(!ug_route_allows(&r, "TRACE", 5));
+}

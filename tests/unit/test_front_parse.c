@@ -558,3 +558,38 @@ Test(front_parse, invalid_hosts_are_refused)
     h = head("GET", "http://good.example/p", 1, bad_field, 1); /* the field itself is still checked */
     cr_assert_eq(ug_front_refusal(&h, &why), UG_ERR_BAD_REQUEST);
 }
+
+Test(front_gate_request, reads_the_gate_inputs_and_joins_acrh)
+{
+    ug_header_t hs[] = {H("origin", "https://a.example"), H("authorization", "Bearer x"), H("authorization", "Bearer y"),
+                        H("access-control-request-method", "PUT"), H("access-control-request-headers", "x-a"),
+                        H("other", "1"), H("access-control-request-headers", "x-b, x-c")};
+    ug_front_head_t h = {.method = "OPTIONS", .method_len = 7, .headers = hs, .num_headers = 7};
+    ug_gate_request_t g;
+    char *joined;
+    ug_front_gate_request(&h, &g, &joined);
+    cr_assert_not_null(joined);
+    cr_assert_eq(g.acr_headers, joined);
+    cr_assert_eq(g.acr_headers_len, strlen("x-a,x-b, x-c"));
+    cr_assert(memcmp(g.acr_headers, "x-a,x-b, x-c", g.acr_headers_len) == 0);
+    cr_assert(g.origin_len == 17 && memcmp(g.origin, "https://a.example", 17) == 0);
+    cr_assert(g.authorization_count == 2 && memcmp(g.authorization, "Bearer x", 8) == 0);
+    cr_assert(g.acr_method_len == 3 && memcmp(g.acr_method, "PUT", 3) == 0);
+    cr_assert(g.method_len == 7 && memcmp(g.method, "OPTIONS", 7) == 0);
+    free(joined);
+}
+
+Test(front_gate_request, one_acrh_field_is_used_in_place)
+{
+    ug_header_t hs[] = {H("access-control-request-headers", "x-a")};
+    ug_front_head_t h = {.method = "POST", .method_len = 4, .headers = hs, .num_headers = 1};
+    ug_gate_request_t g;
+    char *joined = (char *)"not reset";
+    ug_front_gate_request(&h, &g, &joined);
+    cr_assert_null(joined);
+    cr_assert_eq(g.acr_headers, hs[0].value);
+    cr_assert_eq(g.acr_headers_len, 3);
+    cr_assert_null(g.origin);
+    cr_assert_null(g.authorization);
+    cr_assert_eq(g.authorization_count, 0);
+}
