@@ -159,7 +159,7 @@ class AppPool:
 CAPTURE_SERVER = r'''
 import base64, json, os, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-port, log_path, resp_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, log_path, resp_path, port_path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 RESP = json.load(open(resp_path))
 
 class H(BaseHTTPRequestHandler):
@@ -200,7 +200,13 @@ class H(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _any
 
 ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+srv = ThreadingHTTPServer(("127.0.0.1", port), H)
+# Port 0: the kernel picks a free one, told to the harness through this file (written whole, then renamed), so no
+# other process can take the port between its choice and the bind.
+with open(port_path + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(port_path + ".tmp", port_path)
+srv.serve_forever()
 '''
 
 
@@ -236,12 +242,25 @@ class CaptureBackend(_LoopbackServer):
                  body: str = '{"ok":true}'):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = None
         self.log_path = self.workdir / "capture.jsonl"
+        self.port_path = self.workdir / "capture-port"
         resp = self.workdir / "capture-response.json"
         resp.write_text(json.dumps({"status": status, "headers": [list(h) for h in headers], "body": body}))
-        self.proc = Proc([PYTHON, "-c", CAPTURE_SERVER, str(self.port), str(self.log_path), str(resp)],
+        self.proc = Proc([PYTHON, "-c", CAPTURE_SERVER, "0", str(self.log_path), str(resp), str(self.port_path)],
                          self.workdir / "capture-output.log")
+
+    def start(self, timeout: float = 10.0):
+        """Returns self once the server has bound its port (its own choice: see the script) and accepts there."""
+        def ready():
+            if not self.proc.alive():
+                raise AssertionError(f"{self.what} exited:\n{tail(self.proc.output())}")
+            if self.port is None and self.port_path.exists():
+                self.port = int(self.port_path.read_text())
+            return self.port is not None and tcp_accepts("127.0.0.1", self.port)
+
+        wait_until(ready, timeout, f"the {self.what} to accept connections")
+        return self
 
     @property
     def backend_url(self) -> str:
