@@ -18,15 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
-#include "config.h"
-#include "housekeeping.h"
-#include "log_stderr.h"
-#include "log.h"
-#include "metrics.h"
-#include "runtime.h"
-#include "server.h"
-#include "storage.h"
+#include "server/admin.h"
+#include "config/config.h"
+#include "server/housekeeping.h"
+#include "server/log_stderr.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "config/runtime.h"
+#include "server/server.h"
+#include "upload/storage.h"
 
 #define DEFAULT_CONFIG "config/uploadgate.yaml"
 

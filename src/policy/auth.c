@@ -2,9 +2,9 @@
  * auth.c - Bearer extraction (RFC 6750 2.1), static tokens, the per-thread
  * checker with its file reloading, and the outcome as HTTP sees it (RFC 6750 3).
  */
-#include "auth.h"
+#include "policy/auth.h"
 
-#include "jwks.h"
+#include "policy/jwks.h"
 
 #include <errno.h>
 #include <fcntl.h>

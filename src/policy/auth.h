@@ -11,15 +11,15 @@
  * time. No locks, no shared mutable state; the price is one copy of the keys
  * and one stat() per file per second per thread.
  */
-#ifndef UG_AUTH_H
-#define UG_AUTH_H
+#ifndef UG_POLICY_AUTH_H
+#define UG_POLICY_AUTH_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "jwt.h"
+#include "common/errors.h"
+#include "policy/jwt.h"
 
 /*
  * A route's `auth:` block. Filled by the config loader; every string and

@@ -1,7 +1,7 @@
 /*
  * b64url.c - base64url (RFC 4648 section 5) without padding (RFC 7515 section 2).
  */
-#include "b64url.h"
+#include "policy/b64url.h"
 
 #include <stdint.h>
 

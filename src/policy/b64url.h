@@ -2,8 +2,8 @@
  * b64url.h - base64url without padding, as JWS uses it (RFC 7515 section 2
  * and appendix C; alphabet of RFC 4648 section 5). Pure functions.
  */
-#ifndef UG_B64URL_H
-#define UG_B64URL_H
+#ifndef UG_POLICY_B64URL_H
+#define UG_POLICY_B64URL_H
 
 #include <stddef.h>
 

@@ -7,7 +7,7 @@
  * through the same parser, and the matcher only honours entries that
  * ug_cors_config_check() would accept.
  */
-#include "cors.h"
+#include "policy/cors.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- bytes ---------------------------------------------------------------- */
 
@@ -630,4 +631,9 @@ void ug_cors_actual(const ug_cors_config_t *c, const char *origin, size_t origin
     }
     /* Even with nothing allowed: the same URL answers differently for other origins, and a shared cache must not mix them. */
     add(out, LIT("vary"), LIT("Origin"));
+}
+
+int ug_cors_is_own_field(const char *name, size_t len)
+{
+    return len > 15 && strncasecmp(name, "access-control-", 15) == 0;
 }

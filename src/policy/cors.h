@@ -48,7 +48,7 @@
 #ifndef UG_POLICY_CORS_H
 #define UG_POLICY_CORS_H
 
-#include "errors.h"
+#include "common/errors.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,6 +131,10 @@ typedef struct ug_cors_header {
     const char *value; /* points into the config's rendered values, a static string, or the request's Origin */
     size_t value_len;
 } ug_cors_header_t;
+
+/* Whether a response field is one CORS owns (Access-Control-*, any case): where uploadgate answers CORS for a route,
+ * the app's own such fields would contradict uploadgate's and are dropped from every response but a preflight's. */
+int ug_cors_is_own_field(const char *name, size_t len);
 
 #define UG_CORS_MAX_HEADERS 8
 

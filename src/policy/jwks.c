@@ -3,9 +3,9 @@
  * EVP_PKEY_fromdata (the OpenSSL 3 way; the RSA_* / EC_KEY_* setters are
  * deprecated).
  */
-#include "jwks.h"
+#include "policy/jwks.h"
 
-#include "b64url.h"
+#include "policy/b64url.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>

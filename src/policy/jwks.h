@@ -4,14 +4,14 @@
  * "OKP" with crv Ed25519 (x; RFC 8037 2). Symmetric ("oct") keys are not
  * read from a JWK Set: HMAC secrets come from secret_file only.
  */
-#ifndef UG_JWKS_H
-#define UG_JWKS_H
+#ifndef UG_POLICY_JWKS_H
+#define UG_POLICY_JWKS_H
 
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stddef.h>
 
-#include "jwt.h"
+#include "policy/jwt.h"
 
 /* One JWK to a public key the caller frees; NULL with *why (static) when unusable. Private members are ignored. */
 EVP_PKEY *ug_jwk_to_pkey(const json_t *jwk, const char **why);

@@ -2,9 +2,9 @@
  * jwt.c - JWS compact verification (RFC 7515), the algorithms of RFC 7518 /
  * RFC 8037 through OpenSSL EVP, and the registered claims of RFC 7519.
  */
-#include "jwt.h"
+#include "policy/jwt.h"
 
-#include "b64url.h"
+#include "policy/b64url.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -16,8 +16,8 @@
  * RSA key: RS* and PS256; EC P-256: ES256; P-384: ES384; Ed25519: EdDSA), so
  * a token can never make a public key serve as an HMAC secret.
  */
-#ifndef UG_JWT_H
-#define UG_JWT_H
+#ifndef UG_POLICY_JWT_H
+#define UG_POLICY_JWT_H
 
 #include <jansson.h>
 #include <openssl/evp.h>

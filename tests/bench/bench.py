@@ -1277,7 +1277,7 @@ def main() -> int:
         md += h2c
     md.append("\n## Callgrind: parse + sha256 + store of a fixed multipart body (tests/bench/parse_hash_driver.c)\n")
     if cg["total"]:
-        md.append(f"- {CG_MIB} MiB body, 4 file parts, fed in one call (as src/handler.c does): **{cg['total']:,} Ir** "
+        md.append(f"- {CG_MIB} MiB body, 4 file parts, fed in one call (as src/server/handler.c does): **{cg['total']:,} Ir** "
                   f"({cg['total'] / cg['bytes']:.2f} Ir/byte), digests {'match' if cg['ok'] else 'DO NOT match'}")
         md.append("- valgrind's CPU has no SHA extensions, so OpenSSL runs its AVX2 SHA-256 there; natively this CPU uses SHA-NI.")
         md.append("- Native runs of the same driver (wall time, 3 repetitions): " + "; ".join(

@@ -11,7 +11,7 @@
  * ug_upload_new/start/feed/finish over it inside bench_run() - the function
  * callgrind is told to count (--toggle-collect=bench_run), so building the
  * body is not counted. CHUNK_KIB 0 (default) feeds the whole body in one call,
- * as src/handler.c does with h2o's buffered req->entity; another value feeds
+ * as src/server/handler.c does with h2o's buffered req->entity; another value feeds
  * chunks of that size, as a streaming front would. The stored files go to
  * DIR/<id>/ and are removed afterwards (ug_upload_abort). Prints the manifest's
  * sha256 list, the expected ones, and the native wall time.
@@ -26,8 +26,8 @@
 
 #include <openssl/evp.h>
 
-#include "config.h"
-#include "upload.h"
+#include "config/config.h"
+#include "upload/upload.h"
 
 #define BOUNDARY "ugbench-driver-boundary-4f2a9c"
 #define NPARTS 4

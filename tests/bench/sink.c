@@ -21,7 +21,7 @@
  * (ug_upload_new/start/feed/finish: multipart parse, sha256, store as
  * DIR/<id>/<n>, manifest) with no spool, and the answer is the manifest JSON.
  * It does not forward the manifest to an app. It estimates what a streaming
- * HTTP/1.1 front (the planned front_http1.c) could reach with today's core.
+ * HTTP/1.1 front (the planned front/h1.c) could reach with today's core.
  *
  * Built with -DUG_SINK_SHA256 (and -lcrypto) it is the sink plus SHA-256: the
  * same raw store, and every body byte also goes through OpenSSL's EVP
@@ -51,8 +51,8 @@
 #endif
 #ifdef UG_STREAM
 #include <time.h>
-#include "config.h"
-#include "upload.h"
+#include "config/config.h"
+#include "upload/upload.h"
 static ug_config_t *g_cfg;
 #endif
 
@@ -197,7 +197,7 @@ static void *serve(void *arg)
         }
 
 #ifdef UG_STREAM
-        /* the pipeline of src/upload.h, fed with each chunk as it arrives */
+        /* the pipeline of src/upload/upload.h, fed with each chunk as it arrives */
         size_t ctl = 0;
         const char *ct = find_header(buf, head_len, "content-type", &ctl);
         const char *sp = memchr(buf, ' ', head_len);

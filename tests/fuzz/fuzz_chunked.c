@@ -1,5 +1,5 @@
 /*
- * fuzz_chunked.c - libFuzzer target for the chunked request-body decoder (src/chunked.c).
+ * fuzz_chunked.c - libFuzzer target for the chunked request-body decoder (src/http/chunked.c).
  *
  * Input: one byte choosing how the rest is cut into pieces (0: whole; else pieces of that many bytes), then the
  * bytes a client sends after a "Transfer-Encoding: chunked" head. Each piece is copied into an exact-size heap
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chunked.h"
+#include "http/chunked.h"
 
 typedef struct result {
     ug_chunked_result_t r;

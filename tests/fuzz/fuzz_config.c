@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define SOURCE "fuzz.yaml"
 

@@ -8,7 +8,7 @@
  * are fixed: an HS256/384/512 secret, plus an Ed25519 and a P-256 JWK.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I src tests/fuzz/fuzz_jwt.c \
- *       src/policy/auth.c src/policy/jwt.c src/policy/jwks.c src/policy/b64url.c src/errors.c \
+ *       src/policy/auth.c src/policy/jwt.c src/policy/jwks.c src/policy/b64url.c src/common/errors.c \
  *       -lcrypto -ljansson -o /tmp/fuzz_jwt
  *   /tmp/fuzz_jwt -max_total_time=60 tests/fuzz/corpus/jwt
  */

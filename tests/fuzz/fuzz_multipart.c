@@ -1,6 +1,6 @@
 /*
  * fuzz_multipart.c - libFuzzer target for the multipart/form-data push parser
- * (src/multipart.c, with src/multipart_header.c behind it) and for
+ * (src/upload/multipart/multipart.c, with src/upload/multipart/multipart_header.c behind it) and for
  * ug_multipart_boundary().
  *
  * Input layout:
@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
+#include "upload/multipart/multipart.h"
 
 static const size_t HEADER_LIMITS[8] = {16384, 64, 128, 256, 1024, 2, 4096, 65536};
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_part_header.c - libFuzzer target for the parsing of one part's header
- * block (src/multipart_header.c: ug_multipart_parse_headers and
+ * block (src/upload/multipart/multipart_header.c: ug_multipart_parse_headers and
  * ug_multipart_check_header_line).
  *
  * Input: header lines separated by '\n'. The harness keeps the contract the
@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
-#include "multipart_header.h"
+#include "upload/multipart/multipart.h"
+#include "upload/multipart/multipart_header.h"
 
 #define MAX_LINES 256
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_stderr_lines.c - libFuzzer target for the stderr line converter (src/log_stderr.c).
+ * fuzz_stderr_lines.c - libFuzzer target for the stderr line converter (src/server/log_stderr.c).
  *
  * Input: one byte that seeds the chunk sizes, then the text a library might
  * print on stderr (any bytes: control characters, invalid UTF-8, NULs, "\r",
@@ -24,7 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "log_stderr.h"
+#include "server/log_stderr.h"
 
 /* Read back what was logged into `fd` (from its start); NUL-terminated, caller frees. */
 static char *read_back(int fd, size_t *len)

@@ -1,7 +1,7 @@
 """HTTP/1.1 requests asking for "Upgrade: h2c" (RFC 7540 3.2; what curl --http2 sends on http://).
 
 The HTTP/1.1 front reads the request's body, answers 101 and hands the connection to uploadgate's HTTP/2 front, where
-the request becomes stream 1 (front_http1.c switch_to_h2, front_h2.c ug_front_h2_upgrade). Every later stream is the
+the request becomes stream 1 (front/h1.c switch_to_h2, front/h2.c ug_h2_accept_upgrade). Every later stream is the
 HTTP/2 front's, so uploads on an upgraded connection are decided at their HEADERS and streamed, as on any HTTP/2
 connection. Requests that ask for the upgrade without what RFC 7540 requires (Connection naming HTTP2-Settings, one
 HTTP2-Settings field), over TLS, or that are uploads (whose bodies the front streams rather than buffer before the

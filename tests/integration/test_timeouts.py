@@ -182,7 +182,7 @@ def test_stalled_http2_body_is_cut_off(make_gateway, tls):
 
 
 def test_idle_keepalive_connection_is_closed_after_a_pass_through_request(make_gateway):
-    """The front serves pass-through requests on its own connection (front_http1_pass.c), so keepalive applies after
+    """The front serves pass-through requests on its own connection (front/h1_pass.c), so keepalive applies after
     them too; h2o, which served such connections before, had only timeouts.request."""
     gw = make_gateway(configure=short_timeouts)
     with connect(gw) as s:

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static ug_config_t *load_ok(const char *yaml)
 {

@@ -1,12 +1,12 @@
 /*
- * The chunked request-body decoder (src/chunked.c): what it accepts (RFC 9112 7.1 exactly, extensions and trailers
+ * The chunked request-body decoder (src/http/chunked.c): what it accepts (RFC 9112 7.1 exactly, extensions and trailers
  * included) and refuses ("0x5", "5zz", signs, bare LF, ...), whatever way the input is split between calls.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chunked.h"
+#include "http/chunked.h"
 
 #define S(s) s, sizeof(s) - 1
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define DATA UG_TEST_DATA_DIR "/config/"
 #define KiB (1024ull)

@@ -6,8 +6,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "body_rate.h"
-#include "config.h"
+#include "loop/body_rate.h"
+#include "config/config.h"
 #include "config_load.h"
 
 #define BASE "backend: {url: http://127.0.0.1:8000}\nstorage: {dir: /tmp}\n"

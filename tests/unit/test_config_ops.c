@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "runtime.h"
+#include "config/config.h"
+#include "config/runtime.h"
 
 static char errbuf[512];
 

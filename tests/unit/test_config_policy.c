@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "config_load.h"
 
 #define BASE "backend: {url: http://127.0.0.1:8000}\nstorage: {dir: /tmp}\n"

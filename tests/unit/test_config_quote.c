@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static int valid_utf8(const unsigned char *s)
 {

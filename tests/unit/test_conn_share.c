@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conn_share.h"
+#include "server/conn_share.h"
 
 static void key4(const char *ip, unsigned char key[UG_CONN_SHARE_KEY_LEN])
 {

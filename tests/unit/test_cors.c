@@ -657,3 +657,12 @@ Test(cors_check, finalize_twice_and_dispose_zeroed)
     ug_cors_config_t z = {0};
     ug_cors_config_dispose(&z);
 }
+
+Test(cors, own_fields_are_access_control_fields_in_any_case)
+{
+    cr_assert(ug_cors_is_own_field("Access-Control-Allow-Origin", 27));
+    cr_assert(ug_cors_is_own_field("access-control-x", 16));
+    cr_assert_not(ug_cors_is_own_field("access-control-", 15), "the prefix alone names no field");
+    cr_assert_not(ug_cors_is_own_field("vary", 4));
+    cr_assert_not(ug_cors_is_own_field("x-access-control-allow-origin", 29));
+}

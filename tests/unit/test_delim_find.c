@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "delim_find.h"
+#include "upload/multipart/delim_find.h"
 
 static size_t naive(const char *h, size_t len, const char *n, size_t nlen)
 {

@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "errors.h"
+#include "common/errors.h"
 
 static ug_err of(const char *why)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward_head.h"
+#include "http/forward_head.h"
 
 #define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate.h"
+#include "exchange/gate.h"
 
 static ug_config_t *config;
 static ug_auth_checker_t *checker;
@@ -197,4 +197,50 @@ Test(gate, trace_is_refused_in_any_case)
     cr_assert(!ug_gate_method_is_refused(S("TRAC")));
     cr_assert(!ug_gate_method_is_refused(S("GET")));
     cr_assert(!ug_gate_method_is_refused(S("OPTIONS")));
+}
+
+/* The answer every transport gives for a stopped request: 204 with the grant, or the error with its fields. */
+Test(gate, answer_of_a_granted_preflight_is_204_with_its_fields)
+{
+    ug_gate_request_t r = preflight("https://app.example.com");
+    ug_gate_decision_t d = {0};
+    decide(&config->routes[0], checker, &r, UG_GATE_PREFLIGHT_OK, &d);
+    ug_gate_answer_t a;
+    ug_gate_answer(&d, &a);
+    cr_assert_eq(a.err, UG_OK);
+    cr_assert_eq(a.num_fields, d.cors.n);
+    cr_assert_gt(a.num_fields, 0);
+    cr_assert_eq(a.fields[0].value, d.cors.h[0].value, "the fields point into the decision");
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, answer_of_a_refused_preflight_is_403_with_vary)
+{
+    ug_gate_request_t r = preflight("https://evil.example.net");
+    ug_gate_decision_t d = {0};
+    decide(&config->routes[0], checker, &r, UG_GATE_PREFLIGHT_REFUSED, &d);
+    ug_gate_answer_t a;
+    ug_gate_answer(&d, &a);
+    cr_assert_eq(a.err, UG_ERR_FORBIDDEN);
+    cr_assert_str_eq(a.message, "CORS preflight refused: origin, method or headers not allowed");
+    cr_assert_eq(a.num_fields, 1);
+    cr_assert_eq(a.fields[0].name_len, 4);
+    cr_assert_eq(memcmp(a.fields[0].name, "vary", 4), 0);
+    ug_gate_decision_clear(&d);
+}
+
+Test(gate, answer_of_a_denial_carries_the_challenge)
+{
+    ug_gate_request_t r = req("POST", NULL);
+    ug_gate_decision_t d = {0};
+    decide(&config->routes[0], checker, &r, UG_GATE_DENY, &d);
+    ug_gate_answer_t a;
+    ug_gate_answer(&d, &a);
+    cr_assert_eq(a.err, UG_ERR_UNAUTHORIZED);
+    cr_assert_str_eq(a.message, "a bearer token is required");
+    cr_assert_eq(a.num_fields, 1);
+    cr_assert_eq(a.fields[0].name_len, 16);
+    cr_assert_eq(memcmp(a.fields[0].name, "www-authenticate", 16), 0);
+    cr_assert_eq(memcmp(a.fields[0].value, "Bearer realm=\"uploadgate\"", a.fields[0].value_len), 0);
+    ug_gate_decision_clear(&d);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log_stderr.h"
+#include "server/log_stderr.h"
 
 static FILE *event_file;
 

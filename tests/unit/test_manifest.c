@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
+#include "upload/manifest.h"
 
 #define ID "0123456789abcdef0123456789abcdef"
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,5 +1,5 @@
 /*
- * The head that carries a manifest to the app (src/manifest_request.c): target
+ * The head that carries a manifest to the app (src/exchange/manifest_request.c): target
  * path, reserved client headers dropped, X-Auth-* only for an authenticated
  * caller, X-Request-Id kept only when acceptable, signature when a key is set.
  * Compiled in directly (the file is not in ugcore).
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest_request.h"
+#include "exchange/manifest_request.h"
 
 #define H(n, v)                                                                                                                    \
     {                                                                                                                              \

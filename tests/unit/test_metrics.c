@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "common/metrics.h"
 
 static ug_metrics_t *m;
 

@@ -1,6 +1,6 @@
 /*
  * test_multipart.c - unit tests of the multipart/form-data parser
- * (src/multipart.c, src/multipart_header.c).
+ * (src/upload/multipart/multipart.c, src/upload/multipart/multipart_header.c).
  *
  * Corpus: tests/data/multipart/cases/ (118 cases, see its README.md), read
  * through UG_TEST_DATA_DIR. Every case runs in four feeding modes, one
@@ -116,7 +116,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
+#include "upload/multipart/multipart.h"
 
 #define CORPUS_DIR UG_TEST_DATA_DIR "/multipart/cases"
 #define CORPUS_CASES 118

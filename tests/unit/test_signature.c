@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "signature.h"
+#include "policy/signature.h"
 
 static void reference(const char *key, const char *msg, char *hex_out)
 {

@@ -28,7 +28,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "storage.h"
+#include "upload/storage.h"
 
 #define KIB 1024
 #define MIB (1024 * 1024)

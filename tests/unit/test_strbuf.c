@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strbuf.h"
+#include "common/strbuf.h"
 
 Test(strbuf, starts_empty_and_unallocated)
 {

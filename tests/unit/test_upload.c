@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "upload.h"
+#include "upload/upload.h"
 
 static char root[64];
 static ug_route_t route;

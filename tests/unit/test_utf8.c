@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "utf8.h"
+#include "common/utf8.h"
 
 /* ug_utf8_sequence over the whole of s; *bad starts at a sentinel so an untouched value shows. */
 static size_t seq(const char *s, size_t len, size_t *bad)

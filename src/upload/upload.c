@@ -1,0 +1,436 @@
+/*
+ * upload.c - the shared upload pipeline (see upload.h).
+ *
+ * Bytes flow: feed() -> [multipart parser ->] storage file (hash + write).
+ * Every limit is checked before the bytes that would cross it are written, so
+ * a refused upload never has more on disk than its limits allow, and abort()
+ * removes what there is.
+ */
+#include "upload/upload.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upload/manifest.h"
+#include "upload/multipart/multipart.h"
+#include "upload/storage.h"
+
+struct ug_upload {
+    ug_upload_request_t req; /* strings below are our own copies */
+    char *method, *path, *content_type, *client_address, *protocol;
+
+    ug_storage_upload_t *store;
+    char id[UG_UPLOAD_ID_LEN + 1];
+    ug_manifest_t *manifest;
+    ug_multipart_parser_t *parser; /* NULL: the body is stored as one file */
+
+    /* the part being received */
+    ug_storage_file_t *file;
+    unsigned file_index;
+    char *part_name, *part_filename, *part_content_type;
+    size_t part_name_len, part_filename_len, part_content_type_len;
+    int part_is_field;
+    char *field_buf;
+    size_t field_len;
+
+    uint64_t body_bytes;
+    uint64_t stored_bytes; /* sizes of the files finished so far */
+    unsigned files, fields;
+
+    json_t *auth; /* the caller, for the manifest; handed over at start */
+    char *json;
+    size_t json_len;
+    ug_err err;
+    char message[256];
+};
+
+static char *dup_bytes(const char *s, size_t len)
+{
+    char *d = malloc(len + 1);
+    if (d != NULL) {
+        if (len != 0)
+            memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+/* "2 GiB", "64 KiB", "1000 bytes": limits in messages read as they were configured. */
+static void format_size(uint64_t n, char *out, size_t outlen)
+{
+    static const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+    while (u + 1 < sizeof(units) / sizeof(units[0]) && n >= 1024 && n % 1024 == 0) {
+        n /= 1024;
+        ++u;
+    }
+    snprintf(out, outlen, "%" PRIu64 " %s", n, units[u]);
+}
+
+static ug_err fail(ug_upload_t *u, ug_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static ug_err fail(ug_upload_t *u, ug_err e, const char *fmt, ...)
+{
+    if (u->err != UG_OK) /* keep the first cause */
+        return u->err;
+    u->err = e;
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(u->message, sizeof(u->message), fmt, ap);
+        va_end(ap);
+    } else {
+        snprintf(u->message, sizeof(u->message), "%s", ug_err_message(e));
+    }
+    return e;
+}
+
+static ug_err fail_limit(ug_upload_t *u, ug_err e, const char *what, const char *limit, uint64_t value)
+{
+    char size[32];
+    format_size(value, size, sizeof(size));
+    if (e == UG_ERR_TOO_MANY_FILES || e == UG_ERR_TOO_MANY_FIELDS)
+        return fail(u, e, "%s exceeds the route's %s limit (%" PRIu64 ")", what, limit, value);
+    return fail(u, e, "%s exceeds the route's %s limit (%s)", what, limit, size);
+}
+
+ug_upload_t *ug_upload_new(const ug_upload_request_t *req)
+{
+    ug_upload_t *u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        return NULL;
+    u->req = *req;
+    u->method = dup_bytes(req->method, req->method_len);
+    u->path = dup_bytes(req->path, req->path_len);
+    u->client_address = dup_bytes(req->client_address, strlen(req->client_address));
+    u->protocol = dup_bytes(req->protocol, strlen(req->protocol));
+    if (req->content_type != NULL)
+        u->content_type = dup_bytes(req->content_type, req->content_type_len);
+    if (u->method == NULL || u->path == NULL || u->client_address == NULL || u->protocol == NULL ||
+        (req->content_type != NULL && u->content_type == NULL)) {
+        ug_upload_abort(u);
+        return NULL;
+    }
+    u->req.method = u->method;
+    u->req.path = u->path;
+    u->req.content_type = u->content_type;
+    u->req.client_address = u->client_address;
+    u->req.protocol = u->protocol;
+    return u;
+}
+
+/* ---- storing one file (a file part, or the whole raw body) ---- */
+
+static ug_err file_open(ug_upload_t *u)
+{
+    if (u->files >= u->req.route->limits.max_files)
+        return fail_limit(u, UG_ERR_TOO_MANY_FILES, "the number of files", "max_files", u->req.route->limits.max_files);
+    ug_err e = ug_storage_file_begin(u->store, &u->file, &u->file_index);
+    if (e != UG_OK)
+        return fail(u, e, NULL);
+    ++u->files;
+    return UG_OK;
+}
+
+static ug_err file_write(ug_upload_t *u, const char *buf, size_t len)
+{
+    uint64_t max_file = u->req.route->limits.max_file;
+    if (ug_storage_file_size(u->file) + len > max_file)
+        return fail_limit(u, UG_ERR_FILE_TOO_LARGE, "a file", "max_file", max_file);
+    ug_err e = ug_storage_file_write(u->file, buf, len);
+    return e == UG_OK ? UG_OK : fail(u, e, NULL);
+}
+
+static ug_err file_close(ug_upload_t *u, const char *field, size_t field_len, const char *filename, size_t filename_len,
+                         const char *content_type, size_t content_type_len)
+{
+    uint64_t size;
+    char sha[UG_SHA256_HEX_LEN + 1];
+    ug_err e = ug_storage_file_finish(u->file, &size, sha);
+    u->file = NULL;
+    if (e != UG_OK)
+        return fail(u, e, NULL);
+    u->stored_bytes += size;
+
+    /* The app is told where the file is on *its* side of the shared volume. */
+    const ug_storage_config_t *sc = &u->req.config->storage;
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s/%u", sc->app_dir != NULL ? sc->app_dir : sc->dir, u->id, u->file_index);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return fail(u, UG_ERR_INTERNAL, "stored file path is too long");
+
+    ug_manifest_file_t mf = {
+        .field = field,
+        .field_len = field_len,
+        .filename = filename,
+        .filename_len = filename_len,
+        .content_type = content_type,
+        .content_type_len = content_type_len,
+        .path = path,
+        .size = size,
+        .sha256_hex = sha,
+    };
+    e = ug_manifest_add_file(u->manifest, &mf);
+    return e == UG_OK ? UG_OK : fail(u, e, NULL);
+}
+
+/* ---- multipart callbacks ---- */
+
+static void part_reset(ug_upload_t *u)
+{
+    free(u->part_name);
+    free(u->part_filename);
+    free(u->part_content_type);
+    free(u->field_buf);
+    u->part_name = u->part_filename = u->part_content_type = u->field_buf = NULL;
+    u->part_name_len = u->part_filename_len = u->part_content_type_len = u->field_len = 0;
+}
+
+static ug_err on_part_begin(void *ctx, const ug_multipart_part_t *part)
+{
+    ug_upload_t *u = ctx;
+    part_reset(u);
+    /* RFC 7578 4.2: a part is a file when its Content-Disposition carries a filename (browsers send filename="" for an
+     * empty file input: that is still a file part, stored empty). Everything else is a field. */
+    u->part_is_field = part->filename == NULL;
+    if (part->name != NULL && (u->part_name = dup_bytes(part->name, part->name_len)) == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    u->part_name_len = part->name_len;
+    if (part->filename != NULL && (u->part_filename = dup_bytes(part->filename, part->filename_len)) == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    u->part_filename_len = part->filename_len;
+    if (part->content_type != NULL && (u->part_content_type = dup_bytes(part->content_type, part->content_type_len)) == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    u->part_content_type_len = part->content_type_len;
+
+    if (u->part_is_field) {
+        if (u->fields >= u->req.route->limits.max_fields)
+            return fail_limit(u, UG_ERR_TOO_MANY_FIELDS, "the number of fields", "max_fields", u->req.route->limits.max_fields);
+        ++u->fields;
+        return UG_OK;
+    }
+    return file_open(u);
+}
+
+static ug_err on_part_data(void *ctx, const char *buf, size_t len)
+{
+    ug_upload_t *u = ctx;
+    if (!u->part_is_field)
+        return file_write(u, buf, len);
+
+    uint64_t max = u->req.route->limits.max_field_size;
+    if (u->field_len + len > max)
+        return fail_limit(u, UG_ERR_FIELD_TOO_LARGE, "a field", "max_field_size", max);
+    /* Bounded by max_field_size, so growing to the exact size is fine. */
+    char *grown = realloc(u->field_buf, u->field_len + len);
+    if (grown == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    u->field_buf = grown;
+    memcpy(u->field_buf + u->field_len, buf, len);
+    u->field_len += len;
+    return UG_OK;
+}
+
+static ug_err on_part_end(void *ctx)
+{
+    ug_upload_t *u = ctx;
+    ug_err e;
+    if (u->part_is_field) {
+        e = ug_manifest_add_field(u->manifest, u->part_name != NULL ? u->part_name : "", u->part_name_len,
+                                  u->field_buf != NULL ? u->field_buf : "", u->field_len);
+        if (e != UG_OK)
+            fail(u, e, NULL);
+    } else {
+        e = file_close(u, u->part_name, u->part_name_len, u->part_filename, u->part_filename_len, u->part_content_type,
+                       u->part_content_type_len);
+    }
+    part_reset(u);
+    return e;
+}
+
+static const ug_multipart_callbacks_t multipart_callbacks = {on_part_begin, on_part_data, on_part_end};
+
+/* ---- the public pipeline ---- */
+
+ug_err ug_upload_start(ug_upload_t *u)
+{
+    const ug_limits_t *lim = &u->req.route->limits;
+    const ug_storage_config_t *sc = &u->req.config->storage;
+    ug_err e;
+
+    if (u->req.content_length != UINT64_MAX && u->req.content_length > lim->max_body)
+        return fail_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body", "max_body", lim->max_body);
+
+    /* Refuse early rather than fill the volume the app also lives on: keep min_free, and room for a declared body. */
+    uint64_t free_bytes;
+    if ((e = ug_storage_free_bytes(sc->dir, &free_bytes)) != UG_OK)
+        return fail(u, e, "the storage directory is not usable");
+    uint64_t need = sc->min_free + (u->req.content_length != UINT64_MAX ? u->req.content_length : 0);
+    if (free_bytes < need)
+        return fail(u, UG_ERR_INSUFFICIENT_STORAGE, "not enough free space to store the upload");
+
+    char boundary[UG_MULTIPART_MAX_BOUNDARY + 1];
+    size_t boundary_len = 0;
+    int is_multipart = u->content_type != NULL && ug_multipart_is_form_data(u->content_type, u->req.content_type_len);
+    if (is_multipart) {
+        const char *why = NULL;
+        if (ug_multipart_boundary(u->content_type, u->req.content_type_len, boundary, &boundary_len, &why) != UG_OK)
+            return fail(u, UG_ERR_MALFORMED_MULTIPART, "invalid multipart Content-Type: %s", why != NULL ? why : "no boundary");
+    }
+
+    if ((e = ug_storage_upload_begin(sc->dir, &u->store, u->id)) != UG_OK)
+        return fail(u, e, NULL);
+
+    ug_manifest_request_t mr = {
+        .id = u->id,
+        .route = u->req.route->path,
+        .method = u->method,
+        .method_len = u->req.method_len,
+        .path = u->path,
+        .path_len = u->req.path_len,
+        .received_at = u->req.received_at,
+        .client_address = u->client_address,
+        .protocol = u->protocol,
+    };
+    if ((u->manifest = ug_manifest_new(&mr)) == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    ug_manifest_set_auth(u->manifest, u->auth);
+    u->auth = NULL;
+
+    if (is_multipart) {
+        u->parser = ug_multipart_new(boundary, boundary_len, u->req.config->max_header_size, &multipart_callbacks, u);
+        if (u->parser == NULL)
+            return fail(u, UG_ERR_NOMEM, NULL);
+        return UG_OK;
+    }
+    /* Any other body - JSON included - is stored as one file: it must never reach the app as if it were a manifest. */
+    return file_open(u);
+}
+
+ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len)
+{
+    if (u->err != UG_OK)
+        return u->err;
+    /* Only the bytes up to max_body are processed; the rest is refused after them. So the error is the first limit
+     * the body crosses (a part's max_file may come before max_body), however the body was split into chunks. */
+    const ug_limits_t *lim = &u->req.route->limits;
+    uint64_t room = lim->max_body - u->body_bytes;
+    size_t take = len <= room ? len : (size_t)room;
+    ug_err e = UG_OK;
+    u->body_bytes += take;
+    if (take != 0) {
+        if (u->parser == NULL) {
+            e = file_write(u, buf, take);
+        } else if ((e = ug_multipart_feed(u->parser, buf, take)) != UG_OK && u->err == UG_OK) {
+            /* the parser itself refused the body (a callback would have recorded its error) */
+            fail(u, e, "%s", ug_multipart_error_message(u->parser) != NULL ? ug_multipart_error_message(u->parser)
+                                                                             : ug_err_message(e));
+        }
+    }
+    if (e == UG_OK && take < len)
+        e = fail_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body", "max_body", lim->max_body);
+    return e;
+}
+
+ug_err ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len)
+{
+    ug_err e;
+    if (u->err != UG_OK)
+        return u->err;
+    if (u->parser != NULL) {
+        if ((e = ug_multipart_finish(u->parser)) != UG_OK) {
+            if (u->err == UG_OK)
+                fail(u, e, "%s", ug_multipart_error_message(u->parser) != NULL ? ug_multipart_error_message(u->parser)
+                                                                                 : ug_err_message(e));
+            return u->err;
+        }
+    } else if (u->file != NULL) {
+        if ((e = file_close(u, NULL, 0, NULL, 0, u->content_type, u->req.content_type_len)) != UG_OK)
+            return e;
+    }
+    if ((u->json = ug_manifest_dump(u->manifest, &u->json_len)) == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    /*
+     * The hand-off: from here the manifest goes out (the caller sends it next, in the same turn of the loop), and
+     * the directory takes the name its paths give. Last, so that any failure before it leaves an incoming upload.
+     * A form without files names no path: it stays incoming and release removes it.
+     */
+    if (u->files != 0 && (e = ug_storage_upload_hand_off(u->store)) != UG_OK)
+        return fail(u, e, "the stored files could not be handed to the application");
+    *json = u->json;
+    *json_len = u->json_len;
+    return UG_OK;
+}
+
+const char *ug_upload_id(const ug_upload_t *u)
+{
+    return u->id;
+}
+
+ug_err ug_upload_error(const ug_upload_t *u)
+{
+    return u->err;
+}
+
+const char *ug_upload_message(const ug_upload_t *u)
+{
+    return u->err != UG_OK ? u->message : "";
+}
+
+uint64_t ug_upload_bytes(const ug_upload_t *u)
+{
+    return u->body_bytes;
+}
+
+uint64_t ug_upload_stored_bytes(const ug_upload_t *u)
+{
+    return u->stored_bytes;
+}
+
+unsigned ug_upload_file_count(const ug_upload_t *u)
+{
+    return u->files;
+}
+
+void ug_upload_set_auth(ug_upload_t *u, json_t *auth)
+{
+    json_decref(u->auth);
+    u->auth = auth;
+}
+
+static void upload_free(ug_upload_t *u)
+{
+    json_decref(u->auth);
+    part_reset(u);
+    ug_multipart_free(u->parser);
+    ug_manifest_free(u->manifest);
+    free(u->json);
+    free(u->method);
+    free(u->path);
+    free(u->content_type);
+    free(u->client_address);
+    free(u->protocol);
+    free(u);
+}
+
+void ug_upload_release(ug_upload_t *u)
+{
+    if (u == NULL)
+        return;
+    /* A form without files names no path in its manifest, so nobody else could ever remove its (empty) directory. */
+    if (u->files == 0)
+        ug_storage_upload_abort(u->store);
+    else
+        ug_storage_upload_release(u->store);
+    upload_free(u);
+}
+
+void ug_upload_abort(ug_upload_t *u)
+{
+    if (u == NULL)
+        return;
+    ug_storage_upload_abort(u->store);
+    upload_free(u);
+}

@@ -1,0 +1,78 @@
+/*
+ * upload.h - one upload, from the first body byte to the manifest: the
+ * pipeline that both ingest paths share (h2o's buffered body, and chunks
+ * from a streaming front). It owns the multipart parser, the stored files and
+ * the manifest, and enforces the route's limits the moment they are crossed.
+ * It knows nothing of h2o or sockets.
+ *
+ *   ug_upload_new -> ug_upload_start -> ug_upload_feed ... -> ug_upload_finish
+ *   then ug_upload_release (the app took the files) or ug_upload_abort (remove all).
+ *
+ * Ownership: the caller owns the ug_upload_t and must end it with exactly one
+ * of ug_upload_release() or ug_upload_abort(); both free it. After any error
+ * the only valid calls are ug_upload_message(), ug_upload_error() and those two.
+ */
+#ifndef UG_UPLOAD_UPLOAD_H
+#define UG_UPLOAD_UPLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <time.h>
+#include "config/config.h"
+#include "common/errors.h"
+
+typedef struct ug_upload ug_upload_t;
+
+typedef struct ug_upload_request {
+    const ug_config_t *config;
+    const ug_route_t *route;
+    const char *method;
+    size_t method_len;
+    const char *path; /* with query, as sent */
+    size_t path_len;
+    const char *content_type; /* NULL when the request has none */
+    size_t content_type_len;
+    uint64_t content_length; /* UINT64_MAX when unknown (chunked / HTTP/2 without content-length) */
+    struct timespec received_at;
+    const char *client_address; /* NUL-terminated */
+    const char *protocol;       /* "HTTP/1.1", "HTTP/2" */
+} ug_upload_request_t;
+
+/* Copies what it needs from `req`. NULL when out of memory. */
+ug_upload_t *ug_upload_new(const ug_upload_request_t *req);
+
+/* The authenticated caller for the manifest's "auth" member; takes over the reference. Call before ug_upload_start. */
+void ug_upload_set_auth(ug_upload_t *u, json_t *auth);
+
+/*
+ * Checks that need no body (declared size, free space, Content-Type), then
+ * creates the upload directory. Errors: UG_ERR_BODY_TOO_LARGE,
+ * UG_ERR_INSUFFICIENT_STORAGE, UG_ERR_MALFORMED_MULTIPART, UG_ERR_STORAGE, UG_ERR_NOMEM.
+ */
+ug_err ug_upload_start(ug_upload_t *u);
+
+/* The next chunk of the body (any size, any split). Limits are checked as bytes pass. */
+ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len);
+
+/*
+ * End of body: completes the last file and renders the manifest into
+ * *json / *json_len (owned by the upload, valid until it is freed).
+ */
+ug_err ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len);
+
+/* The upload id (32 hex chars, NUL-terminated); "" before ug_upload_start succeeded. */
+const char *ug_upload_id(const ug_upload_t *u);
+/* The error recorded by the last failing call (UG_OK if none) and its message for the client. */
+ug_err ug_upload_error(const ug_upload_t *u);
+const char *ug_upload_message(const ug_upload_t *u);
+
+/* Statistics for logs and metrics: body bytes fed, bytes of the files stored, files stored. */
+uint64_t ug_upload_bytes(const ug_upload_t *u);
+uint64_t ug_upload_stored_bytes(const ug_upload_t *u);
+unsigned ug_upload_file_count(const ug_upload_t *u);
+
+void ug_upload_release(ug_upload_t *u);
+void ug_upload_abort(ug_upload_t *u);
+
+#endif
