@@ -136,14 +136,19 @@ static void tp_respond(ug_exchange_t *req, const ug_response_t *r)
     ug_h2_want_flush(s->conn);
 }
 
+/* 100 Continue, where the head asked for it: an interim HEADERS frame (RFC 9113 8.1). */
+static void send_continue(ug_h2_stream_t *s, const ug_head_t *h)
+{
+    if (!h->expect_continue)
+        return;
+    nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nghttp2_submit_headers(s->conn->session, NGHTTP2_FLAG_NONE, s->id, NULL, &nv, 1, NULL);
+    ug_h2_want_flush(s->conn);
+}
+
 static void tp_start_body(ug_exchange_t *req)
 {
-    ug_h2_stream_t *s = stream_of_req(req);
-    if (req->h.expect_continue) { /* RFC 9113 8.1: an interim HEADERS frame */
-        nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
-        nghttp2_submit_headers(s->conn->session, NGHTTP2_FLAG_NONE, s->id, NULL, &nv, 1, NULL);
-        ug_h2_want_flush(s->conn);
-    }
+    send_continue(stream_of_req(req), &req->h);
     /* DATA frames are fed as nghttp2 delivers them (on_data_chunk); the flow-control windows pace the client */
 }
 
@@ -327,6 +332,8 @@ static void head_complete(ug_h2_stream_t *s, int end_stream)
             refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_EXCHANGE_OVER_PASS_LIMIT);
         else if (end_stream)
             ug_h2_pass_end(s);
+        else /* the body is taken at once (buffered for h2o's pipeline), so the expectation is met now */
+            send_continue(s, &h);
         return;
     }
     s->kind = UG_H2_UPLOAD;

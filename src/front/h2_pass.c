@@ -258,7 +258,7 @@ int ug_h2_pass_begin(ug_h2_stream_t *s)
     for (size_t i = 0; i != s->num_fields; ++i) {
         const ug_header_t *f = &s->fields[i];
         const h2o_token_t *token = h2o_lookup_token(f->name, f->name_len);
-        if (token == H2O_TOKEN_CONTENT_LENGTH)
+        if (token == H2O_TOKEN_CONTENT_LENGTH || token == H2O_TOKEN_EXPECT) /* the front meets the expectation itself */
             continue;
         if (token == H2O_TOKEN_HOST) {
             if (req->input.authority.base == NULL)
