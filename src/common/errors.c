@@ -44,34 +44,34 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
     [UG_ERR_CONFIG] = {500, "Internal Server Error", "config_error", "invalid configuration"},
 };
 
-static const struct ug_err_info *info(ug_err e)
+static const struct ug_err_info *info(ug_err_t e)
 {
     if ((unsigned)e >= UG_ERR__COUNT)
         e = UG_ERR_INTERNAL;
     return &err_table[e];
 }
 
-int ug_err_status(ug_err e)
+int ug_err_status(ug_err_t e)
 {
     return info(e)->status;
 }
 
-const char *ug_err_reason(ug_err e)
+const char *ug_err_reason(ug_err_t e)
 {
     return info(e)->reason;
 }
 
-const char *ug_err_code(ug_err e)
+const char *ug_err_code(ug_err_t e)
 {
     return info(e)->code;
 }
 
-const char *ug_err_message(ug_err e)
+const char *ug_err_message(ug_err_t e)
 {
     return info(e)->message;
 }
 
-char *ug_err_json(ug_err e, const char *message, size_t *len)
+char *ug_err_json(ug_err_t e, const char *message, size_t *len)
 {
     const struct ug_err_info *i = info(e);
     char *out = NULL;
@@ -88,7 +88,7 @@ char *ug_err_json(ug_err e, const char *message, size_t *len)
     return out;
 }
 
-ug_err ug_err_of_proxy_failure(const char *why, size_t len)
+ug_err_t ug_err_of_proxy_failure(const char *why, size_t len)
 {
     static const char timeout[] = "timeout";
     for (size_t i = 0; why != NULL && i + sizeof(timeout) - 1 <= len; ++i)

@@ -36,23 +36,23 @@ typedef enum ug_err {
     UG_ERR_GATEWAY_TIMEOUT,      /* 504 gateway_timeout */
     UG_ERR_CONFIG,               /* not an HTTP error: invalid configuration */
     UG_ERR__COUNT
-} ug_err;
+} ug_err_t;
 
 /* HTTP status for an error (500 for unknown values). */
-int ug_err_status(ug_err e);
+int ug_err_status(ug_err_t e);
 /* Reason phrase of that status, e.g. "Payload Too Large". Static string. */
-const char *ug_err_reason(ug_err e);
+const char *ug_err_reason(ug_err_t e);
 /* Machine-readable code, e.g. "file_too_large". Static string. */
-const char *ug_err_code(ug_err e);
+const char *ug_err_code(ug_err_t e);
 /* Default human message, e.g. "a file exceeds the route's max_file limit". Static string. */
-const char *ug_err_message(ug_err e);
+const char *ug_err_message(ug_err_t e);
 
 /*
  * Render the JSON error body for `e`; `message` (NUL-terminated, may be NULL for
  * the default) is escaped properly. Returns a malloc'd NUL-terminated string
  * the caller frees, its length in *len; NULL only when out of memory.
  */
-char *ug_err_json(ug_err e, const char *message, size_t *len);
+char *ug_err_json(ug_err_t e, const char *message, size_t *len);
 
 /*
  * The error of a pass-through the backend did not answer: h2o's reverse proxy
@@ -60,6 +60,6 @@ char *ug_err_json(ug_err e, const char *message, size_t *len);
  * before it sends its own plain-text 502. A timeout, waiting to connect or for
  * the response head, is UG_ERR_GATEWAY_TIMEOUT; anything else UG_ERR_BAD_GATEWAY.
  */
-ug_err ug_err_of_proxy_failure(const char *why, size_t len);
+ug_err_t ug_err_of_proxy_failure(const char *why, size_t len);
 
 #endif

@@ -23,7 +23,7 @@
 
 /* ---- specific handlers ------------------------------------------------------------------------------ */
 
-static int h_threads(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_threads(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     uint32_t v;
     char q[96];
@@ -33,7 +33,7 @@ static int h_threads(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug
         *(unsigned *)field = 0;
         return 0;
     }
-    ug_cfg_errout scratch = {.source = eo->source}; /* our own message is clearer than ug_cfg_u32's */
+    ug_cfg_errout_t scratch = {.source = eo->source}; /* our own message is clearer than ug_cfg_u32's */
     if (ug_cfg_u32(&scratch, n, &v, k, path) != 0)
         return ug_cfg_node_errorf(eo, n, "expected \"auto\" or an integer %llu..%llu for %s, got %s", (unsigned long long)k->min,
                                   (unsigned long long)k->max, path, Q(n, q));
@@ -41,7 +41,7 @@ static int h_threads(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug
     return 0;
 }
 
-static int h_listen_address(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_listen_address(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_listen_t *l = field;
     ug_hostport_t hp;
@@ -71,7 +71,7 @@ static const ug_cfg_key listen_keys[] = {
     {.name = NULL},
 };
 
-static int h_listen(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_listen(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_config_t *c = field;
     char sub[64];
@@ -91,7 +91,7 @@ static int h_listen(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
         for (size_t j = 0; j < i; j++) {
             if (c->listen[j].port == l->port && strcmp(c->listen[j].host, l->host) == 0) {
                 char q[96];
-                const ug_ynode *addr = ug_cfg_map_get(n->items[i], "address"), *first = ug_cfg_map_get(n->items[j], "address");
+                const ug_ynode_t *addr = ug_cfg_map_get(n->items[i], "address"), *first = ug_cfg_map_get(n->items[j], "address");
                 return ug_cfg_node_errorf(eo, addr, "duplicate listen address %s (first at line %u)", Q(addr, q), first->line);
             }
         }
@@ -99,9 +99,9 @@ static int h_listen(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     return 0;
 }
 
-static int h_forward_to(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+static int h_forward_to(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
 
-static int h_backend_url(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_backend_url(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_backend_t *b = field;
     ug_url_parts_t u;
@@ -172,7 +172,7 @@ static int routes_distinct(const ug_route_t *a, const ug_route_t *b)
     return a->is_prefix != b->is_prefix || loose_compare(a->match, a->match_len, b->match, b->match_len, &unused) != LOOSE_EQUAL;
 }
 
-static int h_route_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_route_path(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_route_t *r = field;
     char q[96];
@@ -196,7 +196,7 @@ static int h_route_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const
     return 0;
 }
 
-static int h_forward_to(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_forward_to(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     char q[96];
     if (ug_cfg_string(eo, n, field, k, path) != 0)
@@ -208,7 +208,7 @@ static int h_forward_to(ug_cfg_errout *eo, const ug_ynode *n, void *field, const
     return 0;
 }
 
-static int h_methods(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_methods(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     unsigned bits = 0;
     char q[96];
@@ -218,7 +218,7 @@ static int h_methods(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug
     if (n->count == 0)
         return ug_cfg_node_errorf(eo, n, "%s must list at least one method", path);
     for (size_t i = 0; i < n->count; i++) {
-        const ug_ynode *m = n->items[i];
+        const ug_ynode_t *m = n->items[i];
         unsigned bit;
         if (ug_cfg_expect(eo, m, UG_YNODE_SCALAR, path) != 0)
             return -1;
@@ -240,15 +240,15 @@ static const ug_cfg_key limits_keys[] = {
     {.name = NULL},
 };
 
-static int h_limits(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_limits(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_limits_t *l = field;
-    const ug_ynode *seen[UG_CFG_MAX_KEYS] = {0};
+    const ug_ynode_t *seen[UG_CFG_MAX_KEYS] = {0};
     char a[32], b[32], sub[96];
     (void)k;
     if (ug_cfg_walk_map(eo, n, limits_keys, l, path, seen) != 0)
         return -1;
-    const ug_ynode *max_file = ug_cfg_seen(limits_keys, seen, "max_file");
+    const ug_ynode_t *max_file = ug_cfg_seen(limits_keys, seen, "max_file");
     if (max_file == NULL) {
         l->max_file = l->max_body; /* one file may take the whole body */
     } else if (l->max_file > l->max_body) {
@@ -266,14 +266,14 @@ static int h_limits(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
  * routes (pass-through routes, which store nothing, may list them). Checked once the whole route is read, since
  * pass_through may come after methods.
  */
-static int check_upload_methods(ug_cfg_errout *eo, const ug_ynode *route_node, const ug_route_t *r, const char *path)
+static int check_upload_methods(ug_cfg_errout_t *eo, const ug_ynode_t *route_node, const ug_route_t *r, const char *path)
 {
-    const ug_ynode *methods = ug_cfg_map_get(route_node, "methods");
+    const ug_ynode_t *methods = ug_cfg_map_get(route_node, "methods");
     char q[96];
     if (r->pass_through || methods == NULL || !(r->methods & (UG_METHOD_GET | UG_METHOD_HEAD)))
         return 0;
     for (size_t i = 0; i < methods->count; i++) {
-        const ug_ynode *m = methods->items[i];
+        const ug_ynode_t *m = methods->items[i];
         unsigned bit = ug_method_bit(m->value, m->len);
         if (bit == UG_METHOD_GET || bit == UG_METHOD_HEAD)
             return ug_cfg_node_errorf(eo, m,
@@ -308,7 +308,7 @@ static void route_defaults(ug_route_t *r)
     r->max_pass_body = UG_MAX_PASS_BODY_INHERIT;
 }
 
-static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_routes(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_config_t *c = field;
     char sub[64], q[96], key[96];
@@ -322,18 +322,18 @@ static int h_routes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     c->route_count = n->count;
     for (size_t i = 0; i < n->count; i++) {
         ug_route_t *r = &c->routes[i];
-        const ug_ynode *seen[UG_CFG_MAX_KEYS] = {0};
+        const ug_ynode_t *seen[UG_CFG_MAX_KEYS] = {0};
         route_defaults(r);
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, seen) != 0 ||
             check_upload_methods(eo, n->items[i], r, sub) != 0)
             return -1;
-        const ug_ynode *mpb = ug_cfg_seen(route_keys, seen, "max_pass_body");
+        const ug_ynode_t *mpb = ug_cfg_seen(route_keys, seen, "max_pass_body");
         if (mpb != NULL && !r->pass_through) /* an upload route's bodies have limits:, its other methods the global one */
             return ug_cfg_node_errorf(eo, mpb, "%s applies only to a route with pass_through: true",
                                       ug_cfg_join(key, sizeof(key), sub, "max_pass_body"));
         for (size_t j = 0; j < i; j++) {
-            const ug_ynode *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
+            const ug_ynode_t *p = ug_cfg_map_get(n->items[i], "path"), *first = ug_cfg_map_get(n->items[j], "path");
             if (strcmp(c->routes[j].path, r->path) == 0)
                 return ug_cfg_node_errorf(eo, p, "duplicate route path %s (first defined at line %u)", Q(p, q), first->line);
             if (!routes_distinct(&c->routes[j], r)) {
@@ -353,7 +353,7 @@ static const ug_cfg_key admin_keys[] = {
     {.name = NULL},
 };
 
-static int h_log_level(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_log_level(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"}; /* the order of ug_log_level_t */
     char q[96];
@@ -422,7 +422,7 @@ static void set_defaults(ug_config_t *c)
 }
 
 /* Probes and metrics must never be reachable on the public port. */
-static int check_admin_address(ug_cfg_errout *eo, const ug_ynode *root, const ug_config_t *c)
+static int check_admin_address(ug_cfg_errout_t *eo, const ug_ynode_t *root, const ug_config_t *c)
 {
     char q[96];
     if (c->admin.address == NULL)
@@ -431,7 +431,7 @@ static int check_admin_address(ug_cfg_errout *eo, const ug_ynode *root, const ug
         if (c->listen[i].port == c->admin.port &&
             (strcmp(c->listen[i].host, c->admin.host) == 0 || strcmp(c->listen[i].host, "0.0.0.0") == 0 ||
              strcmp(c->listen[i].host, "::") == 0 || strcmp(c->admin.host, "0.0.0.0") == 0 || strcmp(c->admin.host, "::") == 0)) {
-            const ug_ynode *addr = ug_cfg_map_get(ug_cfg_map_get(root, "admin"), "address");
+            const ug_ynode_t *addr = ug_cfg_map_get(ug_cfg_map_get(root, "admin"), "address");
             return ug_cfg_node_errorf(eo, addr, "admin.address %s must not share a port with listen %s", Q(addr, q),
                                       c->listen[i].address);
         }
@@ -450,10 +450,10 @@ static int default_listener(ug_config_t *c)
     return c->listen[0].address != NULL && c->listen[0].host != NULL ? 0 : -1;
 }
 
-ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_config_t **out, char *errbuf, size_t errlen)
+ug_err_t ug_config_load_string(const char *name, const char *yaml, size_t len, ug_config_t **out, char *errbuf, size_t errlen)
 {
-    ug_cfg_errout eo = {.source = name != NULL ? name : "<config>", .buf = errbuf, .len = errlen};
-    ug_ynode *root;
+    ug_cfg_errout_t eo = {.source = name != NULL ? name : "<config>", .buf = errbuf, .len = errlen};
+    ug_ynode_t *root;
     ug_config_t *c;
     int rc;
 
@@ -491,12 +491,12 @@ ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_
     return UG_OK;
 }
 
-ug_err ug_config_load_file(const char *path, ug_config_t **out, char *errbuf, size_t errlen)
+ug_err_t ug_config_load_file(const char *path, ug_config_t **out, char *errbuf, size_t errlen)
 {
     size_t cap = UG_CONFIG_MAX_FILE + 1, len;
     char *buf;
     FILE *f;
-    ug_err err;
+    ug_err_t err;
 
     *out = NULL;
     if ((f = fopen(path, "rb")) == NULL) {

@@ -130,9 +130,9 @@ typedef struct ug_config {
  * Load and validate. On failure returns UG_ERR_CONFIG (or UG_ERR_NOMEM) and
  * writes "file:line:col: message" (NUL-terminated) into errbuf.
  */
-ug_err ug_config_load_file(const char *path, ug_config_t **out, char *errbuf, size_t errlen);
+ug_err_t ug_config_load_file(const char *path, ug_config_t **out, char *errbuf, size_t errlen);
 /* The same from memory; `name` stands for the file name in messages. */
-ug_err ug_config_load_string(const char *name, const char *yaml, size_t len, ug_config_t **out, char *errbuf, size_t errlen);
+ug_err_t ug_config_load_string(const char *name, const char *yaml, size_t len, ug_config_t **out, char *errbuf, size_t errlen);
 void ug_config_free(ug_config_t *c);
 
 /*

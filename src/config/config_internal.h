@@ -23,10 +23,10 @@ typedef enum ug_ynode_type {
     UG_YNODE_SCALAR,
     UG_YNODE_SEQUENCE,
     UG_YNODE_MAPPING,
-} ug_ynode_type;
+} ug_ynode_type_t;
 
 typedef struct ug_ynode {
-    ug_ynode_type type;
+    ug_ynode_type_t type;
     unsigned line, col; /* 1-based, of the node's first character */
     /* scalar */
     char *value; /* NUL-terminated copy; may also contain NULs ("\0" escape) */
@@ -35,33 +35,33 @@ typedef struct ug_ynode {
     /* sequence: items[0..count); mapping: key, value, key, value, ... (count is even) */
     struct ug_ynode **items;
     size_t count;
-} ug_ynode;
+} ug_ynode_t;
 
 /* Where messages go: "source:line:col: message" into buf. */
 typedef struct ug_cfg_errout {
     const char *source;
     char *buf;
     size_t len;
-    ug_err err; /* UG_ERR_CONFIG or UG_ERR_NOMEM once an error was written */
-} ug_cfg_errout;
+    ug_err_t err; /* UG_ERR_CONFIG or UG_ERR_NOMEM once an error was written */
+} ug_cfg_errout_t;
 
 /*
  * Parse one YAML document into a tree. Anchors and aliases are rejected, and
  * so is more than one document. An empty stream, or a document that is only
  * null, yields *root == NULL and 0. Returns -1 after writing an error.
  */
-int ug_yaml_parse(const char *yaml, size_t len, ug_ynode **root, ug_cfg_errout *eo);
-void ug_ynode_free(ug_ynode *n);
+int ug_yaml_parse(const char *yaml, size_t len, ug_ynode_t **root, ug_cfg_errout_t *eo);
+void ug_ynode_free(ug_ynode_t *n);
 
 /* A plain scalar "", "~", "null", "Null" or "NULL" (YAML's null). */
-int ug_ynode_is_null(const ug_ynode *n);
+int ug_ynode_is_null(const ug_ynode_t *n);
 
 /* Write "source:line:col: <fmt>" and set eo->err = UG_ERR_CONFIG. Always returns -1. */
-int ug_cfg_errorf(ug_cfg_errout *eo, unsigned line, unsigned col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int ug_cfg_errorf(ug_cfg_errout_t *eo, unsigned line, unsigned col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The same pointing at a node. */
-int ug_cfg_node_errorf(ug_cfg_errout *eo, const ug_ynode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ug_cfg_node_errorf(ug_cfg_errout_t *eo, const ug_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "source: out of memory", eo->err = UG_ERR_NOMEM. Always returns -1. */
-int ug_cfg_nomem(ug_cfg_errout *eo);
+int ug_cfg_nomem(ug_cfg_errout_t *eo);
 
 /*
  * Quote a value for a message: "..." with non-printable bytes as \xNN, cut to
@@ -86,7 +86,7 @@ typedef struct ug_cfg_key ug_cfg_key;
  * plus the key's offset); `path` names the value in messages
  * ("routes[0].methods"). 0, or -1 after writing an error.
  */
-typedef int (*ug_cfg_handler)(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+typedef int (*ug_cfg_handler)(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
 
 struct ug_cfg_key {
     const char *name;
@@ -109,35 +109,35 @@ struct ug_cfg_key {
  * except that a required key cannot be null. `seen`, when not NULL, is an
  * array of UG_CFG_MAX_KEYS that gets the value node of each key by table index.
  */
-int ug_cfg_walk_map(ug_cfg_errout *eo, const ug_ynode *n, const ug_cfg_key *keys, void *base, const char *path,
-                    const ug_ynode **seen);
+int ug_cfg_walk_map(ug_cfg_errout_t *eo, const ug_ynode_t *n, const ug_cfg_key *keys, void *base, const char *path,
+                    const ug_ynode_t **seen);
 /* The value node ug_cfg_walk_map() saw for key `name`, or NULL. */
-const ug_ynode *ug_cfg_seen(const ug_cfg_key *keys, const ug_ynode **seen, const char *name);
+const ug_ynode_t *ug_cfg_seen(const ug_cfg_key *keys, const ug_ynode_t **seen, const char *name);
 
 /* Generic handlers. string: char *, non-empty, no control characters; abs_path: the same, absolute,
  * trailing slashes dropped; size/duration: uint64_t in [min, max]; u32: uint32_t in [min, max];
  * bool: int; map: nested table k->sub on the field. */
-int ug_cfg_string(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_abs_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_size(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_duration(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_u32(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_bool(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_map(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_string(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_abs_path(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_size(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_duration(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_u32(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_bool(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_map(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
 
 /* "expected a mapping for backend, got a sequence" unless `n` has `type` (a null only passes as a scalar). */
-int ug_cfg_expect(ug_cfg_errout *eo, const ug_ynode *n, ug_ynode_type type, const char *path);
+int ug_cfg_expect(ug_cfg_errout_t *eo, const ug_ynode_t *n, ug_ynode_type_t type, const char *path);
 /* "path.name" (or "name" at the top level) into buf. */
 const char *ug_cfg_join(char *buf, size_t len, const char *path, const char *name);
 /* The value node of key `name` in mapping `map`, or NULL. */
-const ug_ynode *ug_cfg_map_get(const ug_ynode *map, const char *name);
+const ug_ynode_t *ug_cfg_map_get(const ug_ynode_t *map, const char *name);
 
 /* ---- config_policy.c: the cors: and auth: blocks (handlers allocate the struct into a pointer field) ---- */
 
 typedef struct ug_cors_config ug_cors_config_t;
 typedef struct ug_auth_config ug_auth_config_t;
-int ug_cfg_cors(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
-int ug_cfg_auth(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_cors(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_auth(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
 void ug_cfg_cors_free(ug_cors_config_t *c);
 void ug_cfg_auth_free(ug_auth_config_t *a);
 

@@ -12,7 +12,7 @@
 #include "config/config_internal.h"
 
 /* A sequence of non-empty scalars into a NULL-terminated char ** (count in *n). */
-static int string_list(ug_cfg_errout *eo, const ug_ynode *n, char ***out, size_t *count, const char *path)
+static int string_list(ug_cfg_errout_t *eo, const ug_ynode_t *n, char ***out, size_t *count, const char *path)
 {
     if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
         return -1;
@@ -45,35 +45,35 @@ static void free_list(char **list, size_t n)
 
 /* ---- cors ---- */
 
-static int h_cors_origins(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_cors_origins(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_cors_config_t *c = field;
     (void)k;
     return string_list(eo, n, &c->allow_origins, &c->n_origins, path);
 }
 
-static int h_cors_methods(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_cors_methods(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_cors_config_t *c = field;
     (void)k;
     return string_list(eo, n, &c->allow_methods, &c->n_methods, path);
 }
 
-static int h_cors_headers(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_cors_headers(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_cors_config_t *c = field;
     (void)k;
     return string_list(eo, n, &c->allow_headers, &c->n_headers, path);
 }
 
-static int h_cors_expose(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_cors_expose(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_cors_config_t *c = field;
     (void)k;
     return string_list(eo, n, &c->expose_headers, &c->n_expose, path);
 }
 
-static int h_cors_max_age(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_cors_max_age(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_cors_config_t *c = field;
     uint64_t ms;
@@ -107,10 +107,10 @@ void ug_cfg_cors_free(ug_cors_config_t *c)
     free(c);
 }
 
-int ug_cfg_cors(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_cors(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_cors_config_t **out = field;
-    const ug_ynode *seen[UG_CFG_MAX_KEYS] = {0};
+    const ug_ynode_t *seen[UG_CFG_MAX_KEYS] = {0};
     char msg[UG_CORS_MSG_SIZE];
     ug_cors_where_t where = {0};
     (void)k;
@@ -126,9 +126,9 @@ int ug_cfg_cors(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_
                                              [UG_CORS_FIELD_ALLOW_METHODS] = "allow_methods",
                                              [UG_CORS_FIELD_ALLOW_HEADERS] = "allow_headers",
                                              [UG_CORS_FIELD_EXPOSE_HEADERS] = "expose_headers"};
-        const ug_ynode *at = n;
+        const ug_ynode_t *at = n;
         if (where.field != UG_CORS_FIELD_NONE && (size_t)where.field < sizeof(fields) / sizeof(fields[0])) {
-            const ug_ynode *list = ug_cfg_seen(cors_keys, seen, fields[where.field]);
+            const ug_ynode_t *list = ug_cfg_seen(cors_keys, seen, fields[where.field]);
             if (list != NULL)
                 at = where.index != UG_CORS_WHOLE_LIST && where.index < list->count ? list->items[where.index] : list;
         }
@@ -141,7 +141,7 @@ int ug_cfg_cors(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_
 
 /* ---- auth ---- */
 
-static int h_jwt_algorithms(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_jwt_algorithms(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     unsigned *bits = field;
     char q[96];
@@ -152,7 +152,7 @@ static int h_jwt_algorithms(ug_cfg_errout *eo, const ug_ynode *n, void *field, c
         return ug_cfg_node_errorf(eo, n, "%s must list at least one algorithm", path);
     *bits = 0;
     for (size_t i = 0; i < n->count; i++) {
-        const ug_ynode *a = n->items[i];
+        const ug_ynode_t *a = n->items[i];
         int alg;
         if (ug_cfg_expect(eo, a, UG_YNODE_SCALAR, path) != 0)
             return -1;
@@ -166,7 +166,7 @@ static int h_jwt_algorithms(ug_cfg_errout *eo, const ug_ynode *n, void *field, c
     return 0;
 }
 
-static int h_jwt_scopes(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+static int h_jwt_scopes(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_jwt_policy_t *p = field;
     (void)k;
@@ -201,7 +201,7 @@ void ug_cfg_auth_free(ug_auth_config_t *a)
     free(a);
 }
 
-int ug_cfg_auth(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_auth(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     ug_auth_config_t **out = field;
     char msg[256];

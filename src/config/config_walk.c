@@ -12,14 +12,14 @@
 
 /* ---- helpers ---------------------------------------------------------------------------------------- */
 
-static const char *kind_name(const ug_ynode *n)
+static const char *kind_name(const ug_ynode_t *n)
 {
     if (ug_ynode_is_null(n))
         return "an empty value";
     return n->type == UG_YNODE_MAPPING ? "a mapping" : n->type == UG_YNODE_SEQUENCE ? "a sequence" : "a scalar";
 }
 
-int ug_cfg_expect(ug_cfg_errout *eo, const ug_ynode *n, ug_ynode_type type, const char *path)
+int ug_cfg_expect(ug_cfg_errout_t *eo, const ug_ynode_t *n, ug_ynode_type_t type, const char *path)
 {
     static const char *const names[] = {"a scalar", "a sequence", "a mapping"};
     if (n->type == type && !(type != UG_YNODE_SCALAR && ug_ynode_is_null(n)))
@@ -45,19 +45,19 @@ const char *ug_cfg_join(char *buf, size_t len, const char *path, const char *nam
 }
 
 /* The value node of `name` in mapping `map`, or NULL. */
-const ug_ynode *ug_cfg_map_get(const ug_ynode *map, const char *name)
+const ug_ynode_t *ug_cfg_map_get(const ug_ynode_t *map, const char *name)
 {
     if (map == NULL || map->type != UG_YNODE_MAPPING)
         return NULL;
     for (size_t i = 0; i + 1 < map->count; i += 2) {
-        const ug_ynode *key = map->items[i];
+        const ug_ynode_t *key = map->items[i];
         if (key->type == UG_YNODE_SCALAR && key->len == strlen(name) && memcmp(key->value, name, key->len) == 0)
             return map->items[i + 1];
     }
     return NULL;
 }
 
-const ug_ynode *ug_cfg_seen(const ug_cfg_key *keys, const ug_ynode **seen, const char *name)
+const ug_ynode_t *ug_cfg_seen(const ug_cfg_key *keys, const ug_ynode_t **seen, const char *name)
 {
     for (size_t i = 0; keys[i].name != NULL; i++)
         if (strcmp(keys[i].name, name) == 0)
@@ -65,7 +65,7 @@ const ug_ynode *ug_cfg_seen(const ug_cfg_key *keys, const ug_ynode **seen, const
     return NULL;
 }
 
-static int range_error(ug_cfg_errout *eo, const ug_ynode *n, const char *path, const ug_cfg_key *k,
+static int range_error(ug_cfg_errout_t *eo, const ug_ynode_t *n, const char *path, const ug_cfg_key *k,
                        void (*fmt)(uint64_t, char *, size_t))
 {
     char lo[32], hi[32], q[96];
@@ -86,7 +86,7 @@ static void format_plain(uint64_t v, char *buf, size_t len)
 /* ---- generic handlers ------------------------------------------------------------------------------- */
 
 /* A non-empty string without control characters (and so without NULs from a "\0" escape). */
-int ug_cfg_string(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_string(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     char **out = field;
     (void)k;
@@ -104,7 +104,7 @@ int ug_cfg_string(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cf
 }
 
 /* An absolute directory; trailing slashes are dropped so that dir + "/" + name is clean. */
-int ug_cfg_abs_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_abs_path(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     char q[96];
     if (ug_cfg_string(eo, n, field, k, path) != 0)
@@ -117,7 +117,7 @@ int ug_cfg_abs_path(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     return 0;
 }
 
-int ug_cfg_size(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_size(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     uint64_t v;
     char q[96];
@@ -131,7 +131,7 @@ int ug_cfg_size(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_
     return 0;
 }
 
-int ug_cfg_duration(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_duration(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     uint64_t v;
     char q[96];
@@ -145,7 +145,7 @@ int ug_cfg_duration(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_
     return 0;
 }
 
-int ug_cfg_u32(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_u32(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     uint64_t v;
     char q[96];
@@ -164,7 +164,7 @@ int ug_cfg_u32(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_k
  * Only true/false (any of YAML 1.2's three spellings): YAML 1.1's yes/no/on/off
  * read differently depending on the parser, so we refuse them outright.
  */
-int ug_cfg_bool(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_bool(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     static const char *const yes[] = {"true", "True", "TRUE"}, *const no[] = {"false", "False", "FALSE"};
     char q[96];
@@ -184,7 +184,7 @@ int ug_cfg_bool(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_
     return ug_cfg_node_errorf(eo, n, "expected true or false for %s, got %s", path, Q(n, q));
 }
 
-int ug_cfg_map(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_key *k, const char *path)
+int ug_cfg_map(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     return ug_cfg_walk_map(eo, n, k->sub, field, path, NULL);
 }
@@ -197,10 +197,10 @@ int ug_cfg_map(ug_cfg_errout *eo, const ug_ynode *n, void *field, const ug_cfg_k
  * routes), except that a required key cannot be null. `seen`, when given, gets
  * the value node of each key by table index.
  */
-int ug_cfg_walk_map(ug_cfg_errout *eo, const ug_ynode *n, const ug_cfg_key *keys, void *base, const char *path,
-                    const ug_ynode **seen)
+int ug_cfg_walk_map(ug_cfg_errout_t *eo, const ug_ynode_t *n, const ug_cfg_key *keys, void *base, const char *path,
+                    const ug_ynode_t **seen)
 {
-    const ug_ynode *local[UG_CFG_MAX_KEYS] = {0};
+    const ug_ynode_t *local[UG_CFG_MAX_KEYS] = {0};
     char sub[128], w[128], q[96];
 
     if (seen == NULL)
@@ -208,11 +208,11 @@ int ug_cfg_walk_map(ug_cfg_errout *eo, const ug_ynode *n, const ug_cfg_key *keys
     if (ug_cfg_expect(eo, n, UG_YNODE_MAPPING, path) != 0)
         return -1;
     for (size_t i = 0; i + 1 < n->count; i += 2) {
-        const ug_ynode *key = n->items[i], *value = n->items[i + 1];
+        const ug_ynode_t *key = n->items[i], *value = n->items[i + 1];
         if (key->type != UG_YNODE_SCALAR)
             return ug_cfg_node_errorf(eo, key, "expected a scalar key %s, got %s", where(path, w, sizeof(w)), kind_name(key));
         for (size_t j = 0; j < i; j += 2) {
-            const ug_ynode *prev = n->items[j];
+            const ug_ynode_t *prev = n->items[j];
             if (prev->type == UG_YNODE_SCALAR && prev->len == key->len && memcmp(prev->value, key->value, key->len) == 0)
                 return ug_cfg_node_errorf(eo, key, "duplicate key %s %s (first at line %u)", Q(key, q), where(path, w, sizeof(w)),
                                           prev->line);

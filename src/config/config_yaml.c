@@ -18,7 +18,7 @@
 /* Our schema is at most 4 levels deep; anything much deeper is a mistake or an attack on the stack. */
 #define UG_YAML_MAX_DEPTH 32
 
-static int vwrite(ug_cfg_errout *eo, unsigned line, unsigned col, const char *fmt, va_list ap)
+static int vwrite(ug_cfg_errout_t *eo, unsigned line, unsigned col, const char *fmt, va_list ap)
 {
     eo->err = UG_ERR_CONFIG;
     if (eo->buf == NULL || eo->len == 0)
@@ -29,7 +29,7 @@ static int vwrite(ug_cfg_errout *eo, unsigned line, unsigned col, const char *fm
     return -1;
 }
 
-int ug_cfg_errorf(ug_cfg_errout *eo, unsigned line, unsigned col, const char *fmt, ...)
+int ug_cfg_errorf(ug_cfg_errout_t *eo, unsigned line, unsigned col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -38,7 +38,7 @@ int ug_cfg_errorf(ug_cfg_errout *eo, unsigned line, unsigned col, const char *fm
     return -1;
 }
 
-int ug_cfg_node_errorf(ug_cfg_errout *eo, const ug_ynode *n, const char *fmt, ...)
+int ug_cfg_node_errorf(ug_cfg_errout_t *eo, const ug_ynode_t *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -47,7 +47,7 @@ int ug_cfg_node_errorf(ug_cfg_errout *eo, const ug_ynode *n, const char *fmt, ..
     return -1;
 }
 
-int ug_cfg_nomem(ug_cfg_errout *eo)
+int ug_cfg_nomem(ug_cfg_errout_t *eo)
 {
     eo->err = UG_ERR_NOMEM;
     if (eo->buf != NULL && eo->len > 0)
@@ -108,7 +108,7 @@ const char *ug_cfg_quote(const char *s, size_t len, char *buf, size_t buflen)
     return buf;
 }
 
-int ug_ynode_is_null(const ug_ynode *n)
+int ug_ynode_is_null(const ug_ynode_t *n)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
     if (n == NULL || n->type != UG_YNODE_SCALAR || !n->plain)
@@ -119,7 +119,7 @@ int ug_ynode_is_null(const ug_ynode *n)
     return 0;
 }
 
-void ug_ynode_free(ug_ynode *n)
+void ug_ynode_free(ug_ynode_t *n)
 {
     if (n == NULL)
         return;
@@ -134,11 +134,11 @@ typedef struct ybuild {
     yaml_parser_t parser;
     const char *input;
     size_t input_len;
-    ug_cfg_errout *eo;
-} ybuild;
+    ug_cfg_errout_t *eo;
+} ybuild_t;
 
 /* libyaml's problem, at its mark (reader errors only know a byte offset). */
-static int syntax_error(ybuild *b)
+static int syntax_error(ybuild_t *b)
 {
     yaml_parser_t *p = &b->parser;
     if (p->error == YAML_MEMORY_ERROR)
@@ -163,19 +163,19 @@ static int syntax_error(ybuild *b)
     return ug_cfg_errorf(b->eo, line, col, "YAML syntax error: %s", problem);
 }
 
-static int next_event(ybuild *b, yaml_event_t *ev)
+static int next_event(ybuild_t *b, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&b->parser, ev))
         return syntax_error(b);
     return 0;
 }
 
-static int append(ybuild *b, ug_ynode *parent, ug_ynode *child)
+static int append(ybuild_t *b, ug_ynode_t *parent, ug_ynode_t *child)
 {
     size_t c = parent->count;
     if (c == 0 || (c >= 4 && (c & (c - 1)) == 0)) { /* capacity 4, 8, 16, ...: grow when full */
         size_t cap = parent->count == 0 ? 4 : parent->count * 2;
-        ug_ynode **items = realloc(parent->items, cap * sizeof(*items));
+        ug_ynode_t **items = realloc(parent->items, cap * sizeof(*items));
         if (items == NULL) {
             ug_ynode_free(child);
             return ug_cfg_nomem(b->eo);
@@ -186,7 +186,7 @@ static int append(ybuild *b, ug_ynode *parent, ug_ynode *child)
     return 0;
 }
 
-static int anchor_error(ybuild *b, const yaml_event_t *ev, const yaml_char_t *anchor)
+static int anchor_error(ybuild_t *b, const yaml_event_t *ev, const yaml_char_t *anchor)
 {
     char q[96];
     return ug_cfg_errorf(b->eo, (unsigned)ev->start_mark.line + 1, (unsigned)ev->start_mark.column + 1,
@@ -195,10 +195,10 @@ static int anchor_error(ybuild *b, const yaml_event_t *ev, const yaml_char_t *an
 }
 
 /* Build the node that starts with *ev (consumed here); NULL after writing an error. */
-static ug_ynode *build_node(ybuild *b, yaml_event_t *ev, int depth)
+static ug_ynode_t *build_node(ybuild_t *b, yaml_event_t *ev, int depth)
 {
     yaml_event_type_t end_type;
-    ug_ynode *n = calloc(1, sizeof(*n));
+    ug_ynode_t *n = calloc(1, sizeof(*n));
 
     if (n == NULL) {
         ug_cfg_nomem(b->eo);
@@ -260,7 +260,7 @@ static ug_ynode *build_node(ybuild *b, yaml_event_t *ev, int depth)
             yaml_event_delete(&child_ev);
             return n;
         }
-        ug_ynode *child = build_node(b, &child_ev, depth + 1);
+        ug_ynode_t *child = build_node(b, &child_ev, depth + 1);
         if (child == NULL || append(b, n, child) != 0)
             goto fail;
     }
@@ -272,11 +272,11 @@ fail:
     return NULL;
 }
 
-int ug_yaml_parse(const char *yaml, size_t len, ug_ynode **root, ug_cfg_errout *eo)
+int ug_yaml_parse(const char *yaml, size_t len, ug_ynode_t **root, ug_cfg_errout_t *eo)
 {
-    ybuild b = {.input = yaml, .input_len = len, .eo = eo};
+    ybuild_t b = {.input = yaml, .input_len = len, .eo = eo};
     yaml_event_t ev;
-    ug_ynode *doc = NULL;
+    ug_ynode_t *doc = NULL;
     int ret = -1;
 
     *root = NULL;

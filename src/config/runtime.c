@@ -28,7 +28,7 @@ static int check_auth(const ug_config_t *config, char *errbuf, size_t errlen)
     return 0;
 }
 
-ug_err ug_runtime_new(ug_config_t *config, uint64_t generation, ug_runtime_t **out, char *errbuf, size_t errlen)
+ug_err_t ug_runtime_new(ug_config_t *config, uint64_t generation, ug_runtime_t **out, char *errbuf, size_t errlen)
 {
     ug_runtime_t *rt = calloc(1, sizeof(*rt));
     *out = NULL;

@@ -42,7 +42,7 @@ typedef struct ug_runtime {
  * reported now (start-up stops, a reload is refused) rather than at the first
  * request. One reference is returned. UG_ERR_CONFIG with a message on failure.
  */
-ug_err ug_runtime_new(ug_config_t *config, uint64_t generation, ug_runtime_t **out, char *errbuf, size_t errlen);
+ug_err_t ug_runtime_new(ug_config_t *config, uint64_t generation, ug_runtime_t **out, char *errbuf, size_t errlen);
 
 ug_runtime_t *ug_runtime_ref(ug_runtime_t *rt);
 /* Drop a reference; the last one frees the runtime and its configuration. NULL is a no-op. */

@@ -78,7 +78,7 @@ static void respond(ug_exchange_t *req, int status, const char *reason, size_t r
 }
 
 /* uploadgate's JSON error ({"error":{"code","message"}}), as server/handler.c ug_handler_send_error sends it. */
-void ug_exchange_respond_error(ug_exchange_t *req, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra)
+void ug_exchange_respond_error(ug_exchange_t *req, ug_err_t e, const char *message, const ug_header_t *extra, size_t num_extra)
 {
     ug_header_t hs[UG_CORS_MAX_HEADERS + 2];
     size_t n = 0, len = 0;
@@ -131,7 +131,7 @@ uint64_t ug_exchange_pass_limit(const ug_config_t *config, const ug_head_t *h)
     return ug_config_pass_limit(config, route);
 }
 
-void ug_exchange_refuse(ug_exchange_t *req, ug_err e, const char *message)
+void ug_exchange_refuse(ug_exchange_t *req, ug_err_t e, const char *message)
 {
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
@@ -145,7 +145,7 @@ void ug_exchange_refuse(ug_exchange_t *req, ug_err e, const char *message)
 }
 
 /* A failed upload: its files go at once, then the error is sent (with the pipeline's message unless `why` is given). */
-void ug_exchange_fail_upload(ug_exchange_t *req, ug_err e, const char *why)
+void ug_exchange_fail_upload(ug_exchange_t *req, ug_err_t e, const char *why)
 {
     char message[256] = "";
     if (why != NULL)
@@ -207,7 +207,7 @@ void ug_exchange_finish_body(ug_exchange_t *req)
     req->body_read = 1;
     req->tp->body_done(req); /* the backend's own timeout runs now (forward.h) */
 
-    ug_err e = ug_upload_finish(req->upload, &json, &json_len);
+    ug_err_t e = ug_upload_finish(req->upload, &json, &json_len);
     if (e != UG_OK) {
         ug_exchange_fail_upload(req, e, NULL);
         return;
@@ -323,7 +323,7 @@ void ug_exchange_serve(ug_exchange_t *req)
     }
     if (req->gate.authenticated)
         ug_upload_set_auth(req->upload, ug_auth_manifest_json(&req->gate.auth));
-    ug_err e = ug_upload_start(req->upload);
+    ug_err_t e = ug_upload_start(req->upload);
     if (e == UG_OK && req->request_id[0] == '\0') /* the id the app is given (manifest_request.c) */
         memcpy(req->request_id, ug_upload_id(req->upload), strlen(ug_upload_id(req->upload)) + 1);
     if (e != UG_OK) {
@@ -341,7 +341,7 @@ void ug_exchange_serve(ug_exchange_t *req)
 
 ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_t len)
 {
-    ug_err e = ug_upload_feed(req->upload, bytes, len);
+    ug_err_t e = ug_upload_feed(req->upload, bytes, len);
     req->bytes_in += len;
     if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
         ug_exchange_fail_upload(req, e, NULL);

@@ -86,7 +86,7 @@ struct ug_exchange {
     int status; /* of the response written, 0 before one */
     size_t bytes_out;
     uint64_t bytes_in;
-    ug_err error; /* uploadgate's own error response, UG_OK if none */
+    ug_err_t error; /* uploadgate's own error response, UG_OK if none */
     unsigned files;
     uint64_t upload_bytes;
     int handed_over;
@@ -102,11 +102,11 @@ void ug_exchange_begin(ug_exchange_t *req);
 void ug_exchange_serve(ug_exchange_t *req);
 /* Send uploadgate's JSON error for `e`, after the `extra` fields (at most UG_CORS_MAX_HEADERS + 1); message NULL = the
  * default. Ends the exchange. */
-void ug_exchange_respond_error(ug_exchange_t *req, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra);
+void ug_exchange_respond_error(ug_exchange_t *req, ug_err_t e, const char *message, const ug_header_t *extra, size_t num_extra);
 /* Answer a request the front does not otherwise serve (a refused head, a pass-through body past h2o's entity limit)
  * with uploadgate's error: begun now, under the route its path names (whose CORS policy applies), its body unread
  * (HTTP/1.1: the connection closes). Ends the exchange. */
-void ug_exchange_refuse(ug_exchange_t *req, ug_err e, const char *message);
+void ug_exchange_refuse(ug_exchange_t *req, ug_err_t e, const char *message);
 
 /* ug_head_classify with the path h2o would route the target on (h2o_url_normalize_path), so that the fronts take, and
  * stream, every request handler.c would serve as an upload, however its path is spelled ("/%75pload"). On
@@ -117,7 +117,7 @@ ug_head_verdict_t ug_exchange_decide(const ug_config_t *config, const ug_head_t 
 /* The body limit of a head for h2o's pipeline: ug_config_pass_limit for the route its path names (as h2o routes it). */
 uint64_t ug_exchange_pass_limit(const ug_config_t *config, const ug_head_t *h);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
-void ug_exchange_fail_upload(ug_exchange_t *req, ug_err e, const char *why);
+void ug_exchange_fail_upload(ug_exchange_t *req, ug_err_t e, const char *why);
 /* Where a request's body stands after bytes were given to it. */
 typedef enum ug_exchange_flow {
     UG_EXCHANGE_MORE,  /* the body goes on: read on */

@@ -21,7 +21,7 @@ int ug_gate_method_is_refused(const char *method, size_t len)
     return len == 5 && strncasecmp(method, "TRACE", 5) == 0;
 }
 
-static void deny(ug_gate_decision_t *d, ug_err err, const char *message)
+static void deny(ug_gate_decision_t *d, ug_err_t err, const char *message)
 {
     d->action = UG_GATE_DENY;
     d->err = err;

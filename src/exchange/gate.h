@@ -40,7 +40,7 @@ typedef enum ug_gate_action {
 
 typedef struct ug_gate_decision {
     ug_gate_action_t action;
-    ug_err err;                /* DENY: UG_ERR_UNAUTHORIZED, UG_ERR_FORBIDDEN, UG_ERR_BAD_REQUEST, UG_ERR_INTERNAL */
+    ug_err_t err;                /* DENY: UG_ERR_UNAUTHORIZED, UG_ERR_FORBIDDEN, UG_ERR_BAD_REQUEST, UG_ERR_INTERNAL */
     char message[192];         /* DENY: for the JSON error body */
     char *www_authenticate;    /* DENY by auth: the challenge (malloc'd) */
     ug_cors_headers_t cors;    /* PREFLIGHT_OK: the preflight headers; PREFLIGHT_REFUSED: Vary only */
@@ -64,7 +64,7 @@ void ug_gate_decision_clear(ug_gate_decision_t *d);
  * go first, in this order: the preflight's CORS fields (a refusal keeps only Vary, as caches must key on the origin),
  * or a denial's WWW-Authenticate. Everything points into the decision, which must outlive the answer. */
 typedef struct ug_gate_answer {
-    ug_err err;
+    ug_err_t err;
     const char *message;
     ug_header_t fields[UG_CORS_MAX_HEADERS];
     size_t num_fields;

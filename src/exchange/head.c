@@ -415,7 +415,7 @@ static int method_is(const ug_head_t *h, const char *m)
     return h->method_len == l && memcmp(h->method, m, l) == 0;
 }
 
-ug_err ug_head_refusal(const ug_head_t *h, const char **message)
+ug_err_t ug_head_refusal(const ug_head_t *h, const char **message)
 {
     if (h->malformed) {
         *message = "obsolete line folding is not accepted (RFC 9112 5.2)";

@@ -135,7 +135,7 @@ ug_head_verdict_t ug_head_classify(const ug_config_t *config, const ug_head_t *h
  * static, says which) or UG_OK.
  * The answer closes the connection: where the body ends is not known.
  */
-ug_err ug_head_refusal(const ug_head_t *h, const char **message);
+ug_err_t ug_head_refusal(const ug_head_t *h, const char **message);
 
 /*
  * Whether a head for h2o's pipeline asks to switch to h2c in a way the front honours

@@ -14,7 +14,7 @@ void ug_observe_request(ug_metrics_t *m, const ug_access_record_t *r, int was_be
                            handed_over ? upload_bytes : 0, handed_over ? r->files : 0);
 }
 
-void ug_observe_settle_upload(ug_metrics_t *m, ug_upload_t *upload, int keep_on_error, ug_err err, int status,
+void ug_observe_settle_upload(ug_metrics_t *m, ug_upload_t *upload, int keep_on_error, ug_err_t err, int status,
                               const char *reason_code, ug_upload_outcome_t *out)
 {
     int failed = err != UG_OK || status >= 400;

@@ -38,7 +38,7 @@ typedef struct ug_upload_outcome {
  * forward.h): count a backend error, then hand the files over, or remove them unless `keep_on_error`. Frees `upload`
  * (both ingest paths settle an upload here, so they cannot drift apart).
  */
-void ug_observe_settle_upload(ug_metrics_t *m, ug_upload_t *upload, int keep_on_error, ug_err err, int status,
+void ug_observe_settle_upload(ug_metrics_t *m, ug_upload_t *upload, int keep_on_error, ug_err_t err, int status,
                               const char *reason_code, ug_upload_outcome_t *out);
 
 /* A gate decision that refused the caller's credentials: auth_failures_total{reason}. Other decisions are ignored. */

@@ -135,7 +135,7 @@ void ug_h1_close(ug_h1_conn_t *conn)
     free(conn);
 }
 
-static void refuse(ug_h1_conn_t *conn, ug_err e, const char *message);
+static void refuse(ug_h1_conn_t *conn, ug_err_t e, const char *message);
 
 /* A window of the body ended: on to the next one, or 408 when it brought less than body_min_rate x window. The upload
  * is aborted (its files removed) before the answer; the connection closes after it (the body is unread). */
@@ -507,11 +507,11 @@ static void take(ug_h1_conn_t *conn, size_t head_len)
 
 /* ---- requests served by h2o's pipeline on this connection (front/h1_pass.c) ---- */
 
-static void refuse(ug_h1_conn_t *conn, ug_err e, const char *message);
+static void refuse(ug_h1_conn_t *conn, ug_err_t e, const char *message);
 
 /* A head no one should serve (ug_head_refusal, ug_exchange_decide): answered with its request line and fields in the
  * access log. */
-static void refuse_head(ug_h1_conn_t *conn, size_t head_len, ug_err e, const char *why)
+static void refuse_head(ug_h1_conn_t *conn, size_t head_len, ug_err_t e, const char *why)
 {
     if (own_head(conn, head_len) == 0)
         refuse(conn, e, why); /* `why` is static or the caller's, never in the head own_head moves */
@@ -531,7 +531,7 @@ void ug_h1_pass_done(ug_h1_conn_t *conn, int keep_alive)
 /* A request the front will not serve or read on (a head ug_head_refusal refuses; a pass-through body over its
  * limit, max_pass_body, or with broken chunked framing): uploadgate's JSON error, logged as the front's own, then the
  * connection closes (what follows is unread, and where this request ends may be unknown). */
-static void refuse(ug_h1_conn_t *conn, ug_err e, const char *message)
+static void refuse(ug_h1_conn_t *conn, ug_err_t e, const char *message)
 {
     watch_rate(conn, 0);
     ug_h1_pass_free(conn);
@@ -725,7 +725,7 @@ static void parse_head(ug_h1_conn_t *conn)
     const ug_route_t *route;
     const char *why;
     char path_why[UG_ROUTE_MESSAGE_MAX];
-    ug_err refusal = ug_head_refusal(&h, &why);
+    ug_err_t refusal = ug_head_refusal(&h, &why);
     ug_head_verdict_t verdict = UG_HEAD_PIPELINE;
     if (refusal == UG_OK && (verdict = ug_exchange_decide(config, &h, &route, path_why, sizeof(path_why))) == UG_HEAD_REFUSE) {
         refusal = UG_ERR_BAD_REQUEST;

@@ -263,7 +263,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 
 /* A pass-through stream the front answers itself before h2o runs it (a body over max_pass_body, declared or as DATA
  * arrives): uploadgate's JSON error, as on HTTP/1.1; the rest of its body is read and dropped (see tp_respond). */
-static void refuse_pass(ug_h2_stream_t *s, ug_err e, const char *message)
+static void refuse_pass(ug_h2_stream_t *s, ug_err_t e, const char *message)
 {
     if (s->pass != NULL)
         ug_h2_pass_free(s); /* h2o never ran it: nothing is logged twice */

@@ -57,14 +57,14 @@ static void forward_free(ug_forward_t *f)
 }
 
 /* Timeouts of h2o 2.2.5's http1client come as these strings (lib/common/http1client.c). */
-static ug_err classify(const char *errstr)
+static ug_err_t classify(const char *errstr)
 {
     if (strcmp(errstr, "I/O timeout") == 0 || strcmp(errstr, "connection timeout") == 0)
         return UG_ERR_GATEWAY_TIMEOUT;
     return UG_ERR_BAD_GATEWAY;
 }
 
-static void finish(ug_forward_t *f, ug_err err, const char *reason, const char *detail)
+static void finish(ug_forward_t *f, ug_err_t err, const char *reason, const char *detail)
 {
     ug_forward_response_t res = {.err = err, .reason_code = err == UG_ERR_GATEWAY_TIMEOUT ? "timeout" : reason, .detail = detail};
     f->client = NULL; /* every path here is one after which the client frees itself */

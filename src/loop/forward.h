@@ -37,7 +37,7 @@ void ug_forward_ctx_init(ug_forward_ctx_t *fc, h2o_context_t *ctx, const ug_back
 void ug_forward_ctx_dispose(ug_forward_ctx_t *fc);
 
 typedef struct ug_forward_response {
-    ug_err err;         /* UG_OK: the app answered; UG_ERR_BAD_GATEWAY / UG_ERR_GATEWAY_TIMEOUT otherwise */
+    ug_err_t err;         /* UG_OK: the app answered; UG_ERR_BAD_GATEWAY / UG_ERR_GATEWAY_TIMEOUT otherwise */
     const char *reason_code; /* failure class for metrics: "connect", "timeout", "bad_response", "too_large"; NULL on success */
     const char *detail; /* why it failed (static string), NULL on success */
     int status;

@@ -594,7 +594,7 @@ void ug_auth_check(ug_auth_checker_t *c, const char *authorization, size_t len, 
 /* ---- HTTP ---- */
 
 static const struct {
-    ug_err err;
+    ug_err_t err;
     const char *code; /* RFC 6750 3.1 */
 } outcomes[] = {
     [UG_AUTH_OK] = {UG_OK, NULL},
@@ -610,7 +610,7 @@ int ug_auth_http_status(ug_auth_status_t status)
     return ug_err_status(ug_auth_err(status));
 }
 
-ug_err ug_auth_err(ug_auth_status_t status)
+ug_err_t ug_auth_err(ug_auth_status_t status)
 {
     return (unsigned)status <= UG_AUTH_INTERNAL ? outcomes[status].err : UG_ERR_INTERNAL;
 }

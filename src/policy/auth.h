@@ -90,7 +90,7 @@ void ug_auth_result_clear(ug_auth_result_t *r);
 void ug_auth_result_set_error(ug_auth_result_t *r, ug_auth_status_t status, const char *description);
 
 int ug_auth_http_status(ug_auth_status_t status);         /* 200, 401, 400, 401, 403, 500 */
-ug_err ug_auth_err(ug_auth_status_t status);              /* UG_OK, UG_ERR_UNAUTHORIZED, UG_ERR_BAD_REQUEST, ... */
+ug_err_t ug_auth_err(ug_auth_status_t status);              /* UG_OK, UG_ERR_UNAUTHORIZED, UG_ERR_BAD_REQUEST, ... */
 const char *ug_auth_error_code(ug_auth_status_t status);  /* "invalid_token" etc.; NULL for OK, MISSING, INTERNAL */
 
 /*

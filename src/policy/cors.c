@@ -86,7 +86,7 @@ typedef enum origin_status {
     O_WILDCARD_POS,
     O_WILDCARD_BROAD,
     O_WILDCARD_IP,
-} origin_status;
+} origin_status_t;
 
 /* A serialized origin (RFC 6454 6.2), or a configured pattern. Points into the parsed string. */
 typedef struct origin {
@@ -98,7 +98,7 @@ typedef struct origin {
     int wildcard;
     int ipv6;
     unsigned char addr6[16];
-} origin;
+} origin_t;
 
 static int default_port(const char *scheme, size_t len)
 {
@@ -111,7 +111,7 @@ static int default_port(const char *scheme, size_t len)
 }
 
 /* Labels of a reg-name: [A-Za-z0-9_-]+ separated by single dots; what a URL parser leaves of an http(s) host after IDNA. */
-static origin_status check_labels(const char *h, size_t len, int is_pattern)
+static origin_status_t check_labels(const char *h, size_t len, int is_pattern)
 {
     size_t label = 0;
     if (len == 0)
@@ -135,7 +135,7 @@ static origin_status check_labels(const char *h, size_t len, int is_pattern)
 }
 
 /* Whether a wildcard suffix is narrow enough: two or more labels, not an IP address; or exactly "localhost". */
-static origin_status check_wildcard_suffix(const char *h, size_t len)
+static origin_status_t check_wildcard_suffix(const char *h, size_t len)
 {
     size_t dot = len;
     while (dot > 0 && h[dot - 1] != '.')
@@ -149,7 +149,7 @@ static origin_status check_wildcard_suffix(const char *h, size_t len)
     return O_WILDCARD_IP;
 }
 
-static origin_status parse_ipv6(const char *s, size_t len, origin *o)
+static origin_status_t parse_ipv6(const char *s, size_t len, origin_t *o)
 {
     char buf[46];
     if (len == 0 || len >= sizeof(buf))
@@ -174,7 +174,7 @@ static origin_status parse_ipv6(const char *s, size_t len, origin *o)
  * Parse scheme "://" host [":" port] and nothing else. With is_pattern, the
  * host may start with "*." (then o->wildcard is set and o->host is the suffix).
  */
-static origin_status parse_origin(const char *s, size_t len, int is_pattern, origin *o)
+static origin_status_t parse_origin(const char *s, size_t len, int is_pattern, origin_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->port = -1;
@@ -205,7 +205,7 @@ static origin_status parse_origin(const char *s, size_t len, int is_pattern, ori
             return O_USERINFO;
     }
 
-    origin_status st;
+    origin_status_t st;
     if (p < end && *p == '[') {
         const char *close = memchr(p, ']', (size_t)(end - p));
         if (close == NULL)
@@ -260,7 +260,7 @@ static origin_status parse_origin(const char *s, size_t len, int is_pattern, ori
 }
 
 /* Same origin (RFC 6454 5), or within a wildcard pattern. */
-static int origin_matches(const origin *pat, const origin *o)
+static int origin_matches(const origin_t *pat, const origin_t *o)
 {
     if (!ci_eq(pat->scheme, pat->scheme_len, o->scheme, o->scheme_len) || pat->port != o->port)
         return 0;
@@ -286,7 +286,7 @@ static int is_any(const char *entry)
 
 int ug_cors_origin_allowed(const ug_cors_config_t *c, const char *value, size_t len)
 {
-    origin o, pat;
+    origin_t o, pat;
     if (value == NULL)
         return 0;
     /* "null" is what every opaque origin sends (RFC 6454 7.3, Fetch "serializing a request origin"); it names no one. */
@@ -336,7 +336,7 @@ static const char *quote(const char *s, char *buf, size_t size)
     return buf;
 }
 
-static const char *origin_problem(origin_status st)
+static const char *origin_problem(origin_status_t st)
 {
     switch (st) {
     case O_OK:
@@ -403,7 +403,7 @@ const char *ug_cors_config_check(const ug_cors_config_t *c, char *buf, size_t bu
 {
     char q[UG_CORS_MSG_SIZE / 2];
     const char *msg;
-    origin o;
+    origin_t o;
 
     if (where != NULL) {
         where->field = UG_CORS_FIELD_NONE;
@@ -487,7 +487,7 @@ static char *join(char *const *list, size_t n, size_t *len)
 /* The CORS-safelisted methods (Fetch 2.2.1): what a browser may send without naming the method in a preflight. */
 static char *const safelisted_methods[] = {"GET", "HEAD", "POST"};
 
-ug_err ug_cors_config_finalize(ug_cors_config_t *c)
+ug_err_t ug_cors_config_finalize(ug_cors_config_t *c)
 {
     ug_cors_config_dispose(c);
     if (c->n_methods != 0)

@@ -112,7 +112,7 @@ const char *ug_cors_config_check(const ug_cors_config_t *c, char *buf, size_t bu
  * nothing is kept). `rendered` must start zeroed (a zero-initialized struct);
  * calling it again re-renders.
  */
-ug_err ug_cors_config_finalize(ug_cors_config_t *c);
+ug_err_t ug_cors_config_finalize(ug_cors_config_t *c);
 
 /* Free what finalize rendered; the lists are untouched. Safe on a config never finalized (zeroed). */
 void ug_cors_config_dispose(ug_cors_config_t *c);

@@ -248,7 +248,7 @@ static void *admin_main(void *arg)
     return NULL;
 }
 
-ug_err ug_admin_start(const ug_listen_t *address, ug_runtime_slot_t *runtime, const ug_backend_t *backend, ug_metrics_t *metrics,
+ug_err_t ug_admin_start(const ug_listen_t *address, ug_runtime_slot_t *runtime, const ug_backend_t *backend, ug_metrics_t *metrics,
                       ug_admin_hooks_t hooks, ug_admin_t **out, char *errbuf, size_t errlen)
 {
     ug_admin_t *admin = calloc(1, sizeof(*admin));

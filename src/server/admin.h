@@ -39,7 +39,7 @@ typedef struct ug_admin_hooks {
  * `runtime` gives the current storage and health settings; `backend` is the
  * start-up configuration's (restart-only). All must outlive the admin.
  */
-ug_err ug_admin_start(const ug_listen_t *address, ug_runtime_slot_t *runtime, const ug_backend_t *backend, ug_metrics_t *metrics,
+ug_err_t ug_admin_start(const ug_listen_t *address, ug_runtime_slot_t *runtime, const ug_backend_t *backend, ug_metrics_t *metrics,
                       ug_admin_hooks_t hooks, ug_admin_t **out, char *errbuf, size_t errlen);
 
 /* From now on /readyz answers 503 "shutting down" (SIGTERM: load balancers stop sending before the listeners close). */

@@ -45,7 +45,7 @@ struct pending {
     ug_gate_decision_t gate;
     /* for the access log */
     char request_id[UG_REQUEST_ID_MAX + 1];
-    ug_err error; /* uploadgate's own error response, UG_OK if none */
+    ug_err_t error; /* uploadgate's own error response, UG_OK if none */
 };
 
 #define PENDING_ENV "uploadgate.pending"
@@ -56,7 +56,7 @@ static struct pending *pending_of(h2o_req_t *req)
     return v != NULL && v->len == sizeof(struct pending) ? (struct pending *)v->base : NULL;
 }
 
-void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message)
+void ug_handler_send_error(h2o_req_t *req, ug_err_t e, const char *message)
 {
     struct pending *pd = pending_of(req);
     if (pd != NULL)
@@ -181,7 +181,7 @@ static void note_request_id(h2o_req_t *req, struct pending *pd)
  * the head; a request h2o's own protocol code read (a PROXY-line listener) gets the same answer here. The normalised
  * path is then the sent one with unreserved characters decoded (exchange/head.h). *route: the route the path names
  * (NULL for a refused target or a path that only resembles one); message[len]: the error's message, "" = default. */
-static ug_err refusal(h2o_req_t *req, const ug_config_t *config, const ug_route_t **route, char *message, size_t len)
+static ug_err_t refusal(h2o_req_t *req, const ug_config_t *config, const ug_route_t **route, char *message, size_t len)
 {
     const char *why = ug_head_target_message(ug_head_target_check(req->path.base, req->path.len));
     *route = NULL;
@@ -226,7 +226,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     const ug_config_t *config = rt->config;
     const ug_route_t *route;
     char message[UG_ROUTE_MESSAGE_MAX];
-    ug_err refused = refusal(req, config, &route, message, sizeof(message));
+    ug_err_t refused = refusal(req, config, &route, message, sizeof(message));
     int upload_route = route != NULL && !route->pass_through;
     if (refused == UG_OK && upload_route) {
         ug_buffered_serve(req, rt, route); /* the exchange's, as on the fronts (exchange/exchange.h) */
@@ -342,7 +342,7 @@ static void proxy_error_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o
     const h2o_req_error_log_t *failure = proxy_failure(req);
     (void)self;
     if (failure != NULL) {
-        ug_err e = ug_err_of_proxy_failure(failure->msg.base, failure->msg.len);
+        ug_err_t e = ug_err_of_proxy_failure(failure->msg.base, failure->msg.len);
         size_t len = 0;
         char *json = ug_err_json(e, NULL, &len);
         struct pending *pd = pending_of(req);

@@ -27,6 +27,6 @@
 void ug_handler_register(h2o_pathconf_t *pathconf, ug_runtime_slot_t *runtime, ug_metrics_t *metrics);
 
 /* Send uploadgate's JSON error response ({"error":{"code","message"}}) for `e`; message NULL = the default one. */
-void ug_handler_send_error(h2o_req_t *req, ug_err e, const char *message);
+void ug_handler_send_error(h2o_req_t *req, ug_err_t e, const char *message);
 
 #endif

@@ -130,7 +130,7 @@ int ug_server_open_socket(const ug_listen_t *l, int reuseport, char *errbuf, siz
  * tells. SO_REUSEADDR keeps connections in TIME_WAIT from a previous run out of it. UG_OK, or UG_ERR_CONFIG with
  * the address named in errbuf.
  */
-static ug_err check_address_free(const ug_listen_t *l, char *errbuf, size_t errlen)
+static ug_err_t check_address_free(const ug_listen_t *l, char *errbuf, size_t errlen)
 {
     int fd = bind_socket(l, 0, 0, errbuf, errlen);
     if (fd == -1 && errno == EADDRINUSE) {
@@ -145,7 +145,7 @@ static ug_err check_address_free(const ug_listen_t *l, char *errbuf, size_t errl
 
 /* The spool directory takes h2o's spilled request bodies: on the storage volume, never tmpfs /tmp
  * (docs/architecture.md, "The spool"). */
-static ug_err setup_spool(const ug_config_t *c, char *errbuf, size_t errlen)
+static ug_err_t setup_spool(const ug_config_t *c, char *errbuf, size_t errlen)
 {
     char dir[FILENAME_MAX];
     struct stat st;
@@ -169,7 +169,7 @@ static ug_err setup_spool(const ug_config_t *c, char *errbuf, size_t errlen)
     return UG_OK;
 }
 
-static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
+static ug_err_t setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
 {
     const ug_config_t *c = s->config;
     h2o_globalconf_t *g = &s->gconf;
@@ -218,9 +218,9 @@ static ug_err setup_h2o(ug_server_t *s, char *errbuf, size_t errlen)
     return UG_OK;
 }
 
-ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_server_t **out, char *errbuf, size_t errlen)
+ug_err_t ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_server_t **out, char *errbuf, size_t errlen)
 {
-    ug_err e = UG_ERR_CONFIG;
+    ug_err_t e = UG_ERR_CONFIG;
     ug_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return UG_ERR_NOMEM;
@@ -410,7 +410,7 @@ static void wait_ready(ug_server_t *s)
     pthread_mutex_unlock(&s->ready_lock);
 }
 
-ug_err ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)
+ug_err_t ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)
 {
     size_t nl = s->config->listen_count;
     for (size_t t = 0; t < s->nthreads; ++t) {

@@ -24,10 +24,10 @@ typedef struct ug_server ug_server_t;
  * under the runtime current when it begins. `runtime` and `metrics` (may be
  * NULL) must outlive the server.
  */
-ug_err ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_server_t **out, char *errbuf, size_t errlen);
+ug_err_t ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_server_t **out, char *errbuf, size_t errlen);
 
 /* Start the worker threads. Signals should be blocked by the caller first (threads inherit the mask). */
-ug_err ug_server_start(ug_server_t *s, char *errbuf, size_t errlen);
+ug_err_t ug_server_start(ug_server_t *s, char *errbuf, size_t errlen);
 
 /*
  * Stop accepting, let requests in flight finish for up to grace_ms, then return.

@@ -186,7 +186,7 @@ void ug_manifest_format_time(struct timespec t, char *out)
 
 /* ---- the manifest ---- */
 
-ug_manifest_t *ug_manifest_new(const ug_manifest_request_t *req)
+ug_manifest_t *ug_manifest_new(const ug_manifest_client_request_t *req)
 {
     char when[32];
     ug_manifest_t *m = calloc(1, sizeof(*m));
@@ -214,7 +214,7 @@ ug_manifest_t *ug_manifest_new(const ug_manifest_request_t *req)
     return m;
 }
 
-ug_err ug_manifest_add_field(ug_manifest_t *m, const char *name, size_t name_len, const char *value, size_t value_len)
+ug_err_t ug_manifest_add_field(ug_manifest_t *m, const char *name, size_t name_len, const char *value, size_t value_len)
 {
     struct member field[] = {
         {"name", string_value(name, name_len)},
@@ -237,7 +237,7 @@ static int is_sha256_hex(const char *s)
     return s[SHA256_HEX_LEN] == '\0';
 }
 
-ug_err ug_manifest_add_file(ug_manifest_t *m, const ug_manifest_file_t *f)
+ug_err_t ug_manifest_add_file(ug_manifest_t *m, const ug_manifest_file_t *f)
 {
     /* A document that breaks its own schema would be our bug: refuse it here rather than mislead the app. */
     if (f->path == NULL || !is_sha256_hex(f->sha256_hex) || f->size > (uint64_t)INT64_MAX)

@@ -19,7 +19,7 @@
 
 typedef struct ug_manifest ug_manifest_t;
 
-typedef struct ug_manifest_request {
+typedef struct ug_manifest_client_request {
     const char *id;          /* upload id */
     const char *route;       /* the route's configured path, e.g. "/upload" or "/files/ *" */
     const char *method;      /* e.g. "POST" */
@@ -29,7 +29,7 @@ typedef struct ug_manifest_request {
     struct timespec received_at; /* CLOCK_REALTIME when the request head arrived */
     const char *client_address;  /* textual peer address, e.g. "127.0.0.1" or "::1" */
     const char *protocol;        /* "HTTP/1.1", "HTTP/2" */
-} ug_manifest_request_t;
+} ug_manifest_client_request_t;
 
 typedef struct ug_manifest_file {
     const char *field;        /* form field name; NULL for a non-multipart body */
@@ -44,9 +44,9 @@ typedef struct ug_manifest_file {
 } ug_manifest_file_t;
 
 /* NULL when out of memory. */
-ug_manifest_t *ug_manifest_new(const ug_manifest_request_t *req);
-ug_err ug_manifest_add_field(ug_manifest_t *m, const char *name, size_t name_len, const char *value, size_t value_len);
-ug_err ug_manifest_add_file(ug_manifest_t *m, const ug_manifest_file_t *f);
+ug_manifest_t *ug_manifest_new(const ug_manifest_client_request_t *req);
+ug_err_t ug_manifest_add_field(ug_manifest_t *m, const char *name, size_t name_len, const char *value, size_t value_len);
+ug_err_t ug_manifest_add_file(ug_manifest_t *m, const ug_manifest_file_t *f);
 /* The authenticated caller ("auth" member, after "client"); takes over the reference; NULL removes it. */
 void ug_manifest_set_auth(ug_manifest_t *m, json_t *auth);
 /*

@@ -59,7 +59,7 @@ struct ug_storage_file {
     unsigned index;
     enum file_state state;
     int fd;        /* -1 unless FILE_OPEN */
-    ug_err err;    /* sticky: after a failed write the file's content is unknown */
+    ug_err_t err;    /* sticky: after a failed write the file's content is unknown */
     EVP_MD_CTX *md;
     char *buf;     /* coalescing buffer; allocated on the first small write only */
     size_t buf_len;
@@ -69,7 +69,7 @@ struct ug_storage_file {
     uint64_t written;   /* bytes in the file (async mode) */
     uint64_t hashed;    /* bytes fed to `md` */
     int queued, busy;   /* waiting in the hasher's queue / being hashed now */
-    ug_err hash_err;    /* the hasher could not read or hash: the file fails at finish */
+    ug_err_t hash_err;    /* the hasher could not read or hash: the file fails at finish */
     ug_storage_file_t *qnext;
 };
 
@@ -146,7 +146,7 @@ static struct {
             .done = PTHREAD_COND_INITIALIZER};
 
 /* Feed [from, to) of the file to md, reading it back. Called without the lock; the file is ours while `busy`. */
-static ug_err hash_range(ug_storage_file_t *f, uint64_t from, uint64_t to, char *buf)
+static ug_err_t hash_range(ug_storage_file_t *f, uint64_t from, uint64_t to, char *buf)
 {
     while (from < to) {
         size_t want = to - from < HASH_READ_SIZE ? (size_t)(to - from) : HASH_READ_SIZE;
@@ -185,7 +185,7 @@ static void *hasher_main(void *arg)
         f->busy = 1;
         uint64_t from = f->hashed, to = f->written;
         pthread_mutex_unlock(&hasher.lock);
-        ug_err e = hash_range(f, from, to, buf);
+        ug_err_t e = hash_range(f, from, to, buf);
         pthread_mutex_lock(&hasher.lock);
         f->busy = 0;
         if (e != UG_OK)
@@ -233,12 +233,12 @@ static void hasher_wrote(ug_storage_file_t *f, uint64_t n, int flush)
 }
 
 /* Wait until the hasher has hashed everything written (or failed). */
-static ug_err hasher_wait(ug_storage_file_t *f)
+static ug_err_t hasher_wait(ug_storage_file_t *f)
 {
     pthread_mutex_lock(&hasher.lock);
     while (f->hash_err == UG_OK && (f->queued || f->busy || f->hashed < f->written))
         pthread_cond_wait(&hasher.done, &hasher.lock);
-    ug_err e = f->hash_err;
+    ug_err_t e = f->hash_err;
     pthread_mutex_unlock(&hasher.lock);
     return e;
 }
@@ -262,7 +262,7 @@ static void hasher_forget(ug_storage_file_t *f)
     pthread_mutex_unlock(&hasher.lock);
 }
 
-static ug_err errno_to_err(int err)
+static ug_err_t errno_to_err(int err)
 {
     switch (err) {
     case ENOSPC:
@@ -318,9 +318,9 @@ static char *join_dir(const char *root, const char *name)
     return dir;
 }
 
-ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char *id_out)
+ug_err_t ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char *id_out)
 {
-    ug_err e = UG_ERR_STORAGE;
+    ug_err_t e = UG_ERR_STORAGE;
     int created = 0;
     ug_storage_upload_t *u = calloc(1, sizeof(*u));
 
@@ -387,7 +387,7 @@ const char *ug_storage_upload_dir(const ug_storage_upload_t *u)
  * rename(2)) makes the hand-off fail instead of mixing two uploads. A filesystem without the flag (EINVAL) gets a
  * plain rename: the id is 128 random bits, and begin() made sure "<id>.incoming" was new.
  */
-ug_err ug_storage_upload_hand_off(ug_storage_upload_t *u)
+ug_err_t ug_storage_upload_hand_off(ug_storage_upload_t *u)
 {
     if (u->handed_off)
         return UG_OK;
@@ -402,9 +402,9 @@ ug_err ug_storage_upload_hand_off(ug_storage_upload_t *u)
     return UG_OK;
 }
 
-ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out)
+ug_err_t ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out)
 {
-    ug_err e = UG_ERR_NOMEM;
+    ug_err_t e = UG_ERR_NOMEM;
     char name[STORAGE_NAME_MAX];
     ug_storage_file_t *f = calloc(1, sizeof(*f));
 
@@ -450,7 +450,7 @@ fail:
  * Write `head` (the buffered bytes, may be empty) followed by `data` in full,
  * with one writev(2) in the usual case; retries short writes and EINTR.
  */
-static ug_err write_all(int fd, const char *head, size_t head_len, const char *data, size_t data_len)
+static ug_err_t write_all(int fd, const char *head, size_t head_len, const char *data, size_t data_len)
 {
     struct iovec iov[2] = {
         {.iov_base = (void *)head, .iov_len = head_len},
@@ -487,13 +487,13 @@ static ug_err write_all(int fd, const char *head, size_t head_len, const char *d
     }
 }
 
-static ug_err file_fail(ug_storage_file_t *f, ug_err e)
+static ug_err_t file_fail(ug_storage_file_t *f, ug_err_t e)
 {
     f->err = e;
     return e;
 }
 
-ug_err ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len)
+ug_err_t ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len)
 {
     if (f->err != UG_OK)
         return f->err;
@@ -532,7 +532,7 @@ ug_err ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len)
         size_t n = len >= 2 * (size_t)STORAGE_SLICE ? (size_t)STORAGE_SLICE : len;
         if (!f->async && EVP_DigestUpdate(f->md, buf, n) != 1)
             return file_fail(f, UG_ERR_INTERNAL);
-        ug_err e = write_all(f->fd, f->buf, f->buf_len, buf, n);
+        ug_err_t e = write_all(f->fd, f->buf, f->buf_len, buf, n);
         if (e != UG_OK)
             return file_fail(f, e);
         if (f->async)
@@ -566,13 +566,13 @@ static void file_close(ug_storage_file_t *f)
  * crash fails the request, and an app that keeps the file moves/persists it
  * itself. An fsync here would instead stall every multi-GB upload on writeback.
  */
-ug_err ug_storage_file_finish(ug_storage_file_t *f, uint64_t *size_out, char *sha256_hex_out)
+ug_err_t ug_storage_file_finish(ug_storage_file_t *f, uint64_t *size_out, char *sha256_hex_out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned digest_len = 0;
     char part[STORAGE_NAME_MAX], final[STORAGE_NAME_MAX];
-    ug_err e;
+    ug_err_t e;
 
     if (f->state != FILE_OPEN)
         return f->err != UG_OK ? f->err : UG_ERR_INTERNAL; /* finished twice: a caller bug */
@@ -694,7 +694,7 @@ size_t ug_storage_abort_in_flight(void)
     return n;
 }
 
-ug_err ug_storage_free_bytes(const char *path, uint64_t *out)
+ug_err_t ug_storage_free_bytes(const char *path, uint64_t *out)
 {
     struct statvfs st;
     if (statvfs(path, &st) != 0)

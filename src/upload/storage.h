@@ -44,7 +44,7 @@ typedef struct ug_storage_file ug_storage_file_t;
  * NUL-terminated id (UG_UPLOAD_ID_LEN + 1 bytes). Returns UG_OK,
  * UG_ERR_INSUFFICIENT_STORAGE (ENOSPC/EDQUOT), UG_ERR_STORAGE or UG_ERR_NOMEM.
  */
-ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char *id_out);
+ug_err_t ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char *id_out);
 
 const char *ug_storage_upload_id(const ug_storage_upload_t *u);
 /* Directory of the upload where it is now, "<root>/<id>.incoming" or "<root>/<id>" (NUL-terminated, owned by the upload). */
@@ -57,20 +57,20 @@ const char *ug_storage_upload_dir(const ug_storage_upload_t *u);
  * name). A second call is a no-op. UG_OK, or UG_ERR_STORAGE /
  * UG_ERR_INSUFFICIENT_STORAGE with the upload left incoming (abort removes it).
  */
-ug_err ug_storage_upload_hand_off(ug_storage_upload_t *u);
+ug_err_t ug_storage_upload_hand_off(ug_storage_upload_t *u);
 
 /* Open the next file "<n>.part" (O_EXCL, mode 0640); *index_out = n. */
-ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out);
+ug_err_t ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out);
 
 /*
  * Append bytes; hashes them. Small writes are coalesced in a buffer so that
  * byte-sized chunks do not cost a syscall each; large ones go straight to write(2).
  * ENOSPC/EDQUOT -> UG_ERR_INSUFFICIENT_STORAGE, other I/O errors -> UG_ERR_STORAGE.
  */
-ug_err ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len);
+ug_err_t ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len);
 
 /* Flush, close and rename "<n>.part" to "<n>"; fills size and hex digest (65 bytes incl. NUL). */
-ug_err ug_storage_file_finish(ug_storage_file_t *f, uint64_t *size_out, char *sha256_hex_out);
+ug_err_t ug_storage_file_finish(ug_storage_file_t *f, uint64_t *size_out, char *sha256_hex_out);
 
 /* Bytes written to the file so far (for limit checks). */
 uint64_t ug_storage_file_size(const ug_storage_file_t *f);
@@ -91,6 +91,6 @@ void ug_storage_upload_release(ug_storage_upload_t *u);
 size_t ug_storage_abort_in_flight(void);
 
 /* Free bytes available to an unprivileged writer on the filesystem of `path` (statvfs f_bavail). */
-ug_err ug_storage_free_bytes(const char *path, uint64_t *out);
+ug_err_t ug_storage_free_bytes(const char *path, uint64_t *out);
 
 #endif

@@ -43,7 +43,7 @@ struct ug_upload {
     json_t *auth; /* the caller, for the manifest; handed over at start */
     char *json;
     size_t json_len;
-    ug_err err;
+    ug_err_t err;
     char message[256];
 };
 
@@ -70,8 +70,8 @@ static void format_size(uint64_t n, char *out, size_t outlen)
     snprintf(out, outlen, "%" PRIu64 " %s", n, units[u]);
 }
 
-static ug_err fail(ug_upload_t *u, ug_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static ug_err fail(ug_upload_t *u, ug_err e, const char *fmt, ...)
+static ug_err_t fail(ug_upload_t *u, ug_err_t e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static ug_err_t fail(ug_upload_t *u, ug_err_t e, const char *fmt, ...)
 {
     if (u->err != UG_OK) /* keep the first cause */
         return u->err;
@@ -87,7 +87,7 @@ static ug_err fail(ug_upload_t *u, ug_err e, const char *fmt, ...)
     return e;
 }
 
-static ug_err fail_limit(ug_upload_t *u, ug_err e, const char *what, const char *limit, uint64_t value)
+static ug_err_t fail_limit(ug_upload_t *u, ug_err_t e, const char *what, const char *limit, uint64_t value)
 {
     char size[32];
     format_size(value, size, sizeof(size));
@@ -123,32 +123,32 @@ ug_upload_t *ug_upload_new(const ug_upload_request_t *req)
 
 /* ---- storing one file (a file part, or the whole raw body) ---- */
 
-static ug_err file_open(ug_upload_t *u)
+static ug_err_t file_open(ug_upload_t *u)
 {
     if (u->files >= u->req.route->limits.max_files)
         return fail_limit(u, UG_ERR_TOO_MANY_FILES, "the number of files", "max_files", u->req.route->limits.max_files);
-    ug_err e = ug_storage_file_begin(u->store, &u->file, &u->file_index);
+    ug_err_t e = ug_storage_file_begin(u->store, &u->file, &u->file_index);
     if (e != UG_OK)
         return fail(u, e, NULL);
     ++u->files;
     return UG_OK;
 }
 
-static ug_err file_write(ug_upload_t *u, const char *buf, size_t len)
+static ug_err_t file_write(ug_upload_t *u, const char *buf, size_t len)
 {
     uint64_t max_file = u->req.route->limits.max_file;
     if (ug_storage_file_size(u->file) + len > max_file)
         return fail_limit(u, UG_ERR_FILE_TOO_LARGE, "a file", "max_file", max_file);
-    ug_err e = ug_storage_file_write(u->file, buf, len);
+    ug_err_t e = ug_storage_file_write(u->file, buf, len);
     return e == UG_OK ? UG_OK : fail(u, e, NULL);
 }
 
-static ug_err file_close(ug_upload_t *u, const char *field, size_t field_len, const char *filename, size_t filename_len,
+static ug_err_t file_close(ug_upload_t *u, const char *field, size_t field_len, const char *filename, size_t filename_len,
                          const char *content_type, size_t content_type_len)
 {
     uint64_t size;
     char sha[UG_SHA256_HEX_LEN + 1];
-    ug_err e = ug_storage_file_finish(u->file, &size, sha);
+    ug_err_t e = ug_storage_file_finish(u->file, &size, sha);
     u->file = NULL;
     if (e != UG_OK)
         return fail(u, e, NULL);
@@ -188,7 +188,7 @@ static void part_reset(ug_upload_t *u)
     u->part_name_len = u->part_filename_len = u->part_content_type_len = u->field_len = 0;
 }
 
-static ug_err on_part_begin(void *ctx, const ug_multipart_part_t *part)
+static ug_err_t on_part_begin(void *ctx, const ug_multipart_part_t *part)
 {
     ug_upload_t *u = ctx;
     part_reset(u);
@@ -214,7 +214,7 @@ static ug_err on_part_begin(void *ctx, const ug_multipart_part_t *part)
     return file_open(u);
 }
 
-static ug_err on_part_data(void *ctx, const char *buf, size_t len)
+static ug_err_t on_part_data(void *ctx, const char *buf, size_t len)
 {
     ug_upload_t *u = ctx;
     if (!u->part_is_field)
@@ -233,10 +233,10 @@ static ug_err on_part_data(void *ctx, const char *buf, size_t len)
     return UG_OK;
 }
 
-static ug_err on_part_end(void *ctx)
+static ug_err_t on_part_end(void *ctx)
 {
     ug_upload_t *u = ctx;
-    ug_err e;
+    ug_err_t e;
     if (u->part_is_field) {
         e = ug_manifest_add_field(u->manifest, u->part_name != NULL ? u->part_name : "", u->part_name_len,
                                   u->field_buf != NULL ? u->field_buf : "", u->field_len);
@@ -254,11 +254,11 @@ static const ug_multipart_callbacks_t multipart_callbacks = {on_part_begin, on_p
 
 /* ---- the public pipeline ---- */
 
-ug_err ug_upload_start(ug_upload_t *u)
+ug_err_t ug_upload_start(ug_upload_t *u)
 {
     const ug_limits_t *lim = &u->req.route->limits;
     const ug_storage_config_t *sc = &u->req.config->storage;
-    ug_err e;
+    ug_err_t e;
 
     if (u->req.content_length != UINT64_MAX && u->req.content_length > lim->max_body)
         return fail_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body", "max_body", lim->max_body);
@@ -283,7 +283,7 @@ ug_err ug_upload_start(ug_upload_t *u)
     if ((e = ug_storage_upload_begin(sc->dir, &u->store, u->id)) != UG_OK)
         return fail(u, e, NULL);
 
-    ug_manifest_request_t mr = {
+    ug_manifest_client_request_t mr = {
         .id = u->id,
         .route = u->req.route->path,
         .method = u->method,
@@ -309,7 +309,7 @@ ug_err ug_upload_start(ug_upload_t *u)
     return file_open(u);
 }
 
-ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len)
+ug_err_t ug_upload_feed(ug_upload_t *u, const char *buf, size_t len)
 {
     if (u->err != UG_OK)
         return u->err;
@@ -318,7 +318,7 @@ ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len)
     const ug_limits_t *lim = &u->req.route->limits;
     uint64_t room = lim->max_body - u->body_bytes;
     size_t take = len <= room ? len : (size_t)room;
-    ug_err e = UG_OK;
+    ug_err_t e = UG_OK;
     u->body_bytes += take;
     if (take != 0) {
         if (u->parser == NULL) {
@@ -334,9 +334,9 @@ ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len)
     return e;
 }
 
-ug_err ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len)
+ug_err_t ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len)
 {
-    ug_err e;
+    ug_err_t e;
     if (u->err != UG_OK)
         return u->err;
     if (u->parser != NULL) {
@@ -369,7 +369,7 @@ const char *ug_upload_id(const ug_upload_t *u)
     return u->id;
 }
 
-ug_err ug_upload_error(const ug_upload_t *u)
+ug_err_t ug_upload_error(const ug_upload_t *u)
 {
     return u->err;
 }

@@ -50,21 +50,21 @@ void ug_upload_set_auth(ug_upload_t *u, json_t *auth);
  * creates the upload directory. Errors: UG_ERR_BODY_TOO_LARGE,
  * UG_ERR_INSUFFICIENT_STORAGE, UG_ERR_MALFORMED_MULTIPART, UG_ERR_STORAGE, UG_ERR_NOMEM.
  */
-ug_err ug_upload_start(ug_upload_t *u);
+ug_err_t ug_upload_start(ug_upload_t *u);
 
 /* The next chunk of the body (any size, any split). Limits are checked as bytes pass. */
-ug_err ug_upload_feed(ug_upload_t *u, const char *buf, size_t len);
+ug_err_t ug_upload_feed(ug_upload_t *u, const char *buf, size_t len);
 
 /*
  * End of body: completes the last file and renders the manifest into
  * *json / *json_len (owned by the upload, valid until it is freed).
  */
-ug_err ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len);
+ug_err_t ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len);
 
 /* The upload id (32 hex chars, NUL-terminated); "" before ug_upload_start succeeded. */
 const char *ug_upload_id(const ug_upload_t *u);
 /* The error recorded by the last failing call (UG_OK if none) and its message for the client. */
-ug_err ug_upload_error(const ug_upload_t *u);
+ug_err_t ug_upload_error(const ug_upload_t *u);
 const char *ug_upload_message(const ug_upload_t *u);
 
 /* Statistics for logs and metrics: body bytes fed, bytes of the files stored, files stored. */

@@ -82,7 +82,7 @@ __attribute__((noinline)) int bench_run(const ug_config_t *cfg, const char *body
     ug_upload_t *u = ug_upload_new(&req);
     if (u == NULL)
         return -1;
-    ug_err e = ug_upload_start(u);
+    ug_err_t e = ug_upload_start(u);
     for (size_t off = 0; e == UG_OK && off < len;) {
         size_t n = chunk == 0 || len - off < chunk ? len - off : chunk;
         e = ug_upload_feed(u, body + off, n);

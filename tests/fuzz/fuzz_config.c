@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size != 0)
         memcpy(text, data, size);
     memset(err, 'x', sizeof(err));
-    ug_err e = ug_config_load_string(SOURCE, text, size, &cfg, err, sizeof err);
+    ug_err_t e = ug_config_load_string(SOURCE, text, size, &cfg, err, sizeof err);
     if (memchr(err, '\0', sizeof err) == NULL)
         abort();
     if (e == UG_OK) {
@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         check_message(err, size);
         /* a short buffer: the same verdict, a NUL-terminated prefix of the same message */
-        ug_err e2 = ug_config_load_string(SOURCE, text, size, &cfg, tiny, sizeof tiny);
+        ug_err_t e2 = ug_config_load_string(SOURCE, text, size, &cfg, tiny, sizeof tiny);
         if (e2 != e || cfg != NULL || memchr(tiny, '\0', sizeof tiny) == NULL || strncmp(tiny, err, strlen(tiny)) != 0)
             abort();
     }

@@ -287,7 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     const char *why = "unset";
-    ug_err refusal = ug_head_refusal(&h, &why);
+    ug_err_t refusal = ug_head_refusal(&h, &why);
     int bad_target = reference_target_refused(h.target, h.target_len); /* an absolute form's path, once scanned */
     if (bad_target && h.target_error == NULL)
         abort();

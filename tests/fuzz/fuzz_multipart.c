@@ -50,7 +50,7 @@ typedef struct result {
     uint64_t hash; /* every event and its bytes, in order; chunking leaves no trace */
     uint64_t nbegin, nend;
     uint64_t data_bytes; /* body bytes of all parts */
-    ug_err err;          /* first error of feed/finish; UG_OK when the body parsed */
+    ug_err_t err;          /* first error of feed/finish; UG_OK when the body parsed */
     const char *why;
     uint64_t err_offset;
 } result;
@@ -103,7 +103,7 @@ static void check_string(uint64_t *h, const char *s, size_t len, int may_be_null
     mix(h, s, len);
 }
 
-static ug_err on_begin(void *ctx, const ug_multipart_part_t *part)
+static ug_err_t on_begin(void *ctx, const ug_multipart_part_t *part)
 {
     run *x = ctx;
     if (x->in_part)
@@ -122,7 +122,7 @@ static ug_err on_begin(void *ctx, const ug_multipart_part_t *part)
     return UG_OK;
 }
 
-static ug_err on_data(void *ctx, const char *buf, size_t len)
+static ug_err_t on_data(void *ctx, const char *buf, size_t len)
 {
     run *x = ctx;
     if (!x->in_part || len == 0 || buf == NULL)
@@ -137,7 +137,7 @@ static ug_err on_data(void *ctx, const char *buf, size_t len)
     return UG_OK;
 }
 
-static ug_err on_end(void *ctx)
+static ug_err_t on_end(void *ctx)
 {
     run *x = ctx;
     if (!x->in_part)
@@ -156,14 +156,14 @@ static ug_err on_end(void *ctx)
 static const ug_multipart_callbacks_t callbacks = {on_begin, on_data, on_end};
 
 /* One chunk, from an exact-size copy. Returns the feed result. */
-static ug_err feed_copy(ug_multipart_parser_t *p, const uint8_t *src, size_t n)
+static ug_err_t feed_copy(ug_multipart_parser_t *p, const uint8_t *src, size_t n)
 {
     char *c = malloc(n != 0 ? n : 1);
     if (c == NULL)
         abort();
     if (n != 0)
         memcpy(c, src, n);
-    ug_err e = ug_multipart_feed(p, c, n);
+    ug_err_t e = ug_multipart_feed(p, c, n);
     free(c);
     return e;
 }
@@ -176,7 +176,7 @@ static void parse(run *x, const char *boundary, size_t blen, size_t hmax, const 
                   size_t nsizes, int bytewise)
 {
     ug_multipart_parser_t *p = ug_multipart_new(boundary, blen, hmax, &callbacks, x);
-    ug_err e = UG_OK;
+    ug_err_t e = UG_OK;
     size_t off = 0, k = 0;
 
     if (p == NULL)
@@ -241,7 +241,7 @@ static int valid_boundary(const char *b, size_t n)
 }
 
 /* ug_multipart_boundary on an exact-size copy; checks what it promises. Returns its result. */
-static ug_err boundary_of(const uint8_t *ct, size_t len, char *out, size_t *out_len)
+static ug_err_t boundary_of(const uint8_t *ct, size_t len, char *out, size_t *out_len)
 {
     char *c = malloc(len != 0 ? len : 1);
     const char *why = NULL;
@@ -250,7 +250,7 @@ static ug_err boundary_of(const uint8_t *ct, size_t len, char *out, size_t *out_
     if (len != 0)
         memcpy(c, ct, len);
     *out_len = 0;
-    ug_err e = ug_multipart_boundary(c, len, out, out_len, &why);
+    ug_err_t e = ug_multipart_boundary(c, len, out, out_len, &why);
     if (e == UG_OK) {
         if (!valid_boundary(out, *out_len) || out[*out_len] != '\0' || !ug_multipart_is_form_data(c, len))
             abort();

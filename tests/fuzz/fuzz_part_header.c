@@ -107,7 +107,7 @@ static int same_part(const seen *x, const ug_multipart_part_t *part)
     return 1;
 }
 
-static ug_err on_begin(void *ctx, const ug_multipart_part_t *part)
+static ug_err_t on_begin(void *ctx, const ug_multipart_part_t *part)
 {
     seen *x = ctx;
     if (x->begun++)
@@ -120,11 +120,11 @@ static ug_err on_begin(void *ctx, const ug_multipart_part_t *part)
  * "--b" CRLF block CRLF CRLF "--b--" through the push parser, byte by byte, with
  * max_header_size `hmax`. Returns the error of the first failing call, or of finish.
  */
-static ug_err frame(const char *block, size_t len, size_t hmax, seen *x, const char **why, uint64_t *off)
+static ug_err_t frame(const char *block, size_t len, size_t hmax, seen *x, const char **why, uint64_t *off)
 {
     static const ug_multipart_callbacks_t cb = {on_begin, NULL, NULL};
     ug_multipart_parser_t *p = ug_multipart_new("b", 1, hmax, &cb, x);
-    ug_err e = UG_OK;
+    ug_err_t e = UG_OK;
     if (p == NULL)
         abort();
     const char *pieces[3] = {"--b\r\n", block, "\r\n\r\n--b--"};
@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ug_multipart_part_t part;
     const char *why = NULL;
     size_t err_pos = SIZE_MAX;
-    ug_err e = ug_multipart_parse_headers(block, len, &part, &why, &err_pos);
+    ug_err_t e = ug_multipart_parse_headers(block, len, &part, &why, &err_pos);
     if (e == UG_OK) {
         if (bad != nlines)
             abort();
@@ -222,7 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seen x = {0};
     const char *fwhy;
     uint64_t foff;
-    ug_err fe = frame(tmp, len, len + 2, &x, &fwhy, &foff);
+    ug_err_t fe = frame(tmp, len, len + 2, &x, &fwhy, &foff);
     if ((fe == UG_OK) != (e == UG_OK) || (fe == UG_OK && (x.begun != 1 || !same_part(&x, &part))))
         abort();
     /* the framing layer reports the first bad line as soon as it arrives, else what the block parser says */

@@ -22,7 +22,7 @@ static char errbuf[512];
 static ug_config_t *load_ok(const char *yaml)
 {
     ug_config_t *c = NULL;
-    ug_err err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_OK, "unexpected error: %s\n--- yaml:\n%s", errbuf, yaml);
     cr_assert_not_null(c);
     return c;
@@ -32,7 +32,7 @@ static void expect_error(const char *yaml, const char *message)
 {
     ug_config_t *c = (ug_config_t *)&errbuf; /* must be reset to NULL */
     memset(errbuf, 'x', sizeof(errbuf));
-    ug_err err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_ERR_CONFIG, "expected an error for:\n%s", yaml);
     cr_assert_null(c);
     cr_assert_str_eq(errbuf, message, "got:      %s\nexpected: %s\nfor yaml:\n%s", errbuf, message, yaml);
@@ -45,7 +45,7 @@ static void expect_file_error(const char *name, const char *rest)
     snprintf(path, sizeof(path), DATA "%s", name);
     snprintf(expected, sizeof(expected), "%s%s", path, rest);
     ug_config_t *c = (ug_config_t *)&errbuf; /* must be reset to NULL */
-    ug_err err = ug_config_load_file(path, &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_file(path, &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_ERR_CONFIG, "expected an error for %s", path);
     cr_assert_null(c);
     cr_assert_str_eq(errbuf, expected);
@@ -56,7 +56,7 @@ static void expect_file_error(const char *name, const char *rest)
 Test(config, full_file_every_field)
 {
     ug_config_t *c = NULL;
-    ug_err err = ug_config_load_file(DATA "full.yaml", &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_file(DATA "full.yaml", &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_OK, "%s", errbuf);
     cr_assert_str_eq(c->source, DATA "full.yaml");
 
@@ -135,7 +135,7 @@ Test(config, full_file_every_field)
 Test(config, minimal_file_defaults)
 {
     ug_config_t *c = NULL;
-    ug_err err = ug_config_load_file(DATA "minimal.yaml", &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_file(DATA "minimal.yaml", &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_OK, "%s", errbuf);
 
     cr_assert_eq(c->listen_count, 1);
@@ -222,7 +222,7 @@ Test(config, booleans_quoting_and_auto)
 Test(config, shipped_default_config_loads)
 {
     ug_config_t *c = NULL;
-    ug_err err = ug_config_load_file(UG_TEST_DATA_DIR "/../../config/uploadgate.yaml", &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_file(UG_TEST_DATA_DIR "/../../config/uploadgate.yaml", &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_OK, "%s", errbuf);
     cr_assert_eq(c->listen_count, 1);
     cr_assert_str_eq(c->listen[0].host, "127.0.0.1");

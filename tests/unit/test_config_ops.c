@@ -17,7 +17,7 @@ static char errbuf[512];
 static ug_config_t *load_ok(const char *yaml)
 {
     ug_config_t *c = NULL;
-    ug_err err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_OK, "unexpected error: %s\n--- yaml:\n%s", errbuf, yaml);
     return c;
 }
@@ -25,7 +25,7 @@ static ug_config_t *load_ok(const char *yaml)
 static void expect_error(const char *yaml, const char *message)
 {
     ug_config_t *c = NULL;
-    ug_err err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
+    ug_err_t err = ug_config_load_string("t.yaml", yaml, strlen(yaml), &c, errbuf, sizeof(errbuf));
     cr_assert_eq(err, UG_ERR_CONFIG, "expected an error for:\n%s", yaml);
     cr_assert_null(c);
     cr_assert_str_eq(errbuf, message, "got:      %s\nexpected: %s", errbuf, message);

@@ -6,7 +6,7 @@
 
 #include "common/errors.h"
 
-static ug_err of(const char *why)
+static ug_err_t of(const char *why)
 {
     return ug_err_of_proxy_failure(why, strlen(why));
 }

@@ -323,11 +323,11 @@ Test(front_parse, ordinary_requests_are_passed_on_the_fronts_connection)
     cr_assert(passable("GET", "/chat", 1, websocket, 3));
 }
 
-static ug_err refusal(int minor, const ug_header_t *hs, size_t n, const char *expect_in_message)
+static ug_err_t refusal(int minor, const ug_header_t *hs, size_t n, const char *expect_in_message)
 {
     ug_head_t h = head("GET", "/api/items", minor, hs, n);
     const char *why = "unset";
-    ug_err e = ug_head_refusal(&h, &why);
+    ug_err_t e = ug_head_refusal(&h, &why);
     if (e == UG_OK)
         cr_assert_null(why);
     else

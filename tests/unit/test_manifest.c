@@ -18,7 +18,7 @@
 #define FFFD "\xEF\xBF\xBD"
 
 /* Lengths are passed explicitly and the strings run on past them: only len bytes may be used. */
-static const ug_manifest_request_t base_request = {
+static const ug_manifest_client_request_t base_request = {
     .id = ID,
     .route = "/upload",
     .method = "POSTGARBAGE",
@@ -145,7 +145,7 @@ Test(manifest, escaping_of_quotes_backslashes_and_controls)
 
 Test(manifest, embedded_nul_bytes_survive)
 {
-    ug_manifest_request_t req = base_request;
+    ug_manifest_client_request_t req = base_request;
     req.path = "/a\0b?c";
     req.path_len = 6;
     ug_manifest_t *m = ug_manifest_new(&req);
@@ -249,7 +249,7 @@ Test(manifest, invalid_utf8_is_replaced_per_maximal_subpart)
 
 Test(manifest, invalid_utf8_is_replaced_in_every_member)
 {
-    ug_manifest_request_t req = {
+    ug_manifest_client_request_t req = {
         .id = "i\xFF",
         .route = "/r\xFF",
         .method = "P\xFF",

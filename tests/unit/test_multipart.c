@@ -273,13 +273,13 @@ struct run {
     int in_part;
     int protocol_errors; /* callbacks out of order, empty data, non-terminated strings */
     size_t data_calls;
-    ug_err feed_err; /* first error returned by feed (then feeding stops) */
-    ug_err finish_err;
+    ug_err_t feed_err; /* first error returned by feed (then feeding stops) */
+    ug_err_t finish_err;
     const char *why;
     uint64_t err_offset;
     /* fault injection: return `abort_with` from the Nth call (1-based) of a callback */
     size_t abort_begin_at, abort_data_at, abort_end_at, begin_calls, end_calls;
-    ug_err abort_with;
+    ug_err_t abort_with;
     int calls_after_abort;
     int aborted;
 };
@@ -298,7 +298,7 @@ static char *dup_or_null(const char *s, size_t n, int *bad)
     return d;
 }
 
-static ug_err on_begin(void *ctx, const ug_multipart_part_t *part)
+static ug_err_t on_begin(void *ctx, const ug_multipart_part_t *part)
 {
     struct run *r = ctx;
     struct got_part *g;
@@ -325,7 +325,7 @@ static ug_err on_begin(void *ctx, const ug_multipart_part_t *part)
     return UG_OK;
 }
 
-static ug_err on_data(void *ctx, const char *buf, size_t len)
+static ug_err_t on_data(void *ctx, const char *buf, size_t len)
 {
     struct run *r = ctx;
     struct got_part *g;
@@ -350,7 +350,7 @@ static ug_err on_data(void *ctx, const char *buf, size_t len)
     return UG_OK;
 }
 
-static ug_err on_end(void *ctx)
+static ug_err_t on_end(void *ctx)
 {
     struct run *r = ctx;
 
@@ -455,7 +455,7 @@ static struct run *parse_body(const char *boundary, size_t max_header, const uns
     cr_assert_not_null(p, "ug_multipart_new(\"%s\") failed", boundary);
     while (off < len) {
         size_t n = next_chunk(ch, len - off);
-        ug_err e = ug_multipart_feed(p, (const char *)body + off, n);
+        ug_err_t e = ug_multipart_feed(p, (const char *)body + off, n);
         if (e != UG_OK) {
             r->feed_err = e;
             break;
@@ -552,7 +552,7 @@ static void check_boundary(const struct loaded *c)
     char out[UG_MULTIPART_MAX_BOUNDARY + 1];
     size_t n = 0;
     const char *why = NULL;
-    ug_err e;
+    ug_err_t e;
 
     cr_assert_not_null(ct);
     e = ug_multipart_boundary(ct, strlen(ct), out, &n, &why);
@@ -1026,7 +1026,7 @@ Test(multipart, boundary_table)
         char out[UG_MULTIPART_MAX_BOUNDARY + 1];
         size_t n = 999;
         const char *why = NULL;
-        ug_err e = ug_multipart_boundary(row->content_type, strlen(row->content_type), out, &n, &why);
+        ug_err_t e = ug_multipart_boundary(row->content_type, strlen(row->content_type), out, &n, &why);
         if (row->boundary != NULL) {
             cr_assert_eq(e, UG_OK, "[%s] refused: %s", row->content_type, why);
             cr_assert_eq(n, strlen(row->boundary), "[%s] length %zu", row->content_type, n);
@@ -1144,7 +1144,7 @@ static void check_abort(enum chunk_kind kind, int which)
 {
     const char *body = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n"
                        "--B\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\nworld\r\n--B--\r\n";
-    static const ug_err errs[] = {UG_ERR_TOO_MANY_FILES, UG_ERR_FILE_TOO_LARGE, UG_ERR_TOO_MANY_FIELDS};
+    static const ug_err_t errs[] = {UG_ERR_TOO_MANY_FILES, UG_ERR_FILE_TOO_LARGE, UG_ERR_TOO_MANY_FIELDS};
     struct run *r = run_new();
     struct chunker ch = {.kind = kind};
 

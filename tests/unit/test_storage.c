@@ -719,7 +719,7 @@ Test(storage, file_too_big_for_rlimit_is_insufficient_storage)
     free(data);
 }
 
-static void write_fails_with(int err, size_t after, ug_err expect)
+static void write_fails_with(int err, size_t after, ug_err_t expect)
 {
     char id[UG_UPLOAD_ID_LEN + 1], hex[UG_SHA256_HEX_LEN + 1], *data = random_bytes(2 * MIB, 7);
     uint64_t size;

@@ -269,10 +269,10 @@ Test(upload, raw_body_is_one_file_even_when_json)
 }
 
 /* Feeds `body` whole and expects `err` with `needle` in the message; abort must leave the root empty. */
-static void expect_refusal(const char *content_type, const char *body, size_t len, ug_err err, const char *needle)
+static void expect_refusal(const char *content_type, const char *body, size_t len, ug_err_t err, const char *needle)
 {
     ug_upload_t *u = new_upload(content_type, UINT64_MAX);
-    ug_err e = ug_upload_start(u);
+    ug_err_t e = ug_upload_start(u);
     if (e == UG_OK)
         e = ug_upload_feed(u, body, len);
     if (e == UG_OK) {

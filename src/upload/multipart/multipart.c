@@ -77,13 +77,13 @@ struct ug_multipart_parser {
     size_t hline_start; /* index in hbuf of the current line */
     int hcr;            /* the last header byte was a CR */
     uint64_t hstart;    /* body offset of hbuf[0] */
-    ug_err err;
+    ug_err_t err;
     const char *why;
     uint64_t err_offset;
     char hbuf[];
 };
 
-static ug_err die(ug_multipart_parser_t *p, ug_err err, uint64_t offset, const char *why)
+static ug_err_t die(ug_multipart_parser_t *p, ug_err_t err, uint64_t offset, const char *why)
 {
     p->state = MP_DEAD;
     p->err = err;
@@ -93,14 +93,14 @@ static ug_err die(ug_multipart_parser_t *p, ug_err err, uint64_t offset, const c
 }
 
 /* A malformed body; `offset` is the offset in the whole body of the byte at fault. */
-static ug_err malformed(ug_multipart_parser_t *p, uint64_t offset, const char *why)
+static ug_err_t malformed(ug_multipart_parser_t *p, uint64_t offset, const char *why)
 {
     return die(p, UG_ERR_MALFORMED_MULTIPART, offset, why);
 }
 
-static ug_err emit_data(ug_multipart_parser_t *p, const char *data, size_t n, size_t at)
+static ug_err_t emit_data(ug_multipart_parser_t *p, const char *data, size_t n, size_t at)
 {
-    ug_err e;
+    ug_err_t e;
 
     if (n == 0 || !p->in_part || p->cb.on_part_data == NULL)
         return UG_OK; /* in the preamble, bytes are discarded */
@@ -109,9 +109,9 @@ static ug_err emit_data(ug_multipart_parser_t *p, const char *data, size_t n, si
     return UG_OK;
 }
 
-static ug_err end_part(ug_multipart_parser_t *p, size_t at)
+static ug_err_t end_part(ug_multipart_parser_t *p, size_t at)
 {
-    ug_err e;
+    ug_err_t e;
 
     if (!p->in_part)
         return UG_OK;
@@ -183,12 +183,12 @@ static enum scan_result scan_body(ug_multipart_parser_t *p, const char *buf, siz
 }
 
 /* The empty line ending a header block was just consumed: parse it, begin the part. */
-static ug_err begin_part(ug_multipart_parser_t *p, size_t at)
+static ug_err_t begin_part(ug_multipart_parser_t *p, size_t at)
 {
     ug_multipart_part_t part;
     const char *why = NULL;
     size_t err_pos = 0;
-    ug_err e;
+    ug_err_t e;
 
     /* hbuf ends with the empty line's CRLF, which is not part of the fields */
     if (ug_multipart_parse_headers(p->hbuf, p->hlen - 2, &part, &why, &err_pos) != UG_OK)
@@ -207,7 +207,7 @@ static ug_err begin_part(ug_multipart_parser_t *p, size_t at)
  * small, so a byte loop is fine here; it checks CRLF pairing as it goes so
  * that the error offset names the offending byte.
  */
-static ug_err feed_headers(ug_multipart_parser_t *p, const char *buf, size_t len, size_t *pos)
+static ug_err_t feed_headers(ug_multipart_parser_t *p, const char *buf, size_t len, size_t *pos)
 {
     const char *why;
     size_t i, err_pos;
@@ -241,7 +241,7 @@ static ug_err feed_headers(ug_multipart_parser_t *p, const char *buf, size_t len
     return UG_OK;
 }
 
-ug_err ug_multipart_feed(ug_multipart_parser_t *p, const char *buf, size_t len)
+ug_err_t ug_multipart_feed(ug_multipart_parser_t *p, const char *buf, size_t len)
 {
     size_t i = 0;
 
@@ -305,7 +305,7 @@ ug_err ug_multipart_feed(ug_multipart_parser_t *p, const char *buf, size_t len)
     return UG_OK;
 }
 
-ug_err ug_multipart_finish(ug_multipart_parser_t *p)
+ug_err_t ug_multipart_finish(ug_multipart_parser_t *p)
 {
     const char *why;
 

@@ -33,11 +33,11 @@ typedef struct ug_multipart_part {
 /* Any callback may be NULL (the event is then ignored). */
 typedef struct ug_multipart_callbacks {
     /* A part's headers are complete. Return UG_OK to continue, anything else aborts parsing with that error. */
-    ug_err (*on_part_begin)(void *ctx, const ug_multipart_part_t *part);
+    ug_err_t (*on_part_begin)(void *ctx, const ug_multipart_part_t *part);
     /* Bytes of the current part's body (never called with len 0). */
-    ug_err (*on_part_data)(void *ctx, const char *buf, size_t len);
+    ug_err_t (*on_part_data)(void *ctx, const char *buf, size_t len);
     /* The current part's body is complete (its closing delimiter was seen). */
-    ug_err (*on_part_end)(void *ctx);
+    ug_err_t (*on_part_end)(void *ctx);
 } ug_multipart_callbacks_t;
 
 typedef struct ug_multipart_parser ug_multipart_parser_t;
@@ -49,7 +49,7 @@ typedef struct ug_multipart_parser ug_multipart_parser_t;
  * Writes the boundary NUL-terminated into out (size >= UG_MULTIPART_MAX_BOUNDARY + 1).
  * Returns UG_OK, or UG_ERR_MALFORMED_MULTIPART with a static message in *why.
  */
-ug_err ug_multipart_boundary(const char *content_type, size_t len, char *out, size_t *out_len, const char **why);
+ug_err_t ug_multipart_boundary(const char *content_type, size_t len, char *out, size_t *out_len, const char **why);
 
 /* True when the Content-Type value names multipart/form-data (parameters ignored). */
 int ug_multipart_is_form_data(const char *content_type, size_t len);
@@ -69,10 +69,10 @@ ug_multipart_parser_t *ug_multipart_new(const char *boundary, size_t boundary_le
  * callback returned. After an error the parser is dead: further calls return
  * the same error.
  */
-ug_err ug_multipart_feed(ug_multipart_parser_t *p, const char *buf, size_t len);
+ug_err_t ug_multipart_feed(ug_multipart_parser_t *p, const char *buf, size_t len);
 
 /* End of input: UG_OK only if the close delimiter was seen; otherwise an error. */
-ug_err ug_multipart_finish(ug_multipart_parser_t *p);
+ug_err_t ug_multipart_finish(ug_multipart_parser_t *p);
 
 /* Human-readable reason of the last error (static string), or NULL. */
 const char *ug_multipart_error_message(const ug_multipart_parser_t *p);

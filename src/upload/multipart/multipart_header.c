@@ -152,14 +152,14 @@ static int read_param_value(const char *s, size_t len, size_t *pos, char *out, s
     return 0;
 }
 
-static ug_err bad_ct(const char **why, const char *msg)
+static ug_err_t bad_ct(const char **why, const char *msg)
 {
     if (why != NULL)
         *why = msg;
     return UG_ERR_MALFORMED_MULTIPART;
 }
 
-ug_err ug_multipart_boundary(const char *content_type, size_t len, char *out, size_t *out_len, const char **why)
+ug_err_t ug_multipart_boundary(const char *content_type, size_t len, char *out, size_t *out_len, const char **why)
 {
     const char *s = content_type;
     size_t i, n = 0, k;
@@ -528,7 +528,7 @@ static long decode_ext_value(char *s, size_t len)
     return (long)((char *)w - s);
 }
 
-ug_err ug_multipart_parse_headers(char *block, size_t len, ug_multipart_part_t *part, const char **why, size_t *err_pos)
+ug_err_t ug_multipart_parse_headers(char *block, size_t len, ug_multipart_part_t *part, const char **why, size_t *err_pos)
 {
     struct part_headers h;
     size_t i = 0;

@@ -28,7 +28,7 @@
  * and in *err_pos the index in `block` of the byte at fault (`len` when the
  * fault is something missing, such as the Content-Disposition).
  */
-ug_err ug_multipart_parse_headers(char *block, size_t len, ug_multipart_part_t *part, const char **why, size_t *err_pos);
+ug_err_t ug_multipart_parse_headers(char *block, size_t len, ug_multipart_part_t *part, const char **why, size_t *err_pos);
 
 /*
  * Checks one complete header line (without its CRLF) as soon as it has
