@@ -28,7 +28,7 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from harness import PYTHON, REPO, KiB, MiB, Proc, make_file, sha256_file, tail, wait_until
+from harness import PYTHON, REPO, KiB, MiB, Proc, free_port, make_file, sha256_file, tail, wait_until
 from harness.relay import Relay
 
 RESUMABLE_DIR = REPO / "tests" / "resumable"
@@ -277,3 +277,54 @@ def test_tuspy_driver_resumes_in_second_process_reference_server(tmp_path, make_
     assert [(r["method"], r["headers"].get("upload-offset")) for r in seen] == [
         ("HEAD", None), ("PATCH", str(MiB)), ("PATCH", str(2 * MiB))], seen
     assert sha256_file(peer.stored(second["url"])) == f.sha256
+
+
+# --- Uppy in chromium ------------------------------------------------------------------------------------------
+
+
+def uppy(tmp_path, endpoint: str, f, page_port: int, token: Optional[str], timeout: float = 90) -> dict:
+    profile = tmp_path / f"chromium-profile-{secrets.token_hex(4)}"
+    profile.mkdir()
+    args = {"endpoint": endpoint, "filePath": str(f.path), "token": token, "chunkSize": MiB, "pagePort": page_port,
+            "meta": {"caption": "from Uppy"}, "executablePath": CHROMIUM, "userDataDir": str(profile),
+            "timeoutMs": int(timeout * 1000 / 2)}
+    env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1", HOME=str(tmp_path))
+    rc, out = _run(["node", str(RESUMABLE_DIR / "uppy_upload.mjs"), json.dumps(args)], timeout, env=env)
+    assert rc == 0 and "fatal" not in out, f"the Uppy driver failed: {out.get('fatal')}"
+    assert out["pageStatus"] == 200 and out["pageOrigin"] == f"http://127.0.0.1:{page_port}", out
+    return out
+
+
+def test_uppy_driver_cross_origin_bearer_upload_reference_server(tmp_path, make_peer):
+    f = make_file(tmp_path / "src", "photo.jpg", 2 * MiB + 4321)
+    page_port = free_port()
+    origin = f"http://127.0.0.1:{page_port}"
+    token = secrets.token_hex(8)
+    peer = make_peer(args=("--token", token, "--allow-origin", origin, "--finish-json"))
+    out = uppy(tmp_path, peer.url, f, page_port, token)
+    res = out["result"]
+    assert res["ok"], out
+    assert res["bytes"] == f.size and res["size"] == f.size, res
+    assert sha256_file(peer.stored(res["uploadURL"])) == f.sha256
+    # The last PATCH's answer, read through CORS: 200 and the peer's JSON.
+    assert res["status"] == 200, res
+    body = json.loads(res["body"])
+    assert body["sha256"] == f.sha256 and body["metadata"]["caption"] == "from Uppy", body
+    assert body["metadata"]["filename"] == "photo.jpg" and body["metadata"]["filetype"] == "image/jpeg", body
+    seen = peer.requests()
+    # Cross-origin with Authorization: the browser preflighted; every tus request carried the token and the origin.
+    assert any(r["method"] == "OPTIONS" for r in seen), seen
+    tus_reqs = [r for r in seen if r["method"] != "OPTIONS"]
+    assert [r["method"] for r in tus_reqs] == ["POST", "PATCH", "PATCH", "PATCH"], tus_reqs
+    assert all(r["headers"].get("authorization") == f"Bearer {token}" for r in tus_reqs), tus_reqs
+    assert all(r["headers"].get("origin") == origin for r in tus_reqs), tus_reqs
+
+
+def test_uppy_driver_reports_refused_token_reference_server(tmp_path, make_peer):
+    f = make_file(tmp_path / "src", "photo.jpg", 100 * KiB)
+    page_port = free_port()
+    peer = make_peer(args=("--token", "right", "--allow-origin", f"http://127.0.0.1:{page_port}"))
+    out = uppy(tmp_path, peer.url, f, page_port, "wrong")
+    res = out["result"]
+    assert not res["ok"] and "401" in res["error"], res
+    assert list(peer.store.iterdir()) == []
