@@ -3,6 +3,9 @@
 //
 //   node tests/resumable/tus_upload.mjs --endpoint URL --file PATH [options]
 //
+//   --file PATH           repeatable: with several files, --concurrency N (4) uploads run at a time and one summary
+//                         line is printed instead: {"ok", "uploads": [per file, without "requests"], "files",
+//                         "bytes", "elapsed"} (the benchmark's many-files workload)
 //   --chunk-size N        bytes per PATCH (default: the whole rest of the file in one PATCH)
 //   --header "N: V"       extra request header (repeatable); --token T adds "Authorization: Bearer T"
 //   --filename NAME       Upload-Metadata filename (default: the file's base name); --filetype TYPE: filetype
@@ -37,7 +40,8 @@ function options() {
   const { values } = parseArgs({
     options: {
       endpoint: { type: "string" },
-      file: { type: "string" },
+      file: { type: "string", multiple: true, default: [] },
+      concurrency: { type: "string", default: "4" },
       "chunk-size": { type: "string" },
       header: { type: "string", multiple: true, default: [] },
       token: { type: "string" },
@@ -54,7 +58,7 @@ function options() {
       protocol: { type: "string", default: "tus-v1" },
     },
   });
-  if (!values.file || !(values.endpoint || values["resume-url"])) {
+  if (values.file.length === 0 || !(values.endpoint || values["resume-url"])) {
     console.error("tus_upload: --file and --endpoint (or --resume-url) are required");
     process.exit(2);
   }
@@ -75,8 +79,8 @@ function headersOf(o) {
   return h;
 }
 
-function metadataOf(o) {
-  const m = { filename: o.filename ?? path.basename(o.file) };
+function metadataOf(o, file) {
+  const m = { filename: o.filename ?? path.basename(file) };
   if (o.filetype) m.filetype = o.filetype;
   for (const kv of o.meta) {
     const i = kv.indexOf("=");
@@ -100,60 +104,95 @@ function responseOf(res) {
   return { status: res.getStatus(), body: res.getBody() ?? null, headers };
 }
 
-const o = options();
-const size = statSync(o.file).size;
-const stopAfter = o["stop-after"] != null ? Number(o["stop-after"]) : null;
-const t0 = process.hrtime.bigint();
-const out = { ok: false, url: null, bytes: 0, size, elapsed: 0, status: null, body: null, headers: {}, requests: [] };
+// One upload of `file`; resolves with {code, result} (code: 0 done, EXIT_STOPPED, 1 failed), never rejects.
+async function uploadOne(file, o) {
+  const size = statSync(file).size;
+  const stopAfter = o["stop-after"] != null ? Number(o["stop-after"]) : null;
+  const t0 = process.hrtime.bigint();
+  const out = { ok: false, url: null, bytes: 0, size, elapsed: 0, status: null, body: null, headers: {}, requests: [] };
+  let settle;
+  const done = new Promise((resolve) => (settle = resolve));
+  const finish = (code, extra) => {
+    Object.assign(out, extra);
+    out.elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    settle({ code, result: out });
+  };
 
-function finish(code, extra) {
-  Object.assign(out, extra);
-  out.elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(code));
-}
+  const upload = new Upload(createReadStream(file), {
+    endpoint: o.endpoint ?? null,
+    uploadUrl: o["resume-url"] ?? null,
+    chunkSize: o["chunk-size"] ? Number(o["chunk-size"]) : Number.POSITIVE_INFINITY,
+    headers: headersOf(o),
+    metadata: metadataOf(o, file),
+    parallelUploads: Number(o.parallel),
+    retryDelays: o["retry-delays"].split(",").filter(Boolean).map(Number),
+    uploadDataDuringCreation: o["with-creation"],
+    uploadLengthDeferred: o["defer-length"],
+    protocol: o.protocol,
+    urlStorage: o.store ? new FileUrlStorage(o.store) : undefined,
+    storeFingerprintForResuming: Boolean(o.store),
+    onBeforeRequest(req) {
+      out.requests.push({ method: req.getMethod(), url: req.getURL(), offset: req.getHeader("Upload-Offset") ?? null });
+    },
+    onAfterResponse(req, res) {
+      const r = out.requests.findLast((x) => x.url === req.getURL() && x.method === req.getMethod() && !x.status);
+      if (r) {
+        r.status = res.getStatus();
+        r.responseOffset = res.getHeader("Upload-Offset") ?? null;
+      }
+    },
+    onChunkComplete(_chunk, accepted) {
+      out.bytes = accepted;
+      if (stopAfter !== null && accepted >= stopAfter && accepted < size) {
+        upload.abort(false).then(() => finish(EXIT_STOPPED, { url: upload.url, stopped: true }));
+      }
+    },
+    onSuccess({ lastResponse }) {
+      finish(0, { ok: true, url: upload.url, bytes: size, ...responseOf(lastResponse) });
+    },
+    onError(err) {
+      finish(1, { url: upload.url, error: String(err.message ?? err), ...responseOf(err.originalResponse) });
+    },
+  });
 
-const upload = new Upload(createReadStream(o.file), {
-  endpoint: o.endpoint ?? null,
-  uploadUrl: o["resume-url"] ?? null,
-  chunkSize: o["chunk-size"] ? Number(o["chunk-size"]) : Number.POSITIVE_INFINITY,
-  headers: headersOf(o),
-  metadata: metadataOf(o),
-  parallelUploads: Number(o.parallel),
-  retryDelays: o["retry-delays"].split(",").filter(Boolean).map(Number),
-  uploadDataDuringCreation: o["with-creation"],
-  uploadLengthDeferred: o["defer-length"],
-  protocol: o.protocol,
-  urlStorage: o.store ? new FileUrlStorage(o.store) : undefined,
-  storeFingerprintForResuming: Boolean(o.store),
-  onBeforeRequest(req) {
-    out.requests.push({ method: req.getMethod(), url: req.getURL(), offset: req.getHeader("Upload-Offset") ?? null });
-  },
-  onAfterResponse(req, res) {
-    const r = out.requests.findLast((x) => x.url === req.getURL() && x.method === req.getMethod() && !x.status);
-    if (r) {
-      r.status = res.getStatus();
-      r.responseOffset = res.getHeader("Upload-Offset") ?? null;
+  if (o.store && !o["resume-url"]) {
+    const previous = await upload.findPreviousUploads();
+    if (previous.length > 0) {
+      upload.resumeFromPreviousUpload(previous[0]);
+      out.resumedFrom = previous[0].uploadUrl;
     }
-  },
-  onChunkComplete(_chunk, accepted) {
-    out.bytes = accepted;
-    if (stopAfter !== null && accepted >= stopAfter && accepted < size) {
-      upload.abort(false).then(() => finish(EXIT_STOPPED, { url: upload.url, stopped: true }));
-    }
-  },
-  onSuccess({ lastResponse }) {
-    finish(0, { ok: true, url: upload.url, bytes: size, ...responseOf(lastResponse) });
-  },
-  onError(err) {
-    finish(1, { url: upload.url, error: String(err.message ?? err), ...responseOf(err.originalResponse) });
-  },
-});
-
-if (o.store && !o["resume-url"]) {
-  const previous = await upload.findPreviousUploads();
-  if (previous.length > 0) {
-    upload.resumeFromPreviousUpload(previous[0]);
-    out.resumedFrom = previous[0].uploadUrl;
   }
+  upload.start();
+  return done;
 }
-upload.start();
+
+// Several files: `concurrency` uploads at a time; one summary line.
+async function uploadMany(files, o) {
+  const t0 = process.hrtime.bigint();
+  const results = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      results[i] = await uploadOne(files[i], o);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Number(o.concurrency), files.length) }, worker));
+  const code = Math.max(...results.map((r) => (r.code === 1 ? 4 : r.code))); // failure outranks a stop
+  const uploads = results.map(({ result }) => {
+    delete result.requests; // one line for the whole batch: the per-request list would dwarf it
+    return result;
+  });
+  const summary = {
+    ok: code === 0,
+    uploads,
+    files: files.length,
+    bytes: uploads.reduce((n, u) => n + u.bytes, 0),
+    elapsed: Number(process.hrtime.bigint() - t0) / 1e9,
+  };
+  return { code: code === 4 ? 1 : code, result: summary };
+}
+
+const o = options();
+const { code, result } = o.file.length === 1 ? await uploadOne(o.file[0], o) : await uploadMany(o.file, o);
+process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
