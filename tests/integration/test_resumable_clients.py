@@ -28,6 +28,7 @@ from typing import List, Optional, Tuple
 
 import pytest
 
+from checks import require_tools
 from harness import PYTHON, REPO, KiB, MiB, Proc, free_port, make_file, sha256_file, tail, wait_until
 from harness.relay import Relay
 
@@ -53,11 +54,7 @@ def _missing() -> str:
 
 @pytest.fixture(autouse=True)
 def resumable_ready():
-    why = _missing()
-    if why:
-        if os.environ.get("UG_SKIP_RESUMABLE") == "1":
-            pytest.skip(why)
-        pytest.fail(f"resumable client test prerequisites missing: {why} (or set UG_SKIP_RESUMABLE=1)", pytrace=False)
+    require_tools(_missing(), "UG_SKIP_RESUMABLE")
 
 
 class TusPeer:
@@ -205,25 +202,29 @@ def test_tus_js_client_driver_resumes_after_mid_chunk_cut_reference_server(tmp_p
     assert relay.connections >= 2
 
 
-def test_tus_js_client_driver_resumes_in_second_process_reference_server(tmp_path, make_peer):
-    f = make_file(tmp_path / "src", "movie.bin", 3 * MiB)
-    urls = tmp_path / "tus-urls.json"
+def stop_restart_resume(make_peer, client, f, store: Path):
+    """The client stops after the first MiB (exit 3), the server restarts on the same port with the same store, and
+    a second client process with the same URL store resumes. Returns (new peer, first result, second result)."""
     peer = make_peer()
-    rc, first = tus_js(peer.url, f.path, "--chunk-size", str(MiB), "--store", str(urls), "--stop-after", str(MiB))
+    rc, first = client(peer.url, f.path, "--chunk-size", str(MiB), "--store", str(store), "--stop-after", str(MiB))
     assert rc == EXIT_STOPPED and first["stopped"] and first["bytes"] == MiB, first
     assert peer.stored(first["url"]).stat().st_size == MiB
-
-    # The server restarts (same port, same store) between the two client processes.
     port = peer.port
     peer.stop()
     peer = make_peer(port=port)
-    rc, second = tus_js(peer.url, f.path, "--chunk-size", str(MiB), "--store", str(urls))
-    assert rc == 0 and second["ok"], second
-    assert second["resumedFrom"] == first["url"] and second["url"] == first["url"], second
+    rc, second = client(peer.url, f.path, "--chunk-size", str(MiB), "--store", str(store))
+    assert rc == 0 and second["ok"] and second["url"] == first["url"], second
+    assert sha256_file(peer.stored(second["url"])) == f.sha256
+    return peer, first, second
+
+
+def test_tus_js_client_driver_resumes_in_second_process_reference_server(tmp_path, make_peer):
+    f = make_file(tmp_path / "src", "movie.bin", 3 * MiB)
+    _, first, second = stop_restart_resume(make_peer, tus_js, f, tmp_path / "tus-urls.json")
+    assert second["resumedFrom"] == first["url"], second
     assert [(r["method"], r.get("responseOffset")) for r in second["requests"][:1]] == [("HEAD", str(MiB))]
     assert [r["offset"] for r in patches(second)] == [str(MiB), str(2 * MiB)], second["requests"]
     assert not any(r["method"] == "POST" for r in second["requests"])
-    assert sha256_file(peer.stored(second["url"])) == f.sha256
 
 
 def test_tus_js_client_driver_parallel_uploads_reference_server(tmp_path, make_peer):
@@ -263,20 +264,11 @@ def test_tuspy_driver_chunked_upload_with_checksum_reference_server(tmp_path, ma
 
 def test_tuspy_driver_resumes_in_second_process_reference_server(tmp_path, make_peer):
     f = make_file(tmp_path / "src", "doc.bin", 3 * MiB)
-    db = tmp_path / "tuspy-urls.json"
-    peer = make_peer()
-    rc, first = tuspy(peer.url, f.path, "--chunk-size", str(MiB), "--store", str(db), "--stop-after", str(MiB))
-    assert rc == EXIT_STOPPED and first["stopped"] and first["bytes"] == MiB, first
-    port = peer.port
-    peer.stop()
-    peer = make_peer(port=port)
-    rc, second = tuspy(peer.url, f.path, "--chunk-size", str(MiB), "--store", str(db))
-    assert rc == 0 and second["ok"], second
-    assert second["url"] == first["url"] and second["resumed_offset"] == MiB, second
+    peer, _, second = stop_restart_resume(make_peer, tuspy, f, tmp_path / "tuspy-urls.json")
+    assert second["resumed_offset"] == MiB, second
     seen = peer.requests()
     assert [(r["method"], r["headers"].get("upload-offset")) for r in seen] == [
         ("HEAD", None), ("PATCH", str(MiB)), ("PATCH", str(2 * MiB))], seen
-    assert sha256_file(peer.stored(second["url"])) == f.sha256
 
 
 # --- Uppy in chromium ------------------------------------------------------------------------------------------

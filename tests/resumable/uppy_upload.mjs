@@ -26,21 +26,11 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
+import { launchChromium } from "../browser/chromium.mjs";
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = JSON.parse(process.argv[2] || "{}");
 const timeout = args.timeoutMs || 30000;
-
-// Headless chromium as tests/browser/browser_upload.mjs starts it (no sandbox as root, no background traffic).
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 async function bundlePage(dir) {
   await build({
@@ -80,13 +70,7 @@ let server;
 try {
   server = await servePage(await bundlePage(tmp), args.pagePort || 0);
   const pageUrl = `http://127.0.0.1:${server.address().port}/uppy.html`;
-  context = await chromium.launchPersistentContext(args.userDataDir, {
-    executablePath: args.executablePath || "/usr/bin/chromium",
-    headless: true,
-    chromiumSandbox: false,
-    args: FLAGS,
-    timeout,
-  });
+  context = await launchChromium(chromium, { ...args, timeout });
   const page = await context.newPage();
   page.setDefaultTimeout(timeout);
   page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));

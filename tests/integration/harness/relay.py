@@ -97,8 +97,8 @@ class Relay:
             with self._lock:
                 self._links.append(link)
                 self.connections += 1
-            threading.Thread(target=self._pump_c2s, args=(link,), daemon=True).start()
-            threading.Thread(target=self._pump_s2c, args=(link,), daemon=True).start()
+            threading.Thread(target=self._pump, args=(link, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(link, False), daemon=True).start()
 
     def _cut(self, link: _Link, why: str) -> None:
         with self._lock:
@@ -123,34 +123,27 @@ class Relay:
             self._cut_after = None
             return allowed
 
-    def _pump_c2s(self, link: _Link) -> None:
+    def _pump(self, link: _Link, client_to_server: bool) -> None:
+        """Copies one direction until EOF (passed on as a half-close) or an error (a cut); client -> server bytes
+        are counted against the armed cut."""
+        src, dst = (link.client, link.server) if client_to_server else (link.server, link.client)
         try:
             while True:
-                data = link.client.recv(65536)
+                data = src.recv(65536)
                 if not data:
-                    link.server.shutdown(socket.SHUT_WR)
+                    dst.shutdown(socket.SHUT_WR)
                     return
-                for line in data.split(b"\r\n"):
-                    if line[:6] in (b"POST /", b"PATCH ", b"HEAD /", b"DELETE", b"OPTION", b"GET /"):
-                        link.last_request_line = line[:200]
-                allowed = self._budget(len(data))
-                if allowed is not None:
-                    link.server.sendall(data[:allowed])
-                    link.c2s += allowed
-                    self._cut(link, "after cut_after bytes")
-                    return
-                link.server.sendall(data)
-                link.c2s += len(data)
-        except OSError:
-            self._cut(link, "socket error")
-
-    def _pump_s2c(self, link: _Link) -> None:
-        try:
-            while True:
-                data = link.server.recv(65536)
-                if not data:
-                    link.client.shutdown(socket.SHUT_WR)
-                    return
-                link.client.sendall(data)
+                if client_to_server:
+                    for line in data.split(b"\r\n"):
+                        if line[:6] in (b"POST /", b"PATCH ", b"HEAD /", b"DELETE", b"OPTION", b"GET /"):
+                            link.last_request_line = line[:200]
+                    allowed = self._budget(len(data))
+                    if allowed is not None:
+                        dst.sendall(data[:allowed])
+                        link.c2s += allowed
+                        self._cut(link, "after cut_after bytes")
+                        return
+                    link.c2s += len(data)
+                dst.sendall(data)
         except OSError:
             self._cut(link, "socket error")
