@@ -202,6 +202,26 @@ def test_tus_js_client_driver_resumes_after_mid_chunk_cut_reference_server(tmp_p
     assert relay.connections >= 2
 
 
+@pytest.mark.parametrize("mode", ["--with-creation", "--defer-length"])
+def test_tus_js_client_driver_creation_extensions_reference_server(tmp_path, make_peer, mode):
+    f = make_file(tmp_path / "src", "clip.bin", 2 * MiB + 5)
+    peer = make_peer()
+    rc, out = tus_js(peer.url, f.path, "--chunk-size", str(MiB), mode)
+    assert rc == 0 and out["ok"], out
+    assert sha256_file(peer.stored(out["url"])) == f.sha256
+    seen = peer.requests()
+    (create,) = [r["headers"] for r in seen if r["method"] == "POST"]
+    sent_patches = [r["headers"] for r in seen if r["method"] == "PATCH"]
+    if mode == "--with-creation":
+        # creation-with-upload: the first chunk rides on the POST.
+        assert create["content-type"] == "application/offset+octet-stream" and create["content-length"] == str(MiB)
+        assert [h["upload-offset"] for h in sent_patches] == [str(MiB), str(2 * MiB)], seen
+    else:
+        # creation-defer-length: no length at creation; a PATCH declares it.
+        assert create["upload-defer-length"] == "1" and "upload-length" not in create, create
+        assert [h.get("upload-length") for h in sent_patches if "upload-length" in h] == [str(f.size)], seen
+
+
 def stop_restart_resume(make_peer, client, f, store: Path):
     """The client stops after the first MiB (exit 3), the server restarts on the same port with the same store, and
     a second client process with the same URL store resumes. Returns (new peer, first result, second result)."""

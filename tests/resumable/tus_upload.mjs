@@ -18,7 +18,8 @@
 //                         result and exit 3, so the upload can be resumed later
 //   --retry-delays LIST   comma-separated ms between retries after a failed request (default 0,200,500,1000,2000)
 //   --with-creation       send the first chunk in the creation POST (creation-with-upload)
-//   --defer-length        create with Upload-Defer-Length: 1 (creation-defer-length)
+//   --defer-length        create with Upload-Defer-Length: 1 (creation-defer-length); the file is read as a plain
+//                         stream of unknown size (needs --chunk-size; no fingerprint, so no --store resume)
 //   --protocol P          tus-v1 (default), ietf-draft-03 or ietf-draft-05 (tus-js-client's protocol option)
 //
 // Prints one JSON line: {"ok", "url", "bytes", "size", "elapsed", "status", "body", "headers", "requests",
@@ -30,6 +31,7 @@
 
 import { createReadStream, statSync } from "node:fs";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import { parseArgs } from "node:util";
 
 import { FileUrlStorage, Upload } from "tus-js-client";
@@ -118,7 +120,11 @@ async function uploadOne(file, o) {
     settle({ code, result: out });
   };
 
-  const upload = new Upload(createReadStream(file), {
+  // A deferred length is for sources of unknown size: such a source is a plain stream to tus-js-client (which then
+  // needs a finite --chunk-size). Handed a file with a deferred length, tus-js-client 4.3.1 announces a whole chunk's
+  // Content-Length for the short last chunk and the request never ends.
+  const source = o["defer-length"] ? createReadStream(file).pipe(new PassThrough()) : createReadStream(file);
+  const upload = new Upload(source, {
     endpoint: o.endpoint ?? null,
     uploadUrl: o["resume-url"] ?? null,
     chunkSize: o["chunk-size"] ? Number(o["chunk-size"]) : Number.POSITIVE_INFINITY,
