@@ -6,16 +6,21 @@ reports the 104's upload URL.
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
+import subprocess
 import threading
 from typing import List
 
 import pytest
 
-from harness import KiB
+from checks import require_tools
+from harness import REPO, KiB
 from harness.ietf_resumable import (INTEROP_VERSION, PARTIAL_UPLOAD, IetfClient, IetfH2Client, Target,
                                     parse_exchange, parse_sf_boolean)
 
+RESUMABLE_DIR = REPO / "tests" / "resumable"
 INTERIM_104 = (b"HTTP/1.1 104 Upload Resumption Supported\r\n"
                b"Upload-Draft-Interop-Version: 6\r\n"
                b"Location: /uploads/abc123\r\n\r\n")
@@ -241,3 +246,50 @@ def test_ietf_client_create_h2c(stop):
         assert srv.reset and srv.data == body[:8 * KiB]
     else:
         assert r.status == 201 and not srv.reset and srv.data == body
+
+
+# --- the same requests as a public draft -05 client ------------------------------------------------------------
+
+
+def _fields(raw: bytes, names) -> dict:
+    lines = _head_lines(raw)
+    got = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    return {"request": lines[0].rsplit(" ", 1)[0], **{n: got.get(n) for n in names}}
+
+
+def test_ietf_client_sends_what_tus_js_client_draft05_sends(tmp_path):
+    """tus-js-client's "ietf-draft-05" protocol and this client, creating an empty upload and appending the whole
+    file, put the same draft fields on the wire."""
+    require_tools("" if (RESUMABLE_DIR / "node_modules" / "tus-js-client").is_dir() and shutil.which("node")
+                  else "node or tus-js-client missing (npm ci --prefix tests/resumable)", "UG_SKIP_RESUMABLE")
+    data = bytes(range(250)) * 12
+    replies = [b"HTTP/1.1 201 Created\r\nLocation: /uploads/abc123\r\nUpload-Draft-Interop-Version: 6\r\n"
+               b"Content-Length: 0\r\nConnection: close\r\n\r\n",
+               f"HTTP/1.1 204 No Content\r\nUpload-Offset: {len(data)}\r\nUpload-Complete: ?1\r\n"
+               f"Connection: close\r\n\r\n".encode()]
+    post_names = ("upload-draft-interop-version", "upload-complete", "upload-length", "content-length")
+    patch_names = post_names[:2] + ("upload-offset", "content-type", "content-length")
+
+    f = tmp_path / "f.bin"
+    f.write_bytes(data)
+    public = CannedServer(replies, send_before_body=False)
+    cp = subprocess.run(["node", str(RESUMABLE_DIR / "tus_upload.mjs"), "--endpoint",
+                         f"http://127.0.0.1:{public.port}/uploads", "--file", str(f), "--protocol", "ietf-draft-05",
+                         "--retry-delays", ""], capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0 and json.loads(cp.stdout.splitlines()[-1])["ok"], cp.stdout + cp.stderr
+    assert public.done.wait(10)
+
+    ours = CannedServer(replies, send_before_body=False)
+    c = IetfClient(Target("127.0.0.1", ours.port))
+    created = c.create("/uploads", b"", complete=False, length=len(data))
+    assert c.append(created.location, 0, data, complete=True).status == 204
+    assert ours.done.wait(10)
+
+    for (theirs_raw, ours_raw), names in zip(zip(public.received, ours.received), (post_names, patch_names)):
+        assert _fields(ours_raw, names) == _fields(theirs_raw, names)
+    assert _fields(ours.received[1], patch_names) == {
+        "request": "PATCH /uploads/abc123", "upload-draft-interop-version": "6", "upload-complete": "?1",
+        "upload-offset": "0", "content-type": PARTIAL_UPLOAD, "content-length": str(len(data))}
+    assert public.received[1].endswith(data) and ours.received[1].endswith(data)
+    public.close()
+    ours.close()

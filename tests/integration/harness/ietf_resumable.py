@@ -1,10 +1,11 @@
 """A raw client for "Resumable Uploads for HTTP" (draft-ietf-httpbis-resumable-upload-05, interop version 6), over
 HTTP/1.1 on a socket (plain or TLS) and over HTTP/2 (the `h2` library, through H2Conn).
 
-Draft -05 is the newest revision a public client implements: tus-js-client 4.x speaks it as protocol
-"ietf-draft-05" and sends Upload-Draft-Interop-Version: 6 (its "ietf-draft-03" mode sends 5); Apple's URLSession
-(iOS 17 / macOS 14) speaks interop version 3 (Upload-Incomplete instead of Upload-Complete). Revisions -06 and later
-use interop version 7, which no public client sends yet.
+Draft -05 (interop version 6) is the newest revision public clients implement: Apple's URLSession from iOS 18.1 /
+macOS 15.1 (iOS 18.0 sent 5, iOS 17 sent 3 with Upload-Incomplete instead of Upload-Complete; swift-nio-extras'
+NIOResumableUpload serves all three), and tus-js-client 4.x as protocol "ietf-draft-05" (its "ietf-draft-03" mode
+sends 5). Revisions -06 and later use interop version 7, which no public client sends yet. The version is a
+parameter (`interop`) for a server that speaks another.
 
 What -05 asks of the client, and what this one does:
   create   POST <path> with Upload-Draft-Interop-Version, Upload-Complete: ?1 (the body is the whole upload) or ?0
