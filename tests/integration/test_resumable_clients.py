@@ -282,6 +282,25 @@ def test_tuspy_driver_chunked_upload_with_checksum_reference_server(tmp_path, ma
     assert sums == want
 
 
+def test_tuspy_driver_retries_after_mid_chunk_cut_reference_server(tmp_path, make_peer):
+    f = make_file(tmp_path / "src", "cut.bin", 3 * MiB)
+    peer = make_peer()
+    relay = Relay(("127.0.0.1", peer.port), cut_after=MiB + MiB // 2)
+    try:
+        rc, out = tuspy(f"{relay.url}/files", f.path, "--chunk-size", str(MiB), "--retries", "2",
+                        "--retry-delay", "0.1")
+    finally:
+        relay.close()
+    assert rc == 0 and out["ok"], out
+    assert sha256_file(peer.stored(out["url"])) == f.sha256
+    assert relay.cuts[0]["request_line"].startswith("PATCH /files/"), relay.cuts
+    # tuspy's retry: HEAD for the offset the server kept, then PATCH from there.
+    seen = [(r["method"], r["headers"].get("upload-offset")) for r in peer.requests()]
+    i = seen.index(("HEAD", None))
+    assert seen[i - 1] == ("PATCH", str(MiB)) and seen[i + 1][0] == "PATCH", seen
+    assert MiB <= int(seen[i + 1][1]) <= MiB + MiB // 2, seen
+
+
 def test_tuspy_driver_resumes_in_second_process_reference_server(tmp_path, make_peer):
     f = make_file(tmp_path / "src", "doc.bin", 3 * MiB)
     peer, _, second = stop_restart_resume(make_peer, tuspy, f, tmp_path / "tuspy-urls.json")
