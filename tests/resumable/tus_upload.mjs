@@ -16,18 +16,20 @@
 //   --resume-url URL      resume this upload URL (HEAD for the offset, then PATCH from there)
 //   --stop-after BYTES    abort (without terminating) once the server has acknowledged at least BYTES, print the
 //                         result and exit 3, so the upload can be resumed later
-//   --retry-delays LIST   comma-separated ms between retries after a failed request (default 0,200,500,1000,2000)
+//   --retry-delays LIST   comma-separated ms between retries after a failed request (default 0,200,500,1000,2000;
+//                         "" for none)
 //   --with-creation       send the first chunk in the creation POST (creation-with-upload)
 //   --defer-length        create with Upload-Defer-Length: 1 (creation-defer-length); the file is read as a plain
 //                         stream of unknown size (needs --chunk-size; no fingerprint, so no --store resume)
 //   --protocol P          tus-v1 (default), ietf-draft-03 or ietf-draft-05 (tus-js-client's protocol option)
 //
 // Prints one JSON line: {"ok", "url", "bytes", "size", "elapsed", "status", "body", "headers", "requests",
-// "stopped", "error"}: "status"/"body"/"headers" are the last response (onSuccess's lastResponse, or the failing
+// "stopped", "error", "resumedFrom"}: "status"/"body"/"headers" are the last response (onSuccess's lastResponse, or the failing
 // one), "requests" every request tus-js-client sent ({method, url, status, offset: the Upload-Offset it sent,
 // responseOffset}). Exit status: 0 done, 3 stopped by --stop-after, 1 failed, 2 bad arguments.
 //
-// tus-js-client sends no Upload-Checksum: the tus checksum extension is not implemented by this client.
+// tus-js-client sends no Upload-Checksum: the tus checksum extension is not implemented by this client. It speaks
+// HTTP/1.1 only (Node's http/https); for an https endpoint with a test certificate, NODE_EXTRA_CA_CERTS=cert.pem.
 
 import { createReadStream, statSync } from "node:fs";
 import path from "node:path";

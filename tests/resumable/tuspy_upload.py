@@ -13,6 +13,8 @@
   --checksum          send Upload-Checksum (tuspy: "sha1 <base64>" per PATCH)
   --retries N         retries of a failed PATCH (tuspy re-reads the offset with HEAD first); --retry-delay SECONDS
 
+tuspy speaks HTTP/1.1 through `requests`: for an https endpoint with a test certificate, REQUESTS_CA_BUNDLE=cert.pem.
+
 Prints one JSON line: {"ok", "url", "bytes", "size", "elapsed", "status", "body", "resumed_offset", "error"}
 ("status"/"body": the last PATCH's response). Exit status: 0 done, 3 stopped by --stop-after, 1 failed, 2 usage.
 """
