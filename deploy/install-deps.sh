@@ -12,7 +12,7 @@ purpose=${1:-build}
 
 build=(build-essential cmake pkg-config libh2o-evloop-dev libnghttp2-dev libssl-dev libyaml-dev libjansson-dev openssl ca-certificates)
 app=(python3 python3-fastapi python3-uvicorn python3-pydantic python3-httpx curl)
-test=(libcriterion-dev clang python3-pytest python3-h2 python3-jwt python3-cryptography nghttp2-client chromium)
+test=(libcriterion-dev clang python3-pytest python3-h2 python3-jwt python3-cryptography nghttp2-client chromium python3-tuspy)
 # crun is not enough: it refuses hosts with hybrid cgroups, so runc is the runtime (tests/deploy/image.sh).
 image=(podman runc debootstrap openssl)
 bench=(nginx-light python3-aiohttp python3-aiofiles python3-requests python3-multipart python3-uvloop python3-httptools gnuplot-nox valgrind linux-perf)

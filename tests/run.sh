@@ -38,6 +38,8 @@ tests/fuzz/replay.sh
 # playwright-core drives Debian's chromium for the browser test; it never downloads a browser of its own.
 command -v npm >/dev/null || { echo "tests/run.sh: npm (Node.js 20) is required for the browser test" >&2; exit 1; }
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+# The resumable-upload client drivers and their reference tus server (@tus/server), Uppy bundled by esbuild.
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/resumable --no-audit --no-fund --loglevel=error
 
 # Debian's interpreter: the python3 first on PATH may be another one without the packages.
 UG_BINARY="$PWD/build/uploadgate" /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider "$@"

@@ -21,6 +21,8 @@
 
 import { chromium } from "playwright-core";
 
+import { launchChromium } from "./chromium.mjs";
+
 // One page: load it, choose the file, run the steps in it; what happened goes to `po`.
 async function runPage(context, spec, po) {
   const page = await context.newPage();
@@ -85,28 +87,11 @@ async function runPage(context, spec, po) {
 const args = JSON.parse(process.argv[2] || "{}");
 const timeout = args.timeoutMs || 30000;
 
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
 const out = { pages: [] };
 let context;
 const t0 = Date.now();
 try {
-  context = await chromium.launchPersistentContext(args.userDataDir, {
-    executablePath: args.executablePath || "/usr/bin/chromium",
-    headless: true,
-    chromiumSandbox: false,
-    args: FLAGS,
-    timeout,
-  });
+  context = await launchChromium(chromium, { ...args, timeout });
   out.launchMs = Date.now() - t0;
   const pages = args.pages || [{ pageUrl: args.pageUrl, filePath: args.filePath, steps: args.steps }];
   for (const spec of pages) {

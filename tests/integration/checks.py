@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import calendar
+import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
+
+import pytest
 
 from harness import (PROTOS, RECEIVED_AT_RE, UPLOAD_ID_RE, Gateway, LocalFile, Response, manifest_protocol,
                      sha256_file)
@@ -26,6 +29,16 @@ class Sent:
     filename: Optional[str]
     content_type: Optional[str]
     file: LocalFile
+
+
+def require_tools(why: str, skip_env: str) -> None:
+    """Fails the test when `why` names a missing prerequisite (a tool or npm package), or skips it when the
+    environment variable `skip_env` is "1": a machine without them is then said to lack them, never silently passed."""
+    if not why:
+        return
+    if os.environ.get(skip_env) == "1":
+        pytest.skip(why)
+    pytest.fail(f"test prerequisites missing: {why} (or set {skip_env}=1)", pytrace=False)
 
 
 def header_map(pairs) -> Dict[str, List[str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import find_manifest, header_map
+from checks import find_manifest, header_map, require_tools
 from harness import KiB, REPO, make_file, sha256_file
 
 
@@ -43,11 +43,7 @@ def _missing() -> str:
 
 @pytest.fixture
 def browser_ready():
-    why = _missing()
-    if why:
-        if os.environ.get("UG_SKIP_BROWSER") == "1":
-            pytest.skip(why)
-        pytest.fail(f"browser test prerequisites missing: {why} (or set UG_SKIP_BROWSER=1)", pytrace=False)
+    require_tools(_missing(), "UG_SKIP_BROWSER")
 
 
 def run_browser(tmp_path, pages, timeout: float = 60.0) -> list:

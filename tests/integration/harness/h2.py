@@ -27,6 +27,7 @@ class H2Result(_ResponseReading):
     all_sent: bool = False            # the whole body was sent (with END_STREAM)
     closed: bool = False              # the connection was closed under us
     interim: List[int] = field(default_factory=list)  # statuses of 1xx responses, in order
+    interim_headers: List[Dict[str, List[str]]] = field(default_factory=list)  # their header blocks (":status" too)
 
     def __repr__(self):
         return (f"H2Result(status={self.status}, ended={self.ended}, reset_code={self.reset_code}, goaway={self.goaway}, "
@@ -108,7 +109,11 @@ class H2Conn:
                 res.status = int(hdrs[":status"][0])
             elif isinstance(ev, h2.events.InformationalResponseReceived):
                 if res is not None:
-                    res.interim.append(int(dict(ev.headers)[":status"]))
+                    block: Dict[str, List[str]] = {}
+                    for k, v in ev.headers:
+                        block.setdefault(k, []).append(v)
+                    res.interim.append(int(block[":status"][0]))
+                    res.interim_headers.append(block)
             elif isinstance(ev, h2.events.DataReceived):
                 if res is not None:
                     res.body += ev.data
