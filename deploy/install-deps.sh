@@ -11,7 +11,8 @@
 set -euo pipefail
 purpose=${1:-build}
 
-build=(build-essential cmake pkg-config libh2o-evloop-dev libnghttp2-dev libssl-dev libyaml-dev libjansson-dev openssl ca-certificates)
+build=(build-essential cmake pkg-config libh2o-evloop-dev libnghttp2-dev libssl-dev libyaml-dev libjansson-dev
+    libcurl4-openssl-dev libxml2-dev openssl ca-certificates)
 app=(python3 python3-fastapi python3-uvicorn python3-pydantic python3-httpx curl)
 test=(libcriterion-dev clang python3-pytest python3-h2 python3-jwt python3-cryptography nghttp2-client chromium)
 # The S3 server of the tests (tests/storage/swift.sh: Swift with s3api, tempauth, memcached) and the client the
