@@ -7,12 +7,13 @@ layer's signed requests are accepted, and what it uploaded reads back byte-exact
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import MiB, REPO
+from harness import MiB, binary_path
 from harness.s3store import unique_prefix
 
 PART = 5 * MiB
@@ -64,3 +65,30 @@ def test_s3_server_self_test_wrong_secret_is_403(s3_server):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert s3_server.head(key) is None
+
+
+def probe_path():
+    return binary_path().parent / "s3_probe"
+
+
+def test_s3_layer_multipart_and_abort_against_server(s3_server, tmp_path):
+    """The C layer's signed requests: initiate, 5 MiB + 1 byte parts, complete; initiate, abort."""
+    probe = probe_path()
+    assert probe.exists(), f"{probe} not built (cmake builds it with the unit tests)"
+    prefix = unique_prefix("probe")
+    key, abort_key = prefix + "dir/obj ect+1.bin", prefix + "aborted.bin"
+    sent = tmp_path / "sent.bin"
+    env = dict(os.environ, S3_ENDPOINT=s3_server.endpoint, S3_REGION=s3_server.region, S3_BUCKET=s3_server.bucket,
+               S3_ACCESS_KEY=s3_server.access_key, S3_SECRET_KEY=s3_server.secret_key)
+    done = subprocess.run([str(probe), str(sent), key, abort_key], env=env, capture_output=True, text=True,
+                          timeout=120)
+    out = done.stdout + done.stderr
+    for refusal in ("SignatureDoesNotMatch", "BadDigest", "EntityTooSmall", "FAIL", "retry"):
+        assert refusal not in out, out
+    assert done.returncode == 0, out
+    assert re.search(r'^completed .* etag="[0-9a-f]{32}-2"$', out, re.M), out
+    data = sent.read_bytes()
+    assert len(data) == PART + 1
+    assert s3_server.get(key) == data
+    assert s3_server.list_objects(prefix) == [key]
+    assert s3_server.list_uploads(prefix) == []
