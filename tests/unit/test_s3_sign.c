@@ -145,9 +145,9 @@ static char *vector_url(const sigv4_vector *v, int port)
 
 Test(s3_sign, published_sigv4_vectors_through_curl)
 {
-    ug_s3_credentials creds = {VEC_ACCESS_KEY, VEC_SECRET_KEY, NULL, VEC_REGION};
     for (size_t i = 0; i < sizeof SIGV4_VECTORS / sizeof SIGV4_VECTORS[0]; i++) {
         const sigv4_vector *v = &SIGV4_VECTORS[i];
+        ug_s3_credentials creds = {VEC_ACCESS_KEY, VEC_SECRET_KEY, v->session_token, VEC_REGION};
         listener l;
         listener_open(&l);
         char *url = vector_url(v, listener_port(&l));

@@ -10,7 +10,7 @@ small assertion API on it through boto3, so what a test checks never depends on 
                 .list_uploads(prefix) -> [(key, upload_id)]   incomplete multipart uploads under prefix
                 .create_upload(key) -> upload_id / .abort_upload(key, upload_id)
 
-Swift's start takes tens of seconds on a loaded machine, hence one per session. Tests share its one bucket, so
+Swift takes 15-60 s to start when the CPUs are busy, hence one per session. Tests share its one bucket, so
 each test works under its own key prefix (unique_prefix()).
 """
 
