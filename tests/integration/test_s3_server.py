@@ -45,6 +45,24 @@ def test_s3_server_self_test_multipart_three_parts(s3_server):
     assert s3_server.list_uploads(prefix) == []
 
 
+def test_s3_server_self_test_refuses_small_first_part(s3_server):
+    """A part before the last under 5 MiB is refused at completion (so the probe's acceptance means something)."""
+    prefix = unique_prefix("too-small")
+    key = prefix + "small.bin"
+    upload_id = s3_server.create_upload(key)
+    etags = []
+    for n in (1, 2):
+        r = s3_server.s3.upload_part(Bucket=s3_server.bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=b"x")
+        etags.append({"PartNumber": n, "ETag": r["ETag"]})
+    with pytest.raises(ClientError) as e:
+        s3_server.s3.complete_multipart_upload(Bucket=s3_server.bucket, Key=key, UploadId=upload_id,
+                                               MultipartUpload={"Parts": etags})
+    assert e.value.response["Error"]["Code"] == "EntityTooSmall"
+    assert s3_server.head(key) is None
+    s3_server.abort_upload(key, upload_id)
+    assert s3_server.list_uploads(prefix) == []
+
+
 def test_s3_server_self_test_abort_leaves_no_upload(s3_server):
     prefix = unique_prefix("abort")
     first = s3_server.create_upload(prefix + "a")
