@@ -7,6 +7,7 @@
                        uds_app=True, listen_host="::1", start=False
     make_app(...)      an example app alone
     tls_cert           (cert, key) of a self-signed localhost/127.0.0.1/::1 cert
+    s3_server          one S3 server (Swift) for the session: harness.s3store.S3Store
 
 At teardown every gateway is checked: an uploadgate that exited on its own or
 printed a sanitizer report fails the test; its log tail and the app's are
@@ -24,6 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import AppPool, ExampleApp, Gateway, tail  # noqa: E402
+from harness.s3store import s3_server  # noqa: E402,F401  (the session's S3 server, see harness/s3store.py)
 
 
 @pytest.fixture(scope="session")
