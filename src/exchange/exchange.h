@@ -43,6 +43,8 @@
 #define UG_EXCHANGE_OVER_PASS_LIMIT "the request body exceeds max_pass_body, the limit of a request passed through to the app"
 
 typedef struct ug_exchange ug_exchange_t;
+/* A request of a resumable route (exchange/resumable.c); NULL on other routes. */
+typedef struct ug_resumable_req ug_resumable_req_t;
 
 /* What the exchange needs of the connection or stream carrying it. */
 typedef struct ug_exchange_transport {
@@ -74,6 +76,7 @@ struct ug_exchange {
     int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method: its CORS fields are the gate's */
     struct timespec received_at;
     ug_upload_t *upload;
+    ug_resumable_req_t *tus; /* a resumable route's request state (owned; freed by ug_exchange_end) */
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
     uint64_t pass_limit; /* a request for h2o's pipeline: the most body bytes it may bring (ug_exchange_pass_limit) */
     ug_chunked_decoder_t decoder; /* BODY_CHUNKED (HTTP/1.1) */
@@ -100,6 +103,13 @@ void ug_exchange_begin(ug_exchange_t *req);
 /* A head the front took (req->h scanned, names lower-case, req->route set): decide it and serve it. May end the
  * request. */
 void ug_exchange_serve(ug_exchange_t *req);
+/* Give a complete response (the route's CORS fields, Date and Server added) to the transport; ends the exchange.
+ * `fields` and `body` are copied. */
+void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
+                         size_t num_fields, const char *body, size_t body_len);
+/* req->upload is finished and its manifest rendered (`json`, owned by the upload): send it to the app. The answer
+ * follows the app's (on a resumable route, exchange/resumable.c answers an accepted one). */
+void ug_exchange_forward_manifest(ug_exchange_t *req, const char *json, size_t json_len);
 /* Send uploadgate's JSON error for `e`, after the `extra` fields (at most UG_CORS_MAX_HEADERS + 1); message NULL = the
  * default. Ends the exchange. */
 void ug_exchange_respond_error(ug_exchange_t *req, ug_err e, const char *message, const ug_header_t *extra, size_t num_extra);

@@ -286,7 +286,7 @@ static void file_name(const ug_storage_file_t *f, int finished, char *out)
     snprintf(out, STORAGE_NAME_MAX, finished ? "%u" : "%u.part", f->index);
 }
 
-static int new_id(char *out)
+int ug_storage_random_id(char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[UG_UPLOAD_ID_LEN / 2];
@@ -335,7 +335,7 @@ ug_err ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, char
         goto fail;
     }
     for (int attempt = 0; !created; ++attempt) {
-        if (attempt == STORAGE_ID_ATTEMPTS || new_id(u->id) != 0) {
+        if (attempt == STORAGE_ID_ATTEMPTS || ug_storage_random_id(u->id) != 0) {
             e = attempt == STORAGE_ID_ATTEMPTS ? UG_ERR_STORAGE : UG_ERR_INTERNAL;
             goto fail;
         }
@@ -444,6 +444,33 @@ fail:
     EVP_MD_CTX_free(f->md);
     free(f);
     return e;
+}
+
+ug_err ug_storage_file_adopt(ug_storage_upload_t *u, int from_dir_fd, const char *from_name, uint64_t size,
+                             unsigned *index_out)
+{
+    char name[STORAGE_NAME_MAX];
+    ug_storage_file_t *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return UG_ERR_NOMEM;
+    f->upload = u;
+    f->index = u->next_index;
+    f->fd = -1;
+    f->size = size;
+    file_name(f, 1, name);
+    /* A plain rename: the upload's directory was created empty a moment ago, so "<n>" cannot exist yet. */
+    if (renameat(from_dir_fd, from_name, u->dir_fd, name) != 0) {
+        ug_err e = errno_to_err(errno);
+        free(f);
+        return e;
+    }
+    f->state = FILE_FINISHED;
+    ++u->next_index;
+    *u->files_tail = f;
+    u->files_tail = &f->next;
+    if (index_out != NULL)
+        *index_out = f->index;
+    return UG_OK;
 }
 
 /*
