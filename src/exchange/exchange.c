@@ -325,6 +325,8 @@ void ug_exchange_serve(ug_exchange_t *req)
         send_method_not_allowed(req);
         return;
     }
+    req->body_left = req->h.content_length;
+    ug_chunked_init(&req->decoder);
     if (req->route->resumable.enabled) {
         ug_resumable_serve(req, has_body);
         return;
@@ -360,12 +362,15 @@ void ug_exchange_serve(ug_exchange_t *req)
         return;
     }
 
-    req->body_left = req->h.content_length;
-    ug_chunked_init(&req->decoder);
     if (has_body)
         req->tp->start_body(req);
     else
         ug_exchange_finish_body(req);
+}
+
+int ug_exchange_reading_body(const ug_exchange_t *req)
+{
+    return (req->upload != NULL || req->tus != NULL) && !req->responded && !req->body_read;
 }
 
 ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_t len)

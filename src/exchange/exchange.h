@@ -134,6 +134,9 @@ typedef enum ug_exchange_flow {
     UG_EXCHANGE_ENDED, /* it ended, or was refused: the request was handed on (answered, or its manifest forwarded) and
                      * may be gone */
 } ug_exchange_flow_t;
+/* Whether the request is between its head and the end of its body: an upload (or a resumable chunk) takes the body's
+ * bytes and has not been answered. */
+int ug_exchange_reading_body(const ug_exchange_t *req);
 /* Body bytes arrived: feed them to the upload. UG_EXCHANGE_ENDED when they were refused (the error is sent). */
 ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_t len);
 /* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */
