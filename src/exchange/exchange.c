@@ -42,6 +42,8 @@ void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, siz
         req->tp->fail(req);
         return;
     }
+    if (method_is(req, "HEAD")) /* RFC 9110 9.3.2: a HEAD answer has no content, an error's neither */
+        body_len = 0;
     int filter = cors != NULL && !req->is_preflight;
     for (size_t i = 0; i < num_fields; ++i) {
         if (filter && ug_cors_is_own_field(fields[i].name, fields[i].name_len))

@@ -180,3 +180,197 @@ def test_chunked_upload_sends_one_manifest(make_gateway, make_capture, tmp_path,
     assert len(manifests(gw)) == 1
     head = tus(gw, proto, "HEAD", loc)
     assert head.status == 200 and head.header("upload-offset") == str(len(data)), head
+
+
+# ---- refusals ----
+
+
+def assert_offset(gw, loc, offset):
+    assert head_offset(gw, "h1", loc) == offset
+    assert (resumable_dir(gw.store_dir, loc) / "data").stat().st_size == offset
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_patch_refusals(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    loc = location(create(gw, proto, 10))
+    res = tus(gw, proto, "PATCH", loc, [("Content-Type", "application/octet-stream"), ("Upload-Offset", "0")], b"abc")
+    assert_error(res, 415, "unsupported_media_type")
+    assert res.header("tus-resumable") == "1.0.0", res
+    res = patch(gw, proto, loc, 3, b"abc")
+    assert_error(res, 409, "offset_mismatch")
+    res = tus(gw, proto, "PATCH", loc, [OCTETS], b"abc")
+    assert_error(res, 400, "bad_request")
+    res = patch(gw, proto, loc, "-1", b"abc")
+    assert_error(res, 400, "bad_request")
+    assert_offset(gw, loc, 0)
+    for unknown in [TUS + secrets.token_hex(16), TUS + "not-an-id", loc + "/x"]:
+        assert_error(patch(gw, proto, unknown, 0, b"abc"), 404, "not_found")
+        head = tus(gw, proto, "HEAD", unknown)
+        assert head.status == 404 and head.header("content-length") in (None, "0"), head
+        assert_error(tus(gw, proto, "DELETE", unknown), 404, "not_found")
+    assert_error(patch(gw, proto, loc, 0, b"x" * 11), 413, "chunk_too_large")
+    assert_offset(gw, loc, 0)
+    assert manifests(gw) == []
+
+
+def test_head_of_unknown_upload_is_404_without_body(make_gateway, make_capture, tmp_path):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    for proto in ERROR_PROTOS:
+        res = tus(gw, proto, "HEAD", TUS + secrets.token_hex(16))
+        assert res.status == 404 and res.header("tus-resumable") == "1.0.0", res
+        assert res.header("content-length") in (None, "0"), res
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+@pytest.mark.parametrize("metadata", [
+    "filename", "a YQ==,a Yg==", "a YQ", "a Y Q==", "a YR==", "a YQ==,,b Yg==", "a YQ==,", "a b c", "a,b YQ=*",
+])
+def test_malformed_metadata_is_400(make_gateway, make_capture, tmp_path, proto, metadata):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    if metadata == "filename":  # a key without a value is fine; a value that is not base64 is not
+        res = create(gw, proto, 5, "filename")
+        assert res.status == 201, res
+        return
+    res = create(gw, proto, 5, metadata)
+    err = assert_error(res, 400, "bad_request")
+    assert "Upload-Metadata" in err["message"], err
+    assert os.listdir(gw.store_dir / ".resumable") == [] if (gw.store_dir / ".resumable").exists() else True
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_creation_refusals(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    assert_error(create(gw, proto, MAX_FILE + 1), 413, "file_too_large")
+    assert_error(create(gw, proto), 400, "bad_request")
+    assert_error(create(gw, proto, 5, headers=[("Upload-Defer-Length", "1")]), 400, "bad_request")
+    assert_error(create(gw, proto, headers=[("Upload-Defer-Length", "2")]), 400, "bad_request")
+    assert_error(create(gw, proto, "12a"), 400, "bad_request")
+    res = tus(gw, proto, "POST", TUS, [("Upload-Length", "5"), ("Content-Type", "text/plain")], b"hello")
+    assert_error(res, 415, "unsupported_media_type")
+    res = tus(gw, proto, "PATCH", TUS, [OCTETS, ("Upload-Offset", "0")], b"x")
+    assert_error(res, 405, "method_not_allowed")
+    assert res.header("allow") == "POST, OPTIONS", res
+    res = create(gw, proto, MAX_FILE)
+    assert res.status == 201, res
+    assert_error(tus(gw, proto, "POST", location(res), [("Upload-Length", "5")]), 405, "method_not_allowed")
+    assert len(os.listdir(gw.store_dir / ".resumable")) == 1
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_checksum(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    data = b"0123456789" * 100
+    loc = location(create(gw, proto, len(data)))
+    wrong = ("Upload-Checksum", "sha1 " + b64(hashlib.sha1(b"something else").digest()))
+    res = patch(gw, proto, loc, 0, data[:500], [wrong])
+    assert_error(res, 460, "checksum_mismatch")
+    assert_offset(gw, loc, 0)
+    res = patch(gw, proto, loc, 0, data[:500], [("Upload-Checksum", "crc32 AAAAAA==")])
+    assert_error(res, 400, "bad_request")
+    res = patch(gw, proto, loc, 0, data[:500], [("Upload-Checksum", "sha256 " + b64(b"short"))])
+    assert_error(res, 400, "bad_request")
+    assert_offset(gw, loc, 0)
+    for algo, start, end in [("sha1", 0, 300), ("md5", 300, 600), ("sha256", 600, 1000)]:
+        digest = hashlib.new(algo, data[start:end]).digest()
+        res = patch(gw, proto, loc, start, data[start:end], [("Upload-Checksum", f"{algo} {b64(digest)}")])
+        assert res.status == 204 and res.header("upload-offset") == str(end), res
+    ms = manifests(gw)
+    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_creation_with_upload_and_deferred_length(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    data = os.urandom(5000)
+    res = create(gw, proto, headers=[("Upload-Defer-Length", "1")], body=data[:2000])
+    assert res.status == 201 and res.header("upload-offset") == "2000", res
+    loc = location(res)
+    head = tus(gw, proto, "HEAD", loc)
+    assert head.header("upload-defer-length") == "1" and head.header("upload-length") is None, head
+    assert_error(patch(gw, proto, loc, 2000, data[2000:], [("Upload-Length", str(MAX_FILE + 1))]), 413, "file_too_large")
+    res = patch(gw, proto, loc, 2000, data[2000:], [("Upload-Length", str(len(data)))])
+    assert res.status == 204 and res.header("upload-offset") == str(len(data)), res
+    ms = manifests(gw)
+    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+    # a whole upload in its creation request
+    whole = os.urandom(300)
+    res = create(gw, proto, len(whole), f"filename {b64(b'w.bin')}", body=whole)
+    assert res.status == 201 and res.header("upload-offset") == "300", res
+    location(res)
+    ms = manifests(gw)
+    assert len(ms) == 2 and ms[1]["files"][0]["sha256"] == hashlib.sha256(whole).hexdigest(), ms
+    assert ms[1]["files"][0]["filename"] == "w.bin", ms
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_termination_removes_the_files(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    loc = location(create(gw, proto, 100))
+    assert patch(gw, proto, loc, 0, b"x" * 40).status == 204
+    assert resumable_dir(gw.store_dir, loc).exists()
+    res = tus(gw, proto, "DELETE", loc)
+    assert res.status == 204 and res.header("tus-resumable") == "1.0.0", res
+    assert not resumable_dir(gw.store_dir, loc).exists()
+    assert_error(patch(gw, proto, loc, 40, b"y"), 404, "not_found")
+    assert tus(gw, "h1", "HEAD", loc).status == 404
+    assert manifests(gw) == [] and gw.store_entries() == []
+
+
+def token(sub: str) -> str:
+    now = int(time.time())
+    return pyjwt.encode({"sub": sub, "iat": now, "exp": now + 300}, SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_an_upload_belongs_to_its_subject(make_gateway, make_capture, tmp_path, proto):
+    secret = tmp_path / "jwt.secret"
+    secret.write_bytes(SECRET)
+    gw = tus_gateway(make_gateway, make_capture, tmp_path,
+                     auth={"jwt": {"algorithms": ["HS256"], "secret_file": str(secret)}})
+    alice = [("Authorization", f"Bearer {token('alice')}")]
+    bob = [("Authorization", f"Bearer {token('bob')}")]
+    assert_error(create(gw, proto, 10), 401, "unauthorized")
+    loc = location(create(gw, proto, 10, headers=alice))
+    assert_error(tus(gw, proto, "PATCH", loc, [OCTETS, ("Upload-Offset", "0")]), 401, "unauthorized")
+    assert_error(patch(gw, proto, loc, 0, b"01234", bob), 404, "not_found")
+    assert tus(gw, proto, "HEAD", loc, bob).status == 404
+    assert_error(tus(gw, proto, "DELETE", loc, bob), 404, "not_found")
+    assert patch(gw, proto, loc, 0, b"01234", alice).status == 204
+    assert patch(gw, proto, loc, 5, b"56789", alice).status == 204
+    ms = manifests(gw)
+    assert len(ms) == 1 and ms[0]["auth"]["subject"] == "alice", ms
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_app_refusal_removes_the_upload(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path, status=422, body='{"detail":"virus found"}')
+    data = os.urandom(1000)
+    loc = location(create(gw, proto, len(data)))
+    assert patch(gw, proto, loc, 0, data[:600]).status == 204
+    res = patch(gw, proto, loc, 600, data[600:])
+    assert res.status == 422 and res.json() == {"detail": "virus found"}, res
+    assert len(manifests(gw)) == 1
+    wait_until(lambda: gw.store_entries() == [], 10, "the refused upload's files to go")
+    assert not resumable_dir(gw.store_dir, loc).exists()
+    assert tus(gw, proto, "HEAD", loc).status == 404
+
+
+@pytest.mark.parametrize("proto", ["h1", "h2"])
+def test_cors_exposes_the_tus_fields(make_gateway, make_capture, tmp_path, proto):
+    origin = "https://app.example.net"
+
+    def cors(cfg):
+        cfg["cors"] = {"allow_origins": [origin], "allow_methods": ["POST", "PATCH", "HEAD", "DELETE"],
+                       "allow_headers": ["Tus-Resumable", "Upload-Length", "Upload-Offset", "Content-Type"],
+                       "expose_headers": ["X-Trace"]}
+    gw = tus_gateway(make_gateway, make_capture, tmp_path, extra=cors)
+    res = create(gw, proto, 5, headers=[("Origin", origin)])
+    assert res.status == 201, res
+    assert res.header("access-control-allow-origin") == origin, res
+    exposed = {v.strip().lower() for v in res.header("access-control-expose-headers").split(",")}
+    assert exposed == {"x-trace", "location", "upload-offset", "upload-length", "tus-version", "tus-resumable",
+                       "tus-max-size", "tus-extension", "upload-expires", "upload-metadata"}, res
+    pre = curl(gw, proto, TUS, "-X", "OPTIONS", "-H", f"Origin: {origin}", "-H", "Access-Control-Request-Method: PATCH")
+    assert pre.status == 204 and pre.header("access-control-allow-origin") == origin, pre
+    assert pre.header("tus-version") is None, pre  # a preflight is CORS's, not tus's
