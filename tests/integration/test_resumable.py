@@ -374,3 +374,116 @@ def test_cors_exposes_the_tus_fields(make_gateway, make_capture, tmp_path, proto
     pre = curl(gw, proto, TUS, "-X", "OPTIONS", "-H", f"Origin: {origin}", "-H", "Access-Control-Request-Method: PATCH")
     assert pre.status == 204 and pre.header("access-control-allow-origin") == origin, pre
     assert pre.header("tus-version") is None, pre  # a preflight is CORS's, not tus's
+
+
+# ---- durability, processes, expiry ----
+
+
+def open_patch(gw, loc, offset, total_len, first: bytes):
+    """A PATCH over HTTP/1.1 that declares `total_len` body bytes and sends only `first` (the socket stays open)."""
+    s = connect(gw)
+    s.sendall(http1_head("PATCH", loc, gw.authority, [("Tus-Resumable", "1.0.0"), OCTETS,
+                                                      ("Upload-Offset", str(offset)),
+                                                      ("Content-Length", str(total_len))]) + first)
+    return s
+
+
+def data_size(gw, loc) -> int:
+    try:
+        return (resumable_dir(gw.store_dir, loc) / "data").stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+def test_a_cut_patch_keeps_what_arrived(make_gateway, make_capture, tmp_path):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    data = os.urandom(200_000)
+    loc = location(create(gw, "h1", len(data)))
+    s = open_patch(gw, loc, 0, 150_000, data[:70_000])
+    wait_until(lambda: data_size(gw, loc) == 70_000, 10, "the first bytes to be written")
+    assert head_offset(gw, "h1", loc) == 0  # not acknowledged while the PATCH goes on
+    s.close()
+    wait_until(lambda: head_offset(gw, "h1", loc) == 70_000, 10, "the received bytes to count")
+    assert data_size(gw, loc) == 70_000
+    assert_error(patch(gw, "h1", loc, 0, data), 409, "offset_mismatch")
+    res = patch(gw, "h2c", loc, 70_000, data[70_000:])
+    assert res.status == 204 and res.header("upload-offset") == str(len(data)), res
+    ms = manifests(gw)
+    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_a_second_writer_is_locked_out(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    data = os.urandom(100_000)
+    loc = location(create(gw, proto, len(data)))
+    s = open_patch(gw, loc, 0, 100_000, data[:10_000])
+    wait_until(lambda: data_size(gw, loc) == 10_000, 10, "the first PATCH to hold the upload")
+    res = patch(gw, proto, loc, 0, data)
+    assert_error(res, 423, "upload_locked")
+    assert_error(tus(gw, proto, "DELETE", loc), 423, "upload_locked")
+    s.sendall(data[10_000:])
+    r = HTTP1Reader(s).read_response()
+    s.close()
+    assert r.status == 204, r
+    assert len(manifests(gw)) == 1
+
+
+def test_state_survives_a_restart(make_gateway, make_capture, tmp_path):
+    gw1 = tus_gateway(make_gateway, make_capture, tmp_path, name="first")
+    data = os.urandom(3_000_000)
+    loc = location(create(gw1, "h1", len(data), f"filename {b64(b'big.bin')}"))
+    assert patch(gw1, "h2", loc, 0, data[:1_700_001]).status == 204
+    gw1.stop()
+    gw2 = tus_gateway(make_gateway, make_capture, tmp_path, name="second", store=gw1.store_dir)
+    assert head_offset(gw2, "h1", loc) == 1_700_001
+    res = patch(gw2, "h1-tls", loc, 1_700_001, data[1_700_001:])
+    assert res.status == 204, res
+    ms = manifests(gw2)
+    assert len(ms) == 1, ms
+    f = ms[0]["files"][0]
+    assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["filename"] == "big.bin", f
+    assert (gw1.store_dir / ms[0]["id"] / "0").read_bytes() == data
+
+
+def test_two_processes_share_the_uploads(make_gateway, make_capture, tmp_path):
+    gw1 = tus_gateway(make_gateway, make_capture, tmp_path, name="one")
+    gw2 = tus_gateway(make_gateway, make_capture, tmp_path, name="two", store=gw1.store_dir)
+    data = os.urandom(500_000)
+    loc = location(create(gw1, "h1", len(data)))
+    assert patch(gw2, "h2c", loc, 0, data[:200_000]).status == 204
+    assert head_offset(gw1, "h1", loc) == 200_000
+    s = open_patch(gw1, loc, 200_000, 100_000, data[200_000:210_000])
+    wait_until(lambda: data_size(gw1, loc) == 210_000, 10, "the PATCH on the first process to hold the upload")
+    assert_error(patch(gw2, "h2", loc, 200_000, data[200_000:300_000]), 423, "upload_locked")
+    s.sendall(data[210_000:300_000])
+    r = HTTP1Reader(s).read_response()
+    s.close()
+    assert r.status == 204 and r.header("upload-offset") == "300000", r
+    assert patch(gw1, "h1", loc, 300_000, data[300_000:]).status == 204
+    assert len(manifests(gw1)) == 1 and manifests(gw2) == []
+    assert manifests(gw1)[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
+    # the completed upload, retried on the other process: no second hand-off
+    again = patch(gw2, "h1", loc, len(data), b"")
+    assert again.status == 204 and again.header("upload-offset") == str(len(data)), again
+    assert len(manifests(gw1)) == 1 and manifests(gw2) == []
+
+
+def test_expired_uploads_are_gone(make_gateway, make_capture, tmp_path):
+    from setups import admin_get, with_admin
+    gw = tus_gateway(make_gateway, make_capture, tmp_path, name="first", resumable={"expires": "1s"})
+    loc = location(create(gw, "h1", 100))
+    assert patch(gw, "h1", loc, 0, b"x" * 10).status == 204
+    started = time.monotonic()
+    wait_until(lambda: tus(gw, "h1", "HEAD", loc).status == 410, 10, "the upload to expire")
+    assert time.monotonic() - started >= 0.5  # not before its time (it was touched by the PATCH)
+    assert_error(patch(gw, "h2c", loc, 10, b"y"), 410, "upload_expired")
+    assert resumable_dir(gw.store_dir, loc).exists()
+    gw.stop()
+    # the janitor (its first pass runs at start-up) removes it
+    gw2 = tus_gateway(make_gateway, make_capture, tmp_path, name="second", store=gw.store_dir,
+                      resumable={"expires": "1s"}, extra=with_admin())
+    wait_until(lambda: not resumable_dir(gw.store_dir, loc).exists(), 10, "the janitor to remove the upload")
+    status, text, _ = admin_get(gw2, "/metrics")
+    assert status == 200 and "uploadgate_resumable_expired_total 1\n" in text, text
+    assert_error(patch(gw2, "h1", loc, 10, b"y"), 404, "not_found")
