@@ -318,7 +318,7 @@ static int h_resumable_protocols(ug_cfg_errout *eo, const ug_ynode *n, void *fie
 }
 
 static const ug_cfg_key resumable_keys[] = {
-    {"expires", ug_cfg_duration, AT(ug_resumable_config_t, expires_ms), RANGE(1000, UINT64_MAX / 2)},
+    {"expires", ug_cfg_duration, AT(ug_resumable_config_t, expires_ms), RANGE(1000, UINT64_MAX)},
     {"max_chunk", ug_cfg_size, AT(ug_resumable_config_t, max_chunk), RANGE(1, UINT64_MAX)},
     {"protocols", h_resumable_protocols, WHOLE},
     {.name = NULL},
