@@ -487,3 +487,23 @@ def test_expired_uploads_are_gone(make_gateway, make_capture, tmp_path):
     status, text, _ = admin_get(gw2, "/metrics")
     assert status == 200 and "uploadgate_resumable_expired_total 1\n" in text, text
     assert_error(patch(gw2, "h1", loc, 10, b"y"), 404, "not_found")
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_max_chunk_bounds_each_request(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    data = os.urandom(MAX_CHUNK + 100)
+    loc = location(create(gw, proto, len(data)))
+    err = assert_error(patch(gw, proto, loc, 0, data), 413, "chunk_too_large")
+    assert "max_chunk" in err["message"], err
+    assert_offset(gw, loc, 0)
+    if proto == "h1":  # a body of unknown length is cut where it crosses the limit; what came before it counts
+        res = tus(gw, proto, "PATCH", loc, [OCTETS, ("Upload-Offset", "0"), ("Transfer-Encoding", "chunked")], data)
+        assert_error(res, 413, "chunk_too_large")
+        wait_until(lambda: head_offset(gw, "h1", loc) == MAX_CHUNK, 10, "the bytes up to max_chunk to count")
+    at = head_offset(gw, "h1", loc)
+    assert patch(gw, proto, loc, at, data[at:at + MAX_CHUNK]).status == 204
+    at2 = head_offset(gw, "h1", loc)
+    assert patch(gw, proto, loc, at2, data[at2:]).status == 204
+    ms = manifests(gw)
+    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
