@@ -305,6 +305,26 @@ static const char *protocol_name(const ug_exchange_t *req)
     return req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
+void ug_exchange_upload_request(const ug_exchange_t *req, ug_upload_request_t *ur)
+{
+    *ur = (ug_upload_request_t){
+        .config = req->rt->config,
+        .route = req->route,
+        .method = req->h.method,
+        .method_len = req->h.method_len,
+        .path = req->h.target,
+        .path_len = req->h.target_len,
+        .content_type = req->h.content_type,
+        .content_type_len = req->h.content_type_len,
+        .content_length = req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH ? req->h.content_length
+                          : req->h.framing == UG_HEAD_BODY_NONE         ? 0
+                                                                         : UINT64_MAX,
+        .received_at = req->received_at,
+        .client_address = req->client_address,
+        .protocol = protocol_name(req),
+    };
+}
+
 /* Everything that needs no body byte, in this order: gate, method, then the pipeline's own checks (declared
  * size, free space, Content-Type). Only then may the client send the body (RFC 9110 10.1.1: 100 Continue). */
 void ug_exchange_serve(ug_exchange_t *req)
@@ -334,22 +354,8 @@ void ug_exchange_serve(ug_exchange_t *req)
         return;
     }
 
-    ug_upload_request_t ur = {
-        .config = req->rt->config,
-        .route = req->route,
-        .method = req->h.method,
-        .method_len = req->h.method_len,
-        .path = req->h.target,
-        .path_len = req->h.target_len,
-        .content_type = req->h.content_type,
-        .content_type_len = req->h.content_type_len,
-        .content_length = req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH ? req->h.content_length
-                          : req->h.framing == UG_HEAD_BODY_NONE         ? 0
-                                                                         : UINT64_MAX,
-        .received_at = req->received_at,
-        .client_address = req->client_address,
-        .protocol = protocol_name(req),
-    };
+    ug_upload_request_t ur;
+    ug_exchange_upload_request(req, &ur);
     if ((req->upload = ug_upload_new(&ur)) == NULL) {
         ug_exchange_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
         return;

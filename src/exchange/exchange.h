@@ -126,6 +126,8 @@ ug_head_verdict_t ug_exchange_decide(const ug_config_t *config, const ug_head_t 
                                    size_t why_len);
 /* The body limit of a head for h2o's pipeline: ug_config_pass_limit for the route its path names (as h2o routes it). */
 uint64_t ug_exchange_pass_limit(const ug_config_t *config, const ug_head_t *h);
+/* The upload pipeline's request for this exchange: route, method, target, Content-Type and declared length, client. */
+void ug_exchange_upload_request(const ug_exchange_t *req, ug_upload_request_t *ur);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_exchange_fail_upload(ug_exchange_t *req, ug_err e, const char *why);
 /* Where a request's body stands after bytes were given to it. */

@@ -557,19 +557,11 @@ static void complete(ug_exchange_t *req)
     char sha[UG_SHA256_HEX_LEN + 1];
     (void)ug_tus_metadata_parse(info->metadata, strlen(info->metadata), &m, &why); /* validated at creation */
     const ug_tus_pair_t *name = ug_tus_metadata_get(&m, "filename"), *type = ug_tus_metadata_get(&m, "filetype");
-    ug_upload_request_t ur = {
-        .config = req->rt->config,
-        .route = req->route,
-        .method = req->h.method,
-        .method_len = req->h.method_len,
-        .path = req->h.target,
-        .path_len = req->h.target_len,
-        .content_length = info->length,
-        .received_at = req->received_at,
-        .client_address = req->client_address,
-        .protocol = req->http2 ? "HTTP/2" : req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1",
-    };
-    ug_rstore_sha256_hex(t->store, sha);
+    ug_upload_request_t ur;
+    ug_exchange_upload_request(req, &ur);
+    ur.content_type = NULL; /* the PATCH's own, application/offset+octet-stream, says nothing of the file */
+    ur.content_length = info->length;
+    ug_err e = of_store(ug_rstore_sha256_hex(t->store, sha));
     ug_upload_adopted_t a = {
         .dir_fd = ug_rstore_dir_fd(t->store),
         .name = UG_RSTORE_DATA,
@@ -580,7 +572,8 @@ static void complete(ug_exchange_t *req)
         .content_type = type != NULL ? type->value : NULL,
         .content_type_len = type != NULL ? type->value_len : 0,
     };
-    ug_err e = (req->upload = ug_upload_new(&ur)) == NULL ? UG_ERR_NOMEM : UG_OK;
+    if (e == UG_OK && (req->upload = ug_upload_new(&ur)) == NULL)
+        e = UG_ERR_NOMEM;
     if (e == UG_OK && req->gate.authenticated)
         ug_upload_set_auth(req->upload, ug_auth_manifest_json(&req->gate.auth));
     if (e == UG_OK && (e = ug_upload_start_adopted(req->upload)) == UG_OK)

@@ -28,6 +28,22 @@
 #define REHASH_SLICE (1024 * 1024)
 /* Hash states kept between requests of this process; the oldest is dropped past this (it is rebuilt if needed). */
 #define HASH_TABLE_SIZE 256
+/* A kept state behind the stored offset (another process wrote since) is caught up on the caller's thread up to this
+ * many bytes (about what one PATCH brings); a larger gap, or no state at all, is rehashed on a thread of its own. */
+#define CATCH_UP_INLINE_MAX (8 * 1024 * 1024)
+
+/* The SHA-256 of a stored prefix, rebuilt on its own thread so that a large prefix never stalls an event loop. */
+struct rehash_job {
+    char id[UG_UPLOAD_ID_LEN + 1];
+    int fd; /* a dup of the data file's: the job may outlive the request that started it */
+    uint64_t to;
+    EVP_MD_CTX *md;
+    ug_rstore_result_t result;
+    pthread_t tid;
+    pthread_mutex_t lock;
+    int done;     /* the thread finished (under lock) */
+    int orphaned; /* its request ended first: the thread keeps the state for the next one and frees the job */
+};
 
 struct ug_rstore {
     int res_fd;  /* <root>/.resumable */
@@ -36,8 +52,9 @@ struct ug_rstore {
     char id[UG_UPLOAD_ID_LEN + 1];
     ug_rstore_info_t info;
     uint64_t pending;
-    EVP_MD_CTX *md;        /* SHA-256 of committed + pending bytes */
-    EVP_MD_CTX *committed; /* SHA-256 of the committed bytes */
+    EVP_MD_CTX *md;        /* SHA-256 of committed + pending bytes (not kept while `job` runs) */
+    EVP_MD_CTX *committed; /* SHA-256 of the committed bytes (likewise) */
+    struct rehash_job *job; /* the prefix up to job->to is being rehashed; bytes after it are hashed when it ends */
 };
 
 static ug_rstore_result_t of_errno(int e)
@@ -79,8 +96,9 @@ static struct {
     size_t next_victim;
 } hashes = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Take the state of `id` out of the table when it is at `offset` (else it is stale and dropped); NULL if none. */
-static EVP_MD_CTX *hash_take(const char *id, uint64_t offset)
+/* Take the state of `id` out of the table when it is at `offset` or before it (*at: where; the committed bytes in
+ * between never change, so it can be caught up), else it is stale and dropped; NULL if none. */
+static EVP_MD_CTX *hash_take(const char *id, uint64_t offset, uint64_t *at)
 {
     EVP_MD_CTX *md = NULL;
     pthread_mutex_lock(&hashes.lock);
@@ -88,8 +106,10 @@ static EVP_MD_CTX *hash_take(const char *id, uint64_t offset)
         struct hash_entry *h = &hashes.e[i];
         if (h->md == NULL || strcmp(h->id, id) != 0)
             continue;
-        if (h->offset == offset)
+        if (h->offset <= offset) {
             md = h->md;
+            *at = h->offset;
+        }
         else
             EVP_MD_CTX_free(h->md);
         h->md = NULL;
@@ -357,18 +377,19 @@ ug_rstore_result_t ug_rstore_peek(const char *root, const char *id, ug_rstore_in
 
 /* ---- open: lock, cut, hash ---- */
 
-static ug_rstore_result_t rehash(ug_rstore_t *s)
+/* Feed bytes [from, to) of the data file to `md`. */
+static ug_rstore_result_t hash_range(int fd, EVP_MD_CTX *md, uint64_t from, uint64_t to)
 {
-    char *buf = malloc(REHASH_SLICE);
-    if (buf == NULL)
+    char *buf = from < to ? malloc(REHASH_SLICE) : NULL;
+    if (from < to && buf == NULL)
         return UG_RSTORE_NOMEM;
     ug_rstore_result_t r = UG_RSTORE_OK;
-    for (uint64_t at = 0; at < s->info.offset && r == UG_RSTORE_OK;) {
-        size_t want = s->info.offset - at < REHASH_SLICE ? (size_t)(s->info.offset - at) : REHASH_SLICE;
-        ssize_t n = pread(s->data_fd, buf, want, (off_t)at);
+    for (uint64_t at = from; at < to && r == UG_RSTORE_OK;) {
+        size_t want = to - at < REHASH_SLICE ? (size_t)(to - at) : REHASH_SLICE;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
         if (n <= 0)
             r = n < 0 ? of_errno(errno) : UG_RSTORE_IO; /* shorter than its recorded offset: the store is damaged */
-        else if (EVP_DigestUpdate(s->md, buf, (size_t)n) != 1)
+        else if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
             r = UG_RSTORE_NOMEM;
         at += n > 0 ? (uint64_t)n : 0;
     }
@@ -376,9 +397,104 @@ static ug_rstore_result_t rehash(ug_rstore_t *s)
     return r;
 }
 
+static void job_free(struct rehash_job *job)
+{
+    close(job->fd);
+    EVP_MD_CTX_free(job->md);
+    pthread_mutex_destroy(&job->lock);
+    free(job);
+}
+
+static void *rehash_main(void *arg)
+{
+    struct rehash_job *job = arg;
+    job->result = hash_range(job->fd, job->md, 0, job->to);
+    pthread_mutex_lock(&job->lock);
+    job->done = 1;
+    int orphaned = job->orphaned;
+    pthread_mutex_unlock(&job->lock);
+    if (orphaned) { /* the next request of this process picks the state up and catches up from here */
+        if (job->result == UG_RSTORE_OK) {
+            hash_put(job->id, job->to, job->md);
+            job->md = NULL;
+        }
+        job_free(job);
+    }
+    return NULL;
+}
+
+static ug_rstore_result_t start_rehash(ug_rstore_t *s)
+{
+    struct rehash_job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return UG_RSTORE_NOMEM;
+    memcpy(job->id, s->id, UG_UPLOAD_ID_LEN + 1);
+    job->to = s->info.offset;
+    pthread_mutex_init(&job->lock, NULL);
+    if ((job->fd = fcntl(s->data_fd, F_DUPFD_CLOEXEC, 0)) < 0 || (job->md = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestInit_ex(job->md, EVP_sha256(), NULL) != 1 || pthread_create(&job->tid, NULL, rehash_main, job) != 0) {
+        if (job->fd < 0)
+            job->fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* so that job_free closes something of its own */
+        job_free(job);
+        return UG_RSTORE_NOMEM;
+    }
+    s->job = job;
+    return UG_RSTORE_OK;
+}
+
+/* Wait for the rehash (if any), then catch its state up with the bytes written since: `md` and `committed` are
+ * current again and kept inline from here. */
+static ug_rstore_result_t finish_rehash(ug_rstore_t *s)
+{
+    struct rehash_job *job = s->job;
+    if (job == NULL)
+        return UG_RSTORE_OK;
+    pthread_join(job->tid, NULL);
+    s->job = NULL;
+    ug_rstore_result_t r = job->result;
+    EVP_MD_CTX_free(s->md);
+    s->md = job->md;
+    job->md = NULL;
+    uint64_t from = job->to;
+    job_free(job);
+    if (r == UG_RSTORE_OK)
+        r = hash_range(s->data_fd, s->md, from, s->info.offset);
+    if (r == UG_RSTORE_OK && EVP_MD_CTX_copy_ex(s->committed, s->md) != 1)
+        r = UG_RSTORE_NOMEM;
+    if (r == UG_RSTORE_OK)
+        r = hash_range(s->data_fd, s->md, s->info.offset, s->info.offset + s->pending);
+    return r;
+}
+
+/* The request ends while the rehash runs: a finished one is taken (its state is kept for the next request), a running
+ * one goes on alone and leaves its state in the table. Never waits. */
+static void release_rehash(ug_rstore_t *s)
+{
+    struct rehash_job *job = s->job;
+    if (job == NULL)
+        return;
+    pthread_mutex_lock(&job->lock);
+    int done = job->done;
+    if (!done)
+        job->orphaned = 1;
+    pthread_mutex_unlock(&job->lock);
+    if (done) {
+        if (finish_rehash(s) != UG_RSTORE_OK) { /* nothing trustworthy to keep */
+            EVP_MD_CTX_free(s->committed);
+            s->committed = NULL;
+        }
+        return;
+    }
+    pthread_detach(job->tid);
+    s->job = NULL;
+    EVP_MD_CTX_free(s->committed); /* the job's state is the one to keep */
+    s->committed = NULL;
+}
+
 /* The data file and the hash state of an open upload that is not completed. */
 static ug_rstore_result_t open_data(ug_rstore_t *s)
 {
+    uint64_t at = 0;
     if ((s->data_fd = openat(s->dir_fd, UG_RSTORE_DATA, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return of_errno(errno);
     /* Bytes past the committed offset were never acknowledged (a crash before their commit): they go. */
@@ -386,18 +502,24 @@ static ug_rstore_result_t open_data(ug_rstore_t *s)
         return of_errno(errno);
     if ((s->committed = EVP_MD_CTX_new()) == NULL)
         return UG_RSTORE_NOMEM;
-    if ((s->md = hash_take(s->id, s->info.offset)) == NULL) {
-        if ((s->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
-            return UG_RSTORE_NOMEM;
-        ug_rstore_result_t r = rehash(s);
-        if (r != UG_RSTORE_OK)
-            return r;
+    s->md = hash_take(s->id, s->info.offset, &at);
+    if (s->md != NULL && s->info.offset - at > CATCH_UP_INLINE_MAX) {
+        EVP_MD_CTX_free(s->md);
+        s->md = NULL;
     }
+    if (s->md == NULL && s->info.offset != 0)
+        return start_rehash(s);
+    if (s->md == NULL && ((s->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1))
+        return UG_RSTORE_NOMEM;
+    ug_rstore_result_t r = hash_range(s->data_fd, s->md, at, s->info.offset);
+    if (r != UG_RSTORE_OK)
+        return r;
     return EVP_MD_CTX_copy_ex(s->committed, s->md) == 1 ? UG_RSTORE_OK : UG_RSTORE_NOMEM;
 }
 
 static void store_free(ug_rstore_t *s)
 {
+    release_rehash(s);
     if (s->data_fd >= 0)
         close(s->data_fd);
     if (s->dir_fd >= 0)
@@ -473,7 +595,7 @@ ug_rstore_result_t ug_rstore_write(ug_rstore_t *s, const char *buf, size_t len)
             return of_errno(errno);
         done += (size_t)n;
     }
-    if (EVP_DigestUpdate(s->md, buf, len) != 1)
+    if (s->job == NULL && EVP_DigestUpdate(s->md, buf, len) != 1) /* else hashed when the rehash ends */
         return UG_RSTORE_NOMEM;
     s->pending += len;
     return UG_RSTORE_OK;
@@ -485,7 +607,7 @@ ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)
         /* The data first: an offset on disk never names bytes that a power loss could take back. */
         if (fdatasync(s->data_fd) != 0)
             return of_errno(errno);
-        if (EVP_MD_CTX_copy_ex(s->committed, s->md) != 1)
+        if (s->job == NULL && EVP_MD_CTX_copy_ex(s->committed, s->md) != 1)
             return UG_RSTORE_NOMEM;
         s->info.offset += s->pending;
         s->pending = 0;
@@ -497,7 +619,7 @@ ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)
 ug_rstore_result_t ug_rstore_discard(ug_rstore_t *s)
 {
     s->pending = 0;
-    if (EVP_MD_CTX_copy_ex(s->md, s->committed) != 1)
+    if (s->job == NULL && EVP_MD_CTX_copy_ex(s->md, s->committed) != 1)
         return UG_RSTORE_NOMEM;
     return ftruncate(s->data_fd, (off_t)s->info.offset) == 0 ? UG_RSTORE_OK : of_errno(errno);
 }
@@ -509,13 +631,16 @@ ug_rstore_result_t ug_rstore_set_length(ug_rstore_t *s, uint64_t length)
     return info_write(s->dir_fd, &s->info);
 }
 
-void ug_rstore_sha256_hex(const ug_rstore_t *s, char *out)
+ug_rstore_result_t ug_rstore_sha256_hex(ug_rstore_t *s, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned n = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
     out[0] = '\0';
+    ug_rstore_result_t r = finish_rehash(s);
+    if (r != UG_RSTORE_OK)
+        return r;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (c == NULL || EVP_MD_CTX_copy_ex(c, s->committed) != 1 || EVP_DigestFinal_ex(c, d, &n) != 1)
         n = 0;
     for (unsigned i = 0; i < n; ++i) {
@@ -524,6 +649,7 @@ void ug_rstore_sha256_hex(const ug_rstore_t *s, char *out)
     }
     out[2 * n] = '\0';
     EVP_MD_CTX_free(c);
+    return n != 0 ? UG_RSTORE_OK : UG_RSTORE_NOMEM;
 }
 
 int ug_rstore_dir_fd(const ug_rstore_t *s)
@@ -545,7 +671,8 @@ void ug_rstore_remove(ug_rstore_t *s)
     if (s == NULL)
         return;
     remove_upload_dir(s->res_fd, s->dir_fd, s->id);
-    EVP_MD_CTX_free(hash_take(s->id, UINT64_MAX)); /* drops a stale state, if any */
+    uint64_t at;
+    EVP_MD_CTX_free(hash_take(s->id, UINT64_MAX, &at)); /* drops a kept state, if any */
     store_free(s);
 }
 
@@ -553,6 +680,7 @@ void ug_rstore_close(ug_rstore_t *s)
 {
     if (s == NULL)
         return;
+    release_rehash(s);
     if (!s->info.completed && s->committed != NULL) {
         hash_put(s->id, s->info.offset, s->committed);
         s->committed = NULL;

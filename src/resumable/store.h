@@ -12,8 +12,10 @@
  *           new offset in the info file, so the offset a client is told never exceeds what is on disk. Uncommitted
  *           bytes are cut off by the next open (or ug_rstore_discard).
  * Hash:     the SHA-256 of the committed prefix is kept in memory, per process, between requests (a small table
- *           keyed by id). A process without that state (a restart, another process) rehashes the stored prefix when
- *           it opens the upload.
+ *           keyed by id). A process without that state (a restart, another process wrote most of it) rehashes the
+ *           stored prefix on a thread of its own, started when it opens the upload, while the request's bytes are
+ *           received; they are hashed after it. Only the completing request waits for it (ug_rstore_sha256_hex); a
+ *           request that ends first leaves the thread to finish and keep the state for the next one.
  *
  * Ownership: a ug_rstore_t is owned by its caller and ended by exactly one of ug_rstore_close or ug_rstore_remove,
  * which free it. Info strings are owned by the info (ug_rstore_info_clear).
@@ -79,8 +81,8 @@ ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires);
 ug_rstore_result_t ug_rstore_discard(ug_rstore_t *s);
 /* A deferred length becomes known (recorded in the info at once). */
 ug_rstore_result_t ug_rstore_set_length(ug_rstore_t *s, uint64_t length);
-/* The SHA-256 (64 hex + NUL) of the committed bytes. */
-void ug_rstore_sha256_hex(const ug_rstore_t *s, char *out);
+/* The SHA-256 (64 hex + NUL) of the committed bytes. Waits for a rehash still running (see Hash above). */
+ug_rstore_result_t ug_rstore_sha256_hex(ug_rstore_t *s, char *out);
 /* The upload's directory fd and the data file's name in it, for moving the complete file into an upload. */
 int ug_rstore_dir_fd(const ug_rstore_t *s);
 /* The data file was moved away and the app accepted it: record completion (the data file no longer exists). */

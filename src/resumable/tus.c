@@ -3,6 +3,8 @@
  */
 #include "resumable/tus.h"
 
+#include "policy/b64url.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,58 +29,30 @@ ug_tus_parse_result_t ug_tus_parse_uint(const char *s, size_t len, uint64_t *out
 
 /* ---- base64 ---- */
 
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* One group of four characters, the last one of the input when `last`: '=' only there, with zero unused bits. */
-static int b64_group(const char *in, int last, unsigned char *out, size_t *n)
-{
-    int v[4], pad = 0;
-    for (int i = 0; i < 4; ++i) {
-        if (in[i] == '=') {
-            if (!last || i < 2)
-                return -1;
-            ++pad;
-            v[i] = 0;
-            continue;
-        }
-        if (pad != 0 || (v[i] = b64_value(in[i])) < 0)
-            return -1;
-    }
-    uint32_t bits = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-    if ((pad == 1 && (bits & 0xff) != 0) || (pad == 2 && (bits & 0xffff) != 0))
-        return -1; /* non-zero unused bits: a second spelling of the same bytes */
-    out[0] = (unsigned char)(bits >> 16);
-    out[1] = (unsigned char)(bits >> 8);
-    out[2] = (unsigned char)bits;
-    *n = 3 - (size_t)pad;
-    return 0;
-}
-
+/* Standard base64 is base64url with '+' and '/' for '-' and '_', and padding: the padding is checked here, the rest
+ * (alphabet, unused bits zero) by the one strict decoder, ug_b64url_decode. */
 int ug_tus_base64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len)
 {
-    size_t o = 0, n;
+    size_t pad = 0;
     if (len % 4 != 0)
         return -1;
-    for (size_t i = 0; i < len; i += 4) {
-        if (b64_group(in + i, i + 4 == len, out + o, &n) != 0)
+    while (pad < 2 && pad < len && in[len - 1 - pad] == '=')
+        ++pad;
+    size_t n = len - pad;
+    char *url = malloc(n != 0 ? n : 1);
+    if (url == NULL)
+        return -1;
+    for (size_t i = 0; i < n; ++i) {
+        char c = in[i];
+        if (c == '-' || c == '_' || c == '=') { /* base64url's letters, or padding before the end */
+            free(url);
             return -1;
-        o += n;
+        }
+        url[i] = c == '+' ? '-' : c == '/' ? '_' : c;
     }
-    *out_len = o;
-    return 0;
+    int r = ug_b64url_decode(url, n, out, out_len);
+    free(url);
+    return r;
 }
 
 /* ---- Upload-Metadata ---- */
@@ -91,17 +65,6 @@ static int is_space(char c)
 static int is_key_char(char c)
 {
     return c > 0x20 && c < 0x7f && c != ',';
-}
-
-static char *dup_bytes(const char *s, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d != NULL) {
-        if (len != 0)
-            memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
 }
 
 /* One "key value" pair (trimmed) into m->pairs[m->n]. */
@@ -126,7 +89,7 @@ static ug_tus_parse_result_t parse_pair(const char *p, size_t len, ug_tus_metada
             *why = "Upload-Metadata: a key appears twice";
             return UG_TUS_PARSE_INVALID;
         }
-    unsigned char *decoded = malloc(vlen / 4 * 3 + 1);
+    unsigned char *decoded = malloc(UG_B64URL_DECODED_MAX(vlen) + 1);
     size_t dlen = 0;
     if (decoded == NULL || ug_tus_base64_decode(v, vlen, decoded, &dlen) != 0) {
         free(decoded);
@@ -135,7 +98,7 @@ static ug_tus_parse_result_t parse_pair(const char *p, size_t len, ug_tus_metada
     }
     decoded[dlen] = '\0';
     ug_tus_pair_t *pair = &m->pairs[m->n];
-    if ((pair->key = dup_bytes(p, k)) == NULL) {
+    if ((pair->key = strndup(p, k)) == NULL) { /* keys hold no NUL: they are printable */
         free(decoded);
         *why = "out of memory";
         return UG_TUS_PARSE_INVALID;
@@ -230,9 +193,9 @@ ug_tus_parse_result_t ug_tus_checksum_parse(const char *s, size_t len, ug_tus_ch
     for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); ++i) {
         if (strlen(algorithms[i].name) != name_len || memcmp(algorithms[i].name, s, name_len) != 0)
             continue;
-        unsigned char digest[UG_TUS_DIGEST_MAX + 3];
+        unsigned char digest[UG_B64URL_DECODED_MAX(UG_TUS_DIGEST_MAX * 4 / 3 + 4)];
         size_t n;
-        if (b64_len / 4 * 3 > sizeof(digest) || ug_tus_base64_decode(sp + 1, b64_len, digest, &n) != 0 ||
+        if (UG_B64URL_DECODED_MAX(b64_len) > sizeof(digest) || ug_tus_base64_decode(sp + 1, b64_len, digest, &n) != 0 ||
             n != algorithms[i].digest_len) {
             *why = "Upload-Checksum: the digest is not the base64 of a digest of that algorithm";
             return UG_TUS_PARSE_INVALID;

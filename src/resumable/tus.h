@@ -60,7 +60,8 @@ ug_tus_parse_result_t ug_tus_metadata_parse(const char *s, size_t len, ug_tus_me
 const ug_tus_pair_t *ug_tus_metadata_get(const ug_tus_metadata_t *m, const char *key);
 void ug_tus_metadata_free(ug_tus_metadata_t *m);
 
-/* Strict base64 (RFC 4648 section 4, padded). out needs len / 4 * 3 bytes. 0 and *out_len, or -1. */
+/* Strict base64 (RFC 4648 section 4, padded). out needs UG_B64URL_DECODED_MAX(len) bytes (policy/b64url.h). 0 and
+ * *out_len, or -1. */
 int ug_tus_base64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len);
 
 typedef enum ug_tus_algorithm {

@@ -402,6 +402,16 @@ ug_err ug_storage_upload_hand_off(ug_storage_upload_t *u)
     return UG_OK;
 }
 
+/* A file that now exists on disk joins the upload's list under the next index. */
+static void take_index(ug_storage_upload_t *u, ug_storage_file_t *f, unsigned *index_out)
+{
+    ++u->next_index;
+    *u->files_tail = f;
+    u->files_tail = &f->next;
+    if (index_out != NULL)
+        *index_out = f->index;
+}
+
 ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out)
 {
     ug_err e = UG_ERR_NOMEM;
@@ -432,12 +442,8 @@ ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, un
         goto fail;
     }
     /* The index is taken only now: after a failure the next file tries the same one, keeping indices dense. */
-    ++u->next_index;
-    *u->files_tail = f;
-    u->files_tail = &f->next;
+    take_index(u, f, index_out);
     *out = f;
-    if (index_out != NULL)
-        *index_out = f->index;
     return UG_OK;
 
 fail:
@@ -465,11 +471,7 @@ ug_err ug_storage_file_adopt(ug_storage_upload_t *u, int from_dir_fd, const char
         return e;
     }
     f->state = FILE_FINISHED;
-    ++u->next_index;
-    *u->files_tail = f;
-    u->files_tail = &f->next;
-    if (index_out != NULL)
-        *index_out = f->index;
+    take_index(u, f, index_out);
     return UG_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/b64url.h"
 #include "resumable/tus.h"
 
 static void check_metadata(const char *in, size_t len)
@@ -80,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_metadata(in, size);
     check_checksum(in, size);
     check_number(in, size);
-    unsigned char *out = malloc(size / 4 * 3 + 1);
+    unsigned char *out = malloc(UG_B64URL_DECODED_MAX(size));
     size_t n;
     if (out != NULL && ug_tus_base64_decode(in, size, out, &n) == 0 && n > size / 4 * 3)
         abort();

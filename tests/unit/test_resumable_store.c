@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "resumable/store.h"
@@ -181,4 +182,50 @@ Test(rstore, sweep_removes_only_expired_and_unheld)
     ug_rstore_close(h);
     cr_assert_eq(ug_rstore_sweep_expired(root, 2000), 1);
     cr_assert_eq(ug_rstore_sweep_expired(root, 2000), 0);
+}
+
+/* A child process writes the prefix, so this process has no hash state for it and rebuilds it on a thread. */
+static void write_in_child(const char *id, size_t len, char fill)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        ug_rstore_t *s;
+        char *buf = malloc(len);
+        memset(buf, fill, len);
+        int ok = ug_rstore_open(root, id, &s) == UG_RSTORE_OK && ug_rstore_write(s, buf, len) == UG_RSTORE_OK &&
+                 ug_rstore_commit(s, 5000) == UG_RSTORE_OK;
+        ug_rstore_close(s);
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(rstore, a_prefix_written_elsewhere_is_rehashed)
+{
+    char id[UG_UPLOAD_ID_LEN + 1], want[65], got[65];
+    const size_t big = 20 * 1024 * 1024;
+    char *all = malloc(big + 3);
+    ug_rstore_t *s;
+    create(id, big + 3, 0, 5000);
+    write_in_child(id, big, 'p');
+    memset(all, 'p', big);
+    memcpy(all + big, "end", 3);
+    /* opened and closed at once: the rehash goes on alone and keeps its state for the next request */
+    cr_assert_eq(ug_rstore_open(root, id, &s), UG_RSTORE_OK);
+    ug_rstore_close(s);
+    cr_assert_eq(ug_rstore_open(root, id, &s), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_write(s, "e", 1), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_commit(s, 5000), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_write(s, "nX", 2), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_discard(s), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_write(s, "nd", 2), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_commit(s, 5000), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_sha256_hex(s, got), UG_RSTORE_OK);
+    sha256_hex(all, big + 3, want);
+    cr_assert_str_eq(got, want);
+    ug_rstore_close(s);
+    free(all);
 }

@@ -23,7 +23,7 @@ Test(tus_uint, strict_decimal)
 
 Test(tus_base64, strict)
 {
-    unsigned char out[16];
+    unsigned char out[32];
     size_t n;
     cr_assert_eq(ug_tus_base64_decode(S("aGVsbG8="), out, &n), 0);
     cr_assert_eq(n, 5);
