@@ -412,18 +412,27 @@ static void take_index(ug_storage_upload_t *u, ug_storage_file_t *f, unsigned *i
         *index_out = f->index;
 }
 
+/* A file handle for the upload's next index, not yet on its list; NULL when out of memory. */
+static ug_storage_file_t *file_new(ug_storage_upload_t *u)
+{
+    ug_storage_file_t *f = calloc(1, sizeof(*f));
+    if (f != NULL) {
+        f->upload = u;
+        f->index = u->next_index;
+        f->fd = -1;
+    }
+    return f;
+}
+
 ug_err ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out)
 {
     ug_err e = UG_ERR_NOMEM;
     char name[STORAGE_NAME_MAX];
-    ug_storage_file_t *f = calloc(1, sizeof(*f));
+    ug_storage_file_t *f = file_new(u);
 
     *out = NULL;
     if (f == NULL)
         return UG_ERR_NOMEM;
-    f->upload = u;
-    f->index = u->next_index;
-    f->fd = -1;
     if (f->index == UINT_MAX) {
         e = UG_ERR_STORAGE;
         goto fail;
@@ -456,12 +465,9 @@ ug_err ug_storage_file_adopt(ug_storage_upload_t *u, int from_dir_fd, const char
                              unsigned *index_out)
 {
     char name[STORAGE_NAME_MAX];
-    ug_storage_file_t *f = calloc(1, sizeof(*f));
+    ug_storage_file_t *f = file_new(u);
     if (f == NULL)
         return UG_ERR_NOMEM;
-    f->upload = u;
-    f->index = u->next_index;
-    f->fd = -1;
     f->size = size;
     file_name(f, 1, name);
     /* A plain rename: the upload's directory was created empty a moment ago, so "<n>" cannot exist yet. */

@@ -97,6 +97,14 @@ def manifests(gw):
     return [json.loads(r["body"]) for r in gw.backend.log() if r["path"] == "/uploaded"]
 
 
+def assert_one_manifest(gw, data: bytes) -> dict:
+    """The app got exactly one manifest, for one file whose sha256 is that of `data`."""
+    ms = manifests(gw)
+    assert len(ms) == 1 and len(ms[0]["files"]) == 1, ms
+    assert ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest() and ms[0]["files"][0]["size"] == len(data), ms
+    return ms[0]
+
+
 def resumable_dir(store, loc):
     return store / ".resumable" / loc[len(TUS):]
 
@@ -275,8 +283,7 @@ def test_checksum(make_gateway, make_capture, tmp_path, proto):
         digest = hashlib.new(algo, data[start:end]).digest()
         res = patch(gw, proto, loc, start, data[start:end], [("Upload-Checksum", f"{algo} {b64(digest)}")])
         assert res.status == 204 and res.header("upload-offset") == str(end), res
-    ms = manifests(gw)
-    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+    assert_one_manifest(gw, data)
 
 
 @pytest.mark.parametrize("proto", ERROR_PROTOS)
@@ -291,8 +298,7 @@ def test_creation_with_upload_and_deferred_length(make_gateway, make_capture, tm
     assert_error(patch(gw, proto, loc, 2000, data[2000:], [("Upload-Length", str(MAX_FILE + 1))]), 413, "file_too_large")
     res = patch(gw, proto, loc, 2000, data[2000:], [("Upload-Length", str(len(data)))])
     assert res.status == 204 and res.header("upload-offset") == str(len(data)), res
-    ms = manifests(gw)
-    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+    assert_one_manifest(gw, data)
     # a whole upload in its creation request
     whole = os.urandom(300)
     res = create(gw, proto, len(whole), f"filename {b64(b'w.bin')}", body=whole)
@@ -408,8 +414,7 @@ def test_a_cut_patch_keeps_what_arrived(make_gateway, make_capture, tmp_path):
     assert_error(patch(gw, "h1", loc, 0, data), 409, "offset_mismatch")
     res = patch(gw, "h2c", loc, 70_000, data[70_000:])
     assert res.status == 204 and res.header("upload-offset") == str(len(data)), res
-    ms = manifests(gw)
-    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+    assert_one_manifest(gw, data)
 
 
 @pytest.mark.parametrize("proto", ERROR_PROTOS)
@@ -505,5 +510,4 @@ def test_max_chunk_bounds_each_request(make_gateway, make_capture, tmp_path, pro
     assert patch(gw, proto, loc, at, data[at:at + MAX_CHUNK]).status == 204
     at2 = head_offset(gw, "h1", loc)
     assert patch(gw, proto, loc, at2, data[at2:]).status == 204
-    ms = manifests(gw)
-    assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest(), ms
+    assert_one_manifest(gw, data)
