@@ -362,7 +362,7 @@ def test_app_refusal_removes_the_upload(make_gateway, make_capture, tmp_path, pr
     assert tus(gw, proto, "HEAD", loc).status == 404
 
 
-@pytest.mark.parametrize("proto", ["h1", "h2"])
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
 def test_cors_exposes_the_tus_fields(make_gateway, make_capture, tmp_path, proto):
     origin = "https://app.example.net"
 
@@ -510,4 +510,26 @@ def test_max_chunk_bounds_each_request(make_gateway, make_capture, tmp_path, pro
     assert patch(gw, proto, loc, at, data[at:at + MAX_CHUNK]).status == 204
     at2 = head_offset(gw, "h1", loc)
     assert patch(gw, proto, loc, at2, data[at2:]).status == 204
+    assert_one_manifest(gw, data)
+
+
+def test_body_idle_ends_a_patch_and_keeps_its_bytes(make_gateway, make_capture, tmp_path):
+    def idle(cfg):
+        cfg["timeouts"]["body_idle"] = "1s"
+    gw = tus_gateway(make_gateway, make_capture, tmp_path, extra=idle)
+    data = os.urandom(50_000)
+    loc = location(create(gw, "h1", len(data)))
+    s = open_patch(gw, loc, 0, len(data), data[:20_000])
+    wait_until(lambda: data_size(gw, loc) == 20_000, 10, "the first bytes to be written")
+    started = time.monotonic()
+    s.settimeout(10)
+    try:
+        closed = s.recv(1) == b""
+    except ConnectionResetError:
+        closed = True
+    waited = time.monotonic() - started
+    s.close()
+    assert closed and 0.7 <= waited <= 5, waited  # body_idle, neither early nor late
+    wait_until(lambda: head_offset(gw, "h1", loc) == 20_000, 10, "the received bytes to count")
+    assert patch(gw, "h2", loc, 20_000, data[20_000:]).status == 204
     assert_one_manifest(gw, data)
