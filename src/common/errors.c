@@ -42,6 +42,15 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
     [UG_ERR_SERVICE_UNAVAILABLE] = {503, "Service Unavailable", "service_unavailable", "the server cannot take this request now"},
     [UG_ERR_GATEWAY_TIMEOUT] = {504, "Gateway Timeout", "gateway_timeout", "the backend did not answer in time"},
     [UG_ERR_CONFIG] = {500, "Internal Server Error", "config_error", "invalid configuration"},
+    [UG_ERR_TUS_VERSION] = {412, "Precondition Failed", "tus_version_unsupported", "Tus-Resumable must be 1.0.0"},
+    [UG_ERR_UNSUPPORTED_MEDIA] = {415, "Unsupported Media Type", "unsupported_media_type",
+                                  "the body must have Content-Type application/offset+octet-stream"},
+    [UG_ERR_OFFSET_MISMATCH] = {409, "Conflict", "offset_mismatch", "Upload-Offset does not match the upload's offset"},
+    [UG_ERR_UPLOAD_EXPIRED] = {410, "Gone", "upload_expired", "the upload has expired"},
+    [UG_ERR_UPLOAD_LOCKED] = {423, "Locked", "upload_locked", "another request is writing this upload; retry later"},
+    [UG_ERR_CHECKSUM_MISMATCH] = {460, "Checksum Mismatch", "checksum_mismatch",
+                                  "the chunk does not match Upload-Checksum; it was discarded"},
+    [UG_ERR_CHUNK_TOO_LARGE] = {413, "Payload Too Large", "chunk_too_large", "the chunk exceeds the route's resumable.max_chunk"},
 };
 
 static const struct ug_err_info *info(ug_err_t e)

@@ -35,6 +35,14 @@ typedef enum ug_err {
     UG_ERR_SERVICE_UNAVAILABLE,  /* 503 service_unavailable (a connection share used up, a store down) */
     UG_ERR_GATEWAY_TIMEOUT,      /* 504 gateway_timeout */
     UG_ERR_CONFIG,               /* not an HTTP error: invalid configuration */
+    /* tus resumable uploads (exchange/resumable.c) */
+    UG_ERR_TUS_VERSION,          /* 412 tus_version_unsupported (Tus-Resumable missing or not 1.0.0) */
+    UG_ERR_UNSUPPORTED_MEDIA,    /* 415 unsupported_media_type (a PATCH body not application/offset+octet-stream) */
+    UG_ERR_OFFSET_MISMATCH,      /* 409 offset_mismatch (Upload-Offset is not the stored offset) */
+    UG_ERR_UPLOAD_EXPIRED,       /* 410 upload_expired */
+    UG_ERR_UPLOAD_LOCKED,        /* 423 upload_locked (another request is writing the upload) */
+    UG_ERR_CHECKSUM_MISMATCH,    /* 460 checksum_mismatch (the chunk was discarded) */
+    UG_ERR_CHUNK_TOO_LARGE,      /* 413 chunk_too_large (a PATCH body over resumable.max_chunk, or past Upload-Length) */
     UG_ERR__COUNT
 } ug_err_t;
 

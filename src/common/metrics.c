@@ -25,7 +25,7 @@
 
 /* ---- the families, in rendering order ---- */
 
-enum scalar_id { S_READY, S_IN_FLIGHT, S_CONNECTIONS, S_STORAGE_FREE, S_JANITOR_DIRS, S_JANITOR_PARTS, S__COUNT };
+enum scalar_id { S_READY, S_IN_FLIGHT, S_CONNECTIONS, S_STORAGE_FREE, S_JANITOR_DIRS, S_JANITOR_PARTS, S_RESUMABLE_EXPIRED, S__COUNT };
 
 struct scalar_def {
     const char *name, *help, *type;
@@ -38,6 +38,8 @@ static const struct scalar_def scalar_defs[S__COUNT] = {
     [S_STORAGE_FREE] = {"uploadgate_storage_free_bytes", "Bytes available to uploadgate on the storage filesystem.", "gauge"},
     [S_JANITOR_DIRS] = {"uploadgate_janitor_removed_dirs_total", "Abandoned upload directories removed by the janitor.", "counter"},
     [S_JANITOR_PARTS] = {"uploadgate_janitor_removed_parts_total", "Stale .part files removed by the janitor.", "counter"},
+    [S_RESUMABLE_EXPIRED] = {"uploadgate_resumable_expired_total",
+                             "Resumable uploads removed by the janitor after their expiry.", "counter"},
 };
 
 enum family_id { F_REQUESTS, F_DURATION, F_UPLOAD_BYTES, F_UPLOAD_FILES, F_BACKEND_ERRORS, F_AUTH_FAILURES, F_RELOADS, F__COUNT };
@@ -281,6 +283,12 @@ void ug_metrics_janitor(ug_metrics_t *m, uint64_t dirs_removed, uint64_t parts_r
         return;
     atomic_fetch_add_explicit(&m->scalars[S_JANITOR_DIRS], dirs_removed, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->scalars[S_JANITOR_PARTS], parts_removed, memory_order_relaxed);
+}
+
+void ug_metrics_resumable_expired(ug_metrics_t *m, uint64_t removed)
+{
+    if (m != NULL)
+        atomic_fetch_add_explicit(&m->scalars[S_RESUMABLE_EXPIRED], removed, memory_order_relaxed);
 }
 
 static void scalar_set(ug_metrics_t *m, enum scalar_id id, uint64_t v)

@@ -10,6 +10,7 @@
  *   uploadgate_storage_free_bytes                  gauge
  *   uploadgate_janitor_removed_dirs_total          counter
  *   uploadgate_janitor_removed_parts_total         counter
+ *   uploadgate_resumable_expired_total             counter
  *   uploadgate_requests_total{route,code}          counter
  *   uploadgate_request_duration_seconds{route}     histogram (UG_METRICS_BUCKETS)
  *   uploadgate_upload_bytes_total{route}           counter
@@ -71,6 +72,8 @@ void ug_metrics_backend_error(ug_metrics_t *m, const char *reason);
 void ug_metrics_auth_failure(ug_metrics_t *m, const char *reason);
 /* One janitor pass: uploadgate_janitor_removed_dirs_total += dirs_removed, ..._parts_total += parts_removed. */
 void ug_metrics_janitor(ug_metrics_t *m, uint64_t dirs_removed, uint64_t parts_removed);
+/* Resumable uploads the janitor removed after their expiry: uploadgate_resumable_expired_total += removed. */
+void ug_metrics_resumable_expired(ug_metrics_t *m, uint64_t removed);
 /* uploadgate_config_reloads_total{result="success"} (ok != 0) or {result="failure"} += 1. */
 void ug_metrics_reload(ug_metrics_t *m, int ok);
 

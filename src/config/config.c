@@ -244,20 +244,28 @@ static int h_limits(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const
 {
     ug_limits_t *l = field;
     const ug_ynode_t *seen[UG_CFG_MAX_KEYS] = {0};
-    char a[32], b[32], sub[96];
     (void)k;
     if (ug_cfg_walk_map(eo, n, limits_keys, l, path, seen) != 0)
         return -1;
-    const ug_ynode_t *max_file = ug_cfg_seen(limits_keys, seen, "max_file");
-    if (max_file == NULL) {
+    if (ug_cfg_seen(limits_keys, seen, "max_file") == NULL)
         l->max_file = l->max_body; /* one file may take the whole body */
-    } else if (l->max_file > l->max_body) {
-        ug_cfg_format_size(l->max_file, a, sizeof(a));
-        ug_cfg_format_size(l->max_body, b, sizeof(b));
-        return ug_cfg_node_errorf(eo, max_file, "%s (%s) must not exceed max_body (%s)",
-                                  ug_cfg_join(sub, sizeof(sub), path, "max_file"), a, b);
-    }
     return 0;
+}
+
+/* A one-request upload's file is part of its body: max_file may not exceed max_body. (A resumable upload's file
+ * arrives over many requests, so there it may.) Checked once the whole route is read, since resumable may come after
+ * limits. */
+static int check_max_file(ug_cfg_errout_t *eo, const ug_ynode_t *route_node, const ug_route_t *r, const char *path)
+{
+    const ug_ynode_t *limits = ug_cfg_map_get(route_node, "limits");
+    const ug_ynode_t *max_file = limits != NULL && limits->type == UG_YNODE_MAPPING ? ug_cfg_map_get(limits, "max_file") : NULL;
+    char a[32], b[32], sub[96], lim[96];
+    if (max_file == NULL || r->resumable.enabled || r->limits.max_file <= r->limits.max_body)
+        return 0;
+    ug_cfg_format_size(r->limits.max_file, a, sizeof(a));
+    ug_cfg_format_size(r->limits.max_body, b, sizeof(b));
+    return ug_cfg_node_errorf(eo, max_file, "%s (%s) must not exceed max_body (%s)",
+                              ug_cfg_join(sub, sizeof(sub), ug_cfg_join(lim, sizeof(lim), path, "limits"), "max_file"), a, b);
 }
 
 /*
@@ -284,6 +292,68 @@ static int check_upload_methods(ug_cfg_errout_t *eo, const ug_ynode_t *route_nod
     return 0;
 }
 
+
+/* resumable.protocols: "tus" is implemented; "ietf" (the IETF resumable-upload draft) is named so that a config asking
+ * for it fails loudly instead of being served as tus. */
+static int h_resumable_protocols(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    char q[96];
+    (void)field;
+    (void)k;
+    if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
+        return -1;
+    if (n->count == 0)
+        return ug_cfg_node_errorf(eo, n, "%s must name at least one protocol (tus)", path);
+    for (size_t i = 0; i < n->count; i++) {
+        const ug_ynode_t *p = n->items[i];
+        if (ug_cfg_expect(eo, p, UG_YNODE_SCALAR, path) != 0)
+            return -1;
+        if (strcmp(p->value, "ietf") == 0)
+            return ug_cfg_node_errorf(eo, p, "%s: \"ietf\" (the IETF resumable upload draft) is not implemented; only tus is",
+                                      path);
+        if (strcmp(p->value, "tus") != 0)
+            return ug_cfg_node_errorf(eo, p, "%s: unknown protocol %s (expected tus)", path, Q(p, q));
+    }
+    return 0;
+}
+
+static const ug_cfg_key resumable_keys[] = {
+    {"expires", ug_cfg_duration, AT(ug_resumable_config_t, expires_ms), RANGE(1000, UINT64_MAX)},
+    {"max_chunk", ug_cfg_size, AT(ug_resumable_config_t, max_chunk), RANGE(1, UINT64_MAX)},
+    {"protocols", h_resumable_protocols, WHOLE},
+    {.name = NULL},
+};
+
+static int h_resumable(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_resumable_config_t *rc = field;
+    (void)k;
+    rc->enabled = 1;
+    rc->expires_ms = 24 * 3600 * 1000ull;
+    return ug_cfg_walk_map(eo, n, resumable_keys, rc, path, NULL);
+}
+
+/* A resumable route: the tus methods, on a prefix route (ids live under it), storing rather than passing through. */
+static int check_resumable(ug_cfg_errout_t *eo, const ug_ynode_t *route_node, ug_route_t *r, const char *path)
+{
+    const ug_ynode_t *node = ug_cfg_map_get(route_node, "resumable");
+    if (!r->resumable.enabled)
+        return 0;
+    if (ug_cfg_map_get(route_node, "methods") != NULL)
+        return ug_cfg_node_errorf(eo, ug_cfg_map_get(route_node, "methods"),
+                                  "%s.methods: a resumable route takes the tus methods (POST, HEAD, PATCH, DELETE, OPTIONS); "
+                                  "leave methods out",
+                                  path);
+    if (r->pass_through)
+        return ug_cfg_node_errorf(eo, node, "%s.resumable: a resumable route stores uploads: it cannot be pass_through", path);
+    if (!r->is_prefix)
+        return ug_cfg_node_errorf(eo, node, "%s.resumable: the route's path must end in \"/*\" (uploads live under it)", path);
+    r->methods = UG_METHOD_POST | UG_METHOD_HEAD | UG_METHOD_PATCH | UG_METHOD_DELETE | UG_METHOD_OPTIONS;
+    if (r->resumable.max_chunk == 0)
+        r->resumable.max_chunk = r->limits.max_file;
+    return 0;
+}
+
 static const ug_cfg_key route_keys[] = {
     {"path", h_route_path, WHOLE, REQUIRED},
     {"methods", h_methods, AT(ug_route_t, methods)},
@@ -294,6 +364,7 @@ static const ug_cfg_key route_keys[] = {
     {"max_pass_body", ug_cfg_size, AT(ug_route_t, max_pass_body), RANGE(0, UINT64_MAX - 1)},
     {"cors", ug_cfg_cors, AT(ug_route_t, cors)},
     {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
+    {"resumable", h_resumable, AT(ug_route_t, resumable)},
     {.name = NULL},
 };
 
@@ -326,7 +397,8 @@ static int h_routes(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const
         route_defaults(r);
         snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
         if (ug_cfg_walk_map(eo, n->items[i], route_keys, r, sub, seen) != 0 ||
-            check_upload_methods(eo, n->items[i], r, sub) != 0)
+            check_upload_methods(eo, n->items[i], r, sub) != 0 || check_max_file(eo, n->items[i], r, sub) != 0 ||
+            check_resumable(eo, n->items[i], r, sub) != 0)
             return -1;
         const ug_ynode_t *mpb = ug_cfg_seen(route_keys, seen, "max_pass_body");
         if (mpb != NULL && !r->pass_through) /* an upload route's bodies have limits:, its other methods the global one */

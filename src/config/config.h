@@ -52,6 +52,13 @@ typedef struct ug_limits {
     uint64_t max_field_size; /* bytes of one non-file field value; default 64 KiB */
 } ug_limits_t;
 
+/* A route's `resumable:` block: tus 1.0 resumable uploads (exchange/resumable.c). */
+typedef struct ug_resumable_config {
+    int enabled;         /* the block is present: the route speaks tus (POST creates, HEAD/PATCH/DELETE /<prefix><id>) */
+    uint64_t expires_ms; /* an unfinished upload untouched this long is removed; default 24h */
+    uint64_t max_chunk;  /* bytes of one PATCH (or POST) body at most; default the route's max_file */
+} ug_resumable_config_t;
+
 typedef struct ug_route {
     char *path;          /* as configured: "/upload" or "/files/ *" (without the space) */
     char *match;         /* what is compared: "/upload" (exact) or "/files/" (prefix) */
@@ -65,6 +72,7 @@ typedef struct ug_route {
     uint64_t max_pass_body; /* pass_through routes: their own body limit; UG_MAX_PASS_BODY_INHERIT = the top-level one */
     ug_cors_config_t *cors; /* this route's own CORS policy; NULL = the global one */
     ug_auth_config_t *auth; /* bearer authentication; NULL = open */
+    ug_resumable_config_t resumable;
 } ug_route_t;
 
 /* Whether `route` accepts `method` (its `methods:`). */

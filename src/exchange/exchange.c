@@ -13,6 +13,7 @@
 #include "exchange/exchange.h"
 #include "exchange/manifest_request.h"
 #include "exchange/observe.h"
+#include "exchange/resumable.h"
 
 static int method_is(const ug_exchange_t *req, const char *m)
 {
@@ -27,12 +28,13 @@ static int method_is(const ug_exchange_t *req, const char *m)
  * every response but a preflight's loses the app's Access-Control-* fields and gets the actual-response ones.
  * `fields` and `body` are copied by the transport.
  */
-static void respond(ug_exchange_t *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
-                    size_t num_fields, const char *body, size_t body_len)
+void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
+                         size_t num_fields, const char *body, size_t body_len)
 {
     h2o_context_t *ctx = req->loop->ctx;
     const ug_cors_config_t *cors = ug_config_cors_for(req->rt->config, req->route);
     ug_cors_headers_t actual = {.n = 0};
+    char expose[UG_CORS_EXPOSE_MAX];
     ug_header_t *hs = malloc(sizeof(*hs) * (num_fields + UG_CORS_MAX_HEADERS));
     size_t n = 0;
 
@@ -40,6 +42,8 @@ static void respond(ug_exchange_t *req, int status, const char *reason, size_t r
         req->tp->fail(req);
         return;
     }
+    if (method_is(req, "HEAD")) /* RFC 9110 9.3.2: a HEAD answer has no content, an error's neither */
+        body_len = 0;
     int filter = cors != NULL && !req->is_preflight;
     for (size_t i = 0; i < num_fields; ++i) {
         if (filter && ug_cors_is_own_field(fields[i].name, fields[i].name_len))
@@ -48,7 +52,10 @@ static void respond(ug_exchange_t *req, int status, const char *reason, size_t r
     }
     if (filter) {
         const ug_header_t *origin = ug_head_find(&req->h, "origin", NULL);
-        ug_cors_actual(cors, origin != NULL ? origin->value : NULL, origin != NULL ? origin->value_len : 0, &actual);
+        /* a resumable route's answers carry the tus fields a browser script must read */
+        ug_cors_actual_exposing(cors, origin != NULL ? origin->value : NULL, origin != NULL ? origin->value_len : 0,
+                                req->route->resumable.enabled ? UG_TUS_EXPOSE_HEADERS : NULL, expose, sizeof(expose),
+                                &actual);
         for (size_t i = 0; i < actual.n; ++i)
             hs[n++] = (ug_header_t){actual.h[i].name, actual.h[i].name_len, actual.h[i].value, actual.h[i].value_len};
     }
@@ -70,6 +77,8 @@ static void respond(ug_exchange_t *req, int status, const char *reason, size_t r
         .date = date,
         .server = server[0] != '\0' ? server : NULL,
     };
+    if (req->tus != NULL) /* whatever the answer, the bytes received so far are kept and counted first */
+        ug_resumable_keep_received(req);
     req->status = status;
     req->bytes_out = body_len;
     req->responded = 1;
@@ -88,7 +97,7 @@ void ug_exchange_respond_error(ug_exchange_t *req, ug_err_t e, const char *messa
     req->error = e;
     char *json = ug_err_json(e, message, &len);
     const char *reason = ug_err_reason(e);
-    respond(req, ug_err_status(e), reason, strlen(reason), hs, n, json != NULL ? json : "", json != NULL ? len : 0);
+    ug_exchange_respond(req, ug_err_status(e), reason, strlen(reason), hs, n, json != NULL ? json : "", json != NULL ? len : 0);
     free(json);
 }
 
@@ -165,8 +174,11 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
 {
     ug_exchange_t *req = data;
     ug_upload_outcome_t o;
+    int accepted = res->err == UG_OK && res->status < 400;
     ug_observe_settle_upload(req->loop->metrics, req->upload, req->route->keep_on_error, res->err, res->status,
                              res->reason_code, &o);
+    if (req->tus != NULL)
+        ug_resumable_settled(req, accepted);
     req->upload = NULL;
     req->files = o.files;
     req->upload_bytes = o.stored_bytes;
@@ -178,6 +190,10 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         return;
     }
 
+    if (req->tus != NULL && accepted) {
+        ug_resumable_respond_accepted(req);
+        return;
+    }
     if (res->err != UG_OK) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s: %s", ug_err_message(res->err), res->detail != NULL ? res->detail : "");
@@ -195,16 +211,21 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         if (!ug_header_drop_for_client(h->name->base, h->name->len))
             hs[n++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
-    respond(req, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
+    ug_exchange_respond(req, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
     free(hs);
 }
 
 void ug_exchange_finish_body(ug_exchange_t *req)
 {
     const char *json = NULL;
-    size_t json_len = 0, head_len = 0;
+    size_t json_len = 0;
 
     req->body_read = 1;
+    if (req->tus != NULL) {
+        req->tp->body_done(req);
+        ug_resumable_finish_body(req);
+        return;
+    }
     req->tp->body_done(req); /* the backend's own timeout runs now (forward.h) */
 
     ug_err_t e = ug_upload_finish(req->upload, &json, &json_len);
@@ -212,15 +233,22 @@ void ug_exchange_finish_body(ug_exchange_t *req)
         ug_exchange_fail_upload(req, e, NULL);
         return;
     }
+    ug_exchange_as_t as = {req->h.method, req->h.method_len, req->h.target, req->h.target_len};
+    ug_exchange_forward_manifest(req, &as, json, json_len);
+}
+
+void ug_exchange_forward_manifest(ug_exchange_t *req, const ug_exchange_as_t *as, const char *json, size_t json_len)
+{
+    size_t head_len = 0;
     ug_manifest_request_t f = {
         .config = req->rt->config,
         .route = req->route,
         .sign_key = req->rt->sign_key,
         .sign_key_len = req->rt->sign_key_len,
-        .method = req->h.method,
-        .method_len = req->h.method_len,
-        .path = req->h.target,
-        .path_len = req->h.target_len,
+        .method = as->method,
+        .method_len = as->method_len,
+        .path = as->path,
+        .path_len = as->path_len,
         .scheme = req->tls ? "https" : "http",
         .authority = req->h.host,
         .authority_len = req->h.host_len,
@@ -256,7 +284,7 @@ static void send_gate_answer(ug_exchange_t *req)
     ug_gate_answer_t a;
     ug_gate_answer(&req->gate, &a);
     if (a.err == UG_OK)
-        respond(req, 204, "No Content", 10, a.fields, a.num_fields, "", 0);
+        ug_exchange_respond(req, 204, "No Content", 10, a.fields, a.num_fields, "", 0);
     else
         ug_exchange_respond_error(req, a.err, a.message, a.fields, a.num_fields);
 }
@@ -276,6 +304,26 @@ static const char *protocol_name(const ug_exchange_t *req)
     if (req->http2)
         return "HTTP/2";
     return req->h.minor_version == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+void ug_exchange_upload_request(const ug_exchange_t *req, ug_upload_request_t *ur)
+{
+    *ur = (ug_upload_request_t){
+        .config = req->rt->config,
+        .route = req->route,
+        .method = req->h.method,
+        .method_len = req->h.method_len,
+        .path = req->h.target,
+        .path_len = req->h.target_len,
+        .content_type = req->h.content_type,
+        .content_type_len = req->h.content_type_len,
+        .content_length = req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH ? req->h.content_length
+                          : req->h.framing == UG_HEAD_BODY_NONE         ? 0
+                                                                         : UINT64_MAX,
+        .received_at = req->received_at,
+        .client_address = req->client_address,
+        .protocol = protocol_name(req),
+    };
 }
 
 /* Everything that needs no body byte, in this order: gate, method, then the pipeline's own checks (declared
@@ -300,23 +348,15 @@ void ug_exchange_serve(ug_exchange_t *req)
         send_method_not_allowed(req);
         return;
     }
+    req->body_left = req->h.content_length;
+    ug_chunked_init(&req->decoder);
+    if (req->route->resumable.enabled) {
+        ug_resumable_serve(req, has_body);
+        return;
+    }
 
-    ug_upload_request_t ur = {
-        .config = req->rt->config,
-        .route = req->route,
-        .method = req->h.method,
-        .method_len = req->h.method_len,
-        .path = req->h.target,
-        .path_len = req->h.target_len,
-        .content_type = req->h.content_type,
-        .content_type_len = req->h.content_type_len,
-        .content_length = req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH ? req->h.content_length
-                          : req->h.framing == UG_HEAD_BODY_NONE         ? 0
-                                                                         : UINT64_MAX,
-        .received_at = req->received_at,
-        .client_address = req->client_address,
-        .protocol = protocol_name(req),
-    };
+    ug_upload_request_t ur;
+    ug_exchange_upload_request(req, &ur);
     if ((req->upload = ug_upload_new(&ur)) == NULL) {
         ug_exchange_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
         return;
@@ -331,16 +371,21 @@ void ug_exchange_serve(ug_exchange_t *req)
         return;
     }
 
-    req->body_left = req->h.content_length;
-    ug_chunked_init(&req->decoder);
     if (has_body)
         req->tp->start_body(req);
     else
         ug_exchange_finish_body(req);
 }
 
+int ug_exchange_reading_body(const ug_exchange_t *req)
+{
+    return (req->upload != NULL || req->tus != NULL) && !req->responded && !req->body_read;
+}
+
 ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_t len)
 {
+    if (req->tus != NULL)
+        return ug_resumable_feed(req, bytes, len);
     ug_err_t e = ug_upload_feed(req->upload, bytes, len);
     req->bytes_in += len;
     if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
@@ -480,6 +525,7 @@ void ug_exchange_end(ug_exchange_t *req)
         req->upload = NULL;
     }
     ug_upload_abort(req->upload);
+    ug_resumable_end(req);
     ug_gate_decision_clear(&req->gate);
     free(req->head);
     free(req->acrh);

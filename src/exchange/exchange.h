@@ -43,6 +43,8 @@
 #define UG_EXCHANGE_OVER_PASS_LIMIT "the request body exceeds max_pass_body, the limit of a request passed through to the app"
 
 typedef struct ug_exchange ug_exchange_t;
+/* A request of a resumable route (exchange/resumable.c); NULL on other routes. */
+typedef struct ug_resumable_req ug_resumable_req_t;
 
 /* What the exchange needs of the connection or stream carrying it. */
 typedef struct ug_exchange_transport {
@@ -74,6 +76,7 @@ struct ug_exchange {
     int is_preflight; /* OPTIONS + Origin + Access-Control-Request-Method: its CORS fields are the gate's */
     struct timespec received_at;
     ug_upload_t *upload;
+    ug_resumable_req_t *tus; /* a resumable route's request state (owned; freed by ug_exchange_end) */
     uint64_t body_left; /* BODY_CONTENT_LENGTH: bytes still to read */
     uint64_t pass_limit; /* a request for h2o's pipeline: the most body bytes it may bring (ug_exchange_pass_limit) */
     ug_chunked_decoder_t decoder; /* BODY_CHUNKED (HTTP/1.1) */
@@ -100,6 +103,22 @@ void ug_exchange_begin(ug_exchange_t *req);
 /* A head the front took (req->h scanned, names lower-case, req->route set): decide it and serve it. May end the
  * request. */
 void ug_exchange_serve(ug_exchange_t *req);
+/* Give a complete response (the route's CORS fields, Date and Server added) to the transport; ends the exchange.
+ * `fields` and `body` are copied. */
+void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, size_t reason_len, const ug_header_t *fields,
+                         size_t num_fields, const char *body, size_t body_len);
+/* The request line the app's manifest request carries: `method` and `path` (with its query) are the request's own for
+ * a one-request upload, and a resumable upload's creation (POST to the route) when its last chunk completes it, so the
+ * app gets what a one-request upload to the route would give it. */
+typedef struct ug_exchange_as {
+    const char *method;
+    size_t method_len;
+    const char *path;
+    size_t path_len;
+} ug_exchange_as_t;
+/* req->upload is finished and its manifest rendered (`json`, owned by the upload): send it to the app as `as`. The answer
+ * follows the app's (on a resumable route, exchange/resumable.c answers an accepted one). */
+void ug_exchange_forward_manifest(ug_exchange_t *req, const ug_exchange_as_t *as, const char *json, size_t json_len);
 /* Send uploadgate's JSON error for `e`, after the `extra` fields (at most UG_CORS_MAX_HEADERS + 1); message NULL = the
  * default. Ends the exchange. */
 void ug_exchange_respond_error(ug_exchange_t *req, ug_err_t e, const char *message, const ug_header_t *extra, size_t num_extra);
@@ -116,6 +135,8 @@ ug_head_verdict_t ug_exchange_decide(const ug_config_t *config, const ug_head_t 
                                    size_t why_len);
 /* The body limit of a head for h2o's pipeline: ug_config_pass_limit for the route its path names (as h2o routes it). */
 uint64_t ug_exchange_pass_limit(const ug_config_t *config, const ug_head_t *h);
+/* The upload pipeline's request for this exchange: route, method, target, Content-Type and declared length, client. */
+void ug_exchange_upload_request(const ug_exchange_t *req, ug_upload_request_t *ur);
 /* Remove the upload's files at once, then send the error (the pipeline's message unless `why` is given). */
 void ug_exchange_fail_upload(ug_exchange_t *req, ug_err_t e, const char *why);
 /* Where a request's body stands after bytes were given to it. */
@@ -124,6 +145,9 @@ typedef enum ug_exchange_flow {
     UG_EXCHANGE_ENDED, /* it ended, or was refused: the request was handed on (answered, or its manifest forwarded) and
                      * may be gone */
 } ug_exchange_flow_t;
+/* Whether the request is between its head and the end of its body: an upload (or a resumable chunk) takes the body's
+ * bytes and has not been answered. */
+int ug_exchange_reading_body(const ug_exchange_t *req);
 /* Body bytes arrived: feed them to the upload. UG_EXCHANGE_ENDED when they were refused (the error is sent). */
 ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_t len);
 /* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */

@@ -466,9 +466,8 @@ ug_head_verdict_t ug_head_classify(const ug_config_t *config, const ug_head_t *h
     /* Whatever serves it: a lenient backend would take it for the route it resembles. */
     if ((*route = ug_config_resembled_route(config, path, path_len)) != NULL)
         return UG_HEAD_REFUSE;
-    /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases.
-     * HEAD responses carry no body: not an upload, whatever the route says. */
-    if (h->malformed || h->host_count != 1 || method_is(h, "HEAD"))
+    /* A Host field is required in HTTP/1.1 and must be single (RFC 9112 3.2); h2o has its own answer to both cases. */
+    if (h->malformed || h->host_count != 1)
         return UG_HEAD_PIPELINE;
     /* h2o answers unknown expectations with 417; HTTP/1.0 expectations must be ignored (RFC 9110 10.1.1), which is
      * not worth a second code path. */
@@ -476,6 +475,9 @@ ug_head_verdict_t ug_head_classify(const ug_config_t *config, const ug_head_t *h
         return UG_HEAD_PIPELINE;
     const ug_route_t *r = ug_config_match_route(config, path, path_len);
     if (r == NULL || r->pass_through)
+        return UG_HEAD_PIPELINE;
+    /* HEAD carries no upload, whatever the route says; but on a resumable route it asks for an upload's offset. */
+    if (method_is(h, "HEAD") && !r->resumable.enabled)
         return UG_HEAD_PIPELINE;
     if (!ug_route_allows(r, h->method, h->method_len)) {
         /* A CORS preflight for the route is the front's to answer; any other method gets h2o's 405 path. */

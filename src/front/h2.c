@@ -350,7 +350,7 @@ static void request_ended(ug_h2_stream_t *s)
         return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
         ug_h2_pass_end(s);
-    else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read)
+    else if (s->kind == UG_H2_UPLOAD && ug_exchange_reading_body(&s->req))
         ug_exchange_finish_body(&s->req);
 }
 
@@ -388,7 +388,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
             refuse_pass(s, UG_ERR_BODY_TOO_LARGE, UG_EXCHANGE_OVER_PASS_LIMIT);
         else if (r == UG_H2_PASS_NOMEM)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
-    } else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read) {
+    } else if (s->kind == UG_H2_UPLOAD && ug_exchange_reading_body(&s->req)) {
         ug_exchange_feed(&s->req, (const char *)data, len); /* a refusal is answered by the exchange */
     }
     return 0;
@@ -470,7 +470,7 @@ static void on_rate_timeout(h2o_timeout_entry_t *entry)
     s->rate_bytes = 0;
     if (s->kind == UG_H2_PASS)
         refuse_pass(s, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
-    else if (s->kind == UG_H2_UPLOAD && s->req.upload != NULL && !s->req.responded && !s->req.body_read)
+    else if (s->kind == UG_H2_UPLOAD && ug_exchange_reading_body(&s->req))
         ug_exchange_fail_upload(&s->req, UG_ERR_REQUEST_TIMEOUT, UG_BODY_RATE_MESSAGE);
     ug_h2_want_flush(s->conn);
 }

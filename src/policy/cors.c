@@ -633,6 +633,26 @@ void ug_cors_actual(const ug_cors_config_t *c, const char *origin, size_t origin
     add(out, LIT("vary"), LIT("Origin"));
 }
 
+void ug_cors_actual_exposing(const ug_cors_config_t *c, const char *origin, size_t origin_len, const char *extra, char *buf,
+                             size_t buflen, ug_cors_headers_t *out)
+{
+    ug_cors_actual(c, origin, origin_len, out);
+    if (extra == NULL || out->n < 2) /* only Vary: the origin is not allowed */
+        return;
+    const char *configured = c->rendered.expose_headers;
+    int n = configured != NULL ? snprintf(buf, buflen, "%s, %s", configured, extra) : snprintf(buf, buflen, "%s", extra);
+    if (n < 0 || (size_t)n >= buflen)
+        return;
+    for (size_t i = 0; i < out->n; ++i) {
+        if (out->h[i].name_len == 29 && strncasecmp(out->h[i].name, "access-control-expose-headers", 29) == 0) {
+            out->h[i].value = buf;
+            out->h[i].value_len = (size_t)n;
+            return;
+        }
+    }
+    add(out, LIT("access-control-expose-headers"), buf, (size_t)n);
+}
+
 int ug_cors_is_own_field(const char *name, size_t len)
 {
     return len > 15 && strncasecmp(name, "access-control-", 15) == 0;

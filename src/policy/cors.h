@@ -178,4 +178,14 @@ ug_cors_preflight_t ug_cors_preflight(const ug_cors_config_t *c, const ug_cors_r
  */
 void ug_cors_actual(const ug_cors_config_t *c, const char *origin, size_t origin_len, ug_cors_headers_t *out);
 
+/* Room for an Access-Control-Expose-Headers value that ug_cors_actual_exposing builds. */
+#define UG_CORS_EXPOSE_MAX 4096
+/*
+ * ug_cors_actual, exposing `extra` (a comma-separated list of field names; NULL for none) besides the configured
+ * expose_headers, when the origin is allowed: the joined value is written into buf (buflen bytes), which *out then
+ * points into. A list that would not fit keeps the configured value alone.
+ */
+void ug_cors_actual_exposing(const ug_cors_config_t *c, const char *origin, size_t origin_len, const char *extra, char *buf,
+                             size_t buflen, ug_cors_headers_t *out);
+
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "resumable/store.h"
 
 struct ug_housekeeping {
     ug_runtime_slot_t *runtime;
@@ -36,10 +37,21 @@ void ug_housekeeping_recover(const char *dir, ug_metrics_t *metrics)
         ug_metrics_janitor(metrics, incoming.dirs_removed + stale.dirs_removed, stale.parts_removed);
 }
 
+/* Resumable uploads past their expiry (tus expiration), whatever storage.retention says: an unfinished one is
+ * nobody's, and a completed one's info only answers a retried last PATCH. */
+static void sweep_resumable(const char *dir, ug_metrics_t *metrics)
+{
+    size_t removed = ug_rstore_sweep_expired(dir, (int64_t)time(NULL));
+    if (removed != 0)
+        ug_log_event(UG_LOG_INFO, "janitor", "removed %zu expired resumable uploads", removed);
+    ug_metrics_resumable_expired(metrics, removed);
+}
+
 void ug_housekeeping_pass(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_janitor_counts_t *counts)
 {
     ug_runtime_t *rt = ug_runtime_slot_acquire(runtime);
     const ug_storage_config_t *st = &rt->config->storage;
+    sweep_resumable(st->dir, metrics);
     if (st->retention_ms != 0) {
         ug_janitor_counts_t pass = {0};
         if (ug_janitor_sweep(st->dir, st->retention_ms / 1000, time(NULL), &pass) != 0)

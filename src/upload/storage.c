@@ -286,7 +286,7 @@ static void file_name(const ug_storage_file_t *f, int finished, char *out)
     snprintf(out, STORAGE_NAME_MAX, finished ? "%u" : "%u.part", f->index);
 }
 
-static int new_id(char *out)
+int ug_storage_random_id(char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[UG_UPLOAD_ID_LEN / 2];
@@ -335,7 +335,7 @@ ug_err_t ug_storage_upload_begin(const char *root, ug_storage_upload_t **out, ch
         goto fail;
     }
     for (int attempt = 0; !created; ++attempt) {
-        if (attempt == STORAGE_ID_ATTEMPTS || new_id(u->id) != 0) {
+        if (attempt == STORAGE_ID_ATTEMPTS || ug_storage_random_id(u->id) != 0) {
             e = attempt == STORAGE_ID_ATTEMPTS ? UG_ERR_STORAGE : UG_ERR_INTERNAL;
             goto fail;
         }
@@ -402,18 +402,37 @@ ug_err_t ug_storage_upload_hand_off(ug_storage_upload_t *u)
     return UG_OK;
 }
 
+/* A file that now exists on disk joins the upload's list under the next index. */
+static void take_index(ug_storage_upload_t *u, ug_storage_file_t *f, unsigned *index_out)
+{
+    ++u->next_index;
+    *u->files_tail = f;
+    u->files_tail = &f->next;
+    if (index_out != NULL)
+        *index_out = f->index;
+}
+
+/* A file handle for the upload's next index, not yet on its list; NULL when out of memory. */
+static ug_storage_file_t *file_new(ug_storage_upload_t *u)
+{
+    ug_storage_file_t *f = calloc(1, sizeof(*f));
+    if (f != NULL) {
+        f->upload = u;
+        f->index = u->next_index;
+        f->fd = -1;
+    }
+    return f;
+}
+
 ug_err_t ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out)
 {
     ug_err_t e = UG_ERR_NOMEM;
     char name[STORAGE_NAME_MAX];
-    ug_storage_file_t *f = calloc(1, sizeof(*f));
+    ug_storage_file_t *f = file_new(u);
 
     *out = NULL;
     if (f == NULL)
         return UG_ERR_NOMEM;
-    f->upload = u;
-    f->index = u->next_index;
-    f->fd = -1;
     if (f->index == UINT_MAX) {
         e = UG_ERR_STORAGE;
         goto fail;
@@ -432,18 +451,34 @@ ug_err_t ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, 
         goto fail;
     }
     /* The index is taken only now: after a failure the next file tries the same one, keeping indices dense. */
-    ++u->next_index;
-    *u->files_tail = f;
-    u->files_tail = &f->next;
+    take_index(u, f, index_out);
     *out = f;
-    if (index_out != NULL)
-        *index_out = f->index;
     return UG_OK;
 
 fail:
     EVP_MD_CTX_free(f->md);
     free(f);
     return e;
+}
+
+ug_err_t ug_storage_file_adopt(ug_storage_upload_t *u, int from_dir_fd, const char *from_name, uint64_t size,
+                             unsigned *index_out)
+{
+    char name[STORAGE_NAME_MAX];
+    ug_storage_file_t *f = file_new(u);
+    if (f == NULL)
+        return UG_ERR_NOMEM;
+    f->size = size;
+    file_name(f, 1, name);
+    /* A plain rename: the upload's directory was created empty a moment ago, so "<n>" cannot exist yet. */
+    if (renameat(from_dir_fd, from_name, u->dir_fd, name) != 0) {
+        ug_err_t e = errno_to_err(errno);
+        free(f);
+        return e;
+    }
+    f->state = FILE_FINISHED;
+    take_index(u, f, index_out);
+    return UG_OK;
 }
 
 /*

@@ -63,6 +63,14 @@ ug_err_t ug_storage_upload_hand_off(ug_storage_upload_t *u);
 ug_err_t ug_storage_file_begin(ug_storage_upload_t *u, ug_storage_file_t **out, unsigned *index_out);
 
 /*
+ * Take a complete file from elsewhere on the same filesystem as the next file "<n>" (already finished: renamed from
+ * `from_name` in directory `from_dir_fd`, not copied). `size` is recorded for the caller; the hash is the caller's.
+ * Abort removes it like any other file of the upload.
+ */
+ug_err_t ug_storage_file_adopt(ug_storage_upload_t *u, int from_dir_fd, const char *from_name, uint64_t size,
+                             unsigned *index_out);
+
+/*
  * Append bytes; hashes them. Small writes are coalesced in a buffer so that
  * byte-sized chunks do not cost a syscall each; large ones go straight to write(2).
  * ENOSPC/EDQUOT -> UG_ERR_INSUFFICIENT_STORAGE, other I/O errors -> UG_ERR_STORAGE.
@@ -89,6 +97,10 @@ void ug_storage_upload_release(ug_storage_upload_t *u);
  * many uploads were discarded.
  */
 size_t ug_storage_abort_in_flight(void);
+
+/* A fresh id: UG_UPLOAD_ID_LEN lowercase hex characters of 128 random bits, NUL-terminated. 0, or -1 when the
+ * random generator failed. */
+int ug_storage_random_id(char *out);
 
 /* Free bytes available to an unprivileged writer on the filesystem of `path` (statvfs f_bavail). */
 ug_err_t ug_storage_free_bytes(const char *path, uint64_t *out);

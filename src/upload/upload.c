@@ -143,6 +143,21 @@ static ug_err_t file_write(ug_upload_t *u, const char *buf, size_t len)
     return e == UG_OK ? UG_OK : fail(u, e, NULL);
 }
 
+/* A stored file (index `index`, complete) into the manifest, at the path the app sees it under. */
+static ug_err_t add_manifest_file(ug_upload_t *u, unsigned index, const ug_manifest_file_t *given)
+{
+    /* The app is told where the file is on *its* side of the shared volume. */
+    const ug_storage_config_t *sc = &u->req.config->storage;
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s/%u", sc->app_dir != NULL ? sc->app_dir : sc->dir, u->id, index);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return fail(u, UG_ERR_INTERNAL, "stored file path is too long");
+    ug_manifest_file_t mf = *given;
+    mf.path = path;
+    ug_err_t e = ug_manifest_add_file(u->manifest, &mf);
+    return e == UG_OK ? UG_OK : fail(u, e, NULL);
+}
+
 static ug_err_t file_close(ug_upload_t *u, const char *field, size_t field_len, const char *filename, size_t filename_len,
                          const char *content_type, size_t content_type_len)
 {
@@ -153,14 +168,6 @@ static ug_err_t file_close(ug_upload_t *u, const char *field, size_t field_len, 
     if (e != UG_OK)
         return fail(u, e, NULL);
     u->stored_bytes += size;
-
-    /* The app is told where the file is on *its* side of the shared volume. */
-    const ug_storage_config_t *sc = &u->req.config->storage;
-    char path[4096];
-    int n = snprintf(path, sizeof(path), "%s/%s/%u", sc->app_dir != NULL ? sc->app_dir : sc->dir, u->id, u->file_index);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return fail(u, UG_ERR_INTERNAL, "stored file path is too long");
-
     ug_manifest_file_t mf = {
         .field = field,
         .field_len = field_len,
@@ -168,12 +175,10 @@ static ug_err_t file_close(ug_upload_t *u, const char *field, size_t field_len, 
         .filename_len = filename_len,
         .content_type = content_type,
         .content_type_len = content_type_len,
-        .path = path,
         .size = size,
         .sha256_hex = sha,
     };
-    e = ug_manifest_add_file(u->manifest, &mf);
-    return e == UG_OK ? UG_OK : fail(u, e, NULL);
+    return add_manifest_file(u, u->file_index, &mf);
 }
 
 /* ---- multipart callbacks ---- */
@@ -254,6 +259,66 @@ static const ug_multipart_callbacks_t multipart_callbacks = {on_part_begin, on_p
 
 /* ---- the public pipeline ---- */
 
+/* The upload's directory and its manifest. */
+static ug_err_t begin_store(ug_upload_t *u)
+{
+    ug_err_t e;
+    if ((e = ug_storage_upload_begin(u->req.config->storage.dir, &u->store, u->id)) != UG_OK)
+        return fail(u, e, NULL);
+
+    ug_manifest_client_request_t mr = {
+        .id = u->id,
+        .route = u->req.route->path,
+        .method = u->method,
+        .method_len = u->req.method_len,
+        .path = u->path,
+        .path_len = u->req.path_len,
+        .received_at = u->req.received_at,
+        .client_address = u->client_address,
+        .protocol = u->protocol,
+    };
+    if ((u->manifest = ug_manifest_new(&mr)) == NULL)
+        return fail(u, UG_ERR_NOMEM, NULL);
+    ug_manifest_set_auth(u->manifest, u->auth);
+    u->auth = NULL;
+    return UG_OK;
+}
+
+ug_err_t ug_upload_start_adopted(ug_upload_t *u)
+{
+    return begin_store(u);
+}
+
+ug_err_t ug_upload_adopt_file(ug_upload_t *u, const ug_upload_adopted_t *a)
+{
+    unsigned index;
+    if (u->err != UG_OK)
+        return u->err;
+    ug_err_t e = ug_storage_file_adopt(u->store, a->dir_fd, a->name, a->size, &index);
+    if (e != UG_OK)
+        return fail(u, e, NULL);
+    ++u->files;
+    u->stored_bytes += a->size;
+    u->body_bytes += a->size;
+    ug_manifest_file_t mf = {
+        .filename = a->filename,
+        .filename_len = a->filename_len,
+        .content_type = a->content_type,
+        .content_type_len = a->content_type_len,
+        .size = a->size,
+        .sha256_hex = a->sha256_hex,
+    };
+    return add_manifest_file(u, index, &mf);
+}
+
+ug_err_t ug_upload_add_field(ug_upload_t *u, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    if (u->err != UG_OK)
+        return u->err;
+    ug_err_t e = ug_manifest_add_field(u->manifest, name, name_len, value, value_len);
+    return e == UG_OK ? UG_OK : fail(u, e, NULL);
+}
+
 ug_err_t ug_upload_start(ug_upload_t *u)
 {
     const ug_limits_t *lim = &u->req.route->limits;
@@ -280,24 +345,8 @@ ug_err_t ug_upload_start(ug_upload_t *u)
             return fail(u, UG_ERR_MALFORMED_MULTIPART, "invalid multipart Content-Type: %s", why != NULL ? why : "no boundary");
     }
 
-    if ((e = ug_storage_upload_begin(sc->dir, &u->store, u->id)) != UG_OK)
-        return fail(u, e, NULL);
-
-    ug_manifest_client_request_t mr = {
-        .id = u->id,
-        .route = u->req.route->path,
-        .method = u->method,
-        .method_len = u->req.method_len,
-        .path = u->path,
-        .path_len = u->req.path_len,
-        .received_at = u->req.received_at,
-        .client_address = u->client_address,
-        .protocol = u->protocol,
-    };
-    if ((u->manifest = ug_manifest_new(&mr)) == NULL)
-        return fail(u, UG_ERR_NOMEM, NULL);
-    ug_manifest_set_auth(u->manifest, u->auth);
-    u->auth = NULL;
+    if ((e = begin_store(u)) != UG_OK)
+        return e;
 
     if (is_multipart) {
         u->parser = ug_multipart_new(boundary, boundary_len, u->req.config->max_header_size, &multipart_callbacks, u);

@@ -61,6 +61,26 @@ ug_err_t ug_upload_feed(ug_upload_t *u, const char *buf, size_t len);
  */
 ug_err_t ug_upload_finish(ug_upload_t *u, const char **json, size_t *json_len);
 
+/*
+ * An upload whose one file arrived earlier, complete (a resumable upload that reached its length): start it without
+ * the body checks (ug_upload_start_adopted: directory and manifest), move the file in (ug_upload_adopt_file: renamed,
+ * not copied, same filesystem), add the fields, then ug_upload_finish as for any upload.
+ */
+typedef struct ug_upload_adopted {
+    int dir_fd;       /* the directory holding the complete file */
+    const char *name; /* its name there */
+    uint64_t size;
+    const char *sha256_hex; /* 64 lowercase hex chars, NUL-terminated */
+    const char *filename;   /* NULL when none */
+    size_t filename_len;
+    const char *content_type; /* NULL when none */
+    size_t content_type_len;
+} ug_upload_adopted_t;
+ug_err_t ug_upload_start_adopted(ug_upload_t *u);
+ug_err_t ug_upload_adopt_file(ug_upload_t *u, const ug_upload_adopted_t *a);
+/* A non-file field for the manifest. */
+ug_err_t ug_upload_add_field(ug_upload_t *u, const char *name, size_t name_len, const char *value, size_t value_len);
+
 /* The upload id (32 hex chars, NUL-terminated); "" before ug_upload_start succeeded. */
 const char *ug_upload_id(const ug_upload_t *u);
 /* The error recorded by the last failing call (UG_OK if none) and its message for the client. */

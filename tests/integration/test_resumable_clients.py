@@ -19,42 +19,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
 
 from checks import require_tools
-from harness import PYTHON, REPO, KiB, MiB, Proc, free_port, make_file, sha256_file, tail, wait_until
+from harness import KiB, MiB, Proc, free_port, make_file, sha256_file, tail, wait_until
 from harness.relay import Relay
-
-RESUMABLE_DIR = REPO / "tests" / "resumable"
-CHROMIUM = os.environ.get("UG_CHROMIUM", "/usr/bin/chromium")
-EXIT_STOPPED = 3
-
-
-def _missing() -> str:
-    if not shutil.which("node"):
-        return "node not found (apt-get install nodejs)"
-    for pkg in ("@tus/server", "@tus/file-store", "tus-js-client", "@uppy/core", "esbuild", "playwright-core"):
-        if not (RESUMABLE_DIR / "node_modules" / pkg).is_dir():
-            return f"{pkg} not installed (npm ci --prefix tests/resumable)"
-    try:
-        subprocess.run([PYTHON, "-c", "import tusclient"], check=True, capture_output=True)
-    except subprocess.CalledProcessError:
-        return "tuspy not installed (apt-get install python3-tuspy)"
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found (apt-get install chromium)"
-    return ""
+from harness.tus_clients import (EXIT_STOPPED, RESUMABLE_DIR, decode_metadata, missing_resumable_clients, patches, tus_js,
+                                 tuspy, uppy)
 
 
 @pytest.fixture(autouse=True)
 def resumable_ready():
-    require_tools(_missing(), "UG_SKIP_RESUMABLE")
+    require_tools(missing_resumable_clients(), "UG_SKIP_RESUMABLE")
 
 
 class TusPeer:
@@ -101,37 +81,6 @@ def make_peer(tmp_path):
     for peer in peers:
         peer.stop()
         print(f"--- tus peer output (tail) ---\n{tail(peer.proc.output(), 30)}")
-
-
-def _run(argv, timeout: float, cwd: Path = RESUMABLE_DIR, env=None) -> Tuple[int, dict]:
-    cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(cwd), env=env)
-    lines = [x for x in cp.stdout.splitlines() if x.startswith("{")]
-    assert lines, f"no JSON from {argv[1]} (rc={cp.returncode}):\n{cp.stdout[-2000:]}\n{cp.stderr[-3000:]}"
-    out = json.loads(lines[-1])
-    print(Path(argv[1]).name, "->", json.dumps(out)[:4000])
-    return cp.returncode, out
-
-
-def tus_js(endpoint: str, path: Path, *args: str, timeout: float = 60) -> Tuple[int, dict]:
-    return _run(["node", str(RESUMABLE_DIR / "tus_upload.mjs"), "--endpoint", endpoint, "--file", str(path), *args],
-                timeout)
-
-
-def tuspy(endpoint: str, path: Path, *args: str, timeout: float = 60) -> Tuple[int, dict]:
-    return _run([PYTHON, str(RESUMABLE_DIR / "tuspy_upload.py"), "--endpoint", endpoint, "--file", str(path), *args],
-                timeout)
-
-
-def decode_metadata(header: str) -> dict:
-    out = {}
-    for pair in header.split(","):
-        k, _, v = pair.strip().partition(" ")
-        out[k] = base64.b64decode(v).decode() if v else ""
-    return out
-
-
-def patches(out: dict) -> List[dict]:
-    return [r for r in out["requests"] if r["method"] == "PATCH"]
 
 
 # --- tus-js-client ---------------------------------------------------------------------------------------------
@@ -311,19 +260,6 @@ def test_tuspy_driver_resumes_in_second_process_reference_server(tmp_path, make_
 
 
 # --- Uppy in chromium ------------------------------------------------------------------------------------------
-
-
-def uppy(tmp_path, endpoint: str, f, page_port: int, token: Optional[str], timeout: float = 90) -> dict:
-    profile = tmp_path / f"chromium-profile-{secrets.token_hex(4)}"
-    profile.mkdir()
-    args = {"endpoint": endpoint, "filePath": str(f.path), "token": token, "chunkSize": MiB, "pagePort": page_port,
-            "meta": {"caption": "from Uppy"}, "executablePath": CHROMIUM, "userDataDir": str(profile),
-            "timeoutMs": int(timeout * 1000 / 2)}
-    env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1", HOME=str(tmp_path))
-    rc, out = _run(["node", str(RESUMABLE_DIR / "uppy_upload.mjs"), json.dumps(args)], timeout, env=env)
-    assert rc == 0 and "fatal" not in out, f"the Uppy driver failed: {out.get('fatal')}"
-    assert out["pageStatus"] == 200 and out["pageOrigin"] == f"http://127.0.0.1:{page_port}", out
-    return out
 
 
 def test_uppy_driver_cross_origin_bearer_upload_reference_server(tmp_path, make_peer):

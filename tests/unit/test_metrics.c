@@ -83,6 +83,7 @@ static void assert_block(const char *text, const char *block)
     H0("uploadgate_storage_free_bytes", "Bytes available to uploadgate on the storage filesystem.", "gauge") \
     H0("uploadgate_janitor_removed_dirs_total", "Abandoned upload directories removed by the janitor.", "counter") \
     H0("uploadgate_janitor_removed_parts_total", "Stale .part files removed by the janitor.", "counter") \
+    H0("uploadgate_resumable_expired_total", "Resumable uploads removed by the janitor after their expiry.", "counter") \
     H("uploadgate_requests_total", "Requests served, by route and HTTP status.", "counter") \
     H("uploadgate_request_duration_seconds", "Time from the request's start to the end of its response, by route.", \
       "histogram") \

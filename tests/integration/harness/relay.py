@@ -21,8 +21,12 @@ from typing import List, Optional, Tuple
 
 
 def _reset(sock: socket.socket) -> None:
+    """Abort the connection (RST). The other direction's pump may be blocked in recv() on this socket, and Linux
+    defers a close() until that call returns - here possibly never, a server waiting for the rest of a body sends
+    nothing. shutdown(SHUT_RD) wakes that recv first, so the close, and with it the RST, happens now."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     try:

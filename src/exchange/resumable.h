@@ -1,0 +1,34 @@
+/*
+ * exchange/resumable.h - a request of a resumable route (tus 1.0.0), inside the exchange: the gate and the method
+ * check have passed (exchange/exchange.c), and this decides and answers OPTIONS, POST (creation, with or without a
+ * first chunk), HEAD, PATCH and DELETE against the store (resumable/store.h). A PATCH (or POST) body goes to the store
+ * instead of the multipart pipeline; the PATCH that reaches the upload's length moves the data file into an upload
+ * (upload/upload.h) whose manifest the exchange forwards as for a one-request upload.
+ *
+ * Ownership: req->tus is made here and freed by ug_resumable_end (which ug_exchange_end calls); it holds the upload's
+ * lock from the PATCH's head until the request ends (a completing PATCH: until the app answered).
+ */
+#ifndef UG_EXCHANGE_RESUMABLE_H
+#define UG_EXCHANGE_RESUMABLE_H
+
+#include "exchange/exchange.h"
+#include "resumable/tus.h"
+
+/* Serve a request whose gate and method passed; `has_body` as the head frames it. May end the request. */
+void ug_resumable_serve(ug_exchange_t *req, int has_body);
+/* Body bytes of a PATCH (or POST with a first chunk). UG_EXCHANGE_ENDED when refused (the error is sent). */
+ug_exchange_flow_t ug_resumable_feed(ug_exchange_t *req, const char *bytes, size_t len);
+/* The body is complete: verify the checksum, commit, answer or hand the complete upload to the app. */
+void ug_resumable_finish_body(ug_exchange_t *req);
+/* Before any answer: make the bytes received so far count (fdatasync, then the offset), so that the answer - and
+ * any HEAD after it - never reports more than is on disk. A chunk with Upload-Checksum that did not arrive whole
+ * cannot be verified and is dropped instead. */
+void ug_resumable_keep_received(ug_exchange_t *req);
+/* The app answered the manifest of a completed upload: accepted (< 400) records completion, refused removes it. */
+void ug_resumable_settled(ug_exchange_t *req, int accepted);
+/* The answer to a completing PATCH the app accepted: 204 with Upload-Offset. Ends the exchange. */
+void ug_resumable_respond_accepted(ug_exchange_t *req);
+/* The request is over: keep what was received (a PATCH cut off), unlock, free req->tus. NULL req->tus is a no-op. */
+void ug_resumable_end(ug_exchange_t *req);
+
+#endif
