@@ -46,6 +46,7 @@ UG_BINARY="$PWD/build/uploadgate" /usr/bin/python3 -m pytest tests/integration -
 
 # Memory errors on paths only a real client reaches (shutdown, protocol edge cases, disconnects) show up here and not
 # in the unit tests; the harness fails a test whose uploadgate log holds a sanitizer report, or whose uploadgate dies
-# of a signal while stopping. Leak detection is off: the worker contexts are deliberately not freed at exit.
+# of a signal while stopping. Leak detection is off: the worker contexts are deliberately not freed at exit. Tests of
+# the test peers alone (marked `peers`: no uploadgate runs in them) are not repeated.
 ASAN_OPTIONS=detect_leaks=0 UG_BINARY="$PWD/build-asan/uploadgate" \
-    /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider -m "not slow" "$@"
+    /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider -m "not slow and not peers" "$@"

@@ -20,6 +20,8 @@ from harness import REPO, KiB
 from harness.ietf_resumable import (INTEROP_VERSION, PARTIAL_UPLOAD, IetfClient, IetfH2Client, Target,
                                     parse_exchange, parse_sf_boolean)
 
+pytestmark = pytest.mark.peers
+
 RESUMABLE_DIR = REPO / "tests" / "resumable"
 INTERIM_104 = (b"HTTP/1.1 104 Upload Resumption Supported\r\n"
                b"Upload-Draft-Interop-Version: 6\r\n"

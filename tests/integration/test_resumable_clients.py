@@ -31,6 +31,8 @@ from harness.relay import Relay
 from harness.tus_clients import (EXIT_STOPPED, RESUMABLE_DIR, decode_metadata, missing_resumable_clients, patches, tus_js,
                                  tuspy, uppy)
 
+pytestmark = pytest.mark.peers
+
 
 @pytest.fixture(autouse=True)
 def resumable_ready():

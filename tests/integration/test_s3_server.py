@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 from harness import MiB, binary_path
 from harness.s3store import unique_prefix
 
+pytestmark = pytest.mark.peers
+
 PART = 5 * MiB
 
 
