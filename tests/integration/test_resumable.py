@@ -332,14 +332,18 @@ def token(sub: str) -> str:
     return pyjwt.encode({"sub": sub, "iat": now, "exp": now + 300}, SECRET, algorithm="HS256")
 
 
-@pytest.mark.parametrize("proto", ERROR_PROTOS)
-def test_an_upload_belongs_to_its_subject(make_gateway, make_capture, tmp_path, proto):
+def jwt_gateway(make_gateway, make_capture, tmp_path):
+    """A gateway whose resumable route takes HS256 tokens; the Authorization fields of subjects alice and bob."""
     secret = tmp_path / "jwt.secret"
     secret.write_bytes(SECRET)
     gw = tus_gateway(make_gateway, make_capture, tmp_path,
                      auth={"jwt": {"algorithms": ["HS256"], "secret_file": str(secret)}})
-    alice = [("Authorization", f"Bearer {token('alice')}")]
-    bob = [("Authorization", f"Bearer {token('bob')}")]
+    return gw, [("Authorization", f"Bearer {token('alice')}")], [("Authorization", f"Bearer {token('bob')}")]
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_an_upload_belongs_to_its_subject(make_gateway, make_capture, tmp_path, proto):
+    gw, alice, bob = jwt_gateway(make_gateway, make_capture, tmp_path)
     assert_error(create(gw, proto, 10), 401, "unauthorized")
     loc = location(create(gw, proto, 10, headers=alice))
     assert_error(tus(gw, proto, "PATCH", loc, [OCTETS, ("Upload-Offset", "0")]), 401, "unauthorized")
@@ -648,12 +652,7 @@ def test_concatenation_max_file_bounds_the_final_length(make_gateway, make_captu
 
 @pytest.mark.parametrize("proto", ERROR_PROTOS)
 def test_concatenation_of_another_subjects_partial_is_404(make_gateway, make_capture, tmp_path, proto):
-    secret = tmp_path / "jwt.secret"
-    secret.write_bytes(SECRET)
-    gw = tus_gateway(make_gateway, make_capture, tmp_path,
-                     auth={"jwt": {"algorithms": ["HS256"], "secret_file": str(secret)}})
-    alice = [("Authorization", f"Bearer {token('alice')}")]
-    bob = [("Authorization", f"Bearer {token('bob')}")]
+    gw, alice, bob = jwt_gateway(make_gateway, make_capture, tmp_path)
     mine, theirs = partial(gw, proto, b"bob's", bob), partial(gw, proto, b"alice's", alice)
     assert_error(final(gw, proto, [mine, theirs], bob), 404, "not_found")
     assert manifests(gw) == []
