@@ -162,6 +162,9 @@ for run in $(seq 1 "$n"); do
             else
                 files=("${many_files[@]}"); mib=$((many_n * many_mib))
             fi
+            # the previous server's files are written back first, or that writeback would land in this measurement (in
+            # uploadgate's fdatasyncs, or tus-node's page-cache writes)
+            sync
             rm -f "$work/stop"
             sampler "$spid" "$work/peak" "$work/stop" "$work/tick" &
             sp=$!
@@ -187,6 +190,7 @@ for run in $(seq 1 "$n"); do
         done
     done
     # the same big file as one request to the same uploadgate
+    sync
     rm -f "$work/stop"
     sampler "$ug_pid" "$work/peak" "$work/stop" "$work/tick" &
     sp=$!
