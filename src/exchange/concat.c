@@ -84,8 +84,11 @@ static ug_err_t create_final(ug_exchange_t *req, uint64_t total, const char *val
     info.metadata = metadata;
     if (e == UG_OK)
         e = ug_resumable_of_store(ug_rstore_create(req->rt->config->storage.dir, &info, id));
-    if (e == UG_OK)
-        e = ug_resumable_of_store(ug_rstore_open(req->rt->config->storage.dir, id, &store));
+    if (e == UG_OK && (e = ug_resumable_of_store(ug_rstore_open(req->rt->config->storage.dir, id, &store))) != UG_OK &&
+        ug_rstore_hold(req->rt->config->storage.dir, id, &store) == UG_RSTORE_OK) {
+        ug_rstore_remove(store); /* created but not opened: nothing may stay of a creation that failed */
+        store = NULL;
+    }
     if (e == UG_OK && ug_resumable_adopt_created(req, store, id) != 0) {
         ug_rstore_remove(store);
         e = UG_ERR_NOMEM;
