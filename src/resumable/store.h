@@ -3,7 +3,7 @@
  * directory. Pure of h2o: files, locks and hashes only.
  *
  * Layout:   <storage.dir>/.resumable/<id>/data   the bytes received so far
- *           <storage.dir>/.resumable/<id>/info   length (or deferred), offset, route, owner, metadata, times,
+ *           <storage.dir>/.resumable/<id>/info   length (or deferred), offset, route, owner, metadata, concat, times,
  *                                                 completed; replaced whole (write, fsync, rename)
  * Ids:      32 lowercase hex characters, 128 random bits (ug_storage_random_id).
  * Writer:   ug_rstore_open takes flock(LOCK_EX | LOCK_NB) on the upload's directory: one writer per upload across
