@@ -5,6 +5,7 @@
  * exposed), X-Request-Id and the access record are those of any request. Errors are uploadgate's JSON errors.
  */
 #include "exchange/resumable.h"
+#include "exchange/resumable_int.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -14,9 +15,9 @@
 #include <time.h>
 
 #include "common/errors.h"
+#include "resumable/concat.h"
 #include "resumable/store.h"
 
-#define UG_TUS_ID_MAX (UG_UPLOAD_ID_LEN + 1)
 /* Room for a Location value: the route's prefix and an id. */
 #define LOCATION_MAX 1024
 /* Fields of a tus answer besides the error's own. */
@@ -32,6 +33,7 @@ struct ug_resumable_req {
     ug_tus_checksum_t checksum;
     EVP_MD_CTX *chunk_md;        /* the digest of this request's body, for Upload-Checksum */
     int body_whole;              /* the body arrived to its end */
+    ug_concat_t *concat;         /* a final upload's creation: its partial uploads (exchange/concat.c), else NULL */
 };
 
 /* ---- small helpers ---- */
@@ -223,6 +225,8 @@ static void serve_head(ug_exchange_t *req, const char *id)
     put_length(&a, &info);
     if (info.metadata[0] != '\0')
         put(&a, "upload-metadata", info.metadata, strlen(info.metadata));
+    if (info.concat[0] != '\0')
+        put(&a, "upload-concat", info.concat, strlen(info.concat));
     if (!info.completed)
         put_date(&a, "upload-expires", info.expires);
     put(&a, "cache-control", "no-store", 8);
@@ -387,6 +391,10 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
     if (!open_upload(req, id))
         return;
     const ug_rstore_info_t *info = ug_rstore_info(req->tus->store);
+    if (ug_tus_concat_kind_of(info->concat) == UG_TUS_CONCAT_FINAL) { /* tus: its bytes are its partial uploads' */
+        ug_resumable_send_error(req, UG_ERR_FORBIDDEN, "a final upload is assembled from its partial uploads; it takes no PATCH");
+        return;
+    }
     if (info->completed && offset == info->length && !has_body) {
         answer_completed(req);
         return;
@@ -449,9 +457,21 @@ static ug_err_t creation_metadata(ug_exchange_t *req, char **stored, const char 
 static void serve_create(ug_exchange_t *req, int has_body)
 {
     ug_rstore_info_t info = {.created = now_s(), .expires = expiry(req), .route = req->route->path,
-                             .subject = (char *)subject(req)};
+                             .subject = (char *)subject(req), .concat = ""};
     const char *why = NULL;
     char *metadata = NULL;
+    const ug_header_t *fc = field(req, "upload-concat");
+    ug_tus_concat_t concat = {.kind = UG_TUS_CONCAT_NONE};
+    if (fc != NULL && ug_tus_concat_parse(fc->value, fc->value_len, &concat, &why) != UG_TUS_PARSE_OK) {
+        send_error(req, UG_ERR_BAD_REQUEST, why);
+        return;
+    }
+    if (concat.kind == UG_TUS_CONCAT_FINAL) {
+        ug_concat_serve_final(req, &concat, fc->value, fc->value_len, has_body);
+        return;
+    }
+    if (concat.kind == UG_TUS_CONCAT_PARTIAL)
+        info.concat = "partial";
     ug_err_t e = creation_length(req, &info, &why);
     if (e == UG_OK && (e = creation_metadata(req, &metadata, &why)) == UG_OK && has_body && !content_type_ok(req))
         e = UG_ERR_UNSUPPORTED_MEDIA;
@@ -625,6 +645,10 @@ void ug_resumable_finish_body(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
     t->body_whole = 1;
+    if (t->concat != NULL) {
+        ug_concat_assemble(req);
+        return;
+    }
     if (t->has_checksum && !checksum_matches(t)) {
         ug_rstore_discard(t->store);
         send_error(req, UG_ERR_CHECKSUM_MISMATCH, NULL);
@@ -637,7 +661,8 @@ void ug_resumable_finish_body(ug_exchange_t *req)
         return;
     }
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
-    if (!info->deferred && info->offset == info->length)
+    /* a partial upload waits, complete, for the final upload that joins it */
+    if (!info->deferred && info->offset == info->length && ug_tus_concat_kind_of(info->concat) != UG_TUS_CONCAT_PARTIAL)
         complete(req);
     else
         answer_progress(req);
@@ -656,6 +681,7 @@ void ug_resumable_keep_received(ug_exchange_t *req)
 void ug_resumable_settled(ug_exchange_t *req, int accepted)
 {
     ug_resumable_req_t *t = req->tus;
+    ug_concat_settled(t->concat); /* the partial uploads go once the app has answered for the final one */
     if (t->store == NULL)
         return;
     if (accepted && ug_rstore_mark_completed(t->store) == UG_RSTORE_OK)
@@ -680,8 +706,69 @@ void ug_resumable_end(ug_exchange_t *req)
     if (t == NULL)
         return;
     ug_resumable_keep_received(req);
+    if (ug_concat_free(t->concat) && t->store != NULL) { /* a final upload never assembled: nobody knows its URL */
+        ug_rstore_remove(t->store);
+        t->store = NULL;
+    }
     ug_rstore_close(t->store);
     EVP_MD_CTX_free(t->chunk_md);
     free(t);
     req->tus = NULL;
+}
+
+/* ---- for exchange/concat.c (resumable_int.h) ---- */
+
+int ug_resumable_adopt_created(ug_exchange_t *req, ug_rstore_t *store, const char *id)
+{
+    if (state(req) == NULL)
+        return -1;
+    req->tus->store = store;
+    memcpy(req->tus->id, id, UG_TUS_ID_MAX);
+    req->tus->created = 1;
+    return 0;
+}
+
+ug_rstore_t *ug_resumable_store(const ug_exchange_t *req)
+{
+    return req->tus != NULL ? req->tus->store : NULL;
+}
+
+ug_concat_t **ug_resumable_concat(ug_exchange_t *req)
+{
+    return state(req) != NULL ? &req->tus->concat : NULL;
+}
+
+void ug_resumable_send_error(ug_exchange_t *req, ug_err_t e, const char *message)
+{
+    send_error(req, e, message);
+}
+
+ug_err_t ug_resumable_of_store(ug_rstore_result_t r)
+{
+    return of_store(r);
+}
+
+ug_err_t ug_resumable_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info)
+{
+    return info_verdict(req, info);
+}
+
+const char *ug_resumable_subject(const ug_exchange_t *req)
+{
+    return subject(req);
+}
+
+int64_t ug_resumable_expiry(const ug_exchange_t *req)
+{
+    return expiry(req);
+}
+
+ug_err_t ug_resumable_metadata(ug_exchange_t *req, char **stored, const char **why)
+{
+    return creation_metadata(req, stored, why);
+}
+
+void ug_resumable_complete(ug_exchange_t *req)
+{
+    complete(req);
 }

@@ -177,7 +177,8 @@ static char *hex_decode(const char *s, size_t len)
 /* The info as text: one "key value" line each; route and subject hex-encoded (they may hold any byte). */
 static char *info_render(const ug_rstore_info_t *info, size_t *len)
 {
-    size_t cap = 256 + 2 * strlen(info->route) + 2 * strlen(info->subject) + strlen(info->metadata);
+    const char *concat = info->concat != NULL ? info->concat : "";
+    size_t cap = 256 + 2 * strlen(info->route) + 2 * strlen(info->subject) + strlen(info->metadata) + strlen(concat);
     char *buf = malloc(cap), *route = malloc(2 * strlen(info->route) + 1), *subject = malloc(2 * strlen(info->subject) + 1);
     if (buf == NULL || route == NULL || subject == NULL) {
         free(buf);
@@ -189,9 +190,9 @@ static char *info_render(const ug_rstore_info_t *info, size_t *len)
     hex_encode(info->subject, subject);
     int n = snprintf(buf, cap,
                      "length %" PRIu64 "\ndeferred %d\noffset %" PRIu64 "\ncreated %" PRId64 "\nexpires %" PRId64
-                     "\ncompleted %d\nroute %s\nsubject %s\nmetadata %s\n",
+                     "\ncompleted %d\nroute %s\nsubject %s\nmetadata %s\nconcat %s\n",
                      info->length, info->deferred, info->offset, info->created, info->expires, info->completed, route,
-                     subject, info->metadata);
+                     subject, info->metadata, concat);
     free(route);
     free(subject);
     *len = n > 0 ? (size_t)n : 0;
@@ -211,9 +212,10 @@ static int info_line(ug_rstore_info_t *info, const char *key, const char *v, siz
         *slot = d;
         return 0;
     }
-    if (strcmp(key, "metadata") == 0) {
-        free(info->metadata);
-        return (info->metadata = strndup(v, vlen)) != NULL ? 0 : -1;
+    if (strcmp(key, "metadata") == 0 || strcmp(key, "concat") == 0) {
+        char **slot = key[0] == 'm' ? &info->metadata : &info->concat;
+        free(*slot);
+        return (*slot = strndup(v, vlen)) != NULL ? 0 : -1;
     }
     if (vlen == 0)
         return -1;
@@ -248,7 +250,9 @@ static ug_rstore_result_t info_parse(char *text, size_t len, ug_rstore_info_t *i
             break;
         p = nl + 1;
     }
-    if (info->route == NULL || info->subject == NULL || info->metadata == NULL) {
+    if (info->concat == NULL) /* written before concatenation existed: a plain upload */
+        info->concat = strdup("");
+    if (info->route == NULL || info->subject == NULL || info->metadata == NULL || info->concat == NULL) {
         ug_rstore_info_clear(info);
         return UG_RSTORE_IO;
     }
@@ -292,6 +296,7 @@ void ug_rstore_info_clear(ug_rstore_info_t *info)
     free(info->route);
     free(info->subject);
     free(info->metadata);
+    free(info->concat);
     *info = (ug_rstore_info_t){.route = NULL};
 }
 
@@ -573,6 +578,16 @@ ug_rstore_result_t ug_rstore_open(const char *root, const char *id, ug_rstore_t 
     return r;
 }
 
+ug_rstore_result_t ug_rstore_hold(const char *root, const char *id, ug_rstore_t **out)
+{
+    return lock_open(root, id, out);
+}
+
+const char *ug_rstore_id(const ug_rstore_t *s)
+{
+    return s->id;
+}
+
 const ug_rstore_info_t *ug_rstore_info(const ug_rstore_t *s)
 {
     return &s->info;
@@ -599,6 +614,55 @@ ug_rstore_result_t ug_rstore_write(ug_rstore_t *s, const char *buf, size_t len)
         return UG_RSTORE_NOMEM;
     s->pending += len;
     return UG_RSTORE_OK;
+}
+
+/* copy_file_range, or read and write where the kernel cannot copy between these files (another file system). */
+static ug_rstore_result_t copy_range(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off, uint64_t len)
+{
+    loff_t in = (loff_t)src_off, out = (loff_t)dst_off;
+    while (len != 0) {
+        ssize_t n = copy_file_range(src_fd, &in, dst_fd, &out, (size_t)len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+            break;
+        if (n <= 0)
+            return n == 0 ? UG_RSTORE_IO : of_errno(errno);
+        len -= (uint64_t)n;
+    }
+    char buf[64 * 1024];
+    while (len != 0) {
+        ssize_t n = pread(src_fd, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf), in);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0 ? UG_RSTORE_IO : of_errno(errno);
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = pwrite(dst_fd, buf + done, (size_t)(n - done), out + done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return of_errno(errno);
+            done += w;
+        }
+        in += n;
+        out += n;
+        len -= (uint64_t)n;
+    }
+    return UG_RSTORE_OK;
+}
+
+ug_rstore_result_t ug_rstore_append_fd(ug_rstore_t *s, int src_fd, uint64_t src_off, uint64_t len)
+{
+    uint64_t at = s->info.offset + s->pending;
+    if (s->data_fd < 0)
+        return UG_RSTORE_IO;
+    ug_rstore_result_t r = copy_range(src_fd, src_off, s->data_fd, at, len);
+    if (r == UG_RSTORE_OK && s->job == NULL) /* else hashed when the rehash ends */
+        r = hash_range(s->data_fd, s->md, at, at + len);
+    if (r == UG_RSTORE_OK)
+        s->pending += len;
+    return r;
 }
 
 ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)

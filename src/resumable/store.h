@@ -3,7 +3,7 @@
  * directory. Pure of h2o: files, locks and hashes only.
  *
  * Layout:   <storage.dir>/.resumable/<id>/data   the bytes received so far
- *           <storage.dir>/.resumable/<id>/info   length (or deferred), offset, route, owner, metadata, times,
+ *           <storage.dir>/.resumable/<id>/info   length (or deferred), offset, route, owner, metadata, concat, times,
  *                                                 completed; replaced whole (write, fsync, rename)
  * Ids:      32 lowercase hex characters, 128 random bits (ug_storage_random_id).
  * Writer:   ug_rstore_open takes flock(LOCK_EX | LOCK_NB) on the upload's directory: one writer per upload across
@@ -51,6 +51,7 @@ typedef struct ug_rstore_info {
     char *route;       /* the route's configured path: an upload answers on its own route only */
     char *subject;     /* the owner's token subject, "" when the route is open */
     char *metadata;    /* Upload-Metadata as the client sent it (validated, printable ASCII), "" when none */
+    char *concat;      /* Upload-Concat as the client sent it ("partial", "final;..."), "" for a plain upload */
 } ug_rstore_info_t;
 
 typedef struct ug_rstore ug_rstore_t;
@@ -67,14 +68,22 @@ ug_rstore_result_t ug_rstore_create(const char *root, const ug_rstore_info_t *in
 ug_rstore_result_t ug_rstore_peek(const char *root, const char *id, ug_rstore_info_t *info);
 void ug_rstore_info_clear(ug_rstore_info_t *info);
 
+/* Lock an upload and read its info, without opening its data (a complete partial upload being joined into a final
+ * one: its bytes are read through ug_rstore_dir_fd). Ended by ug_rstore_close or ug_rstore_remove as any. */
+ug_rstore_result_t ug_rstore_hold(const char *root, const char *id, ug_rstore_t **out);
 /* Open an upload for writing: lock, read its info, cut uncommitted bytes, find or rebuild the hash state. */
 ug_rstore_result_t ug_rstore_open(const char *root, const char *id, ug_rstore_t **out);
+/* The upload's id (owned by the store). */
+const char *ug_rstore_id(const ug_rstore_t *s);
 /* The info as last committed (owned by the store). */
 const ug_rstore_info_t *ug_rstore_info(const ug_rstore_t *s);
 /* Bytes written since the last commit. */
 uint64_t ug_rstore_pending(const ug_rstore_t *s);
 /* Append bytes after the committed and pending ones; hashed as they pass. */
 ug_rstore_result_t ug_rstore_write(ug_rstore_t *s, const char *buf, size_t len);
+/* Append `len` bytes of `src_fd` from `src_off` after the committed and pending ones, copied in the kernel
+ * (copy_file_range) and then hashed from the data file; pending like ug_rstore_write's. */
+ug_rstore_result_t ug_rstore_append_fd(ug_rstore_t *s, int src_fd, uint64_t src_off, uint64_t len);
 /* Make the pending bytes count: fdatasync the data, then record offset + pending (and expires) in the info. */
 ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires);
 /* Drop the pending bytes (a chunk whose checksum failed): truncate back to the committed offset, restore the hash. */

@@ -14,15 +14,15 @@
 #include <stdint.h>
 
 #define UG_TUS_VERSION "1.0.0"
-/* Concatenation is not implemented, so it is not advertised. */
-#define UG_TUS_EXTENSIONS "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
+#define UG_TUS_EXTENSIONS                                                                                                 \
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation"
 #define UG_TUS_CHECKSUM_ALGORITHMS "sha1,md5,sha256"
 /* The Content-Type of a PATCH body (and of a POST that carries the first chunk). */
 #define UG_TUS_CONTENT_TYPE "application/offset+octet-stream"
 /* Response fields a browser script must be allowed to read (Access-Control-Expose-Headers). */
 #define UG_TUS_EXPOSE_HEADERS                                                                                             \
     "Location, Upload-Offset, Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, Upload-Expires, "  \
-    "Upload-Metadata"
+    "Upload-Metadata, Upload-Concat"
 /* IMF-fixdate with its NUL ("Sun, 06 Nov 1994 08:49:37 GMT"). */
 #define UG_TUS_DATE_SIZE 30
 /* A longest digest (SHA-256) in bytes. */

@@ -6,14 +6,20 @@
 # Per endpoint, workload and repetition: elapsed seconds (the client's, creation to last response), throughput
 # (MiB/s), and the server's peak VmRSS (lib.sh's sampler on its PID, every 20 ms). Every stored file is checked
 # against the source's sha256 when the endpoint's store directory is known.
+# uploadgate gets one more row per repetition, "one-request": the big file as one POST (curl -X POST -T; the raw body
+# is stored as one file) to a plain route of the same uploadgate, so resumable / one-request is measured on the same
+# server, file and run.
 #
 #   tests/bench/resumable.sh            # N=3 repetitions
 #   QUICK=1 tests/bench/resumable.sh    # N=1, 256 MiB big file, 16 x 4 MiB
 #
-# Endpoints: @tus/server + @tus/file-store (tests/resumable/tus_peer.mjs) is started here as "tus-node". Another
-# server is one more entry in `endpoints` - "name=URL,PID[,STORE_DIR]" - in the script (a server this script starts,
-# e.g. uploadgate once it speaks tus) or from the environment: EXTRA_ENDPOINTS="name=URL,PID[,STORE_DIR] ...".
-# Needs: nodejs and `npm ci --prefix tests/resumable`. Not part of CI.
+# Endpoints: @tus/server + @tus/file-store (tests/resumable/tus_peer.mjs) is started here as "tus-node", and
+# uploadgate (UG_BINARY, default build/uploadgate; threads: 2) with a resumable route /tus/* and a plain route /upload
+# in front of tests/bench/apps/ug_app.py (uvicorn) as "uploadgate". Another server is one more entry in `endpoints` -
+# "name=URL,PID[,STORE_DIR]" - or from the environment: EXTRA_ENDPOINTS="name=URL,PID[,STORE_DIR] ...". A STORE_DIR
+# holds one file per upload URL (tus-node's layout); uploadgate's completed files are checked as the files of its
+# storage directory instead (one per upload, outside its dot-folders).
+# Needs: nodejs, `npm ci --prefix tests/resumable`, python3-uvicorn and python3-fastapi. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/lib.sh # sampler, work_dir
@@ -45,9 +51,48 @@ start_tus_node() {
     started="$url,${pids[-1]},$store"
 }
 
+# start_uploadgate: ug_app and uploadgate on free ports, storing in $work/store-ug; sets ug_url (the resumable
+# route), ug_put (the plain route), ug_pid and ug_store.
+start_uploadgate() {
+    local app_port ug_port _
+    app_port=$(free_port)
+    ug_port=$(free_port)
+    ug_store="$work/store-ug"
+    mkdir -p "$ug_store"
+    /usr/bin/python3 -m uvicorn ug_app:app --app-dir tests/bench/apps --host 127.0.0.1 --port "$app_port" \
+        --workers 1 --no-access-log --log-level warning >"$work/ug_app.out" 2>&1 &
+    pids+=($!)
+    cat >"$work/uploadgate.yaml" <<YAML
+listen: [{address: 127.0.0.1:$ug_port}]
+threads: 2
+backend: {url: http://127.0.0.1:$app_port, timeout: 60s}
+storage: {dir: $ug_store, min_free: 1MiB}
+routes:
+  - path: /tus/*
+    forward_to: /upload
+    limits: {max_file: 2GiB}
+    resumable: {expires: 1h, max_chunk: 64MiB}
+  - path: /upload
+    methods: [POST, PUT]
+    limits: {max_body: 2GiB, max_file: 2GiB}
+YAML
+    for _ in $(seq 1 200); do # the app first: uploadgate's health does not ask it
+        curl -fsS -o /dev/null "http://127.0.0.1:$app_port/health" 2>/dev/null && break
+        sleep 0.05
+    done
+    "${UG_BINARY:-build/uploadgate}" -c "$work/uploadgate.yaml" >"$work/uploadgate.out" 2>&1 &
+    pids+=($!)
+    ug_pid=${pids[-1]}
+    wait_health "$ug_port" || { echo "uploadgate did not start:" >&2; cat "$work/uploadgate.out" >&2; exit 1; }
+    ug_url="http://127.0.0.1:$ug_port/tus/"
+    ug_put="http://127.0.0.1:$ug_port/upload"
+}
+
 # One line per server: name=URL,PID[,STORE_DIR].
 start_tus_node
 endpoints=("tus-node=$started")
+start_uploadgate
+endpoints+=("uploadgate=$ug_url,$ug_pid")
 # shellcheck disable=SC2206 # word splitting is the format
 endpoints+=(${EXTRA_ENDPOINTS:-})
 
@@ -76,6 +121,33 @@ for name, u in zip(names, ups):
 PY
 }
 
+# verify_ug_store WORKLOAD: uploadgate's stored files (outside its dot-folders) are exactly the workload's sources,
+# by sha256; then they (and its resumable records) are removed for the next run.
+verify_ug_store() {
+    /usr/bin/python3 - "$ug_store" "$1" "$work/want.sha256" <<'PY'
+import hashlib, os, sys
+store, workload, want_file = sys.argv[1:]
+want = sorted(h for h, name in (line.split() for line in open(want_file)) if name.startswith(workload))
+got = []
+for root, dirs, files in os.walk(store):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]
+    for f in files:
+        h = hashlib.sha256()
+        with open(os.path.join(root, f), "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        got.append(h.hexdigest())
+if sorted(got) != want:
+    sys.exit(f"uploadgate stored {len(got)} files; they differ from the {len(want)} sources of {workload}")
+PY
+    find "$ug_store" -mindepth 1 -delete
+}
+
+# row NAME WORKLOAD RUN ELAPSED MIB PEAK_KIB
+row() {
+    printf '| %s | %s | %d | %s | %s | %d |\n' "$1" "$2" "$3" "$4" "$(/usr/bin/python3 -c "print('%.1f' % ($5 / $4))")" "$(($6 / 1024))"
+}
+
 echo "| server | workload | run | elapsed (s) | MiB/s | peak RSS (MiB) |"
 echo "|---|---|---:|---:|---:|---:|"
 many_files=()
@@ -90,6 +162,9 @@ for run in $(seq 1 "$n"); do
             else
                 files=("${many_files[@]}"); mib=$((many_n * many_mib))
             fi
+            # the previous server's files are written back first, or that writeback would land in this measurement (in
+            # uploadgate's fdatasyncs, or tus-node's page-cache writes)
+            sync
             rm -f "$work/stop"
             sampler "$spid" "$work/peak" "$work/stop" "$work/tick" &
             sp=$!
@@ -106,12 +181,29 @@ for run in $(seq 1 "$n"); do
             if [ -n "${store:-}" ]; then
                 verify_store "$store" "$work/result.json"
                 find "$store" -mindepth 1 -delete
+            elif [ "$spid" = "$ug_pid" ]; then
+                verify_ug_store "$workload"
             fi
             elapsed=$(/usr/bin/python3 -c 'import json,sys; print("%.3f" % json.loads(open(sys.argv[1]).read())["elapsed"])' "$work/result.json")
-            rate=$(/usr/bin/python3 -c "print('%.1f' % ($mib / $elapsed))")
-            printf '| %s | %s (%s) | %d | %s | %s | %d |\n' "$name" "$workload" \
-                "$([ "$workload" = big ] && echo "${big_mib} MiB" || echo "${many_n} x ${many_mib} MiB")" \
-                "$run" "$elapsed" "$rate" "$((peak / 1024))"
+            row "$name" "$workload ($([ "$workload" = big ] && echo "${big_mib} MiB" || echo "${many_n} x ${many_mib} MiB"))" \
+                "$run" "$elapsed" "$mib" "$peak"
         done
     done
+    # the same big file as one request to the same uploadgate
+    sync
+    rm -f "$work/stop"
+    sampler "$ug_pid" "$work/peak" "$work/stop" "$work/tick" &
+    sp=$!
+    out=$(curl -sS -X POST -T "$work/src/big.bin" -H "Content-Type: application/octet-stream" -H "Expect:" -o "$work/put.json" \
+        -w '%{http_code} %{time_total}' --max-time 900 "$ug_put") || true
+    touch "$work/stop"
+    wait "$sp"
+    read -r peak _ <"$work/peak"
+    read -r code elapsed <<<"$out"
+    if [ "$code" != 200 ]; then
+        echo "uploadgate one-request run $run failed ($out): $(head -c 2000 "$work/put.json")" >&2
+        exit 1
+    fi
+    verify_ug_store big
+    row uploadgate "one-request (${big_mib} MiB, curl -T)" "$run" "$elapsed" "$big_mib" "$peak"
 done

@@ -1,12 +1,14 @@
 /*
- * fuzz_tus.c - libFuzzer target for the tus header parsers (src/resumable/tus.c): Upload-Metadata, Upload-Checksum,
- * Upload-Length/Offset numbers and strict base64.
+ * fuzz_tus.c - libFuzzer target for the tus header parsers (src/resumable/tus.c, concat.c): Upload-Metadata,
+ * Upload-Checksum, Upload-Length/Offset numbers, strict base64 and Upload-Concat.
  *
  * Input: the whole input is one header value, handed to every parser in an exact-size heap buffer without a
  * terminating NUL, so ASan catches a read past its length. Besides "never crash", the target checks (abort() on
  * violation): accepted metadata has unique non-empty keys of printable ASCII without space or comma, and each
  * value re-encoded is a substring of the input (strict base64 has one spelling); a rejected parse leaves no pairs;
- * an accepted checksum's digest length is its algorithm's; an accepted number has only digits.
+ * an accepted checksum's digest length is its algorithm's; an accepted number has only digits; an accepted final
+ * Upload-Concat has 1..UG_TUS_CONCAT_MAX non-empty parts of printable ASCII inside the input, in order, and a part's
+ * segment under a prefix lies inside the part and has no '/'.
  *
  * Build: tests/fuzz/build.sh fuzz_tus
  * Run:   build-fuzz/fuzz_tus -max_total_time=60 tests/fuzz/corpus/tus
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "policy/b64url.h"
+#include "resumable/concat.h"
 #include "resumable/tus.h"
 
 static void check_metadata(const char *in, size_t len)
@@ -71,6 +74,35 @@ static void check_number(const char *in, size_t len)
             abort();
 }
 
+static void check_concat(const char *in, size_t len)
+{
+    ug_tus_concat_t c;
+    const char *why = NULL;
+    if (ug_tus_concat_parse(in, len, &c, &why) != UG_TUS_PARSE_OK) {
+        if (why == NULL || c.n != 0)
+            abort();
+        return;
+    }
+    if (c.kind == UG_TUS_CONCAT_PARTIAL && c.n != 0)
+        abort();
+    if (c.kind == UG_TUS_CONCAT_FINAL && (c.n == 0 || c.n > UG_TUS_CONCAT_MAX))
+        abort();
+    const char *prev_end = in;
+    for (size_t i = 0; i < c.n; ++i) {
+        const ug_tus_span_t *p = &c.parts[i];
+        if (p->len == 0 || p->p < prev_end || p->p + p->len > in + len)
+            abort();
+        for (size_t k = 0; k < p->len; ++k)
+            if (p->p[k] <= 0x20 || p->p[k] >= 0x7f)
+                abort();
+        prev_end = p->p + p->len;
+        ug_tus_span_t seg;
+        if (ug_tus_concat_segment(p, "/files/", 7, &seg) == 0 &&
+            (seg.len == 0 || seg.p < p->p || seg.p + seg.len > p->p + p->len || memchr(seg.p, '/', seg.len) != NULL))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in = malloc(size != 0 ? size : 1);
@@ -81,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_metadata(in, size);
     check_checksum(in, size);
     check_number(in, size);
+    check_concat(in, size);
     unsigned char *out = malloc(UG_B64URL_DECODED_MAX(size));
     size_t n;
     if (out != NULL && ug_tus_base64_decode(in, size, out, &n) == 0 && n > size / 4 * 3)

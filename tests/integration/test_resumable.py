@@ -1,7 +1,8 @@
 """Resumable uploads (tus 1.0.0) on a route with a `resumable:` block: creation (with upload, deferred length),
 HEAD/PATCH/DELETE of an upload, every refusal's status and JSON error, checksums, durable offsets after a cut
 PATCH, state shared by processes on one storage dir (and across a restart), one manifest per completed upload,
-the app's refusal, ownership by token subject, CORS exposure, and expiry by the janitor.
+the app's refusal, ownership by token subject, CORS exposure, expiry by the janitor, and concatenation (partial
+uploads joined into a final one, handed over as one manifest).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def test_options_advertises_the_server(make_gateway, make_capture, tmp_path, pro
     assert res.header("tus-version") == "1.0.0", res
     ext = res.header("tus-extension").split(",")
     assert set(ext) == {"creation", "creation-with-upload", "creation-defer-length", "termination", "checksum",
-                        "expiration"}, res
+                        "expiration", "concatenation"}, res
     assert res.header("tus-max-size") == str(MAX_FILE), res
     assert set(res.header("tus-checksum-algorithm").split(",")) == {"sha1", "md5", "sha256"}, res
     assert gw.backend.log() == []
@@ -331,14 +332,18 @@ def token(sub: str) -> str:
     return pyjwt.encode({"sub": sub, "iat": now, "exp": now + 300}, SECRET, algorithm="HS256")
 
 
-@pytest.mark.parametrize("proto", ERROR_PROTOS)
-def test_an_upload_belongs_to_its_subject(make_gateway, make_capture, tmp_path, proto):
+def jwt_gateway(make_gateway, make_capture, tmp_path):
+    """A gateway whose resumable route takes HS256 tokens; the Authorization fields of subjects alice and bob."""
     secret = tmp_path / "jwt.secret"
     secret.write_bytes(SECRET)
     gw = tus_gateway(make_gateway, make_capture, tmp_path,
                      auth={"jwt": {"algorithms": ["HS256"], "secret_file": str(secret)}})
-    alice = [("Authorization", f"Bearer {token('alice')}")]
-    bob = [("Authorization", f"Bearer {token('bob')}")]
+    return gw, [("Authorization", f"Bearer {token('alice')}")], [("Authorization", f"Bearer {token('bob')}")]
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_an_upload_belongs_to_its_subject(make_gateway, make_capture, tmp_path, proto):
+    gw, alice, bob = jwt_gateway(make_gateway, make_capture, tmp_path)
     assert_error(create(gw, proto, 10), 401, "unauthorized")
     loc = location(create(gw, proto, 10, headers=alice))
     assert_error(tus(gw, proto, "PATCH", loc, [OCTETS, ("Upload-Offset", "0")]), 401, "unauthorized")
@@ -379,7 +384,7 @@ def test_cors_exposes_the_tus_fields(make_gateway, make_capture, tmp_path, proto
     assert res.header("access-control-allow-origin") == origin, res
     exposed = {v.strip().lower() for v in res.header("access-control-expose-headers").split(",")}
     assert exposed == {"x-trace", "location", "upload-offset", "upload-length", "tus-version", "tus-resumable",
-                       "tus-max-size", "tus-extension", "upload-expires", "upload-metadata"}, res
+                       "tus-max-size", "tus-extension", "upload-expires", "upload-metadata", "upload-concat"}, res
     pre = curl(gw, proto, TUS, "-X", "OPTIONS", "-H", f"Origin: {origin}", "-H", "Access-Control-Request-Method: PATCH")
     assert pre.status == 204 and pre.header("access-control-allow-origin") == origin, pre
     assert pre.header("tus-version") is None, pre  # a preflight is CORS's, not tus's
@@ -536,3 +541,133 @@ def test_body_idle_ends_a_patch_and_keeps_its_bytes(make_gateway, make_capture, 
     wait_until(lambda: head_offset(gw, "h1", loc) == 20_000, 10, "the received bytes to count")
     assert patch(gw, "h2", loc, 20_000, data[20_000:]).status == 204
     assert_one_manifest(gw, data)
+
+
+# ---- concatenation ----
+
+PARTIAL = ("Upload-Concat", "partial")
+
+
+def partial(gw, proto, data: bytes, headers=()) -> str:
+    """A complete partial upload of `data` (two PATCHes); its location."""
+    loc = location(create(gw, proto, len(data), headers=[PARTIAL, *headers]))
+    half = len(data) // 2
+    for a, b in ((0, half), (half, len(data))):
+        res = patch(gw, proto, loc, a, data[a:b], headers)
+        assert res.status == 204 and res.header("upload-offset") == str(b), res
+    return loc
+
+
+def final(gw, proto, urls, headers=()):
+    return tus(gw, proto, "POST", TUS, [("Upload-Concat", "final;" + " ".join(urls)), *headers])
+
+
+def upload_dirs(gw) -> set:
+    d = gw.store_dir / ".resumable"
+    return set(os.listdir(d)) if d.exists() else set()
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_concatenation_joins_partials_into_one_manifest(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    parts = [os.urandom(3 * 1024 * 1024 + 17), os.urandom(1), os.urandom(700 * 1024)]
+    locs = [partial(gw, proto, p) for p in parts]
+    assert manifests(gw) == []  # a complete partial upload is never handed over by itself
+    head = tus(gw, proto, "HEAD", locs[0])
+    assert head.status == 200 and head.header("upload-concat") == "partial", head
+    assert head.header("upload-offset") == head.header("upload-length") == str(len(parts[0])), head
+
+    # an absolute URL and paths, in the order the bytes are joined
+    urls = [f"https://uploads.example.net{locs[2]}", locs[0], locs[1]]
+    data = parts[2] + parts[0] + parts[1]
+    meta = f"filename {b64(b'joined.bin')},project {b64(b'p7')}"
+    res = final(gw, proto, urls, [("Upload-Metadata", meta)])
+    assert res.status == 201 and res.header("upload-offset") == str(len(data)), res
+    loc = location(res)
+    m = assert_one_manifest(gw, data)
+    assert m["method"] == "POST" and m["path"] == TUS and m["files"][0]["filename"] == "joined.bin", m
+    assert {x["name"]: x["value"] for x in m["fields"]} == {"project": "p7"}, m
+    assert gw.local_path(m["id"], 0).read_bytes() == data
+
+    head = tus(gw, proto, "HEAD", loc)
+    assert head.status == 200 and head.header("upload-concat") == "final;" + " ".join(urls), head
+    assert head.header("upload-offset") == head.header("upload-length") == str(len(data)), head
+    assert_error(patch(gw, proto, loc, len(data), b""), 403, "forbidden")
+    assert_error(patch(gw, proto, loc, 0, b"x"), 403, "forbidden")
+    # the partial uploads went with the app's answer; only the final one's record stays
+    assert upload_dirs(gw) == {loc[len(TUS):]}
+    for p in locs:
+        assert tus(gw, proto, "HEAD", p).status == 404
+    assert_error(final(gw, proto, locs), 404, "not_found")
+    assert len(manifests(gw)) == 1
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_concatenation_refusals(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path)
+    done = partial(gw, proto, b"complete")
+    plain = location(create(gw, proto, 3))
+    assert patch(gw, proto, plain, 0, b"ab").status == 204
+    half = location(create(gw, proto, 10, headers=[PARTIAL]))
+    assert patch(gw, proto, half, 0, b"01234").status == 204
+    before = upload_dirs(gw)
+
+    res = final(gw, proto, [done, half])
+    assert_error(res, 400, "bad_request")
+    assert res.json()["error"]["message"] == "a partial upload named by Upload-Concat is not complete", res
+    res = final(gw, proto, [done, plain])
+    assert_error(res, 400, "bad_request")
+    assert "Upload-Concat: partial" in res.json()["error"]["message"], res
+    res = final(gw, proto, [done, done])
+    assert_error(res, 400, "bad_request")
+    assert res.json()["error"]["message"] == "Upload-Concat names a partial upload twice", res
+    assert_error(final(gw, proto, [done, TUS + secrets.token_hex(16)]), 404, "not_found")
+    assert_error(final(gw, proto, [done, "/other/" + done[len(TUS):]]), 404, "not_found")
+    assert_error(final(gw, proto, [done, done + "/x"]), 404, "not_found")
+    assert_error(tus(gw, proto, "POST", TUS, [("Upload-Concat", f"final;{done}"), ("Upload-Length", "8")]),
+                 400, "bad_request")
+    for bad in ["final;", "whole", "partial;", f"final {done}"]:
+        res = tus(gw, proto, "POST", TUS, [("Upload-Concat", bad), ("Upload-Length", "8")])
+        assert_error(res, 400, "bad_request")
+        assert "Upload-Concat" in res.json()["error"]["message"], res
+    assert manifests(gw) == []
+    assert upload_dirs(gw) == before  # no final upload was left behind, every part is still there
+    assert head_offset(gw, proto, half) == 5 and head_offset(gw, proto, done) == 8
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_concatenation_max_file_bounds_the_final_length(make_gateway, make_capture, tmp_path, proto):
+    def small(cfg):
+        cfg["routes"][-1]["limits"]["max_file"] = "1KiB"
+    gw = tus_gateway(make_gateway, make_capture, tmp_path, extra=small)
+    a, b = partial(gw, proto, os.urandom(600)), partial(gw, proto, os.urandom(424))
+    c = partial(gw, proto, os.urandom(1))
+    before = upload_dirs(gw)
+    res = final(gw, proto, [a, b, c])
+    assert_error(res, 413, "file_too_large")
+    assert upload_dirs(gw) == before and manifests(gw) == []
+    assert final(gw, proto, [a, b]).status == 201  # exactly max_file
+    assert len(manifests(gw)) == 1
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_concatenation_of_another_subjects_partial_is_404(make_gateway, make_capture, tmp_path, proto):
+    gw, alice, bob = jwt_gateway(make_gateway, make_capture, tmp_path)
+    mine, theirs = partial(gw, proto, b"bob's", bob), partial(gw, proto, b"alice's", alice)
+    assert_error(final(gw, proto, [mine, theirs], bob), 404, "not_found")
+    assert manifests(gw) == []
+    res = final(gw, proto, [theirs], alice)
+    assert res.status == 201, res
+    ms = manifests(gw)
+    assert len(ms) == 1 and ms[0]["auth"]["subject"] == "alice", ms
+    assert tus(gw, proto, "HEAD", mine, bob).status == 200  # bob's own partial is untouched
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_concatenation_app_refusal_removes_final_and_partials(make_gateway, make_capture, tmp_path, proto):
+    gw = tus_gateway(make_gateway, make_capture, tmp_path, status=422, body='{"detail":"virus found"}')
+    locs = [partial(gw, proto, os.urandom(1000)), partial(gw, proto, os.urandom(2000))]
+    res = final(gw, proto, locs)
+    assert res.status == 422 and res.json() == {"detail": "virus found"}, res
+    assert len(manifests(gw)) == 1 and manifests(gw)[0]["files"][0]["size"] == 3000
+    wait_until(lambda: gw.store_entries() == [] and upload_dirs(gw) == set(), 10, "the final and partial uploads to go")

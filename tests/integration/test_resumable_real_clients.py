@@ -9,6 +9,7 @@ the client would see as a failed upload.
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import pytest
@@ -80,6 +81,22 @@ def test_tus_js_client_uploads_in_chunks(gateway_for, tmp_path):
     assert [r["method"] for r in out["requests"]] == ["POST", "PATCH", "PATCH", "PATCH", "PATCH"], out["requests"]
     m = one_manifest(gw, f, "video.bin", "video/mp4")
     assert {x["name"]: x["value"] for x in m["fields"]} == {"album": "holiday 2026"}, m
+    gw.wait_store_empty()
+
+
+def test_tus_js_client_parallel_uploads_are_joined_into_one_manifest(gateway_for, tmp_path):
+    """parallelUploads: partial uploads in parallel, then a final upload (tus concatenation) that uploadgate joins and
+    hands to the app once, with the final upload's metadata; the partial uploads are gone afterwards."""
+    f = make_file(tmp_path / "src", "parallel.bin", 5 * MiB + 4321)
+    gw = gateway_for()
+    rc, out = tus_js(endpoint(gw), f.path, "--parallel", "3", "--chunk-size", str(MiB), "--meta", "album=split")
+    assert rc == 0 and out["ok"] and out["status"] == 201, out
+    posts = [r for r in out["requests"] if r["method"] == "POST"]
+    assert len(posts) == 4 and all(r["status"] == 201 for r in posts), out["requests"]
+    m = one_manifest(gw, f, "parallel.bin")
+    assert {x["name"]: x["value"] for x in m["fields"]} == {"album": "split"}, m
+    final_id = out["url"].rsplit("/", 1)[1]
+    assert sorted(os.listdir(gw.store_dir / ".resumable")) == [final_id]  # the partial uploads went
     gw.wait_store_empty()
 
 

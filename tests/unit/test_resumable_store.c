@@ -229,3 +229,51 @@ Test(rstore, a_prefix_written_elsewhere_is_rehashed)
     ug_rstore_close(s);
     free(all);
 }
+
+/* Concatenation: a partial upload held (locked, data untouched), its bytes appended to another upload by kernel copy
+ * in slices; the hash and the data are the joined bytes'; the info keeps Upload-Concat. */
+Test(rstore, append_from_a_held_upload)
+{
+    char part_id[UG_UPLOAD_ID_LEN + 1], final_id[UG_UPLOAD_ID_LEN + 1], want[65], got[65];
+    const char bytes[] = "0123456789abcdefghij";
+    ug_rstore_info_t info = {.length = 20, .created = 100, .expires = 5000, .route = "/files/*", .subject = "",
+                             .metadata = "", .concat = "partial"};
+    ug_rstore_t *part, *final, *again;
+    cr_assert_eq(ug_rstore_create(root, &info, part_id), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_open(root, part_id, &part), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_write(part, bytes, 20), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_commit(part, 5000), UG_RSTORE_OK);
+    ug_rstore_close(part);
+
+    info.length = 40;
+    info.concat = "final;/files/a /files/a";
+    cr_assert_eq(ug_rstore_create(root, &info, final_id), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_hold(root, part_id, &part), UG_RSTORE_OK);
+    cr_assert_str_eq(ug_rstore_id(part), part_id);
+    cr_assert_str_eq(ug_rstore_info(part)->concat, "partial");
+    cr_assert_eq(ug_rstore_hold(root, part_id, &again), UG_RSTORE_LOCKED);
+    cr_assert_eq(ug_rstore_open(root, final_id, &final), UG_RSTORE_OK);
+    int fd = openat(ug_rstore_dir_fd(part), UG_RSTORE_DATA, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ug_rstore_append_fd(final, fd, 0, 7), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_append_fd(final, fd, 7, 13), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_append_fd(final, fd, 0, 20), UG_RSTORE_OK);
+    close(fd);
+    cr_assert_eq(ug_rstore_pending(final), 40);
+    cr_assert_eq(ug_rstore_commit(final, 5000), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_sha256_hex(final, got), UG_RSTORE_OK);
+    char joined[41];
+    memcpy(joined, bytes, 20);
+    memcpy(joined + 20, bytes, 20);
+    sha256_hex(joined, 40, want);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(data_size(final_id), 40);
+    ug_rstore_close(final);
+    ug_rstore_remove(part);
+    cr_assert_eq(ug_rstore_peek(root, part_id, &info), UG_RSTORE_NOT_FOUND);
+    ug_rstore_info_clear(&info);
+    cr_assert_eq(ug_rstore_peek(root, final_id, &info), UG_RSTORE_OK);
+    cr_assert_eq(info.offset, 40);
+    cr_assert_str_eq(info.concat, "final;/files/a /files/a");
+    ug_rstore_info_clear(&info);
+}
