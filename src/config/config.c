@@ -320,6 +320,7 @@ static int h_resumable_protocols(ug_cfg_errout_t *eo, const ug_ynode_t *n, void 
 static const ug_cfg_key resumable_keys[] = {
     {"expires", ug_cfg_duration, AT(ug_resumable_config_t, expires_ms), RANGE(1000, UINT64_MAX)},
     {"max_chunk", ug_cfg_size, AT(ug_resumable_config_t, max_chunk), RANGE(1, UINT64_MAX)},
+    {"fsync", ug_cfg_bool, AT(ug_resumable_config_t, fsync)},
     {"protocols", h_resumable_protocols, WHOLE},
     {.name = NULL},
 };
@@ -330,6 +331,7 @@ static int h_resumable(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, co
     (void)k;
     rc->enabled = 1;
     rc->expires_ms = 24 * 3600 * 1000ull;
+    rc->fsync = 1;
     return ug_cfg_walk_map(eo, n, resumable_keys, rc, path, NULL);
 }
 

@@ -57,6 +57,8 @@ typedef struct ug_resumable_config {
     int enabled;         /* the block is present: the route speaks tus (POST creates, HEAD/PATCH/DELETE /<prefix><id>) */
     uint64_t expires_ms; /* an unfinished upload untouched this long is removed; default 24h */
     uint64_t max_chunk;  /* bytes of one PATCH (or POST) body at most; default the route's max_file */
+    int fsync;           /* default 1: an offset is recorded only once its bytes are fdatasync'ed (power-loss safe); 0: written
+                          * but not flushed (safe across an uploadgate crash or restart, not a power loss or kernel crash) */
 } ug_resumable_config_t;
 
 typedef struct ug_route {

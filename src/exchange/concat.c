@@ -89,6 +89,8 @@ static ug_err_t create_final(ug_exchange_t *req, uint64_t total, const char *val
         ug_rstore_remove(store); /* created but not opened: nothing may stay of a creation that failed */
         store = NULL;
     }
+    if (e == UG_OK)
+        ug_rstore_set_fsync(store, req->route->resumable.fsync);
     if (e == UG_OK && ug_resumable_adopt_created(req, store, id) != 0) {
         ug_rstore_remove(store);
         e = UG_ERR_NOMEM;

@@ -243,6 +243,8 @@ static int open_upload(ug_exchange_t *req, const char *id)
         return 0;
     }
     ug_rstore_result_t r = ug_rstore_open(req->rt->config->storage.dir, id, &t->store);
+    if (r == UG_RSTORE_OK)
+        ug_rstore_set_fsync(t->store, req->route->resumable.fsync);
     ug_err_t e = r == UG_RSTORE_OK ? info_verdict(req, ug_rstore_info(t->store)) : of_store(r);
     if (e != UG_OK) {
         ug_rstore_close(t->store);
@@ -488,6 +490,8 @@ static void serve_create(ug_exchange_t *req, int has_body)
     free(metadata);
     if (r == UG_RSTORE_OK)
         r = ug_rstore_open(req->rt->config->storage.dir, id, &req->tus->store);
+    if (r == UG_RSTORE_OK)
+        ug_rstore_set_fsync(req->tus->store, req->route->resumable.fsync);
     if (r != UG_RSTORE_OK) {
         send_error(req, of_store(r), NULL);
         return;

@@ -55,6 +55,7 @@ struct ug_rstore {
     EVP_MD_CTX *md;        /* SHA-256 of committed + pending bytes (not kept while `job` runs) */
     EVP_MD_CTX *committed; /* SHA-256 of the committed bytes (likewise) */
     struct rehash_job *job; /* the prefix up to job->to is being rehashed; bytes after it are hashed when it ends */
+    int fsync;              /* commits flush (ug_rstore_set_fsync); creation always does */
 };
 
 static ug_rstore_result_t of_errno(int e)
@@ -273,8 +274,9 @@ static ug_rstore_result_t info_read(int dir_fd, ug_rstore_info_t *info)
     return r;
 }
 
-/* Replace the info file: write a new one, make it durable, rename it over the old one, make the rename durable. */
-static ug_rstore_result_t info_write(int dir_fd, const ug_rstore_info_t *info)
+/* Replace the info file: write a new one, make it durable, rename it over the old one, make the rename durable (the
+ * flushes only when `flush`; the rename alone already makes the replacement atomic for readers). */
+static ug_rstore_result_t info_write(int dir_fd, const ug_rstore_info_t *info, int flush)
 {
     size_t len;
     char *text = info_render(info, &len);
@@ -282,8 +284,8 @@ static ug_rstore_result_t info_write(int dir_fd, const ug_rstore_info_t *info)
         return UG_RSTORE_NOMEM;
     ug_rstore_result_t r = UG_RSTORE_OK;
     int fd = openat(dir_fd, INFO_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fdatasync(fd) != 0 ||
-        renameat(dir_fd, INFO_TMP, dir_fd, INFO_NAME) != 0 || fsync(dir_fd) != 0)
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || (flush && fdatasync(fd) != 0) ||
+        renameat(dir_fd, INFO_TMP, dir_fd, INFO_NAME) != 0 || (flush && fsync(dir_fd) != 0))
         r = of_errno(errno);
     if (fd >= 0)
         close(fd);
@@ -349,7 +351,7 @@ ug_rstore_result_t ug_rstore_create(const char *root, const ug_rstore_info_t *in
         (data_fd = openat(dir_fd, UG_RSTORE_DATA, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0)
         r = of_errno(errno);
     else
-        r = info_write(dir_fd, &fresh);
+        r = info_write(dir_fd, &fresh, 1);
     if (data_fd >= 0)
         close(data_fd);
     if (r != UG_RSTORE_OK) {
@@ -548,6 +550,7 @@ static ug_rstore_result_t lock_open(const char *root, const char *id, ug_rstore_
     if (s == NULL)
         return UG_RSTORE_NOMEM;
     s->dir_fd = s->data_fd = -1;
+    s->fsync = 1;
     memcpy(s->id, id, UG_UPLOAD_ID_LEN + 1);
     if ((s->res_fd = open_res_dir(root, 0)) < 0 ||
         (s->dir_fd = openat(s->res_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -669,7 +672,7 @@ ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)
 {
     if (s->pending != 0) {
         /* The data first: an offset on disk never names bytes that a power loss could take back. */
-        if (fdatasync(s->data_fd) != 0)
+        if (s->fsync && fdatasync(s->data_fd) != 0)
             return of_errno(errno);
         if (s->job == NULL && EVP_MD_CTX_copy_ex(s->committed, s->md) != 1)
             return UG_RSTORE_NOMEM;
@@ -677,7 +680,7 @@ ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)
         s->pending = 0;
     }
     s->info.expires = expires;
-    return info_write(s->dir_fd, &s->info);
+    return info_write(s->dir_fd, &s->info, s->fsync);
 }
 
 ug_rstore_result_t ug_rstore_discard(ug_rstore_t *s)
@@ -692,7 +695,7 @@ ug_rstore_result_t ug_rstore_set_length(ug_rstore_t *s, uint64_t length)
 {
     s->info.length = length;
     s->info.deferred = 0;
-    return info_write(s->dir_fd, &s->info);
+    return info_write(s->dir_fd, &s->info, s->fsync);
 }
 
 ug_rstore_result_t ug_rstore_sha256_hex(ug_rstore_t *s, char *out)
@@ -727,7 +730,7 @@ ug_rstore_result_t ug_rstore_mark_completed(ug_rstore_t *s)
     if (s->data_fd >= 0)
         close(s->data_fd);
     s->data_fd = -1;
-    return info_write(s->dir_fd, &s->info);
+    return info_write(s->dir_fd, &s->info, s->fsync);
 }
 
 void ug_rstore_remove(ug_rstore_t *s)
@@ -782,4 +785,9 @@ size_t ug_rstore_sweep_expired(const char *root, int64_t now)
         close(list_fd);
     close(res_fd);
     return removed;
+}
+
+void ug_rstore_set_fsync(ug_rstore_t *s, int on)
+{
+    s->fsync = on;
 }

@@ -86,6 +86,9 @@ ug_rstore_result_t ug_rstore_write(ug_rstore_t *s, const char *buf, size_t len);
 ug_rstore_result_t ug_rstore_append_fd(ug_rstore_t *s, int src_fd, uint64_t src_off, uint64_t len);
 /* Make the pending bytes count: fdatasync the data, then record offset + pending (and expires) in the info. */
 ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires);
+/* Whether commits flush to disk (the default) or only write: without the flushes an offset survives the process (the
+ * page cache holds the bytes) but not a power loss or kernel crash. Set after ug_rstore_open. */
+void ug_rstore_set_fsync(ug_rstore_t *s, int on);
 /* Drop the pending bytes (a chunk whose checksum failed): truncate back to the committed offset, restore the hash. */
 ug_rstore_result_t ug_rstore_discard(ug_rstore_t *s);
 /* A deferred length becomes known (recorded in the info at once). */

@@ -21,6 +21,7 @@ Test(resumable_config, defaults_and_methods)
     cr_assert_eq(r->resumable.max_chunk, 20 * GiB, "max_chunk defaults to max_file");
     cr_assert_eq(r->limits.max_file, 20 * GiB, "a resumable file may exceed max_body: it comes in many requests");
     cr_assert_eq(r->methods, UG_METHOD_POST | UG_METHOD_HEAD | UG_METHOD_PATCH | UG_METHOD_DELETE | UG_METHOD_OPTIONS);
+    cr_assert(r->resumable.fsync, "offsets are flushed to disk unless the route says otherwise");
     ug_config_free(c);
 }
 
@@ -28,10 +29,11 @@ Test(resumable_config, keys)
 {
     ug_config_t *c = load_ok(BASE "routes:\n"
                                   "  - path: /files/*\n"
-                                  "    resumable: {expires: 2h, max_chunk: 64MiB, protocols: [tus]}\n"
+                                  "    resumable: {expires: 2h, max_chunk: 64MiB, protocols: [tus], fsync: false}\n"
                                   "  - {path: /upload}\n");
     cr_assert_eq(c->routes[0].resumable.expires_ms, 2ull * 3600 * 1000);
     cr_assert_eq(c->routes[0].resumable.max_chunk, 64 * MiB);
+    cr_assert_not(c->routes[0].resumable.fsync);
     cr_assert_not(c->routes[1].resumable.enabled);
     ug_config_free(c);
 }

@@ -107,6 +107,25 @@ Test(rstore, commit_discard_and_the_hash)
     ug_rstore_info_clear(&info);
 }
 
+/* Without the flushes a commit still records the offset and replaces the info whole: what another process reads. */
+Test(rstore, commit_without_fsync_records_the_offset)
+{
+    char id[UG_UPLOAD_ID_LEN + 1];
+    ug_rstore_t *s;
+    create(id, 10, 0, 5000);
+    cr_assert_eq(ug_rstore_open(root, id, &s), UG_RSTORE_OK);
+    ug_rstore_set_fsync(s, 0);
+    cr_assert_eq(ug_rstore_write(s, "0123456", 7), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_commit(s, 8000), UG_RSTORE_OK);
+    ug_rstore_info_t info;
+    cr_assert_eq(ug_rstore_peek(root, id, &info), UG_RSTORE_OK);
+    cr_assert_eq(info.offset, 7);
+    cr_assert_eq(info.expires, 8000);
+    ug_rstore_info_clear(&info);
+    cr_assert_eq(data_size(id), 7);
+    ug_rstore_close(s);
+}
+
 Test(rstore, uncommitted_bytes_are_cut)
 {
     char id[UG_UPLOAD_ID_LEN + 1], want[65], got[65];
