@@ -57,7 +57,12 @@ typedef struct ug_resumable_config {
     int enabled;         /* the block is present: the route speaks tus (POST creates, HEAD/PATCH/DELETE /<prefix><id>) */
     uint64_t expires_ms; /* an unfinished upload untouched this long is removed; default 24h */
     uint64_t max_chunk;  /* bytes of one PATCH (or POST) body at most; default the route's max_file */
+    unsigned protocols;  /* UG_RESUMABLE_TUS | UG_RESUMABLE_IETF bits (`protocols:`); default both */
 } ug_resumable_config_t;
+
+/* ug_resumable_config_t.protocols: tus 1.0.0, and the IETF "Resumable Uploads for HTTP" draft (-05). */
+#define UG_RESUMABLE_TUS 1u
+#define UG_RESUMABLE_IETF 2u
 
 typedef struct ug_route {
     char *path;          /* as configured: "/upload" or "/files/ *" (without the space) */

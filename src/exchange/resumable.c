@@ -7,32 +7,18 @@
 #include "exchange/resumable.h"
 
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/errors.h"
+#include "exchange/resumable_internal.h"
 #include "resumable/store.h"
 
-#define UG_TUS_ID_MAX (UG_UPLOAD_ID_LEN + 1)
 /* Room for a Location value: the route's prefix and an id. */
 #define LOCATION_MAX 1024
-/* Fields of a tus answer besides the error's own. */
-#define ANSWER_FIELDS_MAX 10
 
-struct ug_resumable_req {
-    ug_rstore_t *store;          /* locked while the request lives (PATCH, POST with a body, DELETE) */
-    char id[UG_TUS_ID_MAX];
-    int created;                 /* a POST: answered with 201 and Location */
-    uint64_t limit;              /* the most body bytes this request may bring */
-    ug_err_t over;                 /* the error when they are exceeded */
-    int has_checksum;
-    ug_tus_checksum_t checksum;
-    EVP_MD_CTX *chunk_md;        /* the digest of this request's body, for Upload-Checksum */
-    int body_whole;              /* the body arrived to its end */
-};
 
 /* ---- small helpers ---- */
 
@@ -57,62 +43,59 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static int64_t expiry(const ug_exchange_t *req)
+int64_t ug_resumable_expiry(const ug_exchange_t *req)
 {
     return now_s() + (int64_t)(req->route->resumable.expires_ms / 1000);
 }
 
-/* A set of response fields being built; values are copied into `buf`. */
-typedef struct answer {
-    ug_header_t f[ANSWER_FIELDS_MAX];
-    size_t n;
-    char buf[512];
-    size_t used;
-} answer_t;
 
-static void put(answer_t *a, const char *name, const char *value, size_t len)
+void ug_resumable_put(ug_resumable_answer_t *a, const char *name, const char *value, size_t len)
 {
-    if (a->n == ANSWER_FIELDS_MAX)
+    if (a->n == UG_RESUMABLE_ANSWER_FIELDS)
         return;
     a->f[a->n++] = (ug_header_t){name, strlen(name), value, len};
 }
 
-static void put_u64(answer_t *a, const char *name, uint64_t v)
+void ug_resumable_put_u64(ug_resumable_answer_t *a, const char *name, uint64_t v)
 {
     int n = snprintf(a->buf + a->used, sizeof(a->buf) - a->used, "%" PRIu64, v);
     if (n <= 0 || (size_t)n >= sizeof(a->buf) - a->used)
         return;
-    put(a, name, a->buf + a->used, (size_t)n);
+    ug_resumable_put(a, name, a->buf + a->used, (size_t)n);
     a->used += (size_t)n + 1;
 }
 
-static void put_date(answer_t *a, const char *name, int64_t t)
+static void put_date(ug_resumable_answer_t *a, const char *name, int64_t t)
 {
     if (sizeof(a->buf) - a->used < UG_TUS_DATE_SIZE)
         return;
     ug_tus_format_date(t, a->buf + a->used);
-    put(a, name, a->buf + a->used, strlen(a->buf + a->used));
+    ug_resumable_put(a, name, a->buf + a->used, strlen(a->buf + a->used));
     a->used += UG_TUS_DATE_SIZE;
 }
 
-static void answer_init(answer_t *a)
+static void answer_init(ug_resumable_answer_t *a)
 {
     a->n = 0;
     a->used = 0;
-    put(a, "tus-resumable", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
+    ug_resumable_put(a, "tus-resumable", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
 }
 
-static void send_answer(ug_exchange_t *req, int status, const char *reason, const answer_t *a)
+void ug_resumable_send_answer(ug_exchange_t *req, int status, const char *reason, const ug_resumable_answer_t *a)
 {
     ug_exchange_respond(req, status, reason, strlen(reason), a->f, a->n, "", 0);
 }
 
 static void send_error(ug_exchange_t *req, ug_err_t e, const char *message)
 {
-    answer_t a;
+    if (req->tus != NULL && req->tus->ietf) { /* the IETF draft's errors carry no tus fields */
+        ug_exchange_respond_error(req, e, message, NULL, 0);
+        return;
+    }
+    ug_resumable_answer_t a;
     answer_init(&a);
     if (e == UG_ERR_TUS_VERSION)
-        put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
+        ug_resumable_put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
     ug_exchange_respond_error(req, e, message, a.f, a.n);
 }
 
@@ -135,7 +118,7 @@ static ug_err_t of_store(ug_rstore_result_t r)
     return UG_ERR_STORAGE;
 }
 
-static ug_resumable_req_t *state(ug_exchange_t *req)
+ug_resumable_req_t *ug_resumable_state(ug_exchange_t *req)
 {
     if (req->tus == NULL)
         req->tus = calloc(1, sizeof(*req->tus));
@@ -143,7 +126,7 @@ static ug_resumable_req_t *state(ug_exchange_t *req)
 }
 
 /* The token's subject ("" on an open route, or a token without one): the owner an upload is checked against. */
-static const char *subject(const ug_exchange_t *req)
+const char *ug_resumable_subject(const ug_exchange_t *req)
 {
     return req->gate.authenticated && req->gate.auth.subject != NULL ? req->gate.auth.subject : "";
 }
@@ -152,11 +135,11 @@ static const char *subject(const ug_exchange_t *req)
  * (404: saying "forbidden" would confirm that the id is in use). */
 static int owned(const ug_exchange_t *req, const ug_rstore_info_t *info)
 {
-    return strcmp(info->route, req->route->path) == 0 && strcmp(info->subject, subject(req)) == 0;
+    return strcmp(info->route, req->route->path) == 0 && strcmp(info->subject, ug_resumable_subject(req)) == 0;
 }
 
 /* What an info says to a request: UG_OK, or 404 (not this caller's), 410 (expired). */
-static ug_err_t info_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info)
+ug_err_t ug_resumable_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info)
 {
     if (!owned(req, info))
         return UG_ERR_NOT_FOUND;
@@ -167,7 +150,7 @@ static ug_err_t info_verdict(const ug_exchange_t *req, const ug_rstore_info_t *i
 
 /* The id a target names under the route's prefix: *id_len 0 for the prefix itself (the creation URL). -1 when the
  * rest is not one path segment (then no upload is named: 404). */
-static int target_id(const ug_exchange_t *req, char *id, size_t *id_len)
+int ug_resumable_target_id(const ug_exchange_t *req, char *id, size_t *id_len)
 {
     size_t path_len = req->h.target_len;
     const char *q = memchr(req->h.target, '?', req->h.target_len);
@@ -190,56 +173,56 @@ static int target_id(const ug_exchange_t *req, char *id, size_t *id_len)
 
 static void serve_options(ug_exchange_t *req)
 {
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
-    put(&a, "tus-extension", UG_TUS_EXTENSIONS, sizeof(UG_TUS_EXTENSIONS) - 1);
-    put_u64(&a, "tus-max-size", req->route->limits.max_file);
-    put(&a, "tus-checksum-algorithm", UG_TUS_CHECKSUM_ALGORITHMS, sizeof(UG_TUS_CHECKSUM_ALGORITHMS) - 1);
-    send_answer(req, 204, "No Content", &a);
+    ug_resumable_put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
+    ug_resumable_put(&a, "tus-extension", UG_TUS_EXTENSIONS, sizeof(UG_TUS_EXTENSIONS) - 1);
+    ug_resumable_put_u64(&a, "tus-max-size", req->route->limits.max_file);
+    ug_resumable_put(&a, "tus-checksum-algorithm", UG_TUS_CHECKSUM_ALGORITHMS, sizeof(UG_TUS_CHECKSUM_ALGORITHMS) - 1);
+    ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
-static void put_length(answer_t *a, const ug_rstore_info_t *info)
+static void put_length(ug_resumable_answer_t *a, const ug_rstore_info_t *info)
 {
     if (info->deferred)
-        put(a, "upload-defer-length", "1", 1);
+        ug_resumable_put(a, "upload-defer-length", "1", 1);
     else
-        put_u64(a, "upload-length", info->length);
+        ug_resumable_put_u64(a, "upload-length", info->length);
 }
 
 static void serve_head(ug_exchange_t *req, const char *id)
 {
     ug_rstore_info_t info;
     ug_rstore_result_t r = ug_rstore_peek(req->rt->config->storage.dir, id, &info);
-    ug_err_t e = r == UG_RSTORE_OK ? info_verdict(req, &info) : of_store(r);
+    ug_err_t e = r == UG_RSTORE_OK ? ug_resumable_verdict(req, &info) : of_store(r);
     if (e != UG_OK) {
         ug_rstore_info_clear(&info);
         send_error(req, e, NULL);
         return;
     }
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    put_u64(&a, "upload-offset", info.offset);
+    ug_resumable_put_u64(&a, "upload-offset", info.offset);
     put_length(&a, &info);
     if (info.metadata[0] != '\0')
-        put(&a, "upload-metadata", info.metadata, strlen(info.metadata));
+        ug_resumable_put(&a, "upload-metadata", info.metadata, strlen(info.metadata));
     if (!info.completed)
         put_date(&a, "upload-expires", info.expires);
-    put(&a, "cache-control", "no-store", 8);
-    send_answer(req, 200, "OK", &a);
+    ug_resumable_put(&a, "cache-control", "no-store", 8);
+    ug_resumable_send_answer(req, 200, "OK", &a);
     ug_rstore_info_clear(&info);
 }
 
 /* Lock an upload this caller may write; on failure the error is sent and 0 returned. */
-static int open_upload(ug_exchange_t *req, const char *id)
+int ug_resumable_open(ug_exchange_t *req, const char *id)
 {
-    ug_resumable_req_t *t = state(req);
+    ug_resumable_req_t *t = ug_resumable_state(req);
     if (t == NULL) {
         send_error(req, UG_ERR_NOMEM, NULL);
         return 0;
     }
     ug_rstore_result_t r = ug_rstore_open(req->rt->config->storage.dir, id, &t->store);
-    ug_err_t e = r == UG_RSTORE_OK ? info_verdict(req, ug_rstore_info(t->store)) : of_store(r);
+    ug_err_t e = r == UG_RSTORE_OK ? ug_resumable_verdict(req, ug_rstore_info(t->store)) : of_store(r);
     if (e != UG_OK) {
         ug_rstore_close(t->store);
         t->store = NULL;
@@ -252,13 +235,13 @@ static int open_upload(ug_exchange_t *req, const char *id)
 
 static void serve_delete(ug_exchange_t *req, const char *id)
 {
-    if (!open_upload(req, id))
+    if (!ug_resumable_open(req, id))
         return;
     ug_rstore_remove(req->tus->store);
     req->tus->store = NULL;
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    send_answer(req, 204, "No Content", &a);
+    ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
 /* ---- PATCH and POST bodies ---- */
@@ -314,7 +297,7 @@ static const char *over_message(const ug_exchange_t *req)
 }
 
 /* The body may come: refuse a declared length over the limit first, then let the transport read it. */
-static void start_body(ug_exchange_t *req, int has_body)
+void ug_resumable_start_body(ug_exchange_t *req, int has_body)
 {
     set_limit(req);
     if (req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH && req->h.content_length > req->tus->limit) {
@@ -335,7 +318,7 @@ static int content_type_ok(const ug_exchange_t *req)
 }
 
 /* A PATCH's Upload-Length: the deferred length made known (checked against max_file), or the same as stored. */
-static ug_err_t patch_length(ug_exchange_t *req, const char **why)
+ug_err_t ug_resumable_patch_length(ug_exchange_t *req, const char **why)
 {
     const ug_header_t *f = field(req, "upload-length");
     uint64_t length;
@@ -365,10 +348,10 @@ static ug_err_t patch_length(ug_exchange_t *req, const char **why)
  * client that missed the answer. Answered 204 as the first time, without a second manifest. */
 static void answer_completed(ug_exchange_t *req)
 {
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    put_u64(&a, "upload-offset", ug_rstore_info(req->tus->store)->offset);
-    send_answer(req, 204, "No Content", &a);
+    ug_resumable_put_u64(&a, "upload-offset", ug_rstore_info(req->tus->store)->offset);
+    ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
 static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
@@ -384,7 +367,7 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
         send_error(req, UG_ERR_BAD_REQUEST, "Upload-Offset must be a non-negative decimal integer");
         return;
     }
-    if (!open_upload(req, id))
+    if (!ug_resumable_open(req, id))
         return;
     const ug_rstore_info_t *info = ug_rstore_info(req->tus->store);
     if (info->completed && offset == info->length && !has_body) {
@@ -395,13 +378,13 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
         send_error(req, UG_ERR_OFFSET_MISMATCH, NULL);
         return;
     }
-    ug_err_t e = patch_length(req, &why);
+    ug_err_t e = ug_resumable_patch_length(req, &why);
     if (e != UG_OK) {
         send_error(req, e, why);
         return;
     }
     if (take_checksum(req))
-        start_body(req, has_body);
+        ug_resumable_start_body(req, has_body);
 }
 
 /* ---- POST: creation ---- */
@@ -431,7 +414,7 @@ static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, cons
 }
 
 /* Upload-Metadata, validated (ug_tus_metadata_parse) and kept as sent. */
-static ug_err_t creation_metadata(ug_exchange_t *req, char **stored, const char **why)
+ug_err_t ug_resumable_creation_metadata(ug_exchange_t *req, char **stored, const char **why)
 {
     const ug_header_t *f = field(req, "upload-metadata");
     ug_tus_metadata_t m;
@@ -448,14 +431,14 @@ static ug_err_t creation_metadata(ug_exchange_t *req, char **stored, const char 
 
 static void serve_create(ug_exchange_t *req, int has_body)
 {
-    ug_rstore_info_t info = {.created = now_s(), .expires = expiry(req), .route = req->route->path,
-                             .subject = (char *)subject(req)};
+    ug_rstore_info_t info = {.created = now_s(), .expires = ug_resumable_expiry(req), .route = req->route->path,
+                             .subject = (char *)ug_resumable_subject(req)};
     const char *why = NULL;
     char *metadata = NULL;
     ug_err_t e = creation_length(req, &info, &why);
-    if (e == UG_OK && (e = creation_metadata(req, &metadata, &why)) == UG_OK && has_body && !content_type_ok(req))
+    if (e == UG_OK && (e = ug_resumable_creation_metadata(req, &metadata, &why)) == UG_OK && has_body && !content_type_ok(req))
         e = UG_ERR_UNSUPPORTED_MEDIA;
-    if (e == UG_OK && state(req) == NULL)
+    if (e == UG_OK && ug_resumable_state(req) == NULL)
         e = UG_ERR_NOMEM;
     if (e != UG_OK) {
         free(metadata);
@@ -476,13 +459,15 @@ static void serve_create(ug_exchange_t *req, int has_body)
     req->tus->created = 1;
     if (has_body && !take_checksum(req))
         return;
-    start_body(req, has_body);
+    ug_resumable_start_body(req, has_body);
 }
 
 void ug_resumable_serve(ug_exchange_t *req, int has_body)
 {
     char id[UG_TUS_ID_MAX];
     size_t id_len = 0;
+    if (ug_resumable_ietf_serve(req, has_body))
+        return;
     /* OPTIONS is how a client learns the version: it is answered whatever Tus-Resumable says */
     if (method_is(req, "OPTIONS")) {
         serve_options(req);
@@ -492,14 +477,14 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body)
         send_error(req, UG_ERR_TUS_VERSION, NULL);
         return;
     }
-    if (target_id(req, id, &id_len) != 0) {
+    if (ug_resumable_target_id(req, id, &id_len) != 0) {
         send_error(req, UG_ERR_NOT_FOUND, "no such upload");
         return;
     }
     if ((id_len == 0) != method_is(req, "POST")) {
-        answer_t a;
+        ug_resumable_answer_t a;
         answer_init(&a);
-        put(&a, "allow", id_len == 0 ? "POST, OPTIONS" : "HEAD, PATCH, DELETE, OPTIONS", id_len == 0 ? 13 : 28);
+        ug_resumable_put(&a, "allow", id_len == 0 ? "POST, OPTIONS" : "HEAD, PATCH, DELETE, OPTIONS", id_len == 0 ? 13 : 28);
         ug_exchange_respond_error(req, UG_ERR_METHOD_NOT_ALLOWED,
                                   id_len == 0 ? "an upload is created with POST on this URL"
                                               : "an upload's URL takes HEAD, PATCH and DELETE",
@@ -547,7 +532,7 @@ static int checksum_matches(ug_resumable_req_t *t)
 }
 
 /* The upload reached its length: its data file becomes an upload's one file, and the manifest goes to the app. */
-static void complete(ug_exchange_t *req)
+void ug_resumable_complete(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
@@ -605,20 +590,20 @@ static void answer_progress(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
-    answer_t a;
+    ug_resumable_answer_t a;
     char location[LOCATION_MAX];
     answer_init(&a);
-    put_u64(&a, "upload-offset", info->offset);
+    ug_resumable_put_u64(&a, "upload-offset", info->offset);
     if (!info->completed)
         put_date(&a, "upload-expires", info->expires);
     if (!t->created) {
-        send_answer(req, 204, "No Content", &a);
+        ug_resumable_send_answer(req, 204, "No Content", &a);
         return;
     }
     /* relative to the route: the client reached it under this prefix */
     int n = snprintf(location, sizeof(location), "%s%s", req->route->match, t->id);
-    put(&a, "location", location, n > 0 && (size_t)n < sizeof(location) ? (size_t)n : 0);
-    send_answer(req, 201, "Created", &a);
+    ug_resumable_put(&a, "location", location, n > 0 && (size_t)n < sizeof(location) ? (size_t)n : 0);
+    ug_resumable_send_answer(req, 201, "Created", &a);
 }
 
 void ug_resumable_finish_body(ug_exchange_t *req)
@@ -630,15 +615,17 @@ void ug_resumable_finish_body(ug_exchange_t *req)
         send_error(req, UG_ERR_CHECKSUM_MISMATCH, NULL);
         return;
     }
-    ug_rstore_result_t r = ug_rstore_commit(t->store, expiry(req));
+    ug_rstore_result_t r = ug_rstore_commit(t->store, ug_resumable_expiry(req));
     if (r != UG_RSTORE_OK) {
         ug_rstore_discard(t->store);
         send_error(req, of_store(r), NULL);
         return;
     }
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
-    if (!info->deferred && info->offset == info->length)
-        complete(req);
+    if (t->ietf)
+        ug_resumable_ietf_committed(req);
+    else if (!info->deferred && info->offset == info->length)
+        ug_resumable_complete(req);
     else
         answer_progress(req);
 }
@@ -649,7 +636,7 @@ void ug_resumable_keep_received(ug_exchange_t *req)
     if (t == NULL || t->store == NULL || ug_rstore_pending(t->store) == 0)
         return;
     /* a chunk with a checksum is kept only whole and verified (finish_body) */
-    if (t->has_checksum || ug_rstore_commit(t->store, expiry(req)) != UG_RSTORE_OK)
+    if (t->has_checksum || ug_rstore_commit(t->store, ug_resumable_expiry(req)) != UG_RSTORE_OK)
         ug_rstore_discard(t->store);
 }
 
@@ -663,6 +650,11 @@ void ug_resumable_settled(ug_exchange_t *req, int accepted)
     /* refused (its file is gone with the upload), or completion could not be recorded: the upload ends here */
     ug_rstore_remove(t->store);
     t->store = NULL;
+}
+
+int ug_resumable_relays_answer(const ug_exchange_t *req)
+{
+    return req->tus != NULL && req->tus->ietf;
 }
 
 void ug_resumable_respond_accepted(ug_exchange_t *req)

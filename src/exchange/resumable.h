@@ -26,6 +26,9 @@ void ug_resumable_finish_body(ug_exchange_t *req);
 void ug_resumable_keep_received(ug_exchange_t *req);
 /* The app answered the manifest of a completed upload: accepted (< 400) records completion, refused removes it. */
 void ug_resumable_settled(ug_exchange_t *req, int accepted);
+/* Whether the app's answer to a completed upload is relayed to the client as it is (the IETF draft: "whatever the
+ * initial request would have produced"), rather than answered by ug_resumable_respond_accepted (tus). */
+int ug_resumable_relays_answer(const ug_exchange_t *req);
 /* The answer to a completing PATCH the app accepted: 204 with Upload-Offset. Ends the exchange. */
 void ug_resumable_respond_accepted(ug_exchange_t *req);
 /* The request is over: keep what was received (a PATCH cut off), unlock, free req->tus. NULL req->tus is a no-op. */

@@ -1,12 +1,13 @@
 /*
  * fuzz_tus.c - libFuzzer target for the tus header parsers (src/resumable/tus.c): Upload-Metadata, Upload-Checksum,
- * Upload-Length/Offset numbers and strict base64.
+ * Upload-Length/Offset numbers and strict base64; and the IETF draft's Upload-Complete (src/resumable/ietf.c).
  *
  * Input: the whole input is one header value, handed to every parser in an exact-size heap buffer without a
  * terminating NUL, so ASan catches a read past its length. Besides "never crash", the target checks (abort() on
  * violation): accepted metadata has unique non-empty keys of printable ASCII without space or comma, and each
  * value re-encoded is a substring of the input (strict base64 has one spelling); a rejected parse leaves no pairs;
- * an accepted checksum's digest length is its algorithm's; an accepted number has only digits.
+ * an accepted checksum's digest length is its algorithm's; an accepted number has only digits; an accepted
+ * Upload-Complete is "?0" or "?1" between spaces and tabs, and its value is the digit's.
  *
  * Build: tests/fuzz/build.sh fuzz_tus
  * Run:   build-fuzz/fuzz_tus -max_total_time=60 tests/fuzz/corpus/tus
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "policy/b64url.h"
+#include "resumable/ietf.h"
 #include "resumable/tus.h"
 
 static void check_metadata(const char *in, size_t len)
@@ -71,6 +73,23 @@ static void check_number(const char *in, size_t len)
             abort();
 }
 
+static void check_complete(const char *in, size_t len)
+{
+    int v = -1;
+    size_t a = 0, b = len;
+    if (ug_ietf_parse_complete(in, len, &v) != UG_TUS_PARSE_OK) {
+        if (v != -1)
+            abort();
+        return;
+    }
+    while (a < b && (in[a] == ' ' || in[a] == '\t'))
+        ++a;
+    while (b > a && (in[b - 1] == ' ' || in[b - 1] == '\t'))
+        --b;
+    if (b - a != 2 || in[a] != '?' || v != (in[a + 1] == '1') || (in[a + 1] != '0' && in[a + 1] != '1'))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in = malloc(size != 0 ? size : 1);
@@ -81,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_metadata(in, size);
     check_checksum(in, size);
     check_number(in, size);
+    check_complete(in, size);
     unsigned char *out = malloc(UG_B64URL_DECODED_MAX(size));
     size_t n;
     if (out != NULL && ug_tus_base64_decode(in, size, out, &n) == 0 && n > size / 4 * 3)
