@@ -205,7 +205,7 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         ug_exchange_respond_error(req, res->err, msg, NULL, 0);
         return;
     }
-    ug_header_t *hs = malloc(sizeof(*hs) * (res->num_headers != 0 ? res->num_headers : 1));
+    ug_header_t *hs = malloc(sizeof(*hs) * (res->num_headers + UG_RESUMABLE_RELAY_FIELDS + 1));
     size_t n = 0;
     if (hs == NULL) {
         ug_exchange_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
@@ -216,6 +216,8 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         if (!ug_header_drop_for_client(h->name->base, h->name->len))
             hs[n++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
+    if (accepted) /* a resumable upload's completion relayed: where it stands (nothing on other requests) */
+        n += ug_resumable_relay_fields(req, hs + n);
     ug_exchange_respond(req, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
     free(hs);
 }

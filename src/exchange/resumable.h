@@ -29,6 +29,13 @@ void ug_resumable_settled(ug_exchange_t *req, int accepted);
 /* Whether the app's answer to a completed upload is relayed to the client as it is (the IETF draft: "whatever the
  * initial request would have produced"), rather than answered by ug_resumable_respond_accepted (tus). */
 int ug_resumable_relays_answer(const ug_exchange_t *req);
+/* The most fields ug_resumable_relay_fields adds. */
+#define UG_RESUMABLE_RELAY_FIELDS 3
+/* The fields the draft's completing request adds to the app's accepted answer: Upload-Offset (the length),
+ * Upload-Complete: ?1 and the interop version, so that a client reads where the upload stands from the answer as from
+ * any other (tus-js-client requires Upload-Offset). Writes at most UG_RESUMABLE_RELAY_FIELDS into `out`, whose values
+ * live in req->tus until the request ends; returns how many. */
+size_t ug_resumable_relay_fields(ug_exchange_t *req, ug_header_t *out);
 /* The answer to a completing PATCH the app accepted: 204 with Upload-Offset. Ends the exchange. */
 void ug_resumable_respond_accepted(ug_exchange_t *req);
 /* The request is over: keep what was received (a PATCH cut off), unlock, free req->tus. NULL req->tus is a no-op. */

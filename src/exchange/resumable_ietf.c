@@ -277,7 +277,9 @@ void ug_resumable_ietf_committed(ug_exchange_t *req)
     ug_rstore_t *s = req->tus->store;
     const ug_rstore_info_t *info = ug_rstore_info(s);
     char msg[160];
-    if (!req->tus->complete) {
+    /* A known length reached completes the upload even under Upload-Complete: ?0: every byte is there, and
+     * tus-js-client 4.3.1 (ietf-draft-05) sends ?0 on the last chunk of a file read in several chunks. */
+    if (!req->tus->complete && (info->deferred || info->offset < info->length)) {
         answer_progress(req);
         return;
     }
@@ -292,6 +294,19 @@ void ug_resumable_ietf_committed(ug_exchange_t *req)
         return;
     }
     ug_resumable_complete(req);
+}
+
+size_t ug_resumable_relay_fields(ug_exchange_t *req, ug_header_t *out)
+{
+    ug_resumable_req_t *t = req->tus;
+    if (t == NULL || !t->ietf || t->store == NULL)
+        return 0;
+    int n = snprintf(t->relay_offset, sizeof(t->relay_offset), "%llu",
+                     (unsigned long long)ug_rstore_info(t->store)->offset);
+    out[0] = (ug_header_t){"upload-offset", 13, t->relay_offset, n > 0 ? (size_t)n : 0};
+    out[1] = (ug_header_t){"upload-complete", 15, "?1", 2};
+    out[2] = (ug_header_t){"upload-draft-interop-version", 28, UG_IETF_INTEROP_VERSION, sizeof(UG_IETF_INTEROP_VERSION) - 1};
+    return UG_RESUMABLE_RELAY_FIELDS;
 }
 
 /* ---- dispatch ---- */

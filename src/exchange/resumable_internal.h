@@ -28,6 +28,7 @@ struct ug_resumable_req {
     int body_whole;              /* the body arrived to its end */
     int ietf;                    /* an IETF draft request (exchange/resumable_ietf.c), not a tus one */
     int complete;                /* IETF: Upload-Complete: ?1, the body ends the upload */
+    char relay_offset[24];       /* IETF: the Upload-Offset value added to the app's answer (decimal) */
 };
 
 /* Fields of an answer besides an error's own. */

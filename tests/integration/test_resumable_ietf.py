@@ -57,10 +57,13 @@ def assert_progress(res, status, offset):
     assert res.header("upload-draft-interop-version") == "6", res
 
 
-def assert_relayed(res):
-    """The completing request's answer is the app's own: its status and body."""
+def assert_relayed(res, length=None):
+    """The completing request's answer is the app's own (its status and body), with where the upload stands."""
     assert res.status == 201 and res.body == APP_ANSWER.encode(), res
     assert res.header("content-type") == "application/json", res
+    assert res.header("upload-complete") == "?1", res
+    if length is not None:
+        assert res.header("upload-offset") == str(length), res
 
 
 def no_uploads(gw) -> bool:
@@ -91,7 +94,7 @@ def test_incomplete_creation_append_and_completion(make_gateway, make_capture, t
     assert_progress(c.append(loc, 1_000_000, data[1_000_000:2_500_000], complete=False), 204, 2_500_000)
     assert manifests(gw) == []
     done = c.append(loc, 2_500_000, data[2_500_000:], complete=True)
-    assert_relayed(done)
+    assert_relayed(done, len(data))
     m = assert_one_manifest(gw, data)
     assert m["method"] == "POST" and m["path"] == TUS, m
 
@@ -113,7 +116,7 @@ def test_complete_creation_relays_the_apps_answer(make_gateway, make_capture, tm
     meta = "filename cmVwb3J0LnBkZg==,filetype YXBwbGljYXRpb24vcGRm"
     res = c.create(TUS, data, complete=True, length=len(data), headers=[("Upload-Metadata", meta)])
     loc = the_104(res)
-    assert_relayed(res)
+    assert_relayed(res, len(data))
     m = assert_one_manifest(gw, data)
     assert m["files"][0]["filename"] == "report.pdf" and m["files"][0]["content_type"] == "application/pdf", m
     head = c.offset(loc)
@@ -136,7 +139,8 @@ def test_empty_incomplete_creation_then_appends(make_gateway, make_capture, tmp_
     head = c.offset(loc)
     assert head.header("upload-length") == str(len(data)) and head.header("upload-offset") == "0", head
     assert_progress(c.append(loc, 0, data[:4000], complete=False), 204, 4000)
-    assert_relayed(c.append(loc, 4000, data[4000:], complete=True))
+    # the known length reached completes the upload, even under Upload-Complete: ?0 (as tus-js-client sends it)
+    assert_relayed(c.append(loc, 4000, data[4000:], complete=False), len(data))
     assert_one_manifest(gw, data)
 
 
@@ -146,6 +150,7 @@ def test_app_refusal_is_relayed_and_removes_the_upload(make_gateway, make_captur
     c = client(gw, proto)
     res = c.create(TUS, b"x" * 1000, complete=True)
     assert res.status == 422 and res.json() == {"detail": "virus found"}, res
+    assert res.header("upload-complete") is None, res  # the upload is gone with the refusal
     loc = the_104(res)
     wait_until(lambda: gw.store_entries() == [] and no_uploads(gw), 10, "the refused upload's files to go")
     assert c.offset(loc).status == 404
@@ -243,7 +248,7 @@ def test_stopped_creation_resumes_from_the_104s_location(make_gateway, make_capt
     assert 0 < offset <= 600_000 and head.header("upload-complete") == "?0", head
     assert head.header("upload-length") == str(len(data)), head
     assert manifests(gw) == []
-    assert_relayed(c.append(loc, offset, data[offset:], complete=True))
+    assert_relayed(c.append(loc, offset, data[offset:], complete=True), len(data))
     assert_one_manifest(gw, data)
 
 

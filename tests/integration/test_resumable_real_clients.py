@@ -83,6 +83,21 @@ def test_tus_js_client_uploads_in_chunks(gateway_for, tmp_path):
     gw.wait_store_empty()
 
 
+def test_tus_js_client_ietf_draft_05_uploads_to_the_app(gateway_for, tmp_path):
+    f = make_file(tmp_path / "src", "draft.bin", 3 * MiB + 4321)
+    token = secrets.token_hex(12)
+    gw = gateway_for(token=token)
+    rc, out = tus_js(endpoint(gw), f.path, "--chunk-size", str(MiB), "--token", token, "--filetype", "video/mp4",
+                     "--protocol", "ietf-draft-05")
+    assert rc == 0 and out["ok"] and out["bytes"] == f.size, out
+    # The completing PATCH is answered with the app's own answer, and where the upload stands.
+    assert out["status"] == 201 and "draft.bin" in (out["body"] or ""), out
+    assert out["headers"].get("upload-offset") == str(f.size), out
+    assert [r["method"] for r in out["requests"]] == ["POST", "PATCH", "PATCH", "PATCH", "PATCH"], out["requests"]
+    one_manifest(gw, f, "draft.bin", "video/mp4")
+    gw.wait_store_empty()
+
+
 def test_tus_js_client_without_a_token_is_refused_and_nothing_is_stored(gateway_for, tmp_path):
     f = make_file(tmp_path / "src", "a.bin", 200 * 1024)
     gw = gateway_for(token=secrets.token_hex(12))
