@@ -22,18 +22,18 @@
 
 /* ---- small helpers ---- */
 
-static int method_is(const ug_exchange_t *req, const char *m)
+int ug_resumable_method_is(const ug_exchange_t *req, const char *m)
 {
     size_t l = strlen(m);
     return req->h.method_len == l && memcmp(req->h.method, m, l) == 0;
 }
 
-static const ug_header_t *field(const ug_exchange_t *req, const char *name)
+const ug_header_t *ug_resumable_field(const ug_exchange_t *req, const char *name)
 {
     return ug_head_find(&req->h, name, NULL);
 }
 
-static int field_is(const ug_header_t *f, const char *v)
+int ug_resumable_field_is(const ug_header_t *f, const char *v)
 {
     return f != NULL && f->value_len == strlen(v) && memcmp(f->value, v, f->value_len) == 0;
 }
@@ -190,16 +190,22 @@ static void put_length(ug_resumable_answer_t *a, const ug_rstore_info_t *info)
         ug_resumable_put_u64(a, "upload-length", info->length);
 }
 
+int ug_resumable_peek(ug_exchange_t *req, const char *id, ug_rstore_info_t *info)
+{
+    ug_rstore_result_t r = ug_rstore_peek(req->rt->config->storage.dir, id, info);
+    ug_err_t e = r == UG_RSTORE_OK ? ug_resumable_verdict(req, info) : of_store(r);
+    if (e == UG_OK)
+        return 1;
+    ug_rstore_info_clear(info);
+    send_error(req, e, NULL);
+    return 0;
+}
+
 static void serve_head(ug_exchange_t *req, const char *id)
 {
     ug_rstore_info_t info;
-    ug_rstore_result_t r = ug_rstore_peek(req->rt->config->storage.dir, id, &info);
-    ug_err_t e = r == UG_RSTORE_OK ? ug_resumable_verdict(req, &info) : of_store(r);
-    if (e != UG_OK) {
-        ug_rstore_info_clear(&info);
-        send_error(req, e, NULL);
+    if (!ug_resumable_peek(req, id, &info))
         return;
-    }
     ug_resumable_answer_t a;
     answer_init(&a);
     ug_resumable_put_u64(&a, "upload-offset", info.offset);
@@ -233,12 +239,19 @@ int ug_resumable_open(ug_exchange_t *req, const char *id)
     return 1;
 }
 
-static void serve_delete(ug_exchange_t *req, const char *id)
+int ug_resumable_cancel(ug_exchange_t *req, const char *id)
 {
     if (!ug_resumable_open(req, id))
-        return;
+        return 0;
     ug_rstore_remove(req->tus->store);
     req->tus->store = NULL;
+    return 1;
+}
+
+static void serve_delete(ug_exchange_t *req, const char *id)
+{
+    if (!ug_resumable_cancel(req, id))
+        return;
     ug_resumable_answer_t a;
     answer_init(&a);
     ug_resumable_send_answer(req, 204, "No Content", &a);
@@ -254,7 +267,7 @@ static const EVP_MD *checksum_md(ug_tus_algorithm_t a)
 /* Upload-Checksum, when given: parsed now, the body's digest computed as it passes. 0 after sending 400. */
 static int take_checksum(ug_exchange_t *req)
 {
-    const ug_header_t *f = field(req, "upload-checksum");
+    const ug_header_t *f = ug_resumable_field(req, "upload-checksum");
     const char *why = NULL;
     ug_resumable_req_t *t = req->tus;
     if (f == NULL)
@@ -310,17 +323,21 @@ void ug_resumable_start_body(ug_exchange_t *req, int has_body)
         ug_exchange_finish_body(req);
 }
 
+int ug_resumable_content_type_is(const ug_exchange_t *req, const char *type)
+{
+    const ug_header_t *f = ug_resumable_field(req, "content-type");
+    return f != NULL && f->value_len == strlen(type) && strncasecmp(f->value, type, f->value_len) == 0;
+}
+
 static int content_type_ok(const ug_exchange_t *req)
 {
-    const ug_header_t *f = field(req, "content-type");
-    return f != NULL && f->value_len == sizeof(UG_TUS_CONTENT_TYPE) - 1 &&
-           strncasecmp(f->value, UG_TUS_CONTENT_TYPE, f->value_len) == 0;
+    return ug_resumable_content_type_is(req, UG_TUS_CONTENT_TYPE);
 }
 
 /* A PATCH's Upload-Length: the deferred length made known (checked against max_file), or the same as stored. */
 ug_err_t ug_resumable_patch_length(ug_exchange_t *req, const char **why)
 {
-    const ug_header_t *f = field(req, "upload-length");
+    const ug_header_t *f = ug_resumable_field(req, "upload-length");
     uint64_t length;
     ug_rstore_t *s = req->tus->store;
     if (f == NULL)
@@ -356,7 +373,7 @@ static void answer_completed(ug_exchange_t *req)
 
 static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
 {
-    const ug_header_t *fo = field(req, "upload-offset");
+    const ug_header_t *fo = ug_resumable_field(req, "upload-offset");
     uint64_t offset;
     const char *why = NULL;
     if (!content_type_ok(req)) {
@@ -392,7 +409,7 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
 /* Upload-Length or Upload-Defer-Length: 1, exactly one of them. */
 static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, const char **why)
 {
-    const ug_header_t *len = field(req, "upload-length"), *defer = field(req, "upload-defer-length");
+    const ug_header_t *len = ug_resumable_field(req, "upload-length"), *defer = ug_resumable_field(req, "upload-defer-length");
     if ((len == NULL) == (defer == NULL)) {
         *why = "a creation needs exactly one of Upload-Length and Upload-Defer-Length";
         return UG_ERR_BAD_REQUEST;
@@ -400,7 +417,7 @@ static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, cons
     if (defer != NULL) {
         info->deferred = 1;
         *why = "Upload-Defer-Length must be 1";
-        return field_is(defer, "1") ? UG_OK : UG_ERR_BAD_REQUEST;
+        return ug_resumable_field_is(defer, "1") ? UG_OK : UG_ERR_BAD_REQUEST;
     }
     if (ug_tus_parse_uint(len->value, len->value_len, &info->length) != UG_TUS_PARSE_OK) {
         *why = "Upload-Length must be a non-negative decimal integer";
@@ -416,7 +433,7 @@ static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, cons
 /* Upload-Metadata, validated (ug_tus_metadata_parse) and kept as sent. */
 ug_err_t ug_resumable_creation_metadata(ug_exchange_t *req, char **stored, const char **why)
 {
-    const ug_header_t *f = field(req, "upload-metadata");
+    const ug_header_t *f = ug_resumable_field(req, "upload-metadata");
     ug_tus_metadata_t m;
     if (f == NULL) {
         *stored = strdup("");
@@ -427,6 +444,24 @@ ug_err_t ug_resumable_creation_metadata(ug_exchange_t *req, char **stored, const
         *stored = strndup(f->value, f->value_len);
     }
     return *stored != NULL ? UG_OK : UG_ERR_NOMEM;
+}
+
+int ug_resumable_create(ug_exchange_t *req, ug_rstore_info_t *info, char *metadata)
+{
+    char id[UG_TUS_ID_MAX];
+    info->metadata = metadata;
+    ug_rstore_result_t r = ug_rstore_create(req->rt->config->storage.dir, info, id);
+    free(metadata);
+    info->metadata = NULL;
+    if (r == UG_RSTORE_OK)
+        r = ug_rstore_open(req->rt->config->storage.dir, id, &req->tus->store);
+    if (r != UG_RSTORE_OK) {
+        send_error(req, of_store(r), NULL);
+        return 0;
+    }
+    memcpy(req->tus->id, id, UG_TUS_ID_MAX);
+    req->tus->created = 1;
+    return 1;
 }
 
 static void serve_create(ug_exchange_t *req, int has_body)
@@ -445,18 +480,8 @@ static void serve_create(ug_exchange_t *req, int has_body)
         send_error(req, e, why);
         return;
     }
-    info.metadata = metadata;
-    char id[UG_TUS_ID_MAX];
-    ug_rstore_result_t r = ug_rstore_create(req->rt->config->storage.dir, &info, id);
-    free(metadata);
-    if (r == UG_RSTORE_OK)
-        r = ug_rstore_open(req->rt->config->storage.dir, id, &req->tus->store);
-    if (r != UG_RSTORE_OK) {
-        send_error(req, of_store(r), NULL);
+    if (!ug_resumable_create(req, &info, metadata))
         return;
-    }
-    memcpy(req->tus->id, id, UG_TUS_ID_MAX);
-    req->tus->created = 1;
     if (has_body && !take_checksum(req))
         return;
     ug_resumable_start_body(req, has_body);
@@ -469,11 +494,11 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body)
     if (ug_resumable_ietf_serve(req, has_body))
         return;
     /* OPTIONS is how a client learns the version: it is answered whatever Tus-Resumable says */
-    if (method_is(req, "OPTIONS")) {
+    if (ug_resumable_method_is(req, "OPTIONS")) {
         serve_options(req);
         return;
     }
-    if (!field_is(field(req, "tus-resumable"), UG_TUS_VERSION)) {
+    if (!ug_resumable_field_is(ug_resumable_field(req, "tus-resumable"), UG_TUS_VERSION)) {
         send_error(req, UG_ERR_TUS_VERSION, NULL);
         return;
     }
@@ -481,7 +506,7 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body)
         send_error(req, UG_ERR_NOT_FOUND, "no such upload");
         return;
     }
-    if ((id_len == 0) != method_is(req, "POST")) {
+    if ((id_len == 0) != ug_resumable_method_is(req, "POST")) {
         ug_resumable_answer_t a;
         answer_init(&a);
         ug_resumable_put(&a, "allow", id_len == 0 ? "POST, OPTIONS" : "HEAD, PATCH, DELETE, OPTIONS", id_len == 0 ? 13 : 28);
@@ -493,9 +518,9 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body)
     }
     if (id_len == 0)
         serve_create(req, has_body);
-    else if (method_is(req, "HEAD"))
+    else if (ug_resumable_method_is(req, "HEAD"))
         serve_head(req, id);
-    else if (method_is(req, "PATCH"))
+    else if (ug_resumable_method_is(req, "PATCH"))
         serve_patch(req, id, has_body);
     else
         serve_delete(req, id);

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "common/errors.h"
@@ -25,17 +24,6 @@
 #include "resumable/ietf.h"
 
 #define LOCATION_MAX 1024
-
-static const ug_header_t *field(const ug_exchange_t *req, const char *name)
-{
-    return ug_head_find(&req->h, name, NULL);
-}
-
-static int method_is(const ug_exchange_t *req, const char *m)
-{
-    size_t l = strlen(m);
-    return req->h.method_len == l && memcmp(req->h.method, m, l) == 0;
-}
 
 /* An answer begun with the interop version, as every draft answer of uploadgate carries it. */
 static void answer_init(ug_resumable_answer_t *a)
@@ -91,7 +79,7 @@ static void send_mismatch(ug_exchange_t *req, uint64_t expected, uint64_t provid
 /* Upload-Complete, required on POST and PATCH. 0 after sending 400. */
 static int take_complete(ug_exchange_t *req, int *complete)
 {
-    const ug_header_t *f = field(req, "upload-complete");
+    const ug_header_t *f = ug_resumable_field(req, "upload-complete");
     if (f != NULL && ug_ietf_parse_complete(f->value, f->value_len, complete) == UG_TUS_PARSE_OK)
         return 1;
     ug_exchange_respond_error(req, UG_ERR_BAD_REQUEST, "Upload-Complete must be ?0 or ?1 (a structured-field boolean)",
@@ -112,17 +100,8 @@ static void serve_options(ug_exchange_t *req)
 static void serve_head(ug_exchange_t *req, const char *id)
 {
     ug_rstore_info_t info;
-    ug_rstore_result_t r = ug_rstore_peek(req->rt->config->storage.dir, id, &info);
-    if (r != UG_RSTORE_OK) {
-        ug_exchange_respond_error(req, r == UG_RSTORE_NOT_FOUND ? UG_ERR_NOT_FOUND : UG_ERR_STORAGE, NULL, NULL, 0);
+    if (!ug_resumable_peek(req, id, &info))
         return;
-    }
-    ug_err_t e = ug_resumable_verdict(req, &info);
-    if (e != UG_OK) {
-        ug_rstore_info_clear(&info);
-        ug_exchange_respond_error(req, e, NULL, NULL, 0);
-        return;
-    }
     ug_resumable_answer_t a;
     answer_init(&a);
     ug_resumable_put_u64(&a, "upload-offset", info.offset);
@@ -137,31 +116,21 @@ static void serve_head(ug_exchange_t *req, const char *id)
 
 static void serve_delete(ug_exchange_t *req, const char *id)
 {
-    if (!ug_resumable_open(req, id))
-        return;
-    ug_rstore_remove(req->tus->store);
-    req->tus->store = NULL;
     ug_resumable_answer_t a;
     answer_init(&a);
-    ug_resumable_send_answer(req, 204, "No Content", &a);
+    if (ug_resumable_cancel(req, id))
+        ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
 /* ---- PATCH: append ---- */
 
-static int content_type_ok(const ug_exchange_t *req)
-{
-    const ug_header_t *f = field(req, "content-type");
-    return f != NULL && f->value_len == sizeof(UG_IETF_CONTENT_TYPE) - 1 &&
-           strncasecmp(f->value, UG_IETF_CONTENT_TYPE, f->value_len) == 0;
-}
-
 static void serve_append(ug_exchange_t *req, const char *id, int has_body)
 {
-    const ug_header_t *fo = field(req, "upload-offset");
+    const ug_header_t *fo = ug_resumable_field(req, "upload-offset");
     uint64_t offset;
     const char *why = NULL;
     char body[UG_IETF_FORMAT_MAX];
-    if (!content_type_ok(req)) {
+    if (!ug_resumable_content_type_is(req, UG_IETF_CONTENT_TYPE)) {
         ug_exchange_respond_error(req, UG_ERR_UNSUPPORTED_MEDIA, "an append must have Content-Type application/partial-upload",
                                   NULL, 0);
         return;
@@ -194,7 +163,7 @@ static void serve_append(ug_exchange_t *req, const char *id, int has_body)
 /* Upload-Length when sent; else, for a creation that is the whole upload, its Content-Length; else deferred. */
 static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, const char **why)
 {
-    const ug_header_t *f = field(req, "upload-length");
+    const ug_header_t *f = ug_resumable_field(req, "upload-length");
     if (f != NULL && ug_tus_parse_uint(f->value, f->value_len, &info->length) != UG_TUS_PARSE_OK) {
         *why = "Upload-Length must be a non-negative decimal integer";
         return UG_ERR_BAD_REQUEST;
@@ -221,7 +190,7 @@ static void send_resumption_supported(ug_exchange_t *req)
 
 static void serve_create(ug_exchange_t *req, int has_body)
 {
-    ug_rstore_info_t info = {.created = (int64_t)time(NULL), .expires = ug_resumable_expiry(req),
+    ug_rstore_info_t info = {.created = (int64_t)time(NULL), /* as tus's creation */ .expires = ug_resumable_expiry(req),
                              .route = req->route->path, .subject = (char *)ug_resumable_subject(req)};
     const char *why = NULL;
     char *metadata = NULL;
@@ -235,18 +204,8 @@ static void serve_create(ug_exchange_t *req, int has_body)
         ug_exchange_respond_error(req, e, why, NULL, 0);
         return;
     }
-    info.metadata = metadata;
-    char id[UG_TUS_ID_MAX];
-    ug_rstore_result_t r = ug_rstore_create(req->rt->config->storage.dir, &info, id);
-    free(metadata);
-    if (r == UG_RSTORE_OK)
-        r = ug_rstore_open(req->rt->config->storage.dir, id, &req->tus->store);
-    if (r != UG_RSTORE_OK) {
-        ug_exchange_respond_error(req, r == UG_RSTORE_NO_SPACE ? UG_ERR_INSUFFICIENT_STORAGE : UG_ERR_STORAGE, NULL, NULL, 0);
+    if (!ug_resumable_create(req, &info, metadata))
         return;
-    }
-    memcpy(req->tus->id, id, UG_TUS_ID_MAX);
-    req->tus->created = 1;
     /* h2o 2.2.5's buffered requests (h2o_req_t) have no way to send a 1xx: that transport has no interim */
     if (has_body && req->tp->interim != NULL)
         send_resumption_supported(req);
@@ -318,7 +277,7 @@ static int claims(ug_exchange_t *req, const ug_header_t *version)
     unsigned p = req->route->resumable.protocols;
     if (version == NULL && (p & UG_RESUMABLE_TUS))
         return 0;
-    if (version == NULL && field(req, "tus-resumable") != NULL) {
+    if (version == NULL && ug_resumable_field(req, "tus-resumable") != NULL) {
         ug_exchange_respond_error(req, UG_ERR_PROTOCOL_DISABLED,
                                   "this route speaks only the IETF resumable upload draft (Upload-Draft-Interop-Version: "
                                   UG_IETF_INTEROP_VERSION "), not tus",
@@ -346,13 +305,13 @@ static void refuse_method(ug_exchange_t *req, int on_route)
 
 int ug_resumable_ietf_serve(ug_exchange_t *req, int has_body)
 {
-    const ug_header_t *version = field(req, "upload-draft-interop-version");
+    const ug_header_t *version = ug_resumable_field(req, "upload-draft-interop-version");
     char id[UG_TUS_ID_MAX];
     size_t id_len = 0;
     int c = claims(req, version);
     if (c <= 0)
         return c != 0;
-    if (method_is(req, "OPTIONS")) { /* how a client learns the limits: answered whatever the version */
+    if (ug_resumable_method_is(req, "OPTIONS")) { /* how a client learns the limits: answered whatever the version */
         serve_options(req);
         return 1;
     }
@@ -368,13 +327,13 @@ int ug_resumable_ietf_serve(ug_exchange_t *req, int has_body)
     req->tus->ietf = 1;
     if (ug_resumable_target_id(req, id, &id_len) != 0)
         ug_exchange_respond_error(req, UG_ERR_NOT_FOUND, "no such upload", NULL, 0);
-    else if ((id_len == 0) != method_is(req, "POST"))
+    else if ((id_len == 0) != ug_resumable_method_is(req, "POST"))
         refuse_method(req, id_len == 0);
     else if (id_len == 0)
         serve_create(req, has_body);
-    else if (method_is(req, "HEAD"))
+    else if (ug_resumable_method_is(req, "HEAD"))
         serve_head(req, id);
-    else if (method_is(req, "PATCH"))
+    else if (ug_resumable_method_is(req, "PATCH"))
         serve_append(req, id, has_body);
     else
         serve_delete(req, id);

@@ -49,6 +49,20 @@ void ug_resumable_put_u64(ug_resumable_answer_t *a, const char *name, uint64_t v
 /* Respond with the answer's fields and no body. Ends the request. */
 void ug_resumable_send_answer(ug_exchange_t *req, int status, const char *reason, const ug_resumable_answer_t *a);
 
+/* Whether the request's method is `m`. */
+int ug_resumable_method_is(const ug_exchange_t *req, const char *m);
+/* The request's field `name` (lower-case), NULL when absent. */
+const ug_header_t *ug_resumable_field(const ug_exchange_t *req, const char *name);
+/* Whether field `f` is present with exactly the value `v`. */
+int ug_resumable_field_is(const ug_header_t *f, const char *v);
+/* Whether the request's Content-Type is `type` (compared without case, no parameters). */
+int ug_resumable_content_type_is(const ug_exchange_t *req, const char *type);
+/* Read an upload's info for this caller (HEAD: no lock); on failure (none, another's, expired) the error is sent and
+ * 0 returned. On 1 the caller clears *info (ug_rstore_info_clear). */
+int ug_resumable_peek(ug_exchange_t *req, const char *id, ug_rstore_info_t *info);
+/* Lock and remove an upload this caller may write (DELETE); on failure the error is sent and 0 returned. */
+int ug_resumable_cancel(ug_exchange_t *req, const char *id);
+
 /* The request's state, made on first use; NULL when out of memory. */
 ug_resumable_req_t *ug_resumable_state(ug_exchange_t *req);
 /* When an upload touched now expires (Unix seconds). */
@@ -67,6 +81,9 @@ void ug_resumable_start_body(ug_exchange_t *req, int has_body);
 ug_err_t ug_resumable_patch_length(ug_exchange_t *req, const char **why);
 /* Upload-Metadata validated and copied (malloc'd, "" when absent) into *stored. */
 ug_err_t ug_resumable_creation_metadata(ug_exchange_t *req, char **stored, const char **why);
+/* Create the upload `info` describes (its metadata: `metadata`, malloc'd, taken and freed) and lock it into
+ * req->tus (id, created); on failure the error is sent and 0 returned. */
+int ug_resumable_create(ug_exchange_t *req, ug_rstore_info_t *info, char *metadata);
 /* The upload reached its length: hand its manifest to the app (a POST to the route). */
 void ug_resumable_complete(ug_exchange_t *req);
 
