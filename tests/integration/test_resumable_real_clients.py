@@ -1,6 +1,6 @@
 """Resumable uploads through uploadgate by the real tus clients, to the real example app.
 
-tus-js-client (Node) and Debian's tuspy upload in chunks, are cut off mid-chunk and resume by themselves, stop and
+tus-js-client (Node, in tus mode and in its IETF draft -05 mode) and Debian's tuspy upload in chunks, are cut off mid-chunk and resume by themselves, stop and
 are resumed by a second process after uploadgate restarted; Uppy's tus plugin uploads from a page of another origin
 in Debian's chromium with a bearer token. Every completed upload must reach the app as exactly one manifest whose
 sha256 is the source file's; the example app re-hashes the stored file and refuses (422) one that differs, which
