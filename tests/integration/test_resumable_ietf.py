@@ -185,7 +185,6 @@ def test_append_refusals(make_gateway, make_capture, tmp_path, proto):
     assert PARTIAL_UPLOAD in err["message"], err
     no_offset = c.request("PATCH", loc, [("Content-Type", PARTIAL_UPLOAD), ("Upload-Complete", "?0")], b"abc")
     assert_error(no_offset, 400, "bad_request")
-    assert_error(c.append(loc, 0, b"x" * 11, complete=True), 413, "chunk_too_large")
     short = c.append(loc, 0, b"abc", complete=True)
     err = assert_error(short, 400, "bad_request")
     assert "Upload-Length" in err["message"], err
@@ -193,6 +192,9 @@ def test_append_refusals(make_gateway, make_capture, tmp_path, proto):
     assert_error(c.append(TUS + secrets.token_hex(16), 0, b"abc"), 404, "not_found")
     res = c.request("PATCH", TUS, [("Content-Type", PARTIAL_UPLOAD), ("Upload-Offset", "0"), ("Upload-Complete", "?0")])
     assert_error(res, 405, "method_not_allowed")
+    # refused before its body is read, this append holds the upload's lock until its connection is gone: last
+    assert_error(c.append(loc, 3, b"x" * 8, complete=True), 413, "chunk_too_large")
+    assert c.offset(loc).header("upload-offset") == "3"
     assert manifests(gw) == []
 
 
