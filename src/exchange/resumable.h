@@ -1,5 +1,6 @@
 /*
- * exchange/resumable.h - a request of a resumable route (tus 1.0.0), inside the exchange: the gate and the method
+ * exchange/resumable.h - a request of a resumable route (tus 1.0.0; the IETF draft's requests go on to
+ * exchange/resumable_ietf.c), inside the exchange: the gate and the method
  * check have passed (exchange/exchange.c), and this decides and answers OPTIONS, POST (creation, with or without a
  * first chunk), HEAD, PATCH and DELETE against the store (resumable/store.h). A PATCH (or POST) body goes to the store
  * instead of the multipart pipeline; the PATCH that reaches the upload's length moves the data file into an upload
