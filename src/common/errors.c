@@ -51,6 +51,10 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
     [UG_ERR_CHECKSUM_MISMATCH] = {460, "Checksum Mismatch", "checksum_mismatch",
                                   "the chunk does not match Upload-Checksum; it was discarded"},
     [UG_ERR_CHUNK_TOO_LARGE] = {413, "Payload Too Large", "chunk_too_large", "the chunk exceeds the route's resumable.max_chunk"},
+    [UG_ERR_INTEROP_VERSION] = {400, "Bad Request", "interop_version_unsupported",
+                                "Upload-Draft-Interop-Version must be 6 (draft-ietf-httpbis-resumable-upload-05)"},
+    [UG_ERR_PROTOCOL_DISABLED] = {400, "Bad Request", "resumable_protocol_disabled",
+                                  "this route does not speak this resumable upload protocol"},
 };
 
 static const struct ug_err_info *info(ug_err_t e)

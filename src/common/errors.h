@@ -43,6 +43,9 @@ typedef enum ug_err {
     UG_ERR_UPLOAD_LOCKED,        /* 423 upload_locked (another request is writing the upload) */
     UG_ERR_CHECKSUM_MISMATCH,    /* 460 checksum_mismatch (the chunk was discarded) */
     UG_ERR_CHUNK_TOO_LARGE,      /* 413 chunk_too_large (a PATCH body over resumable.max_chunk, or past Upload-Length) */
+    /* the IETF resumable-upload draft (exchange/resumable_ietf.c) */
+    UG_ERR_INTEROP_VERSION,      /* 400 interop_version_unsupported (Upload-Draft-Interop-Version is not 6) */
+    UG_ERR_PROTOCOL_DISABLED,    /* 400 resumable_protocol_disabled (the route's resumable.protocols leaves it out) */
     UG_ERR__COUNT
 } ug_err_t;
 

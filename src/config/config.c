@@ -293,26 +293,28 @@ static int check_upload_methods(ug_cfg_errout_t *eo, const ug_ynode_t *route_nod
 }
 
 
-/* resumable.protocols: "tus" is implemented; "ietf" (the IETF resumable-upload draft) is named so that a config asking
- * for it fails loudly instead of being served as tus. */
+/* resumable.protocols: a list of "tus" and "ietf" (the IETF resumable-upload draft); the route refuses the requests
+ * of a protocol it does not list. */
 static int h_resumable_protocols(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
 {
     char q[96];
-    (void)field;
+    unsigned *protocols = field;
     (void)k;
     if (ug_cfg_expect(eo, n, UG_YNODE_SEQUENCE, path) != 0)
         return -1;
     if (n->count == 0)
-        return ug_cfg_node_errorf(eo, n, "%s must name at least one protocol (tus)", path);
+        return ug_cfg_node_errorf(eo, n, "%s must name at least one protocol (tus, ietf)", path);
+    *protocols = 0;
     for (size_t i = 0; i < n->count; i++) {
         const ug_ynode_t *p = n->items[i];
         if (ug_cfg_expect(eo, p, UG_YNODE_SCALAR, path) != 0)
             return -1;
-        if (strcmp(p->value, "ietf") == 0)
-            return ug_cfg_node_errorf(eo, p, "%s: \"ietf\" (the IETF resumable upload draft) is not implemented; only tus is",
-                                      path);
-        if (strcmp(p->value, "tus") != 0)
-            return ug_cfg_node_errorf(eo, p, "%s: unknown protocol %s (expected tus)", path, Q(p, q));
+        if (strcmp(p->value, "tus") == 0)
+            *protocols |= UG_RESUMABLE_TUS;
+        else if (strcmp(p->value, "ietf") == 0)
+            *protocols |= UG_RESUMABLE_IETF;
+        else
+            return ug_cfg_node_errorf(eo, p, "%s: unknown protocol %s (expected tus or ietf)", path, Q(p, q));
     }
     return 0;
 }
@@ -321,7 +323,7 @@ static const ug_cfg_key resumable_keys[] = {
     {"expires", ug_cfg_duration, AT(ug_resumable_config_t, expires_ms), RANGE(1000, UINT64_MAX)},
     {"max_chunk", ug_cfg_size, AT(ug_resumable_config_t, max_chunk), RANGE(1, UINT64_MAX)},
     {"fsync", ug_cfg_bool, AT(ug_resumable_config_t, fsync)},
-    {"protocols", h_resumable_protocols, WHOLE},
+    {"protocols", h_resumable_protocols, AT(ug_resumable_config_t, protocols)},
     {.name = NULL},
 };
 
@@ -332,6 +334,7 @@ static int h_resumable(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, co
     rc->enabled = 1;
     rc->expires_ms = 24 * 3600 * 1000ull;
     rc->fsync = 1;
+    rc->protocols = UG_RESUMABLE_TUS | UG_RESUMABLE_IETF;
     return ug_cfg_walk_map(eo, n, resumable_keys, rc, path, NULL);
 }
 

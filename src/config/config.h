@@ -59,7 +59,12 @@ typedef struct ug_resumable_config {
     uint64_t max_chunk;  /* bytes of one PATCH (or POST) body at most; default the route's max_file */
     int fsync;           /* default 1: an offset is recorded only once its bytes are fdatasync'ed (power-loss safe); 0: written
                           * but not flushed (safe across an uploadgate crash or restart, not a power loss or kernel crash) */
+    unsigned protocols;  /* UG_RESUMABLE_TUS | UG_RESUMABLE_IETF bits (`protocols:`); default both */
 } ug_resumable_config_t;
+
+/* ug_resumable_config_t.protocols: tus 1.0.0, and the IETF "Resumable Uploads for HTTP" draft (-05). */
+#define UG_RESUMABLE_TUS 1u
+#define UG_RESUMABLE_IETF 2u
 
 typedef struct ug_route {
     char *path;          /* as configured: "/upload" or "/files/ *" (without the space) */

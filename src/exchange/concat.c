@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exchange/resumable_int.h"
+#include "exchange/resumable_internal.h"
 
 /* The most bytes one turn of the event loop copies and hashes: a few milliseconds, so a GiB-sized final upload
  * never holds up the loop's other connections for long. */
@@ -80,7 +80,7 @@ static ug_err_t create_final(ug_exchange_t *req, uint64_t total, const char *val
                              .route = req->route->path, .subject = (char *)ug_resumable_subject(req), .concat = concat};
     char id[UG_TUS_ID_MAX];
     ug_rstore_t *store = NULL;
-    ug_err_t e = concat == NULL ? UG_ERR_NOMEM : ug_resumable_metadata(req, &metadata, why);
+    ug_err_t e = concat == NULL ? UG_ERR_NOMEM : ug_resumable_creation_metadata(req, &metadata, why);
     info.metadata = metadata;
     if (e == UG_OK)
         e = ug_resumable_of_store(ug_rstore_create(req->rt->config->storage.dir, &info, id));

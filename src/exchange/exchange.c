@@ -14,6 +14,7 @@
 #include "exchange/manifest_request.h"
 #include "exchange/observe.h"
 #include "exchange/resumable.h"
+#include "resumable/ietf.h"
 
 static int method_is(const ug_exchange_t *req, const char *m)
 {
@@ -52,9 +53,13 @@ void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, siz
     }
     if (filter) {
         const ug_header_t *origin = ug_head_find(&req->h, "origin", NULL);
-        /* a resumable route's answers carry the tus fields a browser script must read */
+        /* a resumable route's answers carry the fields of its protocols that a browser script must read */
+        const ug_resumable_config_t *rc = &req->route->resumable;
         ug_cors_actual_exposing(cors, origin != NULL ? origin->value : NULL, origin != NULL ? origin->value_len : 0,
-                                req->route->resumable.enabled ? UG_TUS_EXPOSE_HEADERS : NULL, expose, sizeof(expose),
+                                rc->enabled ? ug_ietf_expose_headers(rc->protocols & UG_RESUMABLE_TUS,
+                                                                     rc->protocols & UG_RESUMABLE_IETF)
+                                            : NULL,
+                                expose, sizeof(expose),
                                 &actual);
         for (size_t i = 0; i < actual.n; ++i)
             hs[n++] = (ug_header_t){actual.h[i].name, actual.h[i].name_len, actual.h[i].value, actual.h[i].value_len};
@@ -190,7 +195,7 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         return;
     }
 
-    if (req->tus != NULL && accepted) {
+    if (req->tus != NULL && accepted && !ug_resumable_relays_answer(req)) {
         ug_resumable_respond_accepted(req);
         return;
     }
@@ -200,7 +205,7 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         ug_exchange_respond_error(req, res->err, msg, NULL, 0);
         return;
     }
-    ug_header_t *hs = malloc(sizeof(*hs) * (res->num_headers != 0 ? res->num_headers : 1));
+    ug_header_t *hs = malloc(sizeof(*hs) * (res->num_headers + UG_RESUMABLE_RELAY_FIELDS + 1));
     size_t n = 0;
     if (hs == NULL) {
         ug_exchange_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
@@ -211,6 +216,8 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
         if (!ug_header_drop_for_client(h->name->base, h->name->len))
             hs[n++] = (ug_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
     }
+    if (accepted) /* a resumable upload's completion relayed: where it stands (nothing on other requests) */
+        n += ug_resumable_relay_fields(req, hs + n);
     ug_exchange_respond(req, res->status, res->reason.base, res->reason.len, hs, n, res->body.base, res->body.len);
     free(hs);
 }

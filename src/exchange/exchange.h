@@ -56,6 +56,10 @@ typedef struct ug_exchange_transport {
     void (*body_done)(ug_exchange_t *req);
     /* Out of memory with no way to answer: end the connection or stream at once. Ends the request. */
     void (*fail)(ug_exchange_t *req);
+    /* An interim (1xx) response, called before start_body: it reaches the client before any final response (HTTP/1.1:
+     * written with or before start_body's 100 Continue; not to an HTTP/1.0 client, RFC 9110 15.2). `fields` are
+     * copied. NULL where the transport cannot send one. */
+    void (*interim)(ug_exchange_t *req, int status, const char *reason, const ug_header_t *fields, size_t num_fields);
 } ug_exchange_transport_t;
 
 /* One request. Everything in `h` and `gate` points into `head` (HTTP/1.1) or the stream's pool (HTTP/2), or the

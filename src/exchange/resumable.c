@@ -5,51 +5,36 @@
  * exposed), X-Request-Id and the access record are those of any request. Errors are uploadgate's JSON errors.
  */
 #include "exchange/resumable.h"
-#include "exchange/resumable_int.h"
 
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/errors.h"
+#include "exchange/resumable_internal.h"
 #include "resumable/concat.h"
 #include "resumable/store.h"
 
 /* Room for a Location value: the route's prefix and an id. */
 #define LOCATION_MAX 1024
-/* Fields of a tus answer besides the error's own. */
-#define ANSWER_FIELDS_MAX 10
 
-struct ug_resumable_req {
-    ug_rstore_t *store;          /* locked while the request lives (PATCH, POST with a body, DELETE) */
-    char id[UG_TUS_ID_MAX];
-    int created;                 /* a POST: answered with 201 and Location */
-    uint64_t limit;              /* the most body bytes this request may bring */
-    ug_err_t over;                 /* the error when they are exceeded */
-    int has_checksum;
-    ug_tus_checksum_t checksum;
-    EVP_MD_CTX *chunk_md;        /* the digest of this request's body, for Upload-Checksum */
-    int body_whole;              /* the body arrived to its end */
-    ug_concat_t *concat;         /* a final upload's creation: its partial uploads (exchange/concat.c), else NULL */
-};
 
 /* ---- small helpers ---- */
 
-static int method_is(const ug_exchange_t *req, const char *m)
+int ug_resumable_method_is(const ug_exchange_t *req, const char *m)
 {
     size_t l = strlen(m);
     return req->h.method_len == l && memcmp(req->h.method, m, l) == 0;
 }
 
-static const ug_header_t *field(const ug_exchange_t *req, const char *name)
+const ug_header_t *ug_resumable_field(const ug_exchange_t *req, const char *name)
 {
     return ug_head_find(&req->h, name, NULL);
 }
 
-static int field_is(const ug_header_t *f, const char *v)
+int ug_resumable_field_is(const ug_header_t *f, const char *v)
 {
     return f != NULL && f->value_len == strlen(v) && memcmp(f->value, v, f->value_len) == 0;
 }
@@ -59,62 +44,59 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
-static int64_t expiry(const ug_exchange_t *req)
+int64_t ug_resumable_expiry(const ug_exchange_t *req)
 {
     return now_s() + (int64_t)(req->route->resumable.expires_ms / 1000);
 }
 
-/* A set of response fields being built; values are copied into `buf`. */
-typedef struct answer {
-    ug_header_t f[ANSWER_FIELDS_MAX];
-    size_t n;
-    char buf[512];
-    size_t used;
-} answer_t;
 
-static void put(answer_t *a, const char *name, const char *value, size_t len)
+void ug_resumable_put(ug_resumable_answer_t *a, const char *name, const char *value, size_t len)
 {
-    if (a->n == ANSWER_FIELDS_MAX)
+    if (a->n == UG_RESUMABLE_ANSWER_FIELDS)
         return;
     a->f[a->n++] = (ug_header_t){name, strlen(name), value, len};
 }
 
-static void put_u64(answer_t *a, const char *name, uint64_t v)
+void ug_resumable_put_u64(ug_resumable_answer_t *a, const char *name, uint64_t v)
 {
     int n = snprintf(a->buf + a->used, sizeof(a->buf) - a->used, "%" PRIu64, v);
     if (n <= 0 || (size_t)n >= sizeof(a->buf) - a->used)
         return;
-    put(a, name, a->buf + a->used, (size_t)n);
+    ug_resumable_put(a, name, a->buf + a->used, (size_t)n);
     a->used += (size_t)n + 1;
 }
 
-static void put_date(answer_t *a, const char *name, int64_t t)
+static void put_date(ug_resumable_answer_t *a, const char *name, int64_t t)
 {
     if (sizeof(a->buf) - a->used < UG_TUS_DATE_SIZE)
         return;
     ug_tus_format_date(t, a->buf + a->used);
-    put(a, name, a->buf + a->used, strlen(a->buf + a->used));
+    ug_resumable_put(a, name, a->buf + a->used, strlen(a->buf + a->used));
     a->used += UG_TUS_DATE_SIZE;
 }
 
-static void answer_init(answer_t *a)
+static void answer_init(ug_resumable_answer_t *a)
 {
     a->n = 0;
     a->used = 0;
-    put(a, "tus-resumable", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
+    ug_resumable_put(a, "tus-resumable", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
 }
 
-static void send_answer(ug_exchange_t *req, int status, const char *reason, const answer_t *a)
+void ug_resumable_send_answer(ug_exchange_t *req, int status, const char *reason, const ug_resumable_answer_t *a)
 {
     ug_exchange_respond(req, status, reason, strlen(reason), a->f, a->n, "", 0);
 }
 
 static void send_error(ug_exchange_t *req, ug_err_t e, const char *message)
 {
-    answer_t a;
+    if (req->tus != NULL && req->tus->ietf) { /* the IETF draft's errors carry no tus fields */
+        ug_exchange_respond_error(req, e, message, NULL, 0);
+        return;
+    }
+    ug_resumable_answer_t a;
     answer_init(&a);
     if (e == UG_ERR_TUS_VERSION)
-        put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
+        ug_resumable_put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
     ug_exchange_respond_error(req, e, message, a.f, a.n);
 }
 
@@ -137,7 +119,7 @@ static ug_err_t of_store(ug_rstore_result_t r)
     return UG_ERR_STORAGE;
 }
 
-static ug_resumable_req_t *state(ug_exchange_t *req)
+ug_resumable_req_t *ug_resumable_state(ug_exchange_t *req)
 {
     if (req->tus == NULL)
         req->tus = calloc(1, sizeof(*req->tus));
@@ -145,7 +127,7 @@ static ug_resumable_req_t *state(ug_exchange_t *req)
 }
 
 /* The token's subject ("" on an open route, or a token without one): the owner an upload is checked against. */
-static const char *subject(const ug_exchange_t *req)
+const char *ug_resumable_subject(const ug_exchange_t *req)
 {
     return req->gate.authenticated && req->gate.auth.subject != NULL ? req->gate.auth.subject : "";
 }
@@ -154,11 +136,11 @@ static const char *subject(const ug_exchange_t *req)
  * (404: saying "forbidden" would confirm that the id is in use). */
 static int owned(const ug_exchange_t *req, const ug_rstore_info_t *info)
 {
-    return strcmp(info->route, req->route->path) == 0 && strcmp(info->subject, subject(req)) == 0;
+    return strcmp(info->route, req->route->path) == 0 && strcmp(info->subject, ug_resumable_subject(req)) == 0;
 }
 
 /* What an info says to a request: UG_OK, or 404 (not this caller's), 410 (expired). */
-static ug_err_t info_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info)
+ug_err_t ug_resumable_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info)
 {
     if (!owned(req, info))
         return UG_ERR_NOT_FOUND;
@@ -169,7 +151,7 @@ static ug_err_t info_verdict(const ug_exchange_t *req, const ug_rstore_info_t *i
 
 /* The id a target names under the route's prefix: *id_len 0 for the prefix itself (the creation URL). -1 when the
  * rest is not one path segment (then no upload is named: 404). */
-static int target_id(const ug_exchange_t *req, char *id, size_t *id_len)
+int ug_resumable_target_id(const ug_exchange_t *req, char *id, size_t *id_len)
 {
     size_t path_len = req->h.target_len;
     const char *q = memchr(req->h.target, '?', req->h.target_len);
@@ -192,52 +174,58 @@ static int target_id(const ug_exchange_t *req, char *id, size_t *id_len)
 
 static void serve_options(ug_exchange_t *req)
 {
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
-    put(&a, "tus-extension", UG_TUS_EXTENSIONS, sizeof(UG_TUS_EXTENSIONS) - 1);
-    put_u64(&a, "tus-max-size", req->route->limits.max_file);
-    put(&a, "tus-checksum-algorithm", UG_TUS_CHECKSUM_ALGORITHMS, sizeof(UG_TUS_CHECKSUM_ALGORITHMS) - 1);
-    send_answer(req, 204, "No Content", &a);
+    ug_resumable_put(&a, "tus-version", UG_TUS_VERSION, sizeof(UG_TUS_VERSION) - 1);
+    ug_resumable_put(&a, "tus-extension", UG_TUS_EXTENSIONS, sizeof(UG_TUS_EXTENSIONS) - 1);
+    ug_resumable_put_u64(&a, "tus-max-size", req->route->limits.max_file);
+    ug_resumable_put(&a, "tus-checksum-algorithm", UG_TUS_CHECKSUM_ALGORITHMS, sizeof(UG_TUS_CHECKSUM_ALGORITHMS) - 1);
+    ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
-static void put_length(answer_t *a, const ug_rstore_info_t *info)
+static void put_length(ug_resumable_answer_t *a, const ug_rstore_info_t *info)
 {
     if (info->deferred)
-        put(a, "upload-defer-length", "1", 1);
+        ug_resumable_put(a, "upload-defer-length", "1", 1);
     else
-        put_u64(a, "upload-length", info->length);
+        ug_resumable_put_u64(a, "upload-length", info->length);
+}
+
+int ug_resumable_peek(ug_exchange_t *req, const char *id, ug_rstore_info_t *info)
+{
+    ug_rstore_result_t r = ug_rstore_peek(req->rt->config->storage.dir, id, info);
+    ug_err_t e = r == UG_RSTORE_OK ? ug_resumable_verdict(req, info) : of_store(r);
+    if (e == UG_OK)
+        return 1;
+    ug_rstore_info_clear(info);
+    send_error(req, e, NULL);
+    return 0;
 }
 
 static void serve_head(ug_exchange_t *req, const char *id)
 {
     ug_rstore_info_t info;
-    ug_rstore_result_t r = ug_rstore_peek(req->rt->config->storage.dir, id, &info);
-    ug_err_t e = r == UG_RSTORE_OK ? info_verdict(req, &info) : of_store(r);
-    if (e != UG_OK) {
-        ug_rstore_info_clear(&info);
-        send_error(req, e, NULL);
+    if (!ug_resumable_peek(req, id, &info))
         return;
-    }
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    put_u64(&a, "upload-offset", info.offset);
+    ug_resumable_put_u64(&a, "upload-offset", info.offset);
     put_length(&a, &info);
     if (info.metadata[0] != '\0')
-        put(&a, "upload-metadata", info.metadata, strlen(info.metadata));
+        ug_resumable_put(&a, "upload-metadata", info.metadata, strlen(info.metadata));
     if (info.concat[0] != '\0')
-        put(&a, "upload-concat", info.concat, strlen(info.concat));
+        ug_resumable_put(&a, "upload-concat", info.concat, strlen(info.concat));
     if (!info.completed)
         put_date(&a, "upload-expires", info.expires);
-    put(&a, "cache-control", "no-store", 8);
-    send_answer(req, 200, "OK", &a);
+    ug_resumable_put(&a, "cache-control", "no-store", 8);
+    ug_resumable_send_answer(req, 200, "OK", &a);
     ug_rstore_info_clear(&info);
 }
 
 /* Lock an upload this caller may write; on failure the error is sent and 0 returned. */
-static int open_upload(ug_exchange_t *req, const char *id)
+int ug_resumable_open(ug_exchange_t *req, const char *id)
 {
-    ug_resumable_req_t *t = state(req);
+    ug_resumable_req_t *t = ug_resumable_state(req);
     if (t == NULL) {
         send_error(req, UG_ERR_NOMEM, NULL);
         return 0;
@@ -245,7 +233,7 @@ static int open_upload(ug_exchange_t *req, const char *id)
     ug_rstore_result_t r = ug_rstore_open(req->rt->config->storage.dir, id, &t->store);
     if (r == UG_RSTORE_OK)
         ug_rstore_set_fsync(t->store, req->route->resumable.fsync);
-    ug_err_t e = r == UG_RSTORE_OK ? info_verdict(req, ug_rstore_info(t->store)) : of_store(r);
+    ug_err_t e = r == UG_RSTORE_OK ? ug_resumable_verdict(req, ug_rstore_info(t->store)) : of_store(r);
     if (e != UG_OK) {
         ug_rstore_close(t->store);
         t->store = NULL;
@@ -256,15 +244,22 @@ static int open_upload(ug_exchange_t *req, const char *id)
     return 1;
 }
 
-static void serve_delete(ug_exchange_t *req, const char *id)
+int ug_resumable_cancel(ug_exchange_t *req, const char *id)
 {
-    if (!open_upload(req, id))
-        return;
+    if (!ug_resumable_open(req, id))
+        return 0;
     ug_rstore_remove(req->tus->store);
     req->tus->store = NULL;
-    answer_t a;
+    return 1;
+}
+
+static void serve_delete(ug_exchange_t *req, const char *id)
+{
+    if (!ug_resumable_cancel(req, id))
+        return;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    send_answer(req, 204, "No Content", &a);
+    ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
 /* ---- PATCH and POST bodies ---- */
@@ -277,7 +272,7 @@ static const EVP_MD *checksum_md(ug_tus_algorithm_t a)
 /* Upload-Checksum, when given: parsed now, the body's digest computed as it passes. 0 after sending 400. */
 static int take_checksum(ug_exchange_t *req)
 {
-    const ug_header_t *f = field(req, "upload-checksum");
+    const ug_header_t *f = ug_resumable_field(req, "upload-checksum");
     const char *why = NULL;
     ug_resumable_req_t *t = req->tus;
     if (f == NULL)
@@ -320,7 +315,7 @@ static const char *over_message(const ug_exchange_t *req)
 }
 
 /* The body may come: refuse a declared length over the limit first, then let the transport read it. */
-static void start_body(ug_exchange_t *req, int has_body)
+void ug_resumable_start_body(ug_exchange_t *req, int has_body)
 {
     set_limit(req);
     if (req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH && req->h.content_length > req->tus->limit) {
@@ -333,17 +328,21 @@ static void start_body(ug_exchange_t *req, int has_body)
         ug_exchange_finish_body(req);
 }
 
+int ug_resumable_content_type_is(const ug_exchange_t *req, const char *type)
+{
+    const ug_header_t *f = ug_resumable_field(req, "content-type");
+    return f != NULL && f->value_len == strlen(type) && strncasecmp(f->value, type, f->value_len) == 0;
+}
+
 static int content_type_ok(const ug_exchange_t *req)
 {
-    const ug_header_t *f = field(req, "content-type");
-    return f != NULL && f->value_len == sizeof(UG_TUS_CONTENT_TYPE) - 1 &&
-           strncasecmp(f->value, UG_TUS_CONTENT_TYPE, f->value_len) == 0;
+    return ug_resumable_content_type_is(req, UG_TUS_CONTENT_TYPE);
 }
 
 /* A PATCH's Upload-Length: the deferred length made known (checked against max_file), or the same as stored. */
-static ug_err_t patch_length(ug_exchange_t *req, const char **why)
+ug_err_t ug_resumable_patch_length(ug_exchange_t *req, const char **why)
 {
-    const ug_header_t *f = field(req, "upload-length");
+    const ug_header_t *f = ug_resumable_field(req, "upload-length");
     uint64_t length;
     ug_rstore_t *s = req->tus->store;
     if (f == NULL)
@@ -371,15 +370,15 @@ static ug_err_t patch_length(ug_exchange_t *req, const char **why)
  * client that missed the answer. Answered 204 as the first time, without a second manifest. */
 static void answer_completed(ug_exchange_t *req)
 {
-    answer_t a;
+    ug_resumable_answer_t a;
     answer_init(&a);
-    put_u64(&a, "upload-offset", ug_rstore_info(req->tus->store)->offset);
-    send_answer(req, 204, "No Content", &a);
+    ug_resumable_put_u64(&a, "upload-offset", ug_rstore_info(req->tus->store)->offset);
+    ug_resumable_send_answer(req, 204, "No Content", &a);
 }
 
 static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
 {
-    const ug_header_t *fo = field(req, "upload-offset");
+    const ug_header_t *fo = ug_resumable_field(req, "upload-offset");
     uint64_t offset;
     const char *why = NULL;
     if (!content_type_ok(req)) {
@@ -390,11 +389,11 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
         send_error(req, UG_ERR_BAD_REQUEST, "Upload-Offset must be a non-negative decimal integer");
         return;
     }
-    if (!open_upload(req, id))
+    if (!ug_resumable_open(req, id))
         return;
     const ug_rstore_info_t *info = ug_rstore_info(req->tus->store);
     if (ug_tus_concat_kind_of(info->concat) == UG_TUS_CONCAT_FINAL) { /* tus: its bytes are its partial uploads' */
-        ug_resumable_send_error(req, UG_ERR_FORBIDDEN, "a final upload is assembled from its partial uploads; it takes no PATCH");
+        send_error(req, UG_ERR_FORBIDDEN, "a final upload is assembled from its partial uploads; it takes no PATCH");
         return;
     }
     if (info->completed && offset == info->length && !has_body) {
@@ -405,13 +404,13 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
         send_error(req, UG_ERR_OFFSET_MISMATCH, NULL);
         return;
     }
-    ug_err_t e = patch_length(req, &why);
+    ug_err_t e = ug_resumable_patch_length(req, &why);
     if (e != UG_OK) {
         send_error(req, e, why);
         return;
     }
     if (take_checksum(req))
-        start_body(req, has_body);
+        ug_resumable_start_body(req, has_body);
 }
 
 /* ---- POST: creation ---- */
@@ -419,7 +418,7 @@ static void serve_patch(ug_exchange_t *req, const char *id, int has_body)
 /* Upload-Length or Upload-Defer-Length: 1, exactly one of them. */
 static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, const char **why)
 {
-    const ug_header_t *len = field(req, "upload-length"), *defer = field(req, "upload-defer-length");
+    const ug_header_t *len = ug_resumable_field(req, "upload-length"), *defer = ug_resumable_field(req, "upload-defer-length");
     if ((len == NULL) == (defer == NULL)) {
         *why = "a creation needs exactly one of Upload-Length and Upload-Defer-Length";
         return UG_ERR_BAD_REQUEST;
@@ -427,7 +426,7 @@ static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, cons
     if (defer != NULL) {
         info->deferred = 1;
         *why = "Upload-Defer-Length must be 1";
-        return field_is(defer, "1") ? UG_OK : UG_ERR_BAD_REQUEST;
+        return ug_resumable_field_is(defer, "1") ? UG_OK : UG_ERR_BAD_REQUEST;
     }
     if (ug_tus_parse_uint(len->value, len->value_len, &info->length) != UG_TUS_PARSE_OK) {
         *why = "Upload-Length must be a non-negative decimal integer";
@@ -441,9 +440,9 @@ static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, cons
 }
 
 /* Upload-Metadata, validated (ug_tus_metadata_parse) and kept as sent. */
-static ug_err_t creation_metadata(ug_exchange_t *req, char **stored, const char **why)
+ug_err_t ug_resumable_creation_metadata(ug_exchange_t *req, char **stored, const char **why)
 {
-    const ug_header_t *f = field(req, "upload-metadata");
+    const ug_header_t *f = ug_resumable_field(req, "upload-metadata");
     ug_tus_metadata_t m;
     if (f == NULL) {
         *stored = strdup("");
@@ -456,13 +455,35 @@ static ug_err_t creation_metadata(ug_exchange_t *req, char **stored, const char 
     return *stored != NULL ? UG_OK : UG_ERR_NOMEM;
 }
 
+int ug_resumable_create(ug_exchange_t *req, ug_rstore_info_t *info, char *metadata)
+{
+    char id[UG_TUS_ID_MAX];
+    info->metadata = metadata;
+    if (info->concat == NULL)
+        info->concat = "";
+    ug_rstore_result_t r = ug_rstore_create(req->rt->config->storage.dir, info, id);
+    free(metadata);
+    info->metadata = NULL;
+    if (r == UG_RSTORE_OK)
+        r = ug_rstore_open(req->rt->config->storage.dir, id, &req->tus->store);
+    if (r == UG_RSTORE_OK)
+        ug_rstore_set_fsync(req->tus->store, req->route->resumable.fsync);
+    if (r != UG_RSTORE_OK) {
+        send_error(req, of_store(r), NULL);
+        return 0;
+    }
+    memcpy(req->tus->id, id, UG_TUS_ID_MAX);
+    req->tus->created = 1;
+    return 1;
+}
+
 static void serve_create(ug_exchange_t *req, int has_body)
 {
-    ug_rstore_info_t info = {.created = now_s(), .expires = expiry(req), .route = req->route->path,
-                             .subject = (char *)subject(req), .concat = ""};
+    ug_rstore_info_t info = {.created = now_s(), .expires = ug_resumable_expiry(req), .route = req->route->path,
+                             .subject = (char *)ug_resumable_subject(req), .concat = ""};
     const char *why = NULL;
     char *metadata = NULL;
-    const ug_header_t *fc = field(req, "upload-concat");
+    const ug_header_t *fc = ug_resumable_field(req, "upload-concat");
     ug_tus_concat_t concat = {.kind = UG_TUS_CONCAT_NONE};
     if (fc != NULL && ug_tus_concat_parse(fc->value, fc->value_len, &concat, &why) != UG_TUS_PARSE_OK) {
         send_error(req, UG_ERR_BAD_REQUEST, why);
@@ -475,55 +496,45 @@ static void serve_create(ug_exchange_t *req, int has_body)
     if (concat.kind == UG_TUS_CONCAT_PARTIAL)
         info.concat = "partial";
     ug_err_t e = creation_length(req, &info, &why);
-    if (e == UG_OK && (e = creation_metadata(req, &metadata, &why)) == UG_OK && has_body && !content_type_ok(req))
+    if (e == UG_OK && (e = ug_resumable_creation_metadata(req, &metadata, &why)) == UG_OK && has_body && !content_type_ok(req))
         e = UG_ERR_UNSUPPORTED_MEDIA;
-    if (e == UG_OK && state(req) == NULL)
+    if (e == UG_OK && ug_resumable_state(req) == NULL)
         e = UG_ERR_NOMEM;
     if (e != UG_OK) {
         free(metadata);
         send_error(req, e, why);
         return;
     }
-    info.metadata = metadata;
-    char id[UG_TUS_ID_MAX];
-    ug_rstore_result_t r = ug_rstore_create(req->rt->config->storage.dir, &info, id);
-    free(metadata);
-    if (r == UG_RSTORE_OK)
-        r = ug_rstore_open(req->rt->config->storage.dir, id, &req->tus->store);
-    if (r == UG_RSTORE_OK)
-        ug_rstore_set_fsync(req->tus->store, req->route->resumable.fsync);
-    if (r != UG_RSTORE_OK) {
-        send_error(req, of_store(r), NULL);
+    if (!ug_resumable_create(req, &info, metadata))
         return;
-    }
-    memcpy(req->tus->id, id, UG_TUS_ID_MAX);
-    req->tus->created = 1;
     if (has_body && !take_checksum(req))
         return;
-    start_body(req, has_body);
+    ug_resumable_start_body(req, has_body);
 }
 
 void ug_resumable_serve(ug_exchange_t *req, int has_body)
 {
     char id[UG_TUS_ID_MAX];
     size_t id_len = 0;
+    if (ug_resumable_ietf_serve(req, has_body))
+        return;
     /* OPTIONS is how a client learns the version: it is answered whatever Tus-Resumable says */
-    if (method_is(req, "OPTIONS")) {
+    if (ug_resumable_method_is(req, "OPTIONS")) {
         serve_options(req);
         return;
     }
-    if (!field_is(field(req, "tus-resumable"), UG_TUS_VERSION)) {
+    if (!ug_resumable_field_is(ug_resumable_field(req, "tus-resumable"), UG_TUS_VERSION)) {
         send_error(req, UG_ERR_TUS_VERSION, NULL);
         return;
     }
-    if (target_id(req, id, &id_len) != 0) {
+    if (ug_resumable_target_id(req, id, &id_len) != 0) {
         send_error(req, UG_ERR_NOT_FOUND, "no such upload");
         return;
     }
-    if ((id_len == 0) != method_is(req, "POST")) {
-        answer_t a;
+    if ((id_len == 0) != ug_resumable_method_is(req, "POST")) {
+        ug_resumable_answer_t a;
         answer_init(&a);
-        put(&a, "allow", id_len == 0 ? "POST, OPTIONS" : "HEAD, PATCH, DELETE, OPTIONS", id_len == 0 ? 13 : 28);
+        ug_resumable_put(&a, "allow", id_len == 0 ? "POST, OPTIONS" : "HEAD, PATCH, DELETE, OPTIONS", id_len == 0 ? 13 : 28);
         ug_exchange_respond_error(req, UG_ERR_METHOD_NOT_ALLOWED,
                                   id_len == 0 ? "an upload is created with POST on this URL"
                                               : "an upload's URL takes HEAD, PATCH and DELETE",
@@ -532,9 +543,9 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body)
     }
     if (id_len == 0)
         serve_create(req, has_body);
-    else if (method_is(req, "HEAD"))
+    else if (ug_resumable_method_is(req, "HEAD"))
         serve_head(req, id);
-    else if (method_is(req, "PATCH"))
+    else if (ug_resumable_method_is(req, "PATCH"))
         serve_patch(req, id, has_body);
     else
         serve_delete(req, id);
@@ -571,7 +582,7 @@ static int checksum_matches(ug_resumable_req_t *t)
 }
 
 /* The upload reached its length: its data file becomes an upload's one file, and the manifest goes to the app. */
-static void complete(ug_exchange_t *req)
+void ug_resumable_complete(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
@@ -629,20 +640,20 @@ static void answer_progress(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
-    answer_t a;
+    ug_resumable_answer_t a;
     char location[LOCATION_MAX];
     answer_init(&a);
-    put_u64(&a, "upload-offset", info->offset);
+    ug_resumable_put_u64(&a, "upload-offset", info->offset);
     if (!info->completed)
         put_date(&a, "upload-expires", info->expires);
     if (!t->created) {
-        send_answer(req, 204, "No Content", &a);
+        ug_resumable_send_answer(req, 204, "No Content", &a);
         return;
     }
     /* relative to the route: the client reached it under this prefix */
     int n = snprintf(location, sizeof(location), "%s%s", req->route->match, t->id);
-    put(&a, "location", location, n > 0 && (size_t)n < sizeof(location) ? (size_t)n : 0);
-    send_answer(req, 201, "Created", &a);
+    ug_resumable_put(&a, "location", location, n > 0 && (size_t)n < sizeof(location) ? (size_t)n : 0);
+    ug_resumable_send_answer(req, 201, "Created", &a);
 }
 
 void ug_resumable_finish_body(ug_exchange_t *req)
@@ -658,16 +669,18 @@ void ug_resumable_finish_body(ug_exchange_t *req)
         send_error(req, UG_ERR_CHECKSUM_MISMATCH, NULL);
         return;
     }
-    ug_rstore_result_t r = ug_rstore_commit(t->store, expiry(req));
+    ug_rstore_result_t r = ug_rstore_commit(t->store, ug_resumable_expiry(req));
     if (r != UG_RSTORE_OK) {
         ug_rstore_discard(t->store);
         send_error(req, of_store(r), NULL);
         return;
     }
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
+    if (t->ietf)
+        ug_resumable_ietf_committed(req);
     /* a partial upload waits, complete, for the final upload that joins it */
-    if (!info->deferred && info->offset == info->length && ug_tus_concat_kind_of(info->concat) != UG_TUS_CONCAT_PARTIAL)
-        complete(req);
+    else if (!info->deferred && info->offset == info->length && ug_tus_concat_kind_of(info->concat) != UG_TUS_CONCAT_PARTIAL)
+        ug_resumable_complete(req);
     else
         answer_progress(req);
 }
@@ -678,7 +691,7 @@ void ug_resumable_keep_received(ug_exchange_t *req)
     if (t == NULL || t->store == NULL || ug_rstore_pending(t->store) == 0)
         return;
     /* a chunk with a checksum is kept only whole and verified (finish_body) */
-    if (t->has_checksum || ug_rstore_commit(t->store, expiry(req)) != UG_RSTORE_OK)
+    if (t->has_checksum || ug_rstore_commit(t->store, ug_resumable_expiry(req)) != UG_RSTORE_OK)
         ug_rstore_discard(t->store);
 }
 
@@ -693,6 +706,11 @@ void ug_resumable_settled(ug_exchange_t *req, int accepted)
     /* refused (its file is gone with the upload), or completion could not be recorded: the upload ends here */
     ug_rstore_remove(t->store);
     t->store = NULL;
+}
+
+int ug_resumable_relays_answer(const ug_exchange_t *req)
+{
+    return req->tus != NULL && req->tus->ietf;
 }
 
 void ug_resumable_respond_accepted(ug_exchange_t *req)
@@ -720,11 +738,11 @@ void ug_resumable_end(ug_exchange_t *req)
     req->tus = NULL;
 }
 
-/* ---- for exchange/concat.c (resumable_int.h) ---- */
+/* ---- for exchange/concat.c ---- */
 
 int ug_resumable_adopt_created(ug_exchange_t *req, ug_rstore_t *store, const char *id)
 {
-    if (state(req) == NULL)
+    if (ug_resumable_state(req) == NULL)
         return -1;
     req->tus->store = store;
     memcpy(req->tus->id, id, UG_TUS_ID_MAX);
@@ -739,7 +757,7 @@ ug_rstore_t *ug_resumable_store(const ug_exchange_t *req)
 
 ug_concat_t **ug_resumable_concat(ug_exchange_t *req)
 {
-    return state(req) != NULL ? &req->tus->concat : NULL;
+    return ug_resumable_state(req) != NULL ? &req->tus->concat : NULL;
 }
 
 void ug_resumable_send_error(ug_exchange_t *req, ug_err_t e, const char *message)
@@ -750,29 +768,4 @@ void ug_resumable_send_error(ug_exchange_t *req, ug_err_t e, const char *message
 ug_err_t ug_resumable_of_store(ug_rstore_result_t r)
 {
     return of_store(r);
-}
-
-ug_err_t ug_resumable_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info)
-{
-    return info_verdict(req, info);
-}
-
-const char *ug_resumable_subject(const ug_exchange_t *req)
-{
-    return subject(req);
-}
-
-int64_t ug_resumable_expiry(const ug_exchange_t *req)
-{
-    return expiry(req);
-}
-
-ug_err_t ug_resumable_metadata(ug_exchange_t *req, char **stored, const char **why)
-{
-    return creation_metadata(req, stored, why);
-}
-
-void ug_resumable_complete(ug_exchange_t *req)
-{
-    complete(req);
 }

@@ -121,6 +121,7 @@ static void reset_request(ug_h1_conn_t *conn)
     conn->response = NULL;
     conn->keep_alive = 0;
     conn->upgrading = 0;
+    conn->interim_len = 0;
 }
 
 void ug_h1_close(ug_h1_conn_t *conn)
@@ -298,7 +299,16 @@ static void tp_fail(ug_exchange_t *req)
     ug_h1_close(conn_of(req));
 }
 
-static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail};
+/* Kept for send_continue, which writes it before the body is read; an HTTP/1.0 client gets no 1xx (RFC 9110 15.2). */
+static void tp_interim(ug_exchange_t *req, int status, const char *reason, const ug_header_t *fields, size_t num_fields)
+{
+    ug_h1_conn_t *conn = conn_of(req);
+    if (req->h.minor_version == 0)
+        return;
+    conn->interim_len = ug_response_render_interim(status, reason, fields, num_fields, conn->interim, sizeof(conn->interim));
+}
+
+static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, tp_interim};
 
 /* ---- reading the body ---- */
 
@@ -322,27 +332,35 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
         ug_h1_close(conn);
         return;
     }
+    conn->interim_len = 0;
     if (conn->pass != NULL || conn->upgrading)
         read_pass_body(conn);
     else
         read_body(conn);
 }
 
-/* The body may come now (RFC 9110 10.1.1): an interim 100, then the body is read. The iovec is local because the
- * socket layer may advance it on a partial write; the literal itself stays valid. */
-static void send_continue(ug_h1_conn_t *conn)
+/* The body may come now (RFC 9110 10.1.1): the interim heads - 100 where asked, and any the exchange gave
+ * (tp_interim) - then the body is read. The iovecs are local because the socket layer may advance them on a partial
+ * write; what they point to (a literal, conn->interim) stays valid until on_continue_sent. */
+static void send_continue(ug_h1_conn_t *conn, int with_100)
 {
-    h2o_iovec_t cont = {H2O_STRLIT(UG_RESPONSE_100_CONTINUE)};
+    h2o_iovec_t iov[2];
+    size_t n = 0;
+    if (with_100)
+        iov[n++] = h2o_iovec_init(H2O_STRLIT(UG_RESPONSE_100_CONTINUE));
+    if (conn->interim_len != 0)
+        iov[n++] = h2o_iovec_init(conn->interim, conn->interim_len);
     conn->state = UG_H1_CONTINUE;
     ug_h1_set_timeout(conn, &conn->loop->body_timeout);
     h2o_socket_read_stop(conn->sock);
-    h2o_socket_write(conn->sock, &cont, 1, on_continue_sent);
+    h2o_socket_write(conn->sock, iov, n, on_continue_sent);
 }
 
 static void start_body(ug_h1_conn_t *conn)
 {
-    if (conn->req.h.expect_continue) /* every check that needs no body has passed */
-        send_continue(conn);
+    /* every check that needs no body has passed */
+    if (conn->req.h.expect_continue || conn->interim_len != 0)
+        send_continue(conn, conn->req.h.expect_continue);
     else
         read_body(conn);
 }
@@ -665,7 +683,7 @@ static void pass(ug_h1_conn_t *conn, size_t head_len, int upgrade)
     }
     /* As h2o: a 100 once the body is known to be acceptable. HTTP/1.0 clients cannot ask for one (RFC 9110 10.1.1). */
     if (req->h.expect_continue && req->h.minor_version >= 1 && conn->sock->input->size == 0)
-        send_continue(conn);
+        send_continue(conn, 1);
     else
         read_pass_body(conn);
 }

@@ -47,6 +47,9 @@ enum ug_h1_state {
     UG_H1_PASS,      /* h2o's pipeline serves it; its response is written as it comes */
 };
 
+/* Room for one interim response head: a status line and a few fields (a 104's Location fits with room). */
+#define UG_H1_INTERIM_MAX 1536
+
 typedef struct ug_h1_pass ug_h1_pass_t;
 typedef struct ug_h1_conn ug_h1_conn_t;
 
@@ -67,6 +70,8 @@ struct ug_h1_conn {
     int tls;                  /* a TLS listener's: h2o's socket layer reads and decrypts for us (see read_input) */
     char client_address[NI_MAXHOST];
     char *response;          /* being written */
+    char interim[UG_H1_INTERIM_MAX]; /* a 1xx head (tp_interim) written when the body is let in (send_continue) */
+    size_t interim_len;              /* 0: none */
     int keep_alive;          /* after the response */
     ug_exchange_t req; /* the request being served (exchange/exchange.h), transport fields set at accept */
     ug_h1_pass_t *pass; /* a request served by h2o's pipeline, NULL otherwise; its head is req.head */

@@ -136,6 +136,9 @@ static void tp_respond(ug_exchange_t *req, const ug_response_t *r)
     ug_h2_want_flush(s->conn);
 }
 
+/* The most fields of an interim response. */
+#define UG_H2_INTERIM_FIELDS 16
+
 /* 100 Continue, where the head asked for it: an interim HEADERS frame (RFC 9113 8.1). */
 static void send_continue(ug_h2_stream_t *s, const ug_head_t *h)
 {
@@ -162,7 +165,24 @@ static void tp_fail(ug_exchange_t *req)
     reset_stream(stream_of_req(req), NGHTTP2_INTERNAL_ERROR);
 }
 
-static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail};
+/* An interim HEADERS frame (RFC 9113 8.1) before the final one, as for 100 Continue; nghttp2 copies the block. */
+static void tp_interim(ug_exchange_t *req, int status, const char *reason, const ug_header_t *fields, size_t num_fields)
+{
+    ug_h2_stream_t *s = stream_of_req(req);
+    nghttp2_nv nva[UG_H2_INTERIM_FIELDS + 1];
+    char code[4];
+    size_t n = 0;
+    (void)reason; /* HTTP/2 has no reason phrase */
+    snprintf(code, sizeof(code), "%d", status);
+    nva[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, strlen(code), NGHTTP2_NV_FLAG_NONE};
+    for (size_t i = 0; i < num_fields && n < UG_H2_INTERIM_FIELDS + 1; ++i)
+        nva[n++] = (nghttp2_nv){(uint8_t *)fields[i].name, (uint8_t *)fields[i].value, fields[i].name_len,
+                                fields[i].value_len, NGHTTP2_NV_FLAG_NONE};
+    nghttp2_submit_headers(s->conn->session, NGHTTP2_FLAG_NONE, s->id, NULL, nva, n, NULL);
+    ug_h2_want_flush(s->conn);
+}
+
+static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, tp_interim};
 
 /* ---- nghttp2 callbacks ---- */
 

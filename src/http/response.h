@@ -39,4 +39,11 @@ typedef struct ug_response {
  */
 char *ug_response_render(const ug_response_t *r, size_t *len);
 
+/*
+ * An interim (1xx) response head: status line and fields, no Content-Length (RFC 9110 8.6: a 1xx has none), into
+ * `out`. Fields are filtered as ug_response_render's. Returns its length, 0 when status is not 1xx or it does not fit.
+ */
+size_t ug_response_render_interim(int status, const char *reason, const ug_header_t *headers, size_t num_headers,
+                                  char *out, size_t size);
+
 #endif

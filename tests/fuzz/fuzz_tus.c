@@ -1,6 +1,7 @@
 /*
- * fuzz_tus.c - libFuzzer target for the tus header parsers (src/resumable/tus.c, concat.c): Upload-Metadata,
- * Upload-Checksum, Upload-Length/Offset numbers, strict base64 and Upload-Concat.
+ * fuzz_tus.c - libFuzzer target for the resumable-upload header parsers: tus's Upload-Metadata, Upload-Checksum,
+ * Upload-Length/Offset numbers, strict base64 and Upload-Concat (src/resumable/tus.c, concat.c), and the IETF draft's
+ * Upload-Complete (src/resumable/ietf.c).
  *
  * Input: the whole input is one header value, handed to every parser in an exact-size heap buffer without a
  * terminating NUL, so ASan catches a read past its length. Besides "never crash", the target checks (abort() on
@@ -8,7 +9,8 @@
  * value re-encoded is a substring of the input (strict base64 has one spelling); a rejected parse leaves no pairs;
  * an accepted checksum's digest length is its algorithm's; an accepted number has only digits; an accepted final
  * Upload-Concat has 1..UG_TUS_CONCAT_MAX non-empty parts of printable ASCII inside the input, in order, and a part's
- * segment under a prefix lies inside the part and has no '/'.
+ * segment under a prefix lies inside the part and has no '/';
+ * an accepted Upload-Complete is "?0" or "?1" between spaces and tabs, and its value is the digit's.
  *
  * Build: tests/fuzz/build.sh fuzz_tus
  * Run:   build-fuzz/fuzz_tus -max_total_time=60 tests/fuzz/corpus/tus
@@ -20,6 +22,7 @@
 
 #include "policy/b64url.h"
 #include "resumable/concat.h"
+#include "resumable/ietf.h"
 #include "resumable/tus.h"
 
 static void check_metadata(const char *in, size_t len)
@@ -103,6 +106,23 @@ static void check_concat(const char *in, size_t len)
     }
 }
 
+static void check_complete(const char *in, size_t len)
+{
+    int v = -1;
+    size_t a = 0, b = len;
+    if (ug_ietf_parse_complete(in, len, &v) != UG_TUS_PARSE_OK) {
+        if (v != -1)
+            abort();
+        return;
+    }
+    while (a < b && (in[a] == ' ' || in[a] == '\t'))
+        ++a;
+    while (b > a && (in[b - 1] == ' ' || in[b - 1] == '\t'))
+        --b;
+    if (b - a != 2 || in[a] != '?' || v != (in[a + 1] == '1') || (in[a + 1] != '0' && in[a + 1] != '1'))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in = malloc(size != 0 ? size : 1);
@@ -114,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_checksum(in, size);
     check_number(in, size);
     check_concat(in, size);
+    check_complete(in, size);
     unsigned char *out = malloc(UG_B64URL_DECODED_MAX(size));
     size_t n;
     if (out != NULL && ug_tus_base64_decode(in, size, out, &n) == 0 && n > size / 4 * 3)

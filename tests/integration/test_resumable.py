@@ -383,8 +383,10 @@ def test_cors_exposes_the_tus_fields(make_gateway, make_capture, tmp_path, proto
     assert res.status == 201, res
     assert res.header("access-control-allow-origin") == origin, res
     exposed = {v.strip().lower() for v in res.header("access-control-expose-headers").split(",")}
+    # the route speaks both protocols (the default): the IETF draft's fields are exposed too
     assert exposed == {"x-trace", "location", "upload-offset", "upload-length", "tus-version", "tus-resumable",
-                       "tus-max-size", "tus-extension", "upload-expires", "upload-metadata", "upload-concat"}, res
+                       "tus-max-size", "tus-extension", "upload-expires", "upload-metadata", "upload-concat",
+                       "upload-complete", "upload-limit", "upload-draft-interop-version"}, res
     pre = curl(gw, proto, TUS, "-X", "OPTIONS", "-H", f"Origin: {origin}", "-H", "Access-Control-Request-Method: PATCH")
     assert pre.status == 204 and pre.header("access-control-allow-origin") == origin, pre
     assert pre.header("tus-version") is None, pre  # a preflight is CORS's, not tus's

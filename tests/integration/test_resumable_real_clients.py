@@ -1,6 +1,6 @@
 """Resumable uploads through uploadgate by the real tus clients, to the real example app.
 
-tus-js-client (Node) and Debian's tuspy upload in chunks, are cut off mid-chunk and resume by themselves, stop and
+tus-js-client (Node, in tus mode and in its IETF draft -05 mode) and Debian's tuspy upload in chunks, are cut off mid-chunk and resume by themselves, stop and
 are resumed by a second process after uploadgate restarted; Uppy's tus plugin uploads from a page of another origin
 in Debian's chromium with a bearer token. Every completed upload must reach the app as exactly one manifest whose
 sha256 is the source file's; the example app re-hashes the stored file and refuses (422) one that differs, which
@@ -97,6 +97,20 @@ def test_tus_js_client_parallel_uploads_are_joined_into_one_manifest(gateway_for
     assert {x["name"]: x["value"] for x in m["fields"]} == {"album": "split"}, m
     final_id = out["url"].rsplit("/", 1)[1]
     assert sorted(os.listdir(gw.store_dir / ".resumable")) == [final_id]  # the partial uploads went
+
+
+def test_tus_js_client_ietf_draft_05_uploads_to_the_app(gateway_for, tmp_path):
+    f = make_file(tmp_path / "src", "draft.bin", 3 * MiB + 4321)
+    token = secrets.token_hex(12)
+    gw = gateway_for(token=token)
+    rc, out = tus_js(endpoint(gw), f.path, "--chunk-size", str(MiB), "--token", token, "--filetype", "video/mp4",
+                     "--protocol", "ietf-draft-05")
+    assert rc == 0 and out["ok"] and out["bytes"] == f.size, out
+    # The completing PATCH is answered with the app's own answer, and where the upload stands.
+    assert out["status"] == 201 and "draft.bin" in (out["body"] or ""), out
+    assert out["headers"].get("upload-offset") == str(f.size), out
+    assert [r["method"] for r in out["requests"]] == ["POST", "PATCH", "PATCH", "PATCH", "PATCH"], out["requests"]
+    one_manifest(gw, f, "draft.bin", "video/mp4")
     gw.wait_store_empty()
 
 

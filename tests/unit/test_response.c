@@ -87,3 +87,22 @@ Test(front_response, binary_body_and_long_reason)
     cr_assert_not_null(strstr(out, "Content-Length: 300\r\n"));
     free(out);
 }
+
+Test(front_response, interim_head_without_content_length)
+{
+    ug_header_t hs[] = {H("location", "/files/abc"), H("upload-draft-interop-version", "6"), H("x-bad", "a\r\nb")};
+    char out[256];
+    size_t n = ug_response_render_interim(104, "Upload Resumption Supported", hs, 3, out, sizeof(out));
+    const char *want = "HTTP/1.1 104 Upload Resumption Supported\r\nlocation: /files/abc\r\n"
+                       "upload-draft-interop-version: 6\r\n\r\n";
+    cr_assert_eq(n, strlen(want));
+    cr_assert_eq(memcmp(out, want, n), 0, "%.*s", (int)n, out);
+}
+
+Test(front_response, interim_refuses_final_status_and_small_buffer)
+{
+    ug_header_t hs[] = {H("location", "/files/abc")};
+    char out[256];
+    cr_assert_eq(ug_response_render_interim(200, "OK", hs, 1, out, sizeof(out)), 0);
+    cr_assert_eq(ug_response_render_interim(104, "Upload Resumption Supported", hs, 1, out, 40), 0);
+}

@@ -1,6 +1,6 @@
 /*
- * A route's resumable: block: defaults, the tus methods, its checks (file:line:col), and the protocols list where
- * only tus is implemented.
+ * A route's resumable: block: defaults, the tus methods, its checks (file:line:col), and the protocols list (tus,
+ * ietf; both by default).
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -20,6 +20,7 @@ Test(resumable_config, defaults_and_methods)
     cr_assert_eq(r->resumable.expires_ms, 24ull * 3600 * 1000);
     cr_assert_eq(r->resumable.max_chunk, 20 * GiB, "max_chunk defaults to max_file");
     cr_assert_eq(r->limits.max_file, 20 * GiB, "a resumable file may exceed max_body: it comes in many requests");
+    cr_assert_eq(r->resumable.protocols, UG_RESUMABLE_TUS | UG_RESUMABLE_IETF, "both protocols by default");
     cr_assert_eq(r->methods, UG_METHOD_POST | UG_METHOD_HEAD | UG_METHOD_PATCH | UG_METHOD_DELETE | UG_METHOD_OPTIONS);
     cr_assert(r->resumable.fsync, "offsets are flushed to disk unless the route says otherwise");
     ug_config_free(c);
@@ -30,7 +31,12 @@ Test(resumable_config, keys)
     ug_config_t *c = load_ok(BASE "routes:\n"
                                   "  - path: /files/*\n"
                                   "    resumable: {expires: 2h, max_chunk: 64MiB, protocols: [tus], fsync: false}\n"
-                                  "  - {path: /upload}\n");
+                                  "  - {path: /upload}\n"
+                                  "  - {path: /ietf/*, resumable: {protocols: [ietf]}}\n"
+                                  "  - {path: /both/*, resumable: {protocols: [ietf, tus]}}\n");
+    cr_assert_eq(c->routes[0].resumable.protocols, UG_RESUMABLE_TUS);
+    cr_assert_eq(c->routes[2].resumable.protocols, UG_RESUMABLE_IETF);
+    cr_assert_eq(c->routes[3].resumable.protocols, UG_RESUMABLE_TUS | UG_RESUMABLE_IETF);
     cr_assert_eq(c->routes[0].resumable.expires_ms, 2ull * 3600 * 1000);
     cr_assert_eq(c->routes[0].resumable.max_chunk, 64 * MiB);
     cr_assert_not(c->routes[0].resumable.fsync);
@@ -40,10 +46,10 @@ Test(resumable_config, keys)
 
 Test(resumable_config, errors)
 {
-    load_err(BASE "routes: [{path: /files/*, resumable: {protocols: [tus, ietf]}}]\n",
-             "t.yaml:3:56: routes[0].resumable.protocols: \"ietf\" (the IETF resumable upload draft) is not implemented; only tus is");
+    load_err(BASE "routes: [{path: /files/*, resumable: {protocols: []}}]\n",
+             "t.yaml:3:50: routes[0].resumable.protocols must name at least one protocol (tus, ietf)");
     load_err(BASE "routes: [{path: /files/*, resumable: {protocols: [s3]}}]\n",
-             "t.yaml:3:51: routes[0].resumable.protocols: unknown protocol \"s3\" (expected tus)");
+             "t.yaml:3:51: routes[0].resumable.protocols: unknown protocol \"s3\" (expected tus or ietf)");
     load_err(BASE "routes: [{path: /files, resumable: {}}]\n",
              "t.yaml:3:36: routes[0].resumable: the route's path must end in \"/*\" (uploads live under it)");
     load_err(BASE "routes: [{path: /files/*, methods: [POST], resumable: {}}]\n",
