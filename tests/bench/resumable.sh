@@ -8,7 +8,9 @@
 # against the source's sha256 when the endpoint's store directory is known.
 # uploadgate gets one more row per repetition, "one-request": the big file as one POST (curl -X POST -T; the raw body
 # is stored as one file) to a plain route of the same uploadgate, so resumable / one-request is measured on the same
-# server, file and run.
+# server, file and run; and "resumable, curl": the big file as a tus upload by curl, one PATCH per chunk streamed from a
+# file, so the server's resumable and one-request ways are compared with the same light client (tus-js-client in Node
+# spends more CPU than either server and sets the pace of its own rows).
 #
 #   tests/bench/resumable.sh            # N=3 repetitions
 #   QUICK=1 tests/bench/resumable.sh    # N=1, 256 MiB big file, 16 x 4 MiB
@@ -71,7 +73,7 @@ routes:
   - path: /tus/*
     forward_to: /upload
     limits: {max_file: 2GiB}
-    resumable: {expires: 1h, max_chunk: 64MiB}
+    resumable: {expires: 1h, max_chunk: 64MiB, fsync: ${UG_RESUMABLE_FSYNC:-true}}
   - path: /upload
     methods: [POST, PUT]
     limits: {max_body: 2GiB, max_file: 2GiB}
@@ -143,6 +145,28 @@ PY
     find "$ug_store" -mindepth 1 -delete
 }
 
+# curl_resumable FILE: one tus upload of FILE to uploadgate by curl, a PATCH per chunk_mib slice streamed from a
+# chunk file cut beforehand (outside the timing); prints the seconds from the creation to the last answer.
+curl_resumable() {
+    local f=$1 size off=0 code loc t0 t1 c
+    size=$(stat -c %s "$f")
+    rm -rf "$work/chunks" && mkdir "$work/chunks"
+    split -b "$((chunk_mib * 1024 * 1024))" -d -a 4 "$f" "$work/chunks/c."
+    t0=$(date +%s.%N)
+    loc=$(curl -sS -D - -o /dev/null -X POST -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $size" "$ug_url" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "location" { print $2 }')
+    [ -n "$loc" ] || { echo "curl resumable: no Location" >&2; return 1; }
+    for c in "$work/chunks"/c.*; do
+        code=$(curl -sS -o /dev/null -w '%{http_code}' -X PATCH -H "Tus-Resumable: 1.0.0" -H "Expect:" \
+            -H "Content-Type: application/offset+octet-stream" -H "Upload-Offset: $off" -T "$c" "${ug_url%/tus/}$loc")
+        [ "$code" = 204 ] || { echo "curl resumable: PATCH at $off answered $code" >&2; return 1; }
+        off=$((off + $(stat -c %s "$c")))
+    done
+    t1=$(date +%s.%N)
+    rm -rf "$work/chunks"
+    /usr/bin/python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$t1"
+}
+
 # row NAME WORKLOAD RUN ELAPSED MIB PEAK_KIB
 row() {
     printf '| %s | %s | %d | %s | %s | %d |\n' "$1" "$2" "$3" "$4" "$(/usr/bin/python3 -c "print('%.1f' % ($5 / $4))")" "$(($6 / 1024))"
@@ -206,4 +230,17 @@ for run in $(seq 1 "$n"); do
     fi
     verify_ug_store big
     row uploadgate "one-request (${big_mib} MiB, curl -T)" "$run" "$elapsed" "$big_mib" "$peak"
+
+    # The same big file resumable with a light client: curl streams each chunk from its file (tus-js-client in Node
+    # spends more CPU than either server), so this row and the one above compare the server's two ways, not clients.
+    sync
+    rm -f "$work/stop"
+    sampler "$ug_pid" "$work/peak" "$work/stop" "$work/tick" &
+    sp=$!
+    elapsed=$(curl_resumable "$work/src/big.bin") || { touch "$work/stop"; wait "$sp"; exit 1; }
+    touch "$work/stop"
+    wait "$sp"
+    read -r peak _ <"$work/peak"
+    verify_ug_store big
+    row uploadgate "resumable (${big_mib} MiB, curl PATCHes of ${chunk_mib} MiB)" "$run" "$elapsed" "$big_mib" "$peak"
 done
