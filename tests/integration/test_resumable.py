@@ -499,6 +499,9 @@ def test_expired_uploads_are_gone(make_gateway, make_capture, tmp_path):
     gw2 = tus_gateway(make_gateway, make_capture, tmp_path, name="second", store=gw.store_dir,
                       resumable={"expires": "1s"}, extra=with_admin())
     wait_until(lambda: not resumable_dir(gw.store_dir, loc).exists(), 10, "the janitor to remove the upload")
+    # the janitor counts the removal after it: wait for the count, then check it is exactly one
+    wait_until(lambda: "uploadgate_resumable_expired_total 0\n" not in admin_get(gw2, "/metrics")[1], 10,
+               "the janitor to count the removal")
     status, text, _ = admin_get(gw2, "/metrics")
     assert status == 200 and "uploadgate_resumable_expired_total 1\n" in text, text
     assert_error(patch(gw2, "h1", loc, 10, b"y"), 404, "not_found")
