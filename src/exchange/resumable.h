@@ -27,6 +27,9 @@ void ug_resumable_finish_body(ug_exchange_t *req);
 void ug_resumable_keep_received(ug_exchange_t *req);
 /* The app answered the manifest of a completed upload: accepted (< 400) records completion, refused removes it. */
 void ug_resumable_settled(ug_exchange_t *req, int accepted);
+/* The Access-Control-Expose-Headers the request's answers add (the fields of the resumable protocols it speaks), NULL
+ * for a request that is no resumable one. */
+const char *ug_resumable_expose(const ug_exchange_t *req);
 /* Whether the app's answer to a completed upload is relayed to the client as it is (the IETF draft: "whatever the
  * initial request would have produced"), rather than answered by ug_resumable_respond_accepted (tus). */
 int ug_resumable_relays_answer(const ug_exchange_t *req);
