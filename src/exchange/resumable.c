@@ -733,11 +733,19 @@ void ug_resumable_finish_body(ug_exchange_t *req)
 void ug_resumable_keep_received(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
-    if (t == NULL || t->store == NULL || ug_rstore_pending(t->store) == 0)
+    if (t == NULL || t->store == NULL)
         return;
     /* a chunk with a checksum is kept only whole and verified (finish_body) */
-    if (t->has_checksum || ug_rstore_commit(t->store, ug_resumable_expiry(req)) != UG_RSTORE_OK)
+    if (ug_rstore_pending(t->store) != 0 &&
+        (t->has_checksum || ug_rstore_commit(t->store, ug_resumable_expiry(req)) != UG_RSTORE_OK))
         ug_rstore_discard(t->store);
+    /* The answer is final: the lock goes now, not when the transport is done writing it, or a client that sends its
+     * next request as soon as it has read this answer could find the upload still locked (423). A final upload's
+     * creation keeps it: ug_resumable_end removes the upload when it was never assembled. */
+    if (t->concat == NULL) {
+        ug_rstore_close(t->store);
+        t->store = NULL;
+    }
 }
 
 void ug_resumable_settled(ug_exchange_t *req, int accepted)

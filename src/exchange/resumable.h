@@ -21,9 +21,9 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body);
 ug_exchange_flow_t ug_resumable_feed(ug_exchange_t *req, const char *bytes, size_t len);
 /* The body is complete: verify the checksum, commit, answer or hand the complete upload to the app. */
 void ug_resumable_finish_body(ug_exchange_t *req);
-/* Before any answer: make the bytes received so far count (fdatasync, then the offset), so that the answer - and
- * any HEAD after it - never reports more than is on disk. A chunk with Upload-Checksum that did not arrive whole
- * cannot be verified and is dropped instead. */
+/* Before the final answer: make the bytes received so far count (fdatasync, then the offset), so that the answer -
+ * and any HEAD after it - never reports more than is on disk, then release the upload's lock. A chunk with
+ * Upload-Checksum that did not arrive whole cannot be verified and is dropped instead. */
 void ug_resumable_keep_received(ug_exchange_t *req);
 /* The app answered the manifest of a completed upload: accepted (< 400) records completion, refused removes it. */
 void ug_resumable_settled(ug_exchange_t *req, int accepted);

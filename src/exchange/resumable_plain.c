@@ -21,6 +21,7 @@
 
 #include "common/errors.h"
 #include "exchange/resumable_internal.h"
+#include "resumable/ietf.h"
 #include "upload/multipart/multipart.h"
 
 #define PLAIN_SLICE (1024 * 1024)
@@ -136,9 +137,11 @@ int ug_plain_serve_creation(ug_exchange_t *req, int has_body)
 
 int ug_plain_record(const ug_exchange_t *req, ug_rstore_info_t *info)
 {
+    /* application/partial-upload names the draft's framing of an append, not the content: as if none were sent */
+    int has_type = req->h.content_type != NULL && !ug_resumable_content_type_is(req, UG_IETF_CONTENT_TYPE);
     info->method = strndup(req->h.method, req->h.method_len);
     info->target = strndup(req->h.target, req->h.target_len);
-    info->content_type = req->h.content_type != NULL ? strndup(req->h.content_type, req->h.content_type_len) : strdup("");
+    info->content_type = has_type ? strndup(req->h.content_type, req->h.content_type_len) : strdup("");
     return info->method != NULL && info->target != NULL && info->content_type != NULL ? 0 : -1;
 }
 

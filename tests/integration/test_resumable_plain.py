@@ -188,6 +188,11 @@ def test_put_and_a_raw_body(make_gateway, make_capture, tmp_path):
     assert len(ms) == 1 and ms[0]["method"] == "PUT", ms
     f = ms[0]["files"][0]
     assert f["sha256"] == sha256_bytes(data) and f["size"] == len(data) and f["content_type"] == "application/octet-stream", f
+    # a creation typed as an append (application/partial-upload) says nothing of the content: no content_type
+    res = c.create(ROUTE, data[:10], complete=False, headers=[("Content-Type", "application/partial-upload")])
+    assert_relayed(c.append(the_location(res), 10, data[10:], complete=True), len(data))
+    f = manifests(gw)[1]["files"][0]
+    assert f["sha256"] == sha256_bytes(data) and f["content_type"] is None, f
 
 
 def test_restart_between_appends(make_gateway, make_capture, tmp_path):
