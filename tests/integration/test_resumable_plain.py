@@ -337,3 +337,30 @@ def test_the_prefix_never_reaches_the_app(make_gateway, make_capture, tmp_path, 
     assert app_requests(gw) == []
     # the catch-all still serves everything else
     assert curl(gw, proto, "/elsewhere").status == 201 and len(app_requests(gw)) == 1
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_the_upload_url_answers_under_the_routes_cors_policy(make_gateway, make_capture, tmp_path, proto):
+    page, other = "https://app.example.net", "https://evil.example.net"
+    # the global policy names another origin: the upload's URL must follow its route's own
+    gw = plain_gateway(make_gateway, make_capture, tmp_path,
+                       route={"cors": {"allow_origins": [page], "allow_methods": ["POST", "PATCH", "HEAD", "DELETE"],
+                                       "allow_headers": ["Upload-Draft-Interop-Version", "Upload-Complete",
+                                                         "Upload-Offset", "Content-Type"]}},
+                       extra=lambda cfg: cfg.update(cors={"allow_origins": [other], "allow_methods": ["PATCH"]}))
+    c = client(gw, proto, [("Origin", page)])
+    res = c.create(ROUTE, b"abc", complete=False, headers=[("Content-Type", "application/octet-stream")])
+    loc = the_location(res)
+    assert res.status == 201 and res.header("access-control-allow-origin") == page, res
+    head = c.offset(loc)
+    assert head.status == 204 and head.header("access-control-allow-origin") == page, head
+    exposed = {v.strip().lower() for v in head.header("access-control-expose-headers").split(",")}
+    assert {"location", "upload-offset", "upload-complete", "upload-limit",
+            "upload-draft-interop-version"} <= exposed, head
+    pre = [("Access-Control-Request-Method", "PATCH"), ("Access-Control-Request-Headers", "upload-offset")]
+    ok = client(gw, proto, [("Origin", page)]).request("OPTIONS", loc, pre)
+    assert ok.status == 204 and ok.header("access-control-allow-origin") == page, ok
+    assert "PATCH" in ok.header("access-control-allow-methods"), ok
+    assert_error(client(gw, proto, [("Origin", other)]).request("OPTIONS", loc, pre), 403, "forbidden")
+    assert client(gw, proto, [("Origin", other)]).offset(loc).header("access-control-allow-origin") is None
+    assert app_requests(gw) == []
