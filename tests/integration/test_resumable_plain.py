@@ -364,3 +364,18 @@ def test_the_upload_url_answers_under_the_routes_cors_policy(make_gateway, make_
     assert_error(client(gw, proto, [("Origin", other)]).request("OPTIONS", loc, pre), 403, "forbidden")
     assert client(gw, proto, [("Origin", other)]).offset(loc).header("access-control-allow-origin") is None
     assert app_requests(gw) == []
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_a_body_read_back_over_many_turns_of_the_loop(make_gateway, make_capture, tmp_path, proto):
+    """A body larger than what one turn of the event loop reads back (4 MiB): parsed across turns, every byte."""
+    gw = plain_gateway(make_gateway, make_capture, tmp_path,
+                       route={"limits": {"max_body": "32MiB", "max_file": "32MiB", "max_files": 4}})
+    c = client(gw, proto)
+    body, (f1, f2) = form_body(9 * 1024 * 1024 + 5)
+    cut = 4 * 1024 * 1024 + 3
+    loc = the_location(c.create(ROUTE, body[:cut], complete=False, headers=[FORM]))
+    assert_relayed(c.append(loc, cut, body[cut:], complete=True), len(body))
+    ms = manifests(gw)
+    assert len(ms) == 1 and [f["sha256"] for f in ms[0]["files"]] == [sha256_bytes(f1), sha256_bytes(f2)], ms
+    assert [f["size"] for f in ms[0]["files"]] == [len(f1), len(f2)], ms
