@@ -379,3 +379,18 @@ def test_a_body_read_back_over_many_turns_of_the_loop(make_gateway, make_capture
     ms = manifests(gw)
     assert len(ms) == 1 and [f["sha256"] for f in ms[0]["files"]] == [sha256_bytes(f1), sha256_bytes(f2)], ms
     assert [f["size"] for f in ms[0]["files"]] == [len(f1), len(f2)], ms
+
+
+@pytest.mark.parametrize("proto", ERROR_PROTOS)
+def test_the_next_request_finds_the_upload_unlocked(make_gateway, make_capture, tmp_path, proto):
+    """A client that appends as soon as it has read the creation's answer never finds the upload locked (423): the
+    lock goes with the answer, not when the transport has finished with the request."""
+    gw = plain_gateway(make_gateway, make_capture, tmp_path)
+    c = client(gw, proto)
+    raw = ("Content-Type", "application/octet-stream")
+    for i in range(50):
+        loc = c.create(ROUTE, b"x" * 100_000, complete=False, headers=[raw]).header("location")
+        res = c.append(loc, 100_000, b"y" * 1000, complete=False)
+        assert res.status == 204 and res.header("upload-offset") == "101000", (i, res)
+        res = c.cancel(loc)
+        assert res.status == 204, (i, res)
