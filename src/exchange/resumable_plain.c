@@ -122,6 +122,25 @@ static int content_type_usable(ug_exchange_t *req)
     return 0;
 }
 
+/* Room for the upload, as the one-request pipeline asks it before a body (storage.min_free plus the declared length:
+ * Upload-Length, else this request's Content-Length); 507 when there is none. The body is stored twice on the way
+ * (raw, then parsed): completion asks again. */
+static int room_for(ug_exchange_t *req)
+{
+    const ug_header_t *f = ug_resumable_field(req, "upload-length");
+    uint64_t declared = 0, free_bytes = 0;
+    if (f == NULL || ug_tus_parse_uint(f->value, f->value_len, &declared) != UG_TUS_PARSE_OK)
+        declared = req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH ? req->h.content_length : 0;
+    const ug_storage_config_t *sc = &req->rt->config->storage;
+    ug_err_t e = ug_storage_free_bytes(sc->dir, &free_bytes);
+    if (e == UG_OK && free_bytes >= sc->min_free && free_bytes - sc->min_free >= declared)
+        return 1;
+    ug_exchange_respond_error(req, e != UG_OK ? e : UG_ERR_INSUFFICIENT_STORAGE,
+                              e != UG_OK ? "the storage directory is not usable" : "not enough free space to store the upload",
+                              NULL, 0);
+    return 0;
+}
+
 int ug_plain_serve_creation(ug_exchange_t *req, int has_body)
 {
     const ug_header_t *version = ug_resumable_field(req, "upload-draft-interop-version");
@@ -130,7 +149,7 @@ int ug_plain_serve_creation(ug_exchange_t *req, int has_body)
     if (!ug_resumable_ietf_begin(req, version))
         return 1;
     req->tus->plain = 1;
-    if (content_type_usable(req))
+    if (content_type_usable(req) && room_for(req))
         ug_resumable_ietf_dispatch(req, NULL, has_body);
     return 1;
 }
@@ -167,15 +186,26 @@ void ug_plain_parse_free(ug_plain_parse_t *p)
     free(p);
 }
 
-/* The body cannot become the app's upload (malformed, over a limit, unreadable): as for a one-request upload, nothing
- * is left - the pipeline's files (ug_exchange_fail_upload) and the resumable upload alike. */
+/* Whether parsing the same bytes again could succeed: the error was the machine's (space, memory, I/O), not the
+ * body's. */
+static int worth_retrying(ug_err_t e)
+{
+    return e == UG_ERR_INSUFFICIENT_STORAGE || e == UG_ERR_STORAGE || e == UG_ERR_NOMEM;
+}
+
+/* The body did not become the app's upload. The pipeline's files go (ug_exchange_fail_upload). A body the route
+ * refuses (malformed, over a limit) can never become one: as for a one-request upload nothing is left, the resumable
+ * upload is removed too. After the machine's own failure the complete upload is kept: the client completes it again
+ * (an empty append with Upload-Complete: ?1 at its length). */
 static void fail(ug_exchange_t *req, ug_err_t e)
 {
     ug_resumable_req_t *t = req->tus;
     ug_plain_parse_free(t->parse);
     t->parse = NULL;
-    ug_rstore_remove(t->store);
-    t->store = NULL;
+    if (!worth_retrying(e)) {
+        ug_rstore_remove(t->store);
+        t->store = NULL;
+    }
     ug_exchange_fail_upload(req, e, NULL);
 }
 

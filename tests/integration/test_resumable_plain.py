@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import time
 
 import jwt as pyjwt
 import pytest
 
 from checks import assert_error
-from harness import ERROR_PROTOS, curl, multipart_body, multipart_content_type, sha256_bytes
+from harness import ERROR_PROTOS, curl, multipart_body, multipart_content_type, sha256_bytes, to_yaml, wait_until
 from harness.ietf_resumable import IetfClient, IetfH2Client
 
 PREFIX = "/.uploadgate/uploads/"
@@ -394,3 +395,30 @@ def test_the_next_request_finds_the_upload_unlocked(make_gateway, make_capture, 
         assert res.status == 204 and res.header("upload-offset") == "101000", (i, res)
         res = c.cancel(loc)
         assert res.status == 204, (i, res)
+
+
+def test_no_room_at_completion_keeps_the_upload_for_another_try(make_gateway, make_capture, tmp_path):
+    """The parsed copy needs room (storage.min_free): short of it the completion gets 507 and the complete upload is
+    kept, so that the client completes it again once there is room. Creation asks for room first."""
+    gw = plain_gateway(make_gateway, make_capture, tmp_path)
+    c = IetfClient(gw)
+    body, (f1, f2) = form_body(200_000)
+    loc = the_location(c.create(ROUTE, body, complete=False, headers=[FORM]))
+
+    def reload_with_min_free(value):
+        gw.config["storage"]["min_free"] = value
+        gw.config_path.write_text(to_yaml(gw.config))
+        before = gw.log().count('"event":"reload"')
+        gw.proc.signal(signal.SIGHUP)
+        wait_until(lambda: gw.log().count('"event":"reload"') > before, 10, "the reload to be logged")
+
+    reload_with_min_free("1000TiB")
+    assert_error(c.create(ROUTE, b"abc", complete=False, headers=[FORM]), 507, "insufficient_storage")
+    assert_error(c.append(loc, len(body), b"", complete=True), 507, "insufficient_storage")
+    head = c.offset(loc)
+    assert head.status == 204 and head.header("upload-offset") == str(len(body)), head
+    assert head.header("upload-complete") == "?0" and upload_dirs(gw) == [] and manifests(gw) == [], head
+    reload_with_min_free("0")
+    assert_relayed(c.append(loc, len(body), b"", complete=True), len(body))
+    ms = manifests(gw)
+    assert len(ms) == 1 and [f["sha256"] for f in ms[0]["files"]] == [sha256_bytes(f1), sha256_bytes(f2)], ms
