@@ -15,7 +15,6 @@
 #include "exchange/observe.h"
 #include "exchange/resumable.h"
 #include "exchange/resumable_plain.h"
-#include "resumable/ietf.h"
 
 static int method_is(const ug_exchange_t *req, const char *m)
 {
