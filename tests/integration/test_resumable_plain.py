@@ -21,6 +21,7 @@ import pytest
 from checks import assert_error
 from harness import ERROR_PROTOS, curl, multipart_body, multipart_content_type, sha256_bytes, to_yaml, wait_until
 from harness.ietf_resumable import IetfClient, IetfH2Client
+from test_resumable import route_gateway
 
 PREFIX = "/.uploadgate/uploads/"
 ROUTE = "/form"
@@ -38,21 +39,11 @@ def client(gw, proto, headers=()):
 
 def plain_gateway(make_gateway, make_capture, tmp_path, *, name="gw", route=None, store=None, status=201, extra=None):
     """An ordinary multipart upload route (ROUTE, max_body 4 MiB) in front of a capture backend answering `status`."""
-    backend = make_capture(f"{name}-backend", status=status, headers=[("Content-Type", "application/json")],
-                           body=APP_ANSWER)
-
-    def conf(cfg):
-        r = {"path": ROUTE, "forward_to": "/uploaded",
-             "limits": {"max_body": "4MiB", "max_file": "3MiB", "max_files": 4, "max_fields": 4}}
-        r.update(route or {})
-        cfg["routes"].append(r)
-        if store is not None:
-            cfg["storage"]["dir"] = str(store)
-        if extra:
-            extra(cfg)
-    gw = make_gateway(name, app=False, backend_url=backend.backend_url, configure=conf)
-    gw.backend = backend
-    return gw
+    r = {"path": ROUTE, "forward_to": "/uploaded",
+         "limits": {"max_body": "4MiB", "max_file": "3MiB", "max_files": 4, "max_fields": 4}}
+    r.update(route or {})
+    return route_gateway(make_gateway, make_capture, r, name=name, status=status, body=APP_ANSWER, store=store,
+                         extra=extra)
 
 
 def manifests(gw):
