@@ -359,6 +359,20 @@ static int check_resumable(ug_cfg_errout_t *eo, const ug_ynode_t *route_node, ug
     return 0;
 }
 
+/* An ordinary upload route's resumable requests (IETF draft, exchange/resumable_plain.c): the `resumable` fields they
+ * follow are the block's defaults, with one append bounded by the whole body's limit. */
+static void plain_resumable_defaults(ug_route_t *r)
+{
+    if (r->resumable.enabled)
+        return;
+    if (r->pass_through)
+        r->resumable_requests = 0;
+    r->resumable.expires_ms = 24 * 3600 * 1000ull;
+    r->resumable.fsync = 1;
+    r->resumable.protocols = UG_RESUMABLE_IETF;
+    r->resumable.max_chunk = r->limits.max_body;
+}
+
 static const ug_cfg_key route_keys[] = {
     {"path", h_route_path, WHOLE, REQUIRED},
     {"methods", h_methods, AT(ug_route_t, methods)},
@@ -370,6 +384,7 @@ static const ug_cfg_key route_keys[] = {
     {"cors", ug_cfg_cors, AT(ug_route_t, cors)},
     {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
     {"resumable", h_resumable, AT(ug_route_t, resumable)},
+    {"resumable_requests", ug_cfg_bool, AT(ug_route_t, resumable_requests)},
     {.name = NULL},
 };
 
@@ -382,6 +397,7 @@ static void route_defaults(ug_route_t *r)
     r->limits.max_fields = 128;
     r->limits.max_field_size = 64 * KiB;
     r->max_pass_body = UG_MAX_PASS_BODY_INHERIT;
+    r->resumable_requests = 1;
 }
 
 static int h_routes(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
@@ -405,6 +421,7 @@ static int h_routes(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const
             check_upload_methods(eo, n->items[i], r, sub) != 0 || check_max_file(eo, n->items[i], r, sub) != 0 ||
             check_resumable(eo, n->items[i], r, sub) != 0)
             return -1;
+        plain_resumable_defaults(r);
         const ug_ynode_t *mpb = ug_cfg_seen(route_keys, seen, "max_pass_body");
         if (mpb != NULL && !r->pass_through) /* an upload route's bodies have limits:, its other methods the global one */
             return ug_cfg_node_errorf(eo, mpb, "%s applies only to a route with pass_through: true",
@@ -451,6 +468,55 @@ static const ug_cfg_key log_keys[] = {
     {.name = NULL},
 };
 
+/* Whether `p` (NUL-terminated) may be resumable_path: "/x/.../" with visible ASCII, no query, fragment, escape,
+ * backslash, or dot segment, so that it is matched as sent (no normalisation changes it). */
+static const char *resumable_path_problem(const char *p, size_t len)
+{
+    if (len < 3 || p[0] != '/' || p[len - 1] != '/')
+        return "must start and end with '/' and name a folder (e.g. /.uploadgate/uploads/)";
+    for (size_t i = 0; i < len; ++i)
+        if (p[i] <= ' ' || p[i] >= 0x7f || strchr("?#%\\", p[i]) != NULL)
+            return "may hold only visible ASCII without '?', '#', '%' or '\\'";
+    for (size_t i = 0; i + 1 < len; ++i)
+        if (p[i] == '/' && (p[i + 1] == '/' || (p[i + 1] == '.' && (p[i + 2] == '/' || (p[i + 2] == '.' && p[i + 3] == '/')))))
+            return "may not hold an empty, '.' or '..' segment";
+    return NULL;
+}
+
+static int h_resumable_path(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
+{
+    ug_config_t *c = field;
+    char q[96];
+    if (ug_cfg_expect(eo, n, UG_YNODE_SCALAR, path) != 0)
+        return -1;
+    const char *why = resumable_path_problem(n->value, n->len);
+    if (why != NULL)
+        return ug_cfg_node_errorf(eo, n, "%s %s %s", path, Q(n, q), why);
+    free(c->resumable_path);
+    c->resumable_path = NULL;
+    if (ug_cfg_string(eo, n, &c->resumable_path, k, path) != 0)
+        return -1;
+    c->resumable_path_len = n->len;
+    return 0;
+}
+
+/* uploadgate owns resumable_path: a route under it would never be served (requests under it are uploadgate's). A
+ * prefix route above it (such as "/ *") keeps every other path. */
+static int check_resumable_path(ug_cfg_errout_t *eo, const ug_ynode_t *root, const ug_config_t *c)
+{
+    const ug_ynode_t *routes = ug_cfg_map_get(root, "routes");
+    char q[96];
+    for (size_t i = 0; i < c->route_count; ++i) {
+        const ug_route_t *r = &c->routes[i];
+        if (r->match_len < c->resumable_path_len || memcmp(r->match, c->resumable_path, c->resumable_path_len) != 0)
+            continue;
+        const ug_ynode_t *p = ug_cfg_map_get(routes->items[i], "path");
+        return ug_cfg_node_errorf(eo, p, "route path %s lies under resumable_path %s, which uploadgate reserves for "
+                                         "the URLs of resumable uploads", Q(p, q), c->resumable_path);
+    }
+    return 0;
+}
+
 static const ug_cfg_key top_keys[] = {
     {"listen", h_listen, WHOLE},
     {"threads", h_threads, AT(ug_config_t, threads), RANGE(1, 256)},
@@ -466,6 +532,7 @@ static const ug_cfg_key top_keys[] = {
     {"admin", ug_cfg_map, AT(ug_config_t, admin), .sub = admin_keys},
     {"shutdown_grace", ug_cfg_duration, AT(ug_config_t, shutdown_grace_ms), RANGE(0, 3600 * SEC)},
     {"log", ug_cfg_map, WHOLE, .sub = log_keys},
+    {"resumable_path", h_resumable_path, WHOLE},
     {.name = NULL},
 };
 
@@ -553,8 +620,15 @@ ug_err_t ug_config_load_string(const char *name, const char *yaml, size_t len, u
     rc = ug_cfg_walk_map(&eo, root, top_keys, c, "", NULL);
     if (rc == 0 && c->listen_count == 0 && default_listener(c) != 0)
         rc = ug_cfg_nomem(&eo);
+    if (rc == 0 && c->resumable_path == NULL) {
+        c->resumable_path_len = sizeof(UG_RESUMABLE_PATH_DEFAULT) - 1;
+        if ((c->resumable_path = strdup(UG_RESUMABLE_PATH_DEFAULT)) == NULL)
+            rc = ug_cfg_nomem(&eo);
+    }
     if (rc == 0)
         rc = check_admin_address(&eo, root, c);
+    if (rc == 0)
+        rc = check_resumable_path(&eo, root, c);
     /* An eighth of the slots per address: a sidecar behind an ingress sees a few client addresses (the ingress's),
      * each of which may need many connections, yet no single one can hold them all (nginx limit_conn, per key). */
     if (rc == 0 && c->max_connections_per_client == UINT64_MAX)
@@ -632,8 +706,17 @@ void ug_config_free(ug_config_t *c)
         free(c->routes[i].forward_to);
     }
     free(c->routes);
+    free(c->resumable_path);
     free(c->source);
     free(c);
+}
+
+const ug_route_t *ug_config_route_by_path(const ug_config_t *c, const char *path)
+{
+    for (size_t i = 0; i < c->route_count; ++i)
+        if (strcmp(c->routes[i].path, path) == 0)
+            return &c->routes[i];
+    return NULL;
 }
 
 /* What both matchers compare: the path up to its first '?' (*len shortened). 0 when there is nothing to match. */

@@ -80,6 +80,10 @@ typedef struct ug_route {
     ug_cors_config_t *cors; /* this route's own CORS policy; NULL = the global one */
     ug_auth_config_t *auth; /* bearer authentication; NULL = open */
     ug_resumable_config_t resumable;
+    /* An upload route without a `resumable:` block: a POST or PUT carrying the IETF draft's Upload-Draft-Interop-Version
+     * becomes a resumable upload (exchange/resumable_plain.c); default 1 (`resumable_requests:`). Its `resumable` fields
+     * then hold the defaults such an upload follows (expires 24h, fsync on, max_chunk = max_body). */
+    int resumable_requests;
 } ug_route_t;
 
 /* Whether `route` accepts `method` (its `methods:`). */
@@ -139,7 +143,17 @@ typedef struct ug_config {
     unsigned log_level;       /* log.level as ug_log_level_t (log.h): 0 debug, 1 info (default), 2 warn, 3 error */
     ug_route_t *routes;
     size_t route_count;
+    /* `resumable_path:` the prefix (starting and ending in '/') under which the uploads that ordinary upload routes made
+     * resumable live: <resumable_path><id>. uploadgate owns it: no route may lie under it, no request under it reaches
+     * the app. Default UG_RESUMABLE_PATH_DEFAULT. */
+    char *resumable_path;
+    size_t resumable_path_len;
 } ug_config_t;
+
+#define UG_RESUMABLE_PATH_DEFAULT "/.uploadgate/uploads/"
+
+/* The route configured with `path` exactly (ug_route_t.path), NULL when there is none. */
+const ug_route_t *ug_config_route_by_path(const ug_config_t *c, const char *path);
 
 /*
  * Load and validate. On failure returns UG_ERR_CONFIG (or UG_ERR_NOMEM) and

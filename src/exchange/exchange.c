@@ -14,7 +14,7 @@
 #include "exchange/manifest_request.h"
 #include "exchange/observe.h"
 #include "exchange/resumable.h"
-#include "resumable/ietf.h"
+#include "exchange/resumable_plain.h"
 
 static int method_is(const ug_exchange_t *req, const char *m)
 {
@@ -53,14 +53,9 @@ void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, siz
     }
     if (filter) {
         const ug_header_t *origin = ug_head_find(&req->h, "origin", NULL);
-        /* a resumable route's answers carry the fields of its protocols that a browser script must read */
-        const ug_resumable_config_t *rc = &req->route->resumable;
+        /* a resumable upload's answers carry the fields of its protocols that a browser script must read */
         ug_cors_actual_exposing(cors, origin != NULL ? origin->value : NULL, origin != NULL ? origin->value_len : 0,
-                                rc->enabled ? ug_ietf_expose_headers(rc->protocols & UG_RESUMABLE_TUS,
-                                                                     rc->protocols & UG_RESUMABLE_IETF)
-                                            : NULL,
-                                expose, sizeof(expose),
-                                &actual);
+                                ug_resumable_expose(req), expose, sizeof(expose), &actual);
         for (size_t i = 0; i < actual.n; ++i)
             hs[n++] = (ug_header_t){actual.h[i].name, actual.h[i].name_len, actual.h[i].value, actual.h[i].value_len};
     }
@@ -123,6 +118,11 @@ ug_head_verdict_t ug_exchange_decide(const ug_config_t *config, const ug_head_t 
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
     h2o_iovec_t path = normalized_path(&pool, h);
+    /* resumable_path is uploadgate's: whatever is asked there is answered here, never by the app */
+    if (h->target_error == NULL && ug_plain_decide(config, path.base, path.len, route)) {
+        h2o_mem_clear_pool(&pool);
+        return UG_HEAD_TAKE;
+    }
     ug_head_verdict_t v = ug_head_classify(config, h, path.base, path.len, route);
     h2o_mem_clear_pool(&pool);
     if (v == UG_HEAD_REFUSE) {
@@ -351,16 +351,20 @@ void ug_exchange_serve(ug_exchange_t *req)
         send_gate_answer(req);
         return;
     }
+    req->body_left = req->h.content_length;
+    ug_chunked_init(&req->decoder);
+    if (ug_plain_serve_url(req, has_body)) /* an ordinary route's resumable upload, under resumable_path */
+        return;
     if (!ug_route_allows(req->route, req->h.method, req->h.method_len)) {
         send_method_not_allowed(req);
         return;
     }
-    req->body_left = req->h.content_length;
-    ug_chunked_init(&req->decoder);
     if (req->route->resumable.enabled) {
         ug_resumable_serve(req, has_body);
         return;
     }
+    if (ug_plain_serve_creation(req, has_body))
+        return;
 
     ug_upload_request_t ur;
     ug_exchange_upload_request(req, &ur);

@@ -15,6 +15,7 @@
 #include "common/errors.h"
 #include "exchange/resumable_internal.h"
 #include "resumable/concat.h"
+#include "resumable/ietf.h"
 #include "resumable/store.h"
 
 /* Room for a Location value: the route's prefix and an id. */
@@ -136,7 +137,20 @@ const char *ug_resumable_subject(const ug_exchange_t *req)
  * (404: saying "forbidden" would confirm that the id is in use). */
 static int owned(const ug_exchange_t *req, const ug_rstore_info_t *info)
 {
-    return strcmp(info->route, req->route->path) == 0 && strcmp(info->subject, ug_resumable_subject(req)) == 0;
+    /* an ordinary route's upload (it records its request) answers under resumable_path only, and only it does */
+    int plain = req->tus != NULL && req->tus->plain;
+    return strcmp(info->route, req->route->path) == 0 && strcmp(info->subject, ug_resumable_subject(req)) == 0 &&
+           plain == (info->method[0] != '\0');
+}
+
+uint64_t ug_resumable_max_size(const ug_exchange_t *req)
+{
+    return req->tus != NULL && req->tus->plain ? req->route->limits.max_body : req->route->limits.max_file;
+}
+
+ug_err_t ug_resumable_too_large(const ug_exchange_t *req)
+{
+    return req->tus != NULL && req->tus->plain ? UG_ERR_BODY_TOO_LARGE : UG_ERR_FILE_TOO_LARGE;
 }
 
 /* What an info says to a request: UG_OK, or 404 (not this caller's), 410 (expired). */
@@ -153,14 +167,19 @@ ug_err_t ug_resumable_verdict(const ug_exchange_t *req, const ug_rstore_info_t *
  * rest is not one path segment (then no upload is named: 404). */
 int ug_resumable_target_id(const ug_exchange_t *req, char *id, size_t *id_len)
 {
+    return ug_resumable_id_under(req, req->route->match_len, id, id_len);
+}
+
+int ug_resumable_id_under(const ug_exchange_t *req, size_t prefix_len, char *id, size_t *id_len)
+{
     size_t path_len = req->h.target_len;
     const char *q = memchr(req->h.target, '?', req->h.target_len);
     if (q != NULL)
         path_len = (size_t)(q - req->h.target);
-    if (path_len < req->route->match_len)
+    if (path_len < prefix_len)
         return -1;
-    const char *rest = req->h.target + req->route->match_len;
-    *id_len = path_len - req->route->match_len;
+    const char *rest = req->h.target + prefix_len;
+    *id_len = path_len - prefix_len;
     if (*id_len == 0)
         return 0;
     if (!ug_rstore_id_valid(rest, *id_len))
@@ -294,13 +313,14 @@ static void set_limit(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
-    uint64_t max_chunk = req->route->resumable.max_chunk, max_file = req->route->limits.max_file;
-    uint64_t room = info->deferred ? max_file - info->offset : info->length - info->offset;
+    uint64_t max_chunk = req->route->resumable.max_chunk, max_size = ug_resumable_max_size(req);
+    uint64_t room = info->deferred ? max_size - info->offset : info->length - info->offset;
     t->limit = max_chunk;
     t->over = UG_ERR_CHUNK_TOO_LARGE;
-    if (room < t->limit) {
+    /* an ordinary route's append is bounded by the whole body's limit alone (its max_chunk is max_body) */
+    if (room < t->limit || (t->plain && room == t->limit)) {
         t->limit = room;
-        t->over = info->deferred ? UG_ERR_FILE_TOO_LARGE : UG_ERR_CHUNK_TOO_LARGE;
+        t->over = info->deferred ? ug_resumable_too_large(req) : UG_ERR_CHUNK_TOO_LARGE;
     }
 }
 
@@ -309,9 +329,25 @@ static const char *over_message(const ug_exchange_t *req)
     const ug_rstore_info_t *info = ug_rstore_info(req->tus->store);
     if (req->tus->over == UG_ERR_FILE_TOO_LARGE)
         return "the upload exceeds the route's max_file limit";
+    if (req->tus->over == UG_ERR_BODY_TOO_LARGE)
+        return "the upload exceeds the route's max_body limit; it was removed";
     if (!info->deferred && req->tus->limit == info->length - info->offset)
         return "the chunk goes past Upload-Length";
     return NULL;
+}
+
+/* The body brings more than its limit allows. A resumable route's upload keeps what it has (the client may still
+ * finish it within the limit); an ordinary route's upload past max_body can never become a body the route takes, so
+ * it is removed at once, as a one-request upload over the limit leaves nothing. */
+static void refuse_over(ug_exchange_t *req)
+{
+    ug_resumable_req_t *t = req->tus;
+    const char *message = over_message(req);
+    if (t->plain && t->over == UG_ERR_BODY_TOO_LARGE) {
+        ug_rstore_remove(t->store);
+        t->store = NULL;
+    }
+    send_error(req, t->over, message);
 }
 
 /* The body may come: refuse a declared length over the limit first, then let the transport read it. */
@@ -319,7 +355,7 @@ void ug_resumable_start_body(ug_exchange_t *req, int has_body)
 {
     set_limit(req);
     if (req->h.framing == UG_HEAD_BODY_CONTENT_LENGTH && req->h.content_length > req->tus->limit) {
-        send_error(req, req->tus->over, over_message(req));
+        refuse_over(req);
         return;
     }
     if (has_body)
@@ -339,6 +375,11 @@ static int content_type_ok(const ug_exchange_t *req)
     return ug_resumable_content_type_is(req, UG_TUS_CONTENT_TYPE);
 }
 
+static int t_plain(const ug_exchange_t *req)
+{
+    return req->tus != NULL && req->tus->plain;
+}
+
 /* A PATCH's Upload-Length: the deferred length made known (checked against max_file), or the same as stored. */
 ug_err_t ug_resumable_patch_length(ug_exchange_t *req, const char **why)
 {
@@ -355,9 +396,9 @@ ug_err_t ug_resumable_patch_length(ug_exchange_t *req, const char **why)
         *why = "Upload-Length cannot change once it is known";
         return length == ug_rstore_info(s)->length ? UG_OK : UG_ERR_BAD_REQUEST;
     }
-    if (length > req->route->limits.max_file) {
-        *why = "Upload-Length exceeds the route's max_file limit";
-        return UG_ERR_FILE_TOO_LARGE;
+    if (length > ug_resumable_max_size(req)) {
+        *why = t_plain(req) ? "Upload-Length exceeds the route's max_body limit" : "Upload-Length exceeds the route's max_file limit";
+        return ug_resumable_too_large(req);
     }
     if (length < ug_rstore_info(s)->offset) {
         *why = "Upload-Length is less than the bytes already received";
@@ -567,7 +608,7 @@ ug_exchange_flow_t ug_resumable_feed(ug_exchange_t *req, const char *bytes, size
         return UG_EXCHANGE_ENDED;
     }
     if (take < len) { /* the bytes up to the limit are kept (keep_received), as any cut-off chunk's */
-        send_error(req, t->over, over_message(req));
+        refuse_over(req);
         return UG_EXCHANGE_ENDED;
     }
     return UG_EXCHANGE_MORE;
@@ -585,6 +626,10 @@ static int checksum_matches(ug_resumable_req_t *t)
 void ug_resumable_complete(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
+    if (t->plain) { /* a request body: parsed by the route's pipeline (exchange/resumable_plain.c) */
+        ug_plain_complete(req);
+        return;
+    }
     const ug_rstore_info_t *info = ug_rstore_info(t->store);
     ug_tus_metadata_t m = {.pairs = NULL, .n = 0};
     const char *why = NULL, *json = NULL;
@@ -688,11 +733,19 @@ void ug_resumable_finish_body(ug_exchange_t *req)
 void ug_resumable_keep_received(ug_exchange_t *req)
 {
     ug_resumable_req_t *t = req->tus;
-    if (t == NULL || t->store == NULL || ug_rstore_pending(t->store) == 0)
+    if (t == NULL || t->store == NULL)
         return;
     /* a chunk with a checksum is kept only whole and verified (finish_body) */
-    if (t->has_checksum || ug_rstore_commit(t->store, ug_resumable_expiry(req)) != UG_RSTORE_OK)
+    if (ug_rstore_pending(t->store) != 0 &&
+        (t->has_checksum || ug_rstore_commit(t->store, ug_resumable_expiry(req)) != UG_RSTORE_OK))
         ug_rstore_discard(t->store);
+    /* The answer is final: the lock goes now, not when the transport is done writing it, or a client that sends its
+     * next request as soon as it has read this answer could find the upload still locked (423). A final upload's
+     * creation keeps it: ug_resumable_end removes the upload when it was never assembled. */
+    if (t->concat == NULL) {
+        ug_rstore_close(t->store);
+        t->store = NULL;
+    }
 }
 
 void ug_resumable_settled(ug_exchange_t *req, int accepted)
@@ -706,6 +759,14 @@ void ug_resumable_settled(ug_exchange_t *req, int accepted)
     /* refused (its file is gone with the upload), or completion could not be recorded: the upload ends here */
     ug_rstore_remove(t->store);
     t->store = NULL;
+}
+
+const char *ug_resumable_expose(const ug_exchange_t *req)
+{
+    const ug_resumable_config_t *rc = &req->route->resumable;
+    if (rc->enabled)
+        return ug_ietf_expose_headers(rc->protocols & UG_RESUMABLE_TUS, rc->protocols & UG_RESUMABLE_IETF);
+    return t_plain(req) ? ug_ietf_expose_headers(0, 1) : NULL;
 }
 
 int ug_resumable_relays_answer(const ug_exchange_t *req)
@@ -728,6 +789,7 @@ void ug_resumable_end(ug_exchange_t *req)
     if (t == NULL)
         return;
     ug_resumable_keep_received(req);
+    ug_plain_parse_free(t->parse);
     if (ug_concat_free(t->concat) && t->store != NULL) { /* a final upload never assembled: nobody knows its URL */
         ug_rstore_remove(t->store);
         t->store = NULL;

@@ -21,12 +21,15 @@ void ug_resumable_serve(ug_exchange_t *req, int has_body);
 ug_exchange_flow_t ug_resumable_feed(ug_exchange_t *req, const char *bytes, size_t len);
 /* The body is complete: verify the checksum, commit, answer or hand the complete upload to the app. */
 void ug_resumable_finish_body(ug_exchange_t *req);
-/* Before any answer: make the bytes received so far count (fdatasync, then the offset), so that the answer - and
- * any HEAD after it - never reports more than is on disk. A chunk with Upload-Checksum that did not arrive whole
- * cannot be verified and is dropped instead. */
+/* Before the final answer: make the bytes received so far count (fdatasync, then the offset), so that the answer -
+ * and any HEAD after it - never reports more than is on disk, then release the upload's lock. A chunk with
+ * Upload-Checksum that did not arrive whole cannot be verified and is dropped instead. */
 void ug_resumable_keep_received(ug_exchange_t *req);
 /* The app answered the manifest of a completed upload: accepted (< 400) records completion, refused removes it. */
 void ug_resumable_settled(ug_exchange_t *req, int accepted);
+/* The Access-Control-Expose-Headers the request's answers add (the fields of the resumable protocols it speaks), NULL
+ * for a request that is no resumable one. */
+const char *ug_resumable_expose(const ug_exchange_t *req);
 /* Whether the app's answer to a completed upload is relayed to the client as it is (the IETF draft: "whatever the
  * initial request would have produced"), rather than answered by ug_resumable_respond_accepted (tus). */
 int ug_resumable_relays_answer(const ug_exchange_t *req);

@@ -38,12 +38,12 @@ static void put_complete(ug_resumable_answer_t *a, int complete)
     ug_resumable_put(a, "upload-complete", complete ? "?1" : "?0", 2);
 }
 
-/* Upload-Limit: max-size from the route's max_file, max-append-size from resumable.max_chunk, expires the seconds an
- * untouched upload is kept. */
+/* Upload-Limit: max-size from the route's max_file (an ordinary route's: max_body), max-append-size from
+ * resumable.max_chunk, expires the seconds an untouched upload is kept. */
 static void put_limit(ug_resumable_answer_t *a, const ug_exchange_t *req)
 {
     size_t room = sizeof(a->buf) - a->used;
-    size_t n = ug_ietf_format_limit(req->route->limits.max_file, req->route->resumable.max_chunk,
+    size_t n = ug_ietf_format_limit(ug_resumable_max_size(req), req->route->resumable.max_chunk,
                                     req->route->resumable.expires_ms / 1000, a->buf + a->used, room);
     if (n == 0)
         return;
@@ -51,10 +51,12 @@ static void put_limit(ug_resumable_answer_t *a, const ug_exchange_t *req)
     a->used += n + 1;
 }
 
-/* Location: the upload's URL under the route's prefix, copied into a->buf. */
+/* Location: the upload's URL under the route's prefix (an ordinary route's upload: under resumable_path), copied into
+ * a->buf. */
 static void put_location(ug_resumable_answer_t *a, const ug_exchange_t *req)
 {
-    int n = snprintf(a->buf + a->used, sizeof(a->buf) - a->used, "%s%s", req->route->match, req->tus->id);
+    const char *prefix = req->tus->plain ? req->rt->config->resumable_path : req->route->match;
+    int n = snprintf(a->buf + a->used, sizeof(a->buf) - a->used, "%s%s", prefix, req->tus->id);
     if (n <= 0 || (size_t)n >= sizeof(a->buf) - a->used)
         return;
     ug_resumable_put(a, "location", a->buf + a->used, (size_t)n);
@@ -172,9 +174,10 @@ static ug_err_t creation_length(ug_exchange_t *req, ug_rstore_info_t *info, cons
         info->length = req->h.content_length;
     else if (f == NULL)
         info->deferred = 1;
-    if (!info->deferred && info->length > req->route->limits.max_file) {
-        *why = "Upload-Length exceeds the route's max_file limit";
-        return UG_ERR_FILE_TOO_LARGE;
+    if (!info->deferred && info->length > ug_resumable_max_size(req)) {
+        *why = req->tus->plain ? "Upload-Length exceeds the route's max_body limit"
+                               : "Upload-Length exceeds the route's max_file limit";
+        return ug_resumable_too_large(req);
     }
     return UG_OK;
 }
@@ -199,12 +202,18 @@ static void serve_create(ug_exchange_t *req, int has_body)
     ug_err_t e = creation_length(req, &info, &why);
     if (e == UG_OK)
         e = ug_resumable_creation_metadata(req, &metadata, &why);
-    if (e != UG_OK) {
+    if (e == UG_OK && req->tus->plain && ug_plain_record(req, &info) != 0)
+        e = UG_ERR_NOMEM;
+    int created = 0;
+    if (e != UG_OK)
         free(metadata);
+    else
+        created = ug_resumable_create(req, &info, metadata);
+    if (req->tus->plain)
+        ug_plain_record_clear(&info);
+    if (e != UG_OK)
         ug_exchange_respond_error(req, e, why, NULL, 0);
-        return;
-    }
-    if (!ug_resumable_create(req, &info, metadata))
+    if (!created)
         return;
     /* h2o 2.2.5's buffered requests (h2o_req_t) have no way to send a 1xx: that transport has no interim */
     if (has_body && req->tp->interim != NULL)
@@ -303,6 +312,33 @@ static void refuse_method(ug_exchange_t *req, int on_route)
                               &allow, 1);
 }
 
+int ug_resumable_ietf_begin(ug_exchange_t *req, const ug_header_t *version)
+{
+    if (version == NULL || version->value_len != sizeof(UG_IETF_INTEROP_VERSION) - 1 ||
+        memcmp(version->value, UG_IETF_INTEROP_VERSION, version->value_len) != 0) {
+        ug_exchange_respond_error(req, UG_ERR_INTEROP_VERSION, NULL, NULL, 0);
+        return 0;
+    }
+    if (ug_resumable_state(req) == NULL) {
+        ug_exchange_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
+        return 0;
+    }
+    req->tus->ietf = 1;
+    return 1;
+}
+
+void ug_resumable_ietf_dispatch(ug_exchange_t *req, const char *id, int has_body)
+{
+    if (id == NULL)
+        serve_create(req, has_body);
+    else if (ug_resumable_method_is(req, "HEAD"))
+        serve_head(req, id);
+    else if (ug_resumable_method_is(req, "PATCH"))
+        serve_append(req, id, has_body);
+    else
+        serve_delete(req, id);
+}
+
 int ug_resumable_ietf_serve(ug_exchange_t *req, int has_body)
 {
     const ug_header_t *version = ug_resumable_field(req, "upload-draft-interop-version");
@@ -315,27 +351,13 @@ int ug_resumable_ietf_serve(ug_exchange_t *req, int has_body)
         serve_options(req);
         return 1;
     }
-    if (version == NULL || version->value_len != sizeof(UG_IETF_INTEROP_VERSION) - 1 ||
-        memcmp(version->value, UG_IETF_INTEROP_VERSION, version->value_len) != 0) {
-        ug_exchange_respond_error(req, UG_ERR_INTEROP_VERSION, NULL, NULL, 0);
+    if (!ug_resumable_ietf_begin(req, version))
         return 1;
-    }
-    if (ug_resumable_state(req) == NULL) {
-        ug_exchange_respond_error(req, UG_ERR_NOMEM, NULL, NULL, 0);
-        return 1;
-    }
-    req->tus->ietf = 1;
     if (ug_resumable_target_id(req, id, &id_len) != 0)
         ug_exchange_respond_error(req, UG_ERR_NOT_FOUND, "no such upload", NULL, 0);
     else if ((id_len == 0) != ug_resumable_method_is(req, "POST"))
         refuse_method(req, id_len == 0);
-    else if (id_len == 0)
-        serve_create(req, has_body);
-    else if (ug_resumable_method_is(req, "HEAD"))
-        serve_head(req, id);
-    else if (ug_resumable_method_is(req, "PATCH"))
-        serve_append(req, id, has_body);
     else
-        serve_delete(req, id);
+        ug_resumable_ietf_dispatch(req, id_len == 0 ? NULL : id, has_body);
     return 1;
 }

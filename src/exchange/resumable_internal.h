@@ -13,6 +13,7 @@
 
 #include "exchange/concat.h"
 #include "exchange/resumable.h"
+#include "exchange/resumable_plain.h"
 #include "resumable/store.h"
 
 #define UG_TUS_ID_MAX (UG_UPLOAD_ID_LEN + 1)
@@ -31,6 +32,9 @@ struct ug_resumable_req {
     int complete;                /* IETF: Upload-Complete: ?1, the body ends the upload */
     char relay_offset[24];       /* IETF: the Upload-Offset value added to the app's answer (decimal) */
     ug_concat_t *concat;         /* a tus final upload's creation: its partial uploads (exchange/concat.c), else NULL */
+    int plain;                   /* an ordinary upload route's upload (exchange/resumable_plain.c): its URL is under
+                                  * resumable_path, its bytes a request body parsed by the route's pipeline at the end */
+    ug_plain_parse_t *parse;     /* plain: the completed body being read back through the pipeline, else NULL */
 };
 
 /* Fields of an answer besides an error's own. */
@@ -75,6 +79,12 @@ const char *ug_resumable_subject(const ug_exchange_t *req);
 ug_err_t ug_resumable_verdict(const ug_exchange_t *req, const ug_rstore_info_t *info);
 /* The upload id the target names under the route (*id_len 0: the route itself); -1 when it names none. */
 int ug_resumable_target_id(const ug_exchange_t *req, char *id, size_t *id_len);
+/* The same under any prefix of `prefix_len` bytes the target starts with (resumable_path). */
+int ug_resumable_id_under(const ug_exchange_t *req, size_t prefix_len, char *id, size_t *id_len);
+/* The most bytes an upload of this request may have, and the error past it: a resumable route's max_file (413
+ * file_too_large); for an ordinary route's upload, the whole body's max_body (413 body_too_large). */
+uint64_t ug_resumable_max_size(const ug_exchange_t *req);
+ug_err_t ug_resumable_too_large(const ug_exchange_t *req);
 /* Lock an upload this caller may write into req->tus->store; on failure the error is sent and 0 returned. */
 int ug_resumable_open(ug_exchange_t *req, const char *id);
 /* Set the body limit, refuse a declared length over it, else let the body come (or finish an empty one). */
@@ -102,6 +112,12 @@ ug_err_t ug_resumable_of_store(ug_rstore_result_t r);
 /* exchange/resumable_ietf.c: serve the request when it is the IETF draft's (or a protocol the route refuses) and
  * return 1; return 0 for a tus request. */
 int ug_resumable_ietf_serve(ug_exchange_t *req, int has_body);
+/* Check the interop version (400 interop_version_unsupported) and make req->tus an IETF request; 0 when the error
+ * was sent. */
+int ug_resumable_ietf_begin(ug_exchange_t *req, const ug_header_t *version);
+/* Serve an IETF request that ug_resumable_ietf_begin accepted: `id` NULL for a creation (POST, or PUT on an ordinary
+ * route), else the upload's HEAD, PATCH or DELETE. */
+void ug_resumable_ietf_dispatch(ug_exchange_t *req, const char *id, int has_body);
 /* The IETF request's body was committed: complete the upload (Upload-Complete: ?1) or answer the progress. */
 void ug_resumable_ietf_committed(ug_exchange_t *req);
 

@@ -175,27 +175,49 @@ static char *hex_decode(const char *s, size_t len)
     return out;
 }
 
-/* The info as text: one "key value" line each; route and subject hex-encoded (they may hold any byte). */
+/* The info's fields that may hold any byte: written hex-encoded. */
+static char **hex_slot(ug_rstore_info_t *info, const char *key)
+{
+    return strcmp(key, "route") == 0          ? &info->route
+           : strcmp(key, "subject") == 0      ? &info->subject
+           : strcmp(key, "method") == 0       ? &info->method
+           : strcmp(key, "target") == 0       ? &info->target
+           : strcmp(key, "content_type") == 0 ? &info->content_type
+                                              : NULL;
+}
+
+static const char *or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+/* The info as text: one "key value" line each; route, subject, method, target and content_type hex-encoded (they
+ * may hold any byte). */
 static char *info_render(const ug_rstore_info_t *info, size_t *len)
 {
-    const char *concat = info->concat != NULL ? info->concat : "";
-    size_t cap = 256 + 2 * strlen(info->route) + 2 * strlen(info->subject) + strlen(info->metadata) + strlen(concat);
-    char *buf = malloc(cap), *route = malloc(2 * strlen(info->route) + 1), *subject = malloc(2 * strlen(info->subject) + 1);
-    if (buf == NULL || route == NULL || subject == NULL) {
-        free(buf);
-        free(route);
-        free(subject);
-        return NULL;
+    const char *hexed[] = {info->route, info->subject, or_empty(info->method), or_empty(info->target),
+                           or_empty(info->content_type)};
+    char *hex[5] = {NULL};
+    size_t cap = 320 + strlen(info->metadata) + strlen(or_empty(info->concat));
+    int ok = 1;
+    for (size_t i = 0; i < 5; ++i) {
+        cap += 2 * strlen(hexed[i]);
+        if ((hex[i] = malloc(2 * strlen(hexed[i]) + 1)) == NULL)
+            ok = 0;
+        else
+            hex_encode(hexed[i], hex[i]);
     }
-    hex_encode(info->route, route);
-    hex_encode(info->subject, subject);
-    int n = snprintf(buf, cap,
-                     "length %" PRIu64 "\ndeferred %d\noffset %" PRIu64 "\ncreated %" PRId64 "\nexpires %" PRId64
-                     "\ncompleted %d\nroute %s\nsubject %s\nmetadata %s\nconcat %s\n",
-                     info->length, info->deferred, info->offset, info->created, info->expires, info->completed, route,
-                     subject, info->metadata, concat);
-    free(route);
-    free(subject);
+    char *buf = ok ? malloc(cap) : NULL;
+    int n = buf == NULL ? 0
+                        : snprintf(buf, cap,
+                                   "length %" PRIu64 "\ndeferred %d\noffset %" PRIu64 "\ncreated %" PRId64
+                                   "\nexpires %" PRId64 "\ncompleted %d\nroute %s\nsubject %s\nmetadata %s\nconcat %s\n"
+                                   "method %s\ntarget %s\ncontent_type %s\n",
+                                   info->length, info->deferred, info->offset, info->created, info->expires,
+                                   info->completed, hex[0], hex[1], info->metadata, or_empty(info->concat), hex[2],
+                                   hex[3], hex[4]);
+    for (size_t i = 0; i < 5; ++i)
+        free(hex[i]);
     *len = n > 0 ? (size_t)n : 0;
     return buf;
 }
@@ -204,17 +226,17 @@ static char *info_render(const ug_rstore_info_t *info, size_t *len)
 static int info_line(ug_rstore_info_t *info, const char *key, const char *v, size_t vlen)
 {
     char *end;
-    if (strcmp(key, "route") == 0 || strcmp(key, "subject") == 0) {
+    char **slot = hex_slot(info, key);
+    if (slot != NULL) {
         char *d = vlen == 0 ? strdup("") : hex_decode(v, vlen);
         if (d == NULL)
             return -1;
-        char **slot = key[0] == 'r' ? &info->route : &info->subject;
         free(*slot);
         *slot = d;
         return 0;
     }
     if (strcmp(key, "metadata") == 0 || strcmp(key, "concat") == 0) {
-        char **slot = key[0] == 'm' ? &info->metadata : &info->concat;
+        slot = key[0] == 'm' ? &info->metadata : &info->concat;
         free(*slot);
         return (*slot = strndup(v, vlen)) != NULL ? 0 : -1;
     }
@@ -253,7 +275,13 @@ static ug_rstore_result_t info_parse(char *text, size_t len, ug_rstore_info_t *i
     }
     if (info->concat == NULL) /* written before concatenation existed: a plain upload */
         info->concat = strdup("");
-    if (info->route == NULL || info->subject == NULL || info->metadata == NULL || info->concat == NULL) {
+    /* written before ordinary routes' uploads existed: a resumable route's */
+    char **request[] = {&info->method, &info->target, &info->content_type};
+    for (size_t i = 0; i < 3; ++i)
+        if (*request[i] == NULL)
+            *request[i] = strdup("");
+    if (info->route == NULL || info->subject == NULL || info->metadata == NULL || info->concat == NULL ||
+        info->method == NULL || info->target == NULL || info->content_type == NULL) {
         ug_rstore_info_clear(info);
         return UG_RSTORE_IO;
     }
@@ -299,6 +327,9 @@ void ug_rstore_info_clear(ug_rstore_info_t *info)
     free(info->subject);
     free(info->metadata);
     free(info->concat);
+    free(info->method);
+    free(info->target);
+    free(info->content_type);
     *info = (ug_rstore_info_t){.route = NULL};
 }
 
@@ -730,6 +761,9 @@ ug_rstore_result_t ug_rstore_mark_completed(ug_rstore_t *s)
     if (s->data_fd >= 0)
         close(s->data_fd);
     s->data_fd = -1;
+    /* an ordinary route's upload was parsed from it into the app's files: the raw copy has served its purpose */
+    if (unlinkat(s->dir_fd, UG_RSTORE_DATA, 0) != 0 && errno != ENOENT)
+        return of_errno(errno);
     return info_write(s->dir_fd, &s->info, s->fsync);
 }
 

@@ -52,6 +52,12 @@ typedef struct ug_rstore_info {
     char *subject;     /* the owner's token subject, "" when the route is open */
     char *metadata;    /* Upload-Metadata as the client sent it (validated, printable ASCII), "" when none */
     char *concat;      /* Upload-Concat as the client sent it ("partial", "final;..."), "" for a plain upload */
+    /* An upload an ordinary upload route made resumable (its bytes are a request body, parsed when complete): the
+     * creating request's method, target (with query) and Content-Type ("" when it had none). All "" for the uploads
+     * of a resumable route. */
+    char *method;
+    char *target;
+    char *content_type;
 } ug_rstore_info_t;
 
 typedef struct ug_rstore ug_rstore_t;
@@ -97,7 +103,7 @@ ug_rstore_result_t ug_rstore_set_length(ug_rstore_t *s, uint64_t length);
 ug_rstore_result_t ug_rstore_sha256_hex(ug_rstore_t *s, char *out);
 /* The upload's directory fd and the data file's name in it, for moving the complete file into an upload. */
 int ug_rstore_dir_fd(const ug_rstore_t *s);
-/* The data file was moved away and the app accepted it: record completion (the data file no longer exists). */
+/* The app accepted the upload: record completion. The data file was moved away, or is removed now. */
 ug_rstore_result_t ug_rstore_mark_completed(ug_rstore_t *s);
 
 /* Remove the upload's files and directory, then free the store. */

@@ -15,7 +15,8 @@
  *  - a tiny error buffer gives the same verdict, NUL-terminated;
  *  - a loaded config keeps the promises of config.h that the server relies
  *    on without checking again (listener, backend, storage, route matching,
- *    which ignores the query).
+ *    which ignores the query; resumable_path is a folder no route lies under, and each route is found by its
+ *    path).
  *
  * Build: tests/fuzz/build.sh
  * Run:   build-fuzz/fuzz_config -dict=tests/fuzz/config.dict tests/fuzz/corpus/config
@@ -113,8 +114,16 @@ static void check_config(const ug_config_t *c)
         abort();
     if ((c->routes == NULL) != (c->route_count == 0))
         abort();
+    /* resumable_path: a folder of the path space that no route lies under */
+    const char *rp = c->resumable_path;
+    if (rp == NULL || strlen(rp) != c->resumable_path_len || c->resumable_path_len < 3 || rp[0] != '/' ||
+        rp[c->resumable_path_len - 1] != '/' || strstr(rp, "//") != NULL || strstr(rp, "/./") != NULL ||
+        strstr(rp, "/../") != NULL || strpbrk(rp, "?#%\\ ") != NULL)
+        abort();
     for (size_t i = 0; i < c->route_count; i++) {
         const ug_route_t *r = &c->routes[i];
+        if (strncmp(r->match, rp, c->resumable_path_len) == 0 || ug_config_route_by_path(c, r->path) != r)
+            abort();
         if (r->path == NULL || r->match == NULL || r->path[0] != '/' || strlen(r->match) != r->match_len ||
             strncmp(r->path, r->match, r->match_len) != 0 || r->methods == 0 || r->limits.max_file > r->limits.max_body)
             abort();

@@ -39,13 +39,13 @@ def tus_route(resumable=None, auth=None) -> dict:
     return r
 
 
-def tus_gateway(make_gateway, make_capture, tmp_path, *, name="gw", status=204, body="", resumable=None, auth=None,
-                store=None, extra=None):
-    """A gateway with a resumable route in front of a capture backend answering `status`."""
+def route_gateway(make_gateway, make_capture, route: dict, *, name="gw", status=204, body="", store=None, extra=None):
+    """A gateway with `route` added, in front of a capture backend answering `status` with JSON `body`; `store`: the
+    storage dir of another gateway (to share it), `extra(cfg)`: any other change."""
     backend = make_capture(f"{name}-backend", status=status, headers=[("Content-Type", "application/json")], body=body)
 
     def conf(cfg):
-        cfg["routes"].append(tus_route(resumable, auth))
+        cfg["routes"].append(route)
         if store is not None:
             cfg["storage"]["dir"] = str(store)
         if extra:
@@ -53,6 +53,13 @@ def tus_gateway(make_gateway, make_capture, tmp_path, *, name="gw", status=204, 
     gw = make_gateway(name, app=False, backend_url=backend.backend_url, configure=conf)
     gw.backend = backend
     return gw
+
+
+def tus_gateway(make_gateway, make_capture, tmp_path, *, name="gw", status=204, body="", resumable=None, auth=None,
+                store=None, extra=None):
+    """A gateway with a resumable route in front of a capture backend answering `status`."""
+    return route_gateway(make_gateway, make_capture, tus_route(resumable, auth), name=name, status=status, body=body,
+                         store=store, extra=extra)
 
 
 def tus(gw, proto, method, path, headers=(), body=None, version="1.0.0"):

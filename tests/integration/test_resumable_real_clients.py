@@ -214,3 +214,20 @@ def test_uppy_uploads_cross_origin_with_a_bearer_token(gateway_for, tmp_path):
     assert res["status"] == 204 and res["bytes"] == f.size, res
     m = one_manifest(gw, f, "photo.jpg", "image/jpeg")
     assert {x["name"]: x["value"] for x in m["fields"]}.get("caption") == "from Uppy", m
+
+
+def test_tus_js_client_ietf_draft_05_on_an_ordinary_raw_route(make_gateway, tmp_path):
+    """No resumable: block: the default /upload route takes the draft's requests as they come (tus-js-client sends the
+    file raw, as one-request raw uploads are sent), the upload's URL is under /.uploadgate/uploads/, and the example
+    app gets the manifest of a one-request raw POST of the file (it re-hashes the stored file)."""
+    f = make_file(tmp_path / "src", "plain.bin", 3 * MiB + 999)
+    gw = make_gateway()
+    rc, out = tus_js(f"http://127.0.0.1:{gw.port}/upload", f.path, "--chunk-size", str(MiB), "--protocol",
+                     "ietf-draft-05")
+    assert rc == 0 and out["ok"] and out["bytes"] == f.size, out
+    assert out["url"].split("127.0.0.1:")[-1].split("/", 1)[1].startswith(".uploadgate/uploads/"), out
+    assert [r["method"] for r in out["requests"]] == ["POST", "PATCH", "PATCH", "PATCH", "PATCH"], out["requests"]
+    # the example app answers a manifest with 201, relayed to the completing PATCH with where the upload stands
+    assert out["status"] == 201 and out["headers"].get("upload-offset") == str(f.size), out
+    m = one_manifest(gw, f)
+    assert m["method"] == "POST" and m["path"] == "/upload", m

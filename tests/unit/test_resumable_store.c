@@ -296,3 +296,63 @@ Test(rstore, append_from_a_held_upload)
     cr_assert_str_eq(info.concat, "final;/files/a /files/a");
     ug_rstore_info_clear(&info);
 }
+
+/* An ordinary route's upload records its creating request (any bytes: hex in the info); a resumable route's upload,
+ * or an info written before the fields existed, reads them as "". */
+Test(rstore, the_creating_request_is_recorded)
+{
+    char id[UG_UPLOAD_ID_LEN + 1], plain[UG_UPLOAD_ID_LEN + 1];
+    ug_rstore_info_t info;
+    create(id, 10, 0, 5000);
+    cr_assert_eq(ug_rstore_peek(root, id, &info), UG_RSTORE_OK);
+    cr_assert_str_eq(info.method, "");
+    cr_assert_str_eq(info.target, "");
+    cr_assert_str_eq(info.content_type, "");
+    ug_rstore_info_clear(&info);
+
+    ug_rstore_info_t made = {.deferred = 1, .created = 100, .expires = 5000, .route = "/form", .subject = "",
+                             .metadata = "", .method = "PUT", .target = "/form?a=1 b\n",
+                             .content_type = "multipart/form-data; boundary=\"x y\""};
+    cr_assert_eq(ug_rstore_create(root, &made, plain), UG_RSTORE_OK);
+    ug_rstore_t *s;
+    cr_assert_eq(ug_rstore_open(root, plain, &s), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_write(s, "abc", 3), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_commit(s, 6000), UG_RSTORE_OK); /* a rewritten info keeps them */
+    ug_rstore_close(s);
+    cr_assert_eq(ug_rstore_peek(root, plain, &info), UG_RSTORE_OK);
+    cr_assert_str_eq(info.method, "PUT");
+    cr_assert_str_eq(info.target, "/form?a=1 b\n");
+    cr_assert_str_eq(info.content_type, "multipart/form-data; boundary=\"x y\"");
+    cr_assert_eq(info.offset, 3);
+    ug_rstore_info_clear(&info);
+
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s/%s/info", root, UG_RSTORE_DIR, plain);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs("length 3\ndeferred 0\noffset 1\ncreated 1\nexpires 9\ncompleted 0\nroute 2f78\nsubject \nmetadata \n", f);
+    fclose(f);
+    cr_assert_eq(ug_rstore_peek(root, plain, &info), UG_RSTORE_OK, "an info from before these fields still reads");
+    cr_assert_str_eq(info.method, "");
+    cr_assert_str_eq(info.route, "/x");
+    ug_rstore_info_clear(&info);
+}
+
+/* The data file of an upload parsed into the app's files (not moved away) goes when completion is recorded. */
+Test(rstore, completion_removes_a_data_file_left_in_place)
+{
+    char id[UG_UPLOAD_ID_LEN + 1];
+    ug_rstore_t *s;
+    create(id, 3, 0, 5000);
+    cr_assert_eq(ug_rstore_open(root, id, &s), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_write(s, "xyz", 3), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_commit(s, 5000), UG_RSTORE_OK);
+    cr_assert_eq(data_size(id), 3);
+    cr_assert_eq(ug_rstore_mark_completed(s), UG_RSTORE_OK);
+    cr_assert_eq(data_size(id), -1);
+    ug_rstore_close(s);
+    ug_rstore_info_t info;
+    cr_assert_eq(ug_rstore_peek(root, id, &info), UG_RSTORE_OK);
+    cr_assert(info.completed);
+    ug_rstore_info_clear(&info);
+}
