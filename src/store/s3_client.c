@@ -412,12 +412,15 @@ static void start_due_retries(ug_s3_client_t *c, uint64_t now)
 
 /* ---- the probe ---------------------------------------------------------------------------------------- */
 
+/* HeadBucket: only a 2xx is a usable store; 403 is our credentials (or the bucket's policy); a missing bucket (404),
+ * an error or no answer at all leave it unusable. */
 static void probe_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
 {
     ug_s3_client_t *c = r->client;
     c->probing = false;
     c->next_probe_ms = ug_s3_now_ms() + UG_S3_PROBE_INTERVAL_MS;
-    note_outcome(c, a, ok);
+    set_state(c, ok ? UG_S3_STORE_UP
+                    : a->curl == CURLE_OK && a->status == 403 ? UG_S3_STORE_DENIED : UG_S3_STORE_UNREACHABLE);
 }
 
 static void maybe_probe(ug_s3_client_t *c, uint64_t now)

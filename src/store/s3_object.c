@@ -264,10 +264,14 @@ static void put_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
 {
     ug_s3_object_t *o = r->arg;
     o->single = NULL;
-    if (o->cleaning)
-        return cleanup(o);
-    if (!ok)
-        return fail_answer(o, r, a);
+    if (o->cleaning) {
+        cleanup(o);
+        return;
+    }
+    if (!ok) {
+        fail_answer(o, r, a);
+        return;
+    }
     snprintf(o->etag, sizeof(o->etag), "%s", a->etag);
     ug_metrics_s3_sent(atomic_load(&o->c->metrics), o->size, 0);
     succeed(o);
@@ -277,8 +281,10 @@ static void put_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
 static void send_put(ug_s3_object_t *o)
 {
     ug_s3_req_t *r = obj_req(o, "put", "PUT", NULL, 0, put_done, o);
-    if (r == NULL)
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+    if (r == NULL) {
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
+    }
     pthread_mutex_lock(&o->mu);
     r->owned_body = o->fill; /* the loop writes no more: finish was called */
     r->body_len = o->fill_len;
@@ -319,12 +325,18 @@ static void part_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
     part_t *p = r->arg;
     ug_s3_object_t *o = p->o;
     p->req = NULL;
-    if (!ok)
-        return fail_answer(o, r, a);
-    if (a->etag[0] == '\0')
-        return fail(o, UG_ERR_STORE_FAILED, "the object store answered a part without an ETag");
-    if (keep_etag(o, p->number, a->etag) != 0)
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+    if (!ok) {
+        fail_answer(o, r, a);
+        return;
+    }
+    if (a->etag[0] == '\0') {
+        fail(o, UG_ERR_STORE_FAILED, "the object store answered a part without an ETag");
+        return;
+    }
+    if (keep_etag(o, p->number, a->etag) != 0) {
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
+    }
     ug_metrics_s3_sent(atomic_load(&o->c->metrics), p->len, 1);
     for (part_t **pp = &o->parts; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == p) {
@@ -346,8 +358,10 @@ static void send_part(ug_s3_object_t *o, part_t *p)
     snprintf(num, sizeof(num), "%u", p->number);
     ug_s3_param_t params[] = {{"partNumber", num}, {"uploadId", o->upload_id}};
     ug_s3_req_t *r = obj_req(o, "upload_part", "PUT", params, 2, part_done, p);
-    if (r == NULL)
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+    if (r == NULL) {
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
+    }
     r->body = p->buf;
     r->body_len = p->len;
     r->upload = true;
@@ -362,12 +376,16 @@ static void create_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
     o->single = NULL;
     if (ok && ug_s3_parse_initiate(a->body != NULL ? a->body : "", a->body_len, &o->upload_id) != UG_S3_XML_OK)
         ok = false;
-    if (o->cleaning)
-        return cleanup(o);
+    if (o->cleaning) {
+        cleanup(o);
+        return;
+    }
     if (o->state == OBJ_FAILED)
         return; /* the writer failed it meanwhile; the upload id is kept for the abort */
-    if (!ok)
-        return fail_answer(o, r, a);
+    if (!ok) {
+        fail_answer(o, r, a);
+        return;
+    }
     o->state = OBJ_UPLOADING;
     for (part_t *p = o->parts; p != NULL && o->state == OBJ_UPLOADING; p = p->next)
         if (p->req == NULL)
@@ -379,8 +397,10 @@ static void send_create(ug_s3_object_t *o)
 {
     ug_s3_param_t params[] = {{"uploads", NULL}};
     ug_s3_req_t *r = obj_req(o, "create", "POST", params, 1, create_done, o);
-    if (r == NULL)
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+    if (r == NULL) {
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
+    }
     r->content_type = o->content_type;
     o->state = OBJ_CREATING;
     o->single = r;
@@ -395,10 +415,14 @@ static void head_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
         o->completed = true;
         snprintf(o->etag, sizeof(o->etag), "%s", a->etag);
     }
-    if (o->cleaning)
-        return cleanup(o);
-    if (!o->completed)
-        return fail(o, UG_ERR_STORE_FAILED, "the object store lost the multipart upload while completing it");
+    if (o->cleaning) {
+        cleanup(o);
+        return;
+    }
+    if (!o->completed) {
+        fail(o, UG_ERR_STORE_FAILED, "the object store lost the multipart upload while completing it");
+        return;
+    }
     succeed(o);
 }
 
@@ -414,18 +438,25 @@ static void complete_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
         snprintf(o->etag, sizeof(o->etag), "%s", etag);
         free(etag);
     }
-    if (o->cleaning)
-        return cleanup(o);
+    if (o->cleaning) {
+        cleanup(o);
+        return;
+    }
     if (!ok && r->attempt > 1 && a->error_code != NULL && strcmp(a->error_code, "NoSuchUpload") == 0) {
         ug_s3_req_t *h = obj_req(o, "head", "HEAD", NULL, 0, head_done, o);
-        if (h == NULL)
-            return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        if (h == NULL) {
+            fail(o, UG_ERR_STORE_FAILED, "out of memory");
+            return;
+        }
         o->state = OBJ_VERIFYING;
         o->single = h;
-        return ug_s3_req_send(h);
+        ug_s3_req_send(h);
+        return;
     }
-    if (!ok)
-        return fail_answer(o, r, a);
+    if (!ok) {
+        fail_answer(o, r, a);
+        return;
+    }
     succeed(o);
 }
 
@@ -435,8 +466,10 @@ static void send_complete(ug_s3_object_t *o)
     char *body = NULL;
     size_t body_len = 0;
     ug_s3_param_t params[] = {{"uploadId", o->upload_id}};
-    if (list == NULL)
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+    if (list == NULL) {
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
+    }
     for (unsigned i = 0; i < o->cut; i++)
         list[i] = (ug_s3_part_t){i + 1, o->etags[i]};
     ug_s3_xml_result_t xr = ug_s3_build_complete(list, o->cut, &body, &body_len);
@@ -444,7 +477,8 @@ static void send_complete(ug_s3_object_t *o)
     ug_s3_req_t *r = xr == UG_S3_XML_OK ? obj_req(o, "complete", "POST", params, 1, complete_done, o) : NULL;
     if (r == NULL) {
         free(body);
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
     }
     r->owned_body = body;
     r->body = body;
@@ -552,11 +586,15 @@ static void advance(ug_s3_object_t *o)
     size_t fill_len = o->fill_len;
     unsigned in_flight = o->in_flight;
     pthread_mutex_unlock(&o->mu);
-    if (failed)
-        return fail(o, err, message); /* the writer found the object too big */
+    if (failed) { /* the writer found the object too big */
+        fail(o, err, message);
+        return;
+    }
     take_parts(o, cut, ncut);
-    if (out_of_memory)
-        return fail(o, UG_ERR_STORE_FAILED, "out of memory");
+    if (out_of_memory) {
+        fail(o, UG_ERR_STORE_FAILED, "out of memory");
+        return;
+    }
     if (wake_writer)
         post(o, true);
     if (o->state == OBJ_FILLING && o->cut > 0)
@@ -606,7 +644,8 @@ static void cleanup(ug_s3_object_t *o)
         ug_s3_req_t *r = obj_req(o, op, "DELETE", params, n, cleanup_done, o);
         if (r != NULL) {
             o->single = r;
-            return ug_s3_req_send(r);
+            ug_s3_req_send(r);
+            return;
         }
     }
     list_remove(o);

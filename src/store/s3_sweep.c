@@ -91,29 +91,38 @@ static void next_upload(sweep_t *s)
                              ? ug_s3_req_new(s->c, "sweep_abort", "DELETE", u->key, query, abort_done, s)
                              : NULL;
         free(query);
-        if (r == NULL)
-            return finish(s, UG_ERR_NOMEM);
+        if (r == NULL) {
+            finish(s, UG_ERR_NOMEM);
+            return;
+        }
         ug_metrics_s3_abort(atomic_load(&s->c->metrics));
-        return ug_s3_req_send(r);
+        ug_s3_req_send(r);
+        return;
     }
-    if (!s->page.truncated)
-        return finish(s, s->err);
+    if (!s->page.truncated) {
+        finish(s, s->err);
+        return;
+    }
     free(s->key_marker);
     free(s->id_marker);
     s->key_marker = strdup(s->page.next_key_marker);
     s->id_marker = strdup(s->page.next_upload_id_marker);
     ug_s3_upload_list_free(&s->page);
     memset(&s->page, 0, sizeof(s->page));
-    if (s->key_marker == NULL || s->id_marker == NULL)
-        return finish(s, UG_ERR_NOMEM);
+    if (s->key_marker == NULL || s->id_marker == NULL) {
+        finish(s, UG_ERR_NOMEM);
+        return;
+    }
     list_page(s);
 }
 
 static void list_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
 {
     sweep_t *s = r->arg;
-    if (!ok || ug_s3_parse_list_uploads(a->body != NULL ? a->body : "", a->body_len, &s->page) != UG_S3_XML_OK)
-        return finish(s, UG_ERR_STORE_FAILED);
+    if (!ok || ug_s3_parse_list_uploads(a->body != NULL ? a->body : "", a->body_len, &s->page) != UG_S3_XML_OK) {
+        finish(s, UG_ERR_STORE_FAILED);
+        return;
+    }
     s->next = 0;
     next_upload(s);
 }
@@ -133,8 +142,10 @@ static void list_page(sweep_t *s)
                          ? ug_s3_req_new(s->c, "list_uploads", "GET", NULL, query, list_done, s)
                          : NULL;
     free(query);
-    if (r == NULL)
-        return finish(s, UG_ERR_NOMEM);
+    if (r == NULL) {
+        finish(s, UG_ERR_NOMEM);
+        return;
+    }
     ug_s3_req_send(r);
 }
 

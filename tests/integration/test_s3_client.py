@@ -192,3 +192,15 @@ def test_s3_client_sweep_aborts_stale_uploads_under_the_prefix(s3_server):
         assert s3_server.list_uploads(other) == [(other + "x/0", spared)], "outside the prefix: never touched"
     finally:
         s3_server.abort_upload(other + "x/0", spared)
+
+
+def test_s3_client_refuses_an_object_over_10000_parts(s3_server):
+    """An object may have 10000 parts of part_size at most: the write that goes past fails the object at once,
+    before anything reaches the store (1-byte parts here, so 10001 bytes are one too many)."""
+    prefix = unique_prefix("engine-too-big")
+    rc, result, err = run_probe(s3_server, ["--part-size", "1", "--write-size", "20000", "put", prefix + "big.bin"],
+                                b"x" * 10001)
+    assert rc == 1, (result, err)
+    assert result == {"error": "store_failed",
+                      "message": "the file exceeds the largest object the store takes: 10000 parts of 1 bytes"}
+    assert s3_server.list_objects(prefix) == [] and s3_server.list_uploads(prefix) == []

@@ -77,8 +77,10 @@ static void on_done(void *arg, const ug_s3_object_done_t *d)
 {
     (void)arg;
     done_seen = 1;
-    if (d->err != UG_OK)
-        return print_error(d->err, d->message);
+    if (d->err != UG_OK) {
+        print_error(d->err, d->message);
+        return;
+    }
     printf("{\"bucket\":");
     put_json_string(d->bucket);
     printf(",\"key\":");
