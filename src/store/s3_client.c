@@ -151,56 +151,13 @@ ug_s3_req_t *ug_s3_req_new(ug_s3_client_t *c, const char *op, const char *method
     return r;
 }
 
-static void answer_clear(ug_s3_answer_t *a)
-{
-    free(a->body);
-    free(a->error_code);
-    free(a->error_message);
-    memset(a, 0, sizeof(*a));
-}
-
 static void req_free(ug_s3_req_t *r)
 {
-    answer_clear(&r->answer);
+    ug_s3_answer_clear(&r->answer);
     free(r->key);
     free(r->query);
     free(r->owned_body);
     free(r);
-}
-
-static size_t on_body(char *p, size_t s, size_t n, void *u)
-{
-    ug_s3_answer_t *a = u;
-    size_t k = s * n;
-    if (a->body_len + k > UG_S3_XML_MAX)
-        return 0; /* bigger than any answer we read: stop the transfer */
-    char *grown = realloc(a->body, a->body_len + k + 1);
-    if (grown == NULL)
-        return 0;
-    memcpy(grown + a->body_len, p, k);
-    a->body = grown;
-    a->body_len += k;
-    a->body[a->body_len] = '\0';
-    return k;
-}
-
-static size_t on_header(char *p, size_t s, size_t n, void *u)
-{
-    ug_s3_answer_t *a = u;
-    size_t k = s * n;
-    if (k > 5 && strncasecmp(p, "ETag:", 5) == 0) {
-        const char *v = p + 5;
-        while (*v == ' ')
-            v++;
-        size_t len = strcspn(v, "\r\n");
-        if (len < sizeof(a->etag)) {
-            memcpy(a->etag, v, len);
-            a->etag[len] = '\0';
-        }
-    } else if (k > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
-        a->content_length = strtoull(p + 15, NULL, 10);
-    }
-    return k;
 }
 
 static size_t on_read(char *p, size_t s, size_t n, void *u)
@@ -252,9 +209,9 @@ static int setup_transfer(ug_s3_req_t *r)
         ok = ok && curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body != NULL ? r->body : "") == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len) == CURLE_OK;
     }
-    ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+    ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ug_s3_answer_on_body) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->answer) == CURLE_OK &&
-         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ug_s3_answer_on_header) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_HEADERDATA, &r->answer) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_PRIVATE, r) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -310,7 +267,7 @@ void ug_s3_req_send(ug_s3_req_t *r)
         c->live = r;
     }
     r->counted = true;
-    answer_clear(&r->answer);
+    ug_s3_answer_clear(&r->answer);
     r->started = now_s();
     if (setup_transfer(r) != 0) {
         release_transfer(r);

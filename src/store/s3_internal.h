@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "common/metrics.h"
+#include "store/s3_answer.h"
 #include "store/s3_client.h"
 #include "store/s3_creds.h"
 
@@ -36,18 +37,6 @@
 #define UG_S3_LOW_SPEED_TIME 10L
 
 typedef struct ug_s3_req ug_s3_req_t;
-
-/* What a finished request did: its verdict, status, S3's error code (or NULL) and its answer. */
-typedef struct ug_s3_answer {
-    CURLcode curl;
-    long status;
-    char *body; /* NUL-terminated, may be NULL */
-    size_t body_len;
-    char etag[256];
-    uint64_t content_length; /* HEAD: the Content-Length header */
-    char *error_code;        /* <Code> of an <Error> body, or NULL */
-    char *error_message;
-} ug_s3_answer_t;
 
 /* Called on the S3 thread once a request is done (success or final failure after retries); the request is freed
  * after it returns. `ok`: a 2xx answer without an <Error> body. */
