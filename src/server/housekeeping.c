@@ -184,7 +184,7 @@ void ug_housekeeping_stop(ug_housekeeping_t *hk)
     pthread_cond_signal(&hk->wake);
     pthread_mutex_unlock(&hk->lock);
     pthread_join(hk->tid, NULL);
-    ug_s3_inbox_free(hk->inbox); /* the client stopped first: nothing posts any more; a last result is logged */
+    ug_s3_inbox_free(hk->inbox); /* the client stopped first: nothing posts any more */
     pthread_cond_destroy(&hk->wake);
     pthread_mutex_destroy(&hk->lock);
     free(hk);

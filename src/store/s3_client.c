@@ -88,7 +88,7 @@ void ug_s3_inbox_drain(ug_s3_inbox_t *in)
     pthread_mutex_unlock(&in->mu);
     while (list != NULL) {
         ug_s3_completion_t *next = list->next;
-        list->run(list);
+        list->run(list, true);
         list = next;
     }
 }
@@ -97,7 +97,10 @@ void ug_s3_inbox_free(ug_s3_inbox_t *in)
 {
     if (in == NULL)
         return;
-    ug_s3_inbox_drain(in); /* completions own references: running them releases those */
+    for (ug_s3_completion_t *c = in->head, *next; c != NULL; c = next) { /* they hold references: release them */
+        next = c->next;
+        c->run(c, false);
+    }
     pthread_mutex_destroy(&in->mu);
     free(in);
 }

@@ -57,6 +57,7 @@ void ug_s3_client_stop(ug_s3_client_t *c, uint64_t grace_ms);
 ug_s3_inbox_t *ug_s3_inbox_new(void (*wake)(void *arg), void *arg);
 /* Run every queued completion's callback, on the calling (owning) thread. */
 void ug_s3_inbox_drain(ug_s3_inbox_t *inbox);
+/* Completions still queued are dropped without their callbacks. */
 void ug_s3_inbox_free(ug_s3_inbox_t *inbox);
 
 /*

@@ -71,7 +71,9 @@ struct ug_s3_req {
 
 /* A completion waiting in an inbox. */
 typedef struct ug_s3_completion {
-    void (*run)(struct ug_s3_completion *c); /* on the inbox's thread; frees the completion */
+    /* on the inbox's thread; frees the completion. `call` false: the inbox is being freed, drop it without calling
+     * back (its owner is going away) */
+    void (*run)(struct ug_s3_completion *c, bool call);
     struct ug_s3_completion *next;
 } ug_s3_completion_t;
 

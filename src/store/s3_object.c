@@ -110,12 +110,12 @@ typedef struct obj_comp {
     bool ready; /* on_ready, else on_done */
 } obj_comp_t;
 
-static void run_comp(ug_s3_completion_t *base)
+static void run_comp(ug_s3_completion_t *base, bool call)
 {
     obj_comp_t *cp = (obj_comp_t *)base;
     ug_s3_object_t *o = cp->o;
     pthread_mutex_lock(&o->mu);
-    bool aborted = o->aborted; /* set by this very thread: no callback runs after an abort */
+    bool aborted = o->aborted || !call; /* set by this very thread: no callback runs after an abort */
     void (*on_done)(void *, const ug_s3_object_done_t *) = o->on_done;
     pthread_mutex_unlock(&o->mu);
     if (!aborted && cp->ready && o->on_ready != NULL) {

@@ -31,10 +31,11 @@ typedef struct sweep {
 
 static void list_page(sweep_t *s);
 
-static void run_done(ug_s3_completion_t *comp)
+static void run_done(ug_s3_completion_t *comp, bool call)
 {
     sweep_t *s = (sweep_t *)((char *)comp - offsetof(sweep_t, comp));
-    s->on_done(s->arg, s->aborted, s->err);
+    if (call)
+        s->on_done(s->arg, s->aborted, s->err);
     free(s);
 }
 
