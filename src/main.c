@@ -182,6 +182,13 @@ int main(int argc, char **argv)
             goto Exit;
         }
         ug_s3_client_set_metrics(s3, metrics);
+        /* bounded by the connect timeout: a store that is down delays start-up by that much at most, and then
+         * readiness says so */
+        if (!ug_s3_client_wait_probed(s3, UG_S3_START_PROBE_WAIT_MS))
+            ug_log_event(UG_LOG_WARN, "startup", "the object store has not answered yet: store: s3 routes answer 503 until it does");
+        else if (ug_s3_client_state(s3) != UG_S3_STORE_UP)
+            ug_log_event(UG_LOG_WARN, "startup", "the object store is %s: store: s3 routes answer 503 until it is up",
+                         ug_s3_store_state_name(ug_s3_client_state(s3)));
     }
     if (ug_server_new(&slot, metrics, &server, err, sizeof(err)) != UG_OK) {
         ug_log_event(UG_LOG_ERROR, "startup", "%s", err);

@@ -381,6 +381,28 @@ static void probe_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
     c->next_probe_ms = ug_s3_now_ms() + UG_S3_PROBE_INTERVAL_MS;
     set_state(c, ok ? UG_S3_STORE_UP
                     : a->curl == CURLE_OK && a->status == 403 ? UG_S3_STORE_DENIED : UG_S3_STORE_UNREACHABLE);
+    pthread_mutex_lock(&c->mu);
+    c->probed = true;
+    pthread_cond_broadcast(&c->probed_cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+bool ug_s3_client_wait_probed(ug_s3_client_t *c, uint64_t timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->probed && pthread_cond_timedwait(&c->probed_cond, &c->mu, &until) == 0)
+        ;
+    bool probed = c->probed;
+    pthread_mutex_unlock(&c->mu);
+    return probed;
 }
 
 static void maybe_probe(ug_s3_client_t *c, uint64_t now)
@@ -476,6 +498,7 @@ static void client_free(ug_s3_client_t *c)
         curl_multi_cleanup(c->multi);
     ug_s3_keys_clear(&c->keys);
     config_clear(&c->cfg);
+    pthread_cond_destroy(&c->probed_cond);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -494,6 +517,11 @@ ug_s3_client_t *ug_s3_client_start(const ug_s3_config_t *cfg, char *why, size_t 
         return NULL;
     }
     pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t attr; /* monotonic: a wall-clock step must not stretch the wait */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->probed_cond, &attr);
+    pthread_condattr_destroy(&attr);
     c->cmds_tail = &c->cmds;
     atomic_init(&c->state, UG_S3_STORE_UNREACHABLE);
     atomic_init(&c->metrics, NULL);

@@ -17,6 +17,7 @@
 #ifndef UG_STORE_S3_CLIENT_H
 #define UG_STORE_S3_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,9 +44,14 @@ int ug_s3_client_reload_credentials(ug_s3_client_t *c, char *why, size_t why_len
  * is not UP; /readyz reports it. Until the first probe answered the state is UNREACHABLE. */
 typedef enum ug_s3_store_state { UG_S3_STORE_UP, UG_S3_STORE_UNREACHABLE, UG_S3_STORE_DENIED } ug_s3_store_state_t;
 ug_s3_store_state_t ug_s3_client_state(const ug_s3_client_t *c);
+/* Wait until the first probe answered (or failed), at most `timeout_ms`; whether it did. Start-up calls it so that
+ * readiness and the routes' 503 reflect the store from the first request on. */
+bool ug_s3_client_wait_probed(ug_s3_client_t *c, uint64_t timeout_ms);
 /* "up", "unreachable", "denied" (static). */
 const char *ug_s3_store_state_name(ug_s3_store_state_t s);
 #define UG_S3_PROBE_INTERVAL_MS 5000u
+/* How long start-up waits for the first probe (the connect timeout plus a little). */
+#define UG_S3_START_PROBE_WAIT_MS 6000u
 
 /* Stop the thread after the queued requests finished (aborts included), within `grace_ms` (what is still running
  * then is cut off); frees the client. Objects not released nor aborted by then are abandoned (the janitor's sweep

@@ -99,6 +99,8 @@ struct ug_s3_client {
     ug_s3_keys_t keys;
     bool stopping;
     uint64_t stop_deadline_ms;
+    bool probed;          /* the first probe answered (or failed) */
+    pthread_cond_t probed_cond;
     _Atomic int state;    /* ug_s3_store_state_t */
     _Atomic(ug_metrics_t *) metrics;
     /* [s3] */

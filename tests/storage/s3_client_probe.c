@@ -153,9 +153,8 @@ static int put(ug_s3_client_t *c, ug_s3_inbox_t *inbox, const char *key, size_t 
 
 static int state(ug_s3_client_t *c)
 {
-    /* the first probe answers within the connect timeout; a denied store is known at once */
-    for (int i = 0; i < 100 && ug_s3_client_state(c) == UG_S3_STORE_UNREACHABLE; i++)
-        usleep(100 * 1000); /* polling a lock-free state with a deadline */
+    if (!ug_s3_client_wait_probed(c, 10000))
+        fprintf(stderr, "no probe answered within 10 s\n");
     printf("{\"state\":\"%s\"}\n", ug_s3_store_state_name(ug_s3_client_state(c)));
     return 0;
 }
