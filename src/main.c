@@ -4,10 +4,12 @@
  *
  *   start-up   load and check the configuration (errors as file:line:col on
  *              stderr, exit 2), remove *.part files a crash left, start the
- *              workers, the admin listener and the janitor
+ *              object store client (storage.s3; unreadable credentials: exit 1),
+ *              the workers, the admin listener and the janitor
  *   SIGHUP     reload: a valid configuration applies to requests that begin
  *              from now on; an invalid one (or one changing a restart-only
- *              setting) is logged and the running one stays
+ *              setting) is logged and the running one stays. The object
+ *              store's credentials are re-read either way
  *   SIGTERM    (and SIGINT) not ready at once, stop accepting, let requests in
  *              flight finish for up to shutdown_grace, remove the files of
  *              uploads the deadline cut off, exit 0
@@ -26,6 +28,7 @@
 #include "common/metrics.h"
 #include "config/runtime.h"
 #include "server/server.h"
+#include "store/s3_client.h"
 #include "upload/storage.h"
 
 #define DEFAULT_CONFIG "config/uploadgate.yaml"
@@ -70,6 +73,18 @@ static void reload(const char *path, const ug_config_t *boot, ug_runtime_slot_t 
     ug_metrics_reload(metrics, 1);
     ug_log_event(UG_LOG_INFO, "reload", "configuration %s reloaded (generation %llu): new requests use it", path,
                  (unsigned long long)generation);
+}
+
+/* SIGHUP: the store's credentials again (rotated keys, an expired session token). The old ones stay on failure. */
+static void reload_store_credentials(ug_s3_client_t *s3)
+{
+    char why[512];
+    if (s3 == NULL)
+        return;
+    if (ug_s3_client_reload_credentials(s3, why, sizeof(why)) != 0)
+        ug_log_event(UG_LOG_ERROR, "reload", "S3 credentials not reloaded, the running ones stay: %s", why);
+    else
+        ug_log_event(UG_LOG_INFO, "reload", "S3 credentials reloaded");
 }
 
 static size_t count_connections(void *data)
@@ -157,10 +172,29 @@ int main(int argc, char **argv)
     ug_server_t *server = NULL;
     ug_admin_t *admin = NULL;
     ug_housekeeping_t *hk = NULL;
+    ug_s3_client_t *s3 = NULL;
+    /* One client for the process, before the loops that use it: a store that cannot be used (no credentials) stops
+     * start-up here, with the reason, rather than failing every upload. The store being down is not fatal: readiness
+     * says so until it answers. */
+    if (config->storage.s3 != NULL) {
+        if ((s3 = ug_s3_client_start(config->storage.s3, err, sizeof(err))) == NULL) {
+            ug_log_event(UG_LOG_ERROR, "startup", "storage.s3: %s", err);
+            goto Exit;
+        }
+        ug_s3_client_set_metrics(s3, metrics);
+        /* bounded by the connect timeout: a store that is down delays start-up by that much at most, and then
+         * readiness says so */
+        if (!ug_s3_client_wait_probed(s3, UG_S3_START_PROBE_WAIT_MS))
+            ug_log_event(UG_LOG_WARN, "startup", "the object store has not answered yet: store: s3 routes answer 503 until it does");
+        else if (ug_s3_client_state(s3) != UG_S3_STORE_UP)
+            ug_log_event(UG_LOG_WARN, "startup", "the object store is %s: store: s3 routes answer 503 until it is up",
+                         ug_s3_store_state_name(ug_s3_client_state(s3)));
+    }
     if (ug_server_new(&slot, metrics, &server, err, sizeof(err)) != UG_OK) {
         ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
         goto Exit;
     }
+    ug_server_set_s3(server, s3);
     if (ug_server_start(server, err, sizeof(err)) != UG_OK) {
         ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
         ug_server_stop(server, 0);
@@ -168,12 +202,12 @@ int main(int argc, char **argv)
     }
     if (config->admin.address != NULL &&
         ug_admin_start(&config->admin, &slot, &config->backend, metrics,
-                       (ug_admin_hooks_t){.connections = count_connections, .data = server}, &admin, err, sizeof(err)) != UG_OK) {
+                       (ug_admin_hooks_t){.connections = count_connections, .data = server, .s3 = s3}, &admin, err, sizeof(err)) != UG_OK) {
         ug_log_event(UG_LOG_ERROR, "startup", "%s", err);
         ug_server_stop(server, 0);
         goto Exit;
     }
-    if ((hk = ug_housekeeping_start(&slot, metrics)) == NULL)
+    if ((hk = ug_housekeeping_start(&slot, metrics, s3)) == NULL)
         ug_log_event(UG_LOG_WARN, "startup", "cannot start the janitor thread: storage.retention is not enforced");
     for (size_t i = 0; i < config->listen_count; ++i)
         ug_log_event(UG_LOG_INFO, "listening", "listening on %s (%s)", config->listen[i].address,
@@ -182,8 +216,10 @@ int main(int argc, char **argv)
         ug_log_event(UG_LOG_INFO, "listening", "admin listening on %s (/healthz, /readyz, /metrics)", config->admin.address);
 
     int sig = 0;
-    while (sigwait(&wait_set, &sig) == 0 && sig == SIGHUP)
+    while (sigwait(&wait_set, &sig) == 0 && sig == SIGHUP) {
         reload(config_path, config, &slot, metrics);
+        reload_store_credentials(s3);
+    }
 
     ug_admin_set_stopping(admin);
     ug_runtime_t *now = ug_runtime_slot_acquire(&slot);
@@ -198,9 +234,13 @@ int main(int argc, char **argv)
         ug_log_event(UG_LOG_WARN, "shutdown", "shutdown_grace ran out: %zu connections cut off, %zu unfinished uploads removed", left,
                      discarded);
     }
+    /* After the loops: the aborts of uploads they cut off are queued; let them reach the store within the grace */
+    ug_s3_client_stop(s3, grace_ms);
+    s3 = NULL;
     ug_log_event(UG_LOG_INFO, "shutdown", "stopped");
     status = 0;
 Exit:
+    ug_s3_client_stop(s3, 0); /* before the janitor: its sweep reports to the janitor's inbox */
     ug_housekeeping_stop(hk);
     ug_admin_stop(admin);
     ug_server_free(server);

@@ -143,6 +143,7 @@ static const ug_cfg_key storage_keys[] = {
     {"spool_threshold", ug_cfg_size, AT(ug_storage_config_t, spool_threshold), RANGE(4 * KiB, UINT64_MAX)},
     /* the janitor runs once a minute: a shorter retention would delete files the app has not had time to take */
     {"retention", ug_cfg_duration, AT(ug_storage_config_t, retention_ms), RANGE(60 * SEC, UINT64_MAX)},
+    {"s3", ug_cfg_s3, AT(ug_storage_config_t, s3)},
     {.name = NULL},
 };
 
@@ -365,7 +366,7 @@ static void plain_resumable_defaults(ug_route_t *r)
 {
     if (r->resumable.enabled)
         return;
-    if (r->pass_through)
+    if (r->pass_through || r->store == UG_STORE_S3) /* nothing stored; or not locally, where the raw body waits */
         r->resumable_requests = 0;
     r->resumable.expires_ms = 24 * 3600 * 1000ull;
     r->resumable.fsync = 1;
@@ -385,6 +386,7 @@ static const ug_cfg_key route_keys[] = {
     {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
     {"resumable", h_resumable, AT(ug_route_t, resumable)},
     {"resumable_requests", ug_cfg_bool, AT(ug_route_t, resumable_requests)},
+    {"store", ug_cfg_route_store, AT(ug_route_t, store)},
     {.name = NULL},
 };
 
@@ -629,6 +631,8 @@ ug_err_t ug_config_load_string(const char *name, const char *yaml, size_t len, u
         rc = check_admin_address(&eo, root, c);
     if (rc == 0)
         rc = check_resumable_path(&eo, root, c);
+    if (rc == 0)
+        rc = ug_cfg_check_route_stores(&eo, root, c);
     /* An eighth of the slots per address: a sidecar behind an ingress sees a few client addresses (the ingress's),
      * each of which may need many connections, yet no single one can hold them all (nginx limit_conn, per key). */
     if (rc == 0 && c->max_connections_per_client == UINT64_MAX)
@@ -698,6 +702,7 @@ void ug_config_free(ug_config_t *c)
     ug_cfg_cors_free(c->cors);
     free(c->storage.dir);
     free(c->storage.app_dir);
+    ug_cfg_s3_free(c->storage.s3);
     for (size_t i = 0; i < c->route_count; i++) {
         free(c->routes[i].path);
         free(c->routes[i].match);

@@ -72,6 +72,17 @@ static int str_differs(const char *a, const char *b)
     return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
+/* The storage.s3 blocks differ in anything (the S3 client is started once, with the start-up block). */
+static int s3_differs(const ug_s3_config_t *a, const ug_s3_config_t *b)
+{
+    if (a == NULL || b == NULL)
+        return a != b;
+    return str_differs(a->endpoint, b->endpoint) || str_differs(a->region, b->region) || str_differs(a->bucket, b->bucket) ||
+           str_differs(a->prefix, b->prefix) || a->path_style != b->path_style ||
+           str_differs(a->credentials_file, b->credentials_file) || str_differs(a->ca_file, b->ca_file) ||
+           a->part_size != b->part_size || a->parts_in_flight != b->parts_in_flight;
+}
+
 const char *ug_runtime_restart_needed(const ug_config_t *boot, const ug_config_t *next, char *buf, size_t len)
 {
     const char *what = NULL;
@@ -92,6 +103,8 @@ const char *ug_runtime_restart_needed(const ug_config_t *boot, const ug_config_t
     else if (what == NULL && (str_differs(boot->storage.dir, next->storage.dir) ||
                               boot->storage.spool_threshold != next->storage.spool_threshold))
         what = "storage.dir or storage.spool_threshold";
+    else if (what == NULL && s3_differs(boot->storage.s3, next->storage.s3))
+        what = "storage.s3 (SIGHUP re-reads its credentials file only)";
     else if (what == NULL && memcmp(&boot->timeouts, &next->timeouts, sizeof(boot->timeouts)) != 0)
         what = "timeouts";
     else if (what == NULL && (boot->max_connections != next->max_connections ||

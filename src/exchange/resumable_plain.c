@@ -141,11 +141,29 @@ static int room_for(ug_exchange_t *req)
     return 0;
 }
 
+/* A route that does not take resumable requests serves a POST with the draft's headers as a one-request upload. One
+ * announcing an incomplete body (Upload-Complete: ?0) is refused instead: its content is only the start of the
+ * client's upload, and stored as a complete file it would reach the app as if it were all of it. */
+static int refuse_incomplete(ug_exchange_t *req)
+{
+    const ug_header_t *f = ug_resumable_field(req, "upload-complete");
+    int complete = 1;
+    if (f == NULL || ug_ietf_parse_complete(f->value, f->value_len, &complete) != UG_TUS_PARSE_OK || complete)
+        return 0;
+    ug_exchange_respond_error(req, UG_ERR_BAD_REQUEST,
+                              "this route does not take resumable uploads: send the whole body in one request "
+                              "(Upload-Complete: ?1, or without the draft's headers)",
+                              NULL, 0);
+    return 1;
+}
+
 int ug_plain_serve_creation(ug_exchange_t *req, int has_body)
 {
     const ug_header_t *version = ug_resumable_field(req, "upload-draft-interop-version");
-    if (version == NULL || req->route->resumable.enabled || !req->route->resumable_requests)
+    if (version == NULL || req->route->resumable.enabled)
         return 0;
+    if (!req->route->resumable_requests)
+        return refuse_incomplete(req);
     if (!ug_resumable_ietf_begin(req, version))
         return 1;
     req->tus->plain = 1;

@@ -30,7 +30,8 @@ int ug_plain_decide(const ug_config_t *config, const char *path, size_t path_len
 int ug_plain_serve_url(ug_exchange_t *req, int has_body);
 
 /* A request of an ordinary upload route (gate and method passed): when it carries Upload-Draft-Interop-Version and
- * the route takes resumable requests, serve it as the creation of a resumable upload and return 1; else 0. */
+ * the route takes resumable requests, serve it as the creation of a resumable upload and return 1. On a route that
+ * does not, refuse one with Upload-Complete: ?0 (400: an incomplete body) and return 1. Else 0: a one-request upload. */
 int ug_plain_serve_creation(ug_exchange_t *req, int has_body);
 
 /* Record the creating request (method, target, Content-Type: malloc'd copies) into an info about to be created; -1

@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "policy/auth.h"
 #include "config/runtime.h"
+#include "store/s3_client.h"
 
 /* Told once the server stops, from the loop's once-a-second shutdown poll (see ug_loop_watch). */
 typedef struct ug_loop_watcher {
@@ -30,6 +31,7 @@ typedef struct ug_loop {
     h2o_context_t *ctx;
     ug_runtime_slot_t *runtime; /* the current configuration */
     ug_metrics_t *metrics;      /* may be NULL */
+    ug_s3_client_t *s3;         /* the process's object store client (set by the server); NULL without storage.s3 */
     ug_forward_ctx_t forward;   /* the forwarder: keep-alive pool to the app, backend.* of the start-up configuration */
     h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
     h2o_timeout_t rate_timeout;  /* timeouts.body_rate_window: one window of a body's minimum rate (body_rate.h) */

@@ -116,6 +116,17 @@ static int storage_ready(const ug_config_t *c, char *why, size_t len)
     return 1;
 }
 
+/* The object store answered the S3 client's last probe (no store configured: nothing to check). */
+static int store_ready(const ug_s3_client_t *s3, char *why, size_t len)
+{
+    ug_s3_store_state_t state = s3 != NULL ? ug_s3_client_state(s3) : UG_S3_STORE_UP;
+    if (state == UG_S3_STORE_UP)
+        return 1;
+    snprintf(why, len, state == UG_S3_STORE_DENIED ? "object store: access denied (check the S3 credentials)"
+                                                   : "object store: unreachable");
+    return 0;
+}
+
 static void serve_ready(ug_admin_t *admin, h2o_req_t *req)
 {
     char why[512];
@@ -125,7 +136,7 @@ static void serve_ready(ug_admin_t *admin, h2o_req_t *req)
     }
     ug_runtime_t *rt = ug_runtime_slot_acquire(admin->runtime);
     const ug_config_t *c = rt->config;
-    if (!storage_ready(c, why, sizeof(why))) {
+    if (!storage_ready(c, why, sizeof(why)) || !store_ready(admin->hooks.s3, why, sizeof(why))) {
         ug_runtime_release(rt);
         send_not_ready(req, why);
         return;

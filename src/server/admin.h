@@ -5,7 +5,8 @@
  *   GET /healthz  200 {"status":"ok"} while the process serves (liveness)
  *   GET /readyz   200 {"status":"ready",...} only when the server is not
  *                 stopping, the storage directory is writable with
- *                 storage.min_free left, and the app answers 2xx at
+ *                 storage.min_free left, the object store (storage.s3)
+ *                 answered its last probe, and the app answers 2xx at
  *                 backend.health_path (when configured); else 503 with the
  *                 failed check in "reason"
  *   GET /metrics  Prometheus text exposition (metrics.h), gauges refreshed
@@ -23,6 +24,7 @@
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "config/runtime.h"
+#include "store/s3_client.h"
 
 #define UG_ADMIN_HEALTH_TIMEOUT_MS 2000
 
@@ -32,6 +34,7 @@ typedef struct ug_admin ug_admin_t;
 typedef struct ug_admin_hooks {
     size_t (*connections)(void *data); /* open client connections, for the uploadgate_connections gauge */
     void *data;
+    const ug_s3_client_t *s3;          /* storage.s3's client: /readyz is 503 while the store is not up; NULL = none */
 } ug_admin_hooks_t;
 
 /*

@@ -52,6 +52,7 @@ struct ug_server {
     uint64_t grace_ms;
     atomic_size_t connections; /* open client connections, all threads */
     ug_conn_share_t *share;    /* open client connections per client address, all threads (max_connections_per_client) */
+    ug_s3_client_t *s3;        /* storage.s3's client (borrowed), handed to every loop; NULL = none */
     pthread_mutex_t ready_lock;
     pthread_cond_t ready_cond;
 };
@@ -374,6 +375,8 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &s->gconf);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake, on_wake);
     w->loop = ug_loop_new(&w->ctx, s->runtime, s->metrics);
+    if (w->loop != NULL)
+        w->loop->s3 = s->s3;
     for (size_t i = 0; i < nl; ++i) {
         w->accept[i] = (h2o_accept_ctx_t){.ctx = &w->ctx, .hosts = s->gconf.hosts, .ssl_ctx = s->ssl[i]};
         w->listeners[i] = h2o_evloop_socket_create(w->ctx.loop, w->fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -408,6 +411,11 @@ static void wait_ready(ug_server_t *s)
         while (s->workers[t].started && !s->workers[t].ready)
             pthread_cond_wait(&s->ready_cond, &s->ready_lock);
     pthread_mutex_unlock(&s->ready_lock);
+}
+
+void ug_server_set_s3(ug_server_t *s, ug_s3_client_t *s3)
+{
+    s->s3 = s3;
 }
 
 ug_err_t ug_server_start(ug_server_t *s, char *errbuf, size_t errlen)

@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/metrics.h"
 #include "config/runtime.h"
+#include "store/s3_client.h"
 
 typedef struct ug_server ug_server_t;
 
@@ -25,6 +26,10 @@ typedef struct ug_server ug_server_t;
  * NULL) must outlive the server.
  */
 ug_err_t ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_server_t **out, char *errbuf, size_t errlen);
+
+/* The object store client every loop uses for `store: s3` routes (loop->s3); borrowed, must outlive the server's
+ * loops. Before ug_server_start. */
+void ug_server_set_s3(ug_server_t *s, ug_s3_client_t *s3);
 
 /* Start the worker threads. Signals should be blocked by the caller first (threads inherit the mask). */
 ug_err_t ug_server_start(ug_server_t *s, char *errbuf, size_t errlen);

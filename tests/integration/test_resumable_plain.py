@@ -303,6 +303,12 @@ def test_a_route_can_turn_it_off(make_gateway, make_capture, tmp_path, proto):
     ms = manifests(gw)
     assert len(ms) == 1 and ms[0]["files"][0]["sha256"] == sha256_bytes(f1), ms
     assert no_resumable_state(gw)
+    # an incomplete body announced as such is refused there: its start would reach the app as a whole file
+    raw = os.urandom(5000)
+    res = c.create(ROUTE, raw, complete=False, headers=[("Content-Type", "application/octet-stream")])
+    assert res.status == 400 and res.header("location") is None, res
+    assert json.loads(res.body)["error"]["message"].startswith("this route does not take resumable uploads"), res
+    assert len(manifests(gw)) == 1 and no_resumable_state(gw)
 
 
 @pytest.mark.parametrize("proto", ERROR_PROTOS)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/s3_answer.h"
 #include "store/s3_retry.h"
 #include "store/s3_sign.h"
 #include "store/s3_xml.h"
@@ -26,57 +27,15 @@
 
 typedef struct {
     const char *endpoint, *bucket;
-    ug_s3_credentials creds;
+    ug_s3_credentials_t creds;
 } probe_config;
-
-typedef struct {
-    char *data;
-    size_t len;
-} buffer;
 
 typedef struct {
     const char *data;
     size_t len, pos;
 } reader;
 
-typedef struct {
-    long status;
-    buffer body;
-    char etag[256];
-} answer;
-
-static size_t on_body(char *p, size_t s, size_t n, void *u)
-{
-    buffer *b = u;
-    size_t k = s * n;
-    if (b->len + k > UG_S3_XML_MAX)
-        return 0; /* an answer bigger than any we parse: stop the transfer */
-    char *grown = realloc(b->data, b->len + k + 1);
-    if (grown == NULL)
-        return 0;
-    memcpy(grown + b->len, p, k);
-    b->data = grown;
-    b->len += k;
-    b->data[b->len] = '\0';
-    return k;
-}
-
-static size_t on_header(char *p, size_t s, size_t n, void *u)
-{
-    answer *a = u;
-    size_t k = s * n;
-    if (k > 6 && strncasecmp(p, "ETag:", 5) == 0) {
-        const char *v = p + 5;
-        while (*v == ' ')
-            v++;
-        size_t len = strcspn(v, "\r\n");
-        if (len < sizeof a->etag) {
-            memcpy(a->etag, v, len);
-            a->etag[len] = '\0';
-        }
-    }
-    return k;
-}
+typedef ug_s3_answer_t answer;
 
 static size_t on_read(char *p, size_t s, size_t n, void *u)
 {
@@ -98,7 +57,7 @@ static CURLcode send_once(const probe_config *cfg, const char *method, const cha
     if (ug_s3_object_url(cfg->endpoint, cfg->bucket, key, UG_S3_PATH_STYLE, query, &url) != UG_S3_OK)
         return CURLE_URL_MALFORMAT;
     ug_s3_payload_sha256(body, body_len, sha);
-    ug_s3_request req = {.method = method, .url = url, .payload_sha256 = sha};
+    ug_s3_request_t req = {.method = method, .url = url, .payload_sha256 = sha};
     CURL *easy = curl_easy_init();
     CURLcode rc = CURLE_FAILED_INIT;
     if (easy != NULL && ug_s3_setup_easy(easy, &cfg->creds, &req, &headers) == UG_S3_OK) {
@@ -111,9 +70,9 @@ static CURLcode send_once(const probe_config *cfg, const char *method, const cha
             curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
             curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)body_len);
         }
-        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(easy, CURLOPT_WRITEDATA, &a->body);
-        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, ug_s3_answer_on_body);
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, a);
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, ug_s3_answer_on_header);
         curl_easy_setopt(easy, CURLOPT_HEADERDATA, a);
         curl_easy_setopt(easy, CURLOPT_TIMEOUT, 60L);
         rc = curl_easy_perform(easy);
@@ -128,8 +87,8 @@ static CURLcode send_once(const probe_config *cfg, const char *method, const cha
 /* Print S3's refusal of `step` and return 0; 1 when the answer was a 2xx without an Error body. */
 static int accepted(const char *step, CURLcode rc, const answer *a)
 {
-    ug_s3_error e = {0};
-    int has_error = a->body.len > 0 && ug_s3_parse_error(a->body.data, a->body.len, &e) == UG_S3_XML_OK;
+    ug_s3_error_t e = {0};
+    int has_error = a->body_len > 0 && ug_s3_parse_error(a->body, a->body_len, &e) == UG_S3_XML_OK;
     if (rc == CURLE_OK && a->status / 100 == 2 && !has_error)
         return 1;
     printf("FAIL %s: curl=%d status=%ld code=%s message=%s\n", step, (int)rc, a->status,
@@ -144,13 +103,13 @@ static int request(const probe_config *cfg, const char *step, const char *method
 {
     for (unsigned attempt = 1;; attempt++) {
         CURLcode rc = send_once(cfg, method, key, query, body, body_len, upload, a);
-        ug_s3_error e = {0};
-        int has_error = a->body.len > 0 && ug_s3_parse_error(a->body.data, a->body.len, &e) == UG_S3_XML_OK;
-        ug_s3_verdict v = ug_s3_classify(rc, a->status, has_error ? e.code : NULL);
+        ug_s3_error_t e = {0};
+        int has_error = a->body_len > 0 && ug_s3_parse_error(a->body, a->body_len, &e) == UG_S3_XML_OK;
+        ug_s3_verdict_t v = ug_s3_classify(rc, a->status, has_error ? e.code : NULL);
         ug_s3_error_free(&e);
         if (v != UG_S3_RETRY || attempt == ATTEMPTS)
             return accepted(step, rc, a);
-        free(a->body.data);
+        ug_s3_answer_clear(a);
         uint64_t ms = ug_s3_backoff_ms(attempt, 100, 2000, ((uint64_t)rand() << 31) ^ (uint64_t)rand());
         printf("retry %s after %llu ms\n", step, (unsigned long long)ms);
         usleep((useconds_t)(ms * 1000)); /* backoff between attempts, not synchronisation */
@@ -159,15 +118,15 @@ static int request(const probe_config *cfg, const char *step, const char *method
 
 static char *initiate(const probe_config *cfg, const char *key)
 {
-    ug_s3_param p = {"uploads", NULL};
+    ug_s3_param_t p = {"uploads", NULL};
     char *query = NULL, *id = NULL;
     answer a = {0};
     if (ug_s3_canonical_query(&p, 1, &query) != UG_S3_OK)
         return NULL;
     if (request(cfg, "initiate", "POST", key, query, "", 0, 0, &a) &&
-        ug_s3_parse_initiate(a.body.data, a.body.len, &id) != UG_S3_XML_OK)
-        printf("FAIL initiate: unreadable answer: %s\n", a.body.data ? a.body.data : "");
-    free(a.body.data);
+        ug_s3_parse_initiate(a.body, a.body_len, &id) != UG_S3_XML_OK)
+        printf("FAIL initiate: unreadable answer: %s\n", a.body ? a.body : "");
+    ug_s3_answer_clear(&a);
     free(query);
     return id;
 }
@@ -178,7 +137,7 @@ static int upload_part(const probe_config *cfg, const char *key, const char *upl
 {
     char num[16], *query = NULL;
     snprintf(num, sizeof num, "%u", n);
-    ug_s3_param p[] = {{"partNumber", num}, {"uploadId", upload_id}};
+    ug_s3_param_t p[] = {{"partNumber", num}, {"uploadId", upload_id}};
     answer a = {0};
     int ok = ug_s3_canonical_query(p, 2, &query) == UG_S3_OK &&
              request(cfg, "upload part", "PUT", key, query, data, len, 1, &a);
@@ -188,29 +147,29 @@ static int upload_part(const probe_config *cfg, const char *key, const char *upl
         printf("FAIL upload part %u: no ETag\n", n);
         ok = 0;
     }
-    free(a.body.data);
+    ug_s3_answer_clear(&a);
     free(query);
     return ok;
 }
 
-static int complete(const probe_config *cfg, const char *key, const char *upload_id, const ug_s3_part *parts,
+static int complete(const probe_config *cfg, const char *key, const char *upload_id, const ug_s3_part_t *parts,
                     size_t n)
 {
     char *query = NULL, *body = NULL, *etag = NULL;
     size_t body_len = 0;
-    ug_s3_param p = {"uploadId", upload_id};
+    ug_s3_param_t p = {"uploadId", upload_id};
     answer a = {0};
     int ok = ug_s3_canonical_query(&p, 1, &query) == UG_S3_OK &&
              ug_s3_build_complete(parts, n, &body, &body_len) == UG_S3_XML_OK &&
              request(cfg, "complete", "POST", key, query, body, body_len, 0, &a);
-    if (ok && ug_s3_parse_complete(a.body.data, a.body.len, &etag) != UG_S3_XML_OK) {
-        printf("FAIL complete: unreadable answer: %s\n", a.body.data ? a.body.data : "");
+    if (ok && ug_s3_parse_complete(a.body, a.body_len, &etag) != UG_S3_XML_OK) {
+        printf("FAIL complete: unreadable answer: %s\n", a.body ? a.body : "");
         ok = 0;
     }
     if (ok)
         printf("completed %s etag=%s\n", key, etag);
     free(etag);
-    free(a.body.data);
+    ug_s3_answer_clear(&a);
     free(body);
     free(query);
     return ok;
@@ -219,13 +178,13 @@ static int complete(const probe_config *cfg, const char *key, const char *upload
 static int abort_upload(const probe_config *cfg, const char *key, const char *upload_id)
 {
     char *query = NULL;
-    ug_s3_param p = {"uploadId", upload_id};
+    ug_s3_param_t p = {"uploadId", upload_id};
     answer a = {0};
     int ok = ug_s3_canonical_query(&p, 1, &query) == UG_S3_OK &&
              request(cfg, "abort", "DELETE", key, query, "", 0, 0, &a);
     if (ok)
         printf("aborted %s upload_id=%s status=%ld\n", key, upload_id, a.status);
-    free(a.body.data);
+    ug_s3_answer_clear(&a);
     free(query);
     return ok;
 }
@@ -254,7 +213,7 @@ static int run(const probe_config *cfg, const char *out, const char *key, const 
         printf("initiated %s upload_id=%s\n", key, id);
     ok = ok && upload_part(cfg, key, id, 1, part1, PART1_SIZE, etag1, sizeof etag1) &&
          upload_part(cfg, key, id, 2, part2, 1, etag2, sizeof etag2);
-    ug_s3_part parts[] = {{1, etag1}, {2, etag2}};
+    ug_s3_part_t parts[] = {{1, etag1}, {2, etag2}};
     ok = ok && complete(cfg, key, id, parts, 2);
     free(id);
     char *id2 = ok ? initiate(cfg, abort_key) : NULL;

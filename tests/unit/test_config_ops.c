@@ -112,6 +112,17 @@ Test(runtime, what_a_reload_may_change)
                      "a route max_body larger than the largest one started with changed: it takes effect only after a restart");
     /* measured against the start-up configuration: back up to its largest max_body is fine after a lower reload */
     cr_assert_null(restart_needed(BASE ROUTE("1GiB"), BASE ROUTE("1GiB")));
+    /* the S3 client is started once: its block is restart-only (SIGHUP re-reads only its credentials file) */
+#define S3BLOCK(extra) "backend: {url: http://127.0.0.1:8000}\nstorage: {dir: /tmp, s3: {endpoint: 'http://h', bucket: b1b" extra "}}\n"
+    cr_assert_null(restart_needed(S3BLOCK(""), S3BLOCK(", region: us-east-1, path_style: true")));
+    cr_assert_str_eq(restart_needed(BASE, S3BLOCK("")),
+                     "storage.s3 (SIGHUP re-reads its credentials file only) changed: it takes effect only after a restart");
+    cr_assert_str_eq(restart_needed(S3BLOCK(""), BASE),
+                     "storage.s3 (SIGHUP re-reads its credentials file only) changed: it takes effect only after a restart");
+    cr_assert_str_eq(restart_needed(S3BLOCK(""), S3BLOCK(", parts_in_flight: 5")),
+                     "storage.s3 (SIGHUP re-reads its credentials file only) changed: it takes effect only after a restart");
+    cr_assert_str_eq(restart_needed(S3BLOCK(""), S3BLOCK(", prefix: p/")),
+                     "storage.s3 (SIGHUP re-reads its credentials file only) changed: it takes effect only after a restart");
     cr_assert_str_eq(restart_needed(BASE "listen: [{address: 127.0.0.1:8443, tls: {certificate: c, key: k}}]\n",
                                     BASE "listen: [{address: 127.0.0.1:8443, tls: {certificate: c, key: k, ciphers: "
                                          "ECDHE-RSA-AES128-GCM-SHA256}}]\n"),

@@ -440,3 +440,40 @@ Test(metrics, concurrent_updates_are_exact)
     cr_assert_eq(total, (uint64_t)THREADS * PER_THREAD);
     free(s);
 }
+
+Test(metrics, s3_families_only_once_enabled)
+{
+    ug_metrics_s3_sent(m, 100, 1); /* counted before enable, shown after */
+    char *s = render();
+    cr_assert_null(strstr(s, "uploadgate_s3_"), "a server without object storage shows none of its families");
+    free(s);
+    ug_metrics_s3_enable(m);
+    ug_metrics_set_s3_up(m, 7);
+    ug_metrics_s3_sent(m, 5 * 1024 * 1024, 1);
+    ug_metrics_s3_retry(m);
+    ug_metrics_s3_abort(m);
+    ug_metrics_s3_swept(m, 2);
+    ug_metrics_s3_request(m, "upload_part", 0.2);
+    ug_metrics_s3_request(m, "upload_part", 2.0);
+    ug_metrics_s3_request(m, "put", -1.0);
+    s = render();
+    const char *const lines[] = {
+        "# TYPE uploadgate_s3_up gauge\nuploadgate_s3_up 1\n",
+        "uploadgate_s3_sent_bytes_total 5242980\n",
+        "uploadgate_s3_sent_parts_total 2\n",
+        "uploadgate_s3_retries_total 1\n",
+        "uploadgate_s3_aborts_total 1\n",
+        "uploadgate_s3_swept_uploads_total 2\n",
+        "# TYPE uploadgate_s3_request_duration_seconds histogram\n",
+        "uploadgate_s3_request_duration_seconds_bucket{operation=\"put\",le=\"0.005\"} 1\n",
+        "uploadgate_s3_request_duration_seconds_bucket{operation=\"upload_part\",le=\"0.25\"} 1\n",
+        "uploadgate_s3_request_duration_seconds_bucket{operation=\"upload_part\",le=\"2.5\"} 2\n",
+        "uploadgate_s3_request_duration_seconds_sum{operation=\"upload_part\"} 2.2\n",
+        "uploadgate_s3_request_duration_seconds_count{operation=\"upload_part\"} 2\n",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        cr_assert_not_null(strstr(s, lines[i]), "missing: %s\nin:\n%s", lines[i], s);
+    cr_assert(strstr(s, "uploadgate_s3_up 1") > strstr(s, "uploadgate_resumable_expired_total 0"),
+              "after the scalars that always exist");
+    free(s);
+}
