@@ -115,7 +115,8 @@ typedef struct ug_backend {
     char *health_path;   /* what /readyz asks the app (GET, expects 2xx); NULL = only that it accepts connections */
 } ug_backend_t;
 
-/* S3 limits: a multipart upload has parts of 5 MiB..5 GiB (the last may be smaller) and at most 10000 of them. */
+/* S3 limits: a multipart upload has parts of 5 MiB..5 GiB (the last may be smaller) and at most 10000 of them (some
+ * S3-compatible stores take fewer: OpenStack Swift's s3api 1000 by default; storage.s3.max_parts). */
 #define UG_S3_MIN_PART_SIZE (5ull * 1024 * 1024)
 #define UG_S3_MAX_PART_SIZE (5ull * 1024 * 1024 * 1024)
 #define UG_S3_MAX_PARTS 10000u
@@ -132,9 +133,10 @@ typedef struct ug_s3_config {
     char *ca_file;           /* absolute; https only; NULL = the system's CAs. Verification is always on */
     uint64_t part_size;      /* bytes; default 8 MiB; UG_S3_MIN_PART_SIZE..UG_S3_MAX_PART_SIZE */
     uint32_t parts_in_flight;/* parts of one object sent at once; default 4; 1..64 */
+    uint32_t max_parts;      /* the most parts the store takes in one multipart upload; default UG_S3_MAX_PARTS; 1.. */
 } ug_s3_config_t;
 
-/* The largest object `s3` can hold: part_size x UG_S3_MAX_PARTS. */
+/* The largest object `s3` can hold: part_size x max_parts. */
 uint64_t ug_s3_config_max_object(const ug_s3_config_t *s3);
 
 typedef struct ug_storage_config {

@@ -17,7 +17,7 @@
 
 uint64_t ug_s3_config_max_object(const ug_s3_config_t *s3)
 {
-    return s3->part_size * UG_S3_MAX_PARTS;
+    return s3->part_size * s3->max_parts;
 }
 
 static int h_endpoint(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path)
@@ -92,6 +92,7 @@ static const ug_cfg_key s3_keys[] = {
     {"ca_file", ug_cfg_abs_path, AT(ug_s3_config_t, ca_file)},
     {"part_size", ug_cfg_size, AT(ug_s3_config_t, part_size), RANGE(UG_S3_MIN_PART_SIZE, UG_S3_MAX_PART_SIZE)},
     {"parts_in_flight", ug_cfg_u32, AT(ug_s3_config_t, parts_in_flight), RANGE(1, 64)},
+    {"max_parts", ug_cfg_u32, AT(ug_s3_config_t, max_parts), RANGE(1, UG_S3_MAX_PARTS)},
     {.name = NULL},
 };
 
@@ -127,6 +128,7 @@ int ug_cfg_s3(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cf
     s3->path_style = 1;
     s3->part_size = 8 * MiB;
     s3->parts_in_flight = 4;
+    s3->max_parts = UG_S3_MAX_PARTS;
     if (ug_cfg_walk_map(eo, n, s3_keys, s3, path, NULL) != 0 || check_s3(eo, n, s3, path) != 0)
         return -1;
     if ((s3->region == NULL && (s3->region = strdup("us-east-1")) == NULL) ||

@@ -80,7 +80,7 @@ void ug_s3_inbox_free(ug_s3_inbox_t *inbox);
 typedef enum ug_s3_write_result {
     UG_S3_WRITE_MORE,   /* taken: go on */
     UG_S3_WRITE_PAUSE,  /* taken, but every slot is busy: read no more until on_ready(arg) runs (once) */
-    UG_S3_WRITE_FAILED, /* the object failed (store error after retries, or over UG_S3_MAX_PARTS parts):
+    UG_S3_WRITE_FAILED, /* the object failed (store error after retries, or past part_size x max_parts bytes):
                            ug_s3_object_error() says why; the caller aborts it */
 } ug_s3_write_result_t;
 

@@ -727,7 +727,7 @@ static void grow_fill_locked(ug_s3_object_t *o, size_t len)
         o->failed = true;
         o->err = UG_ERR_STORE_FAILED;
         snprintf(o->message, sizeof(o->message), "the file exceeds the largest object the store takes: %u parts of %llu bytes",
-                 UG_S3_MAX_PARTS, (unsigned long long)cfg->part_size);
+                 (unsigned)cfg->max_parts, (unsigned long long)cfg->part_size);
         return;
     }
     if (o->fill_len + len <= o->fill_cap)

@@ -28,6 +28,7 @@ Test(s3_config, defaults)
     cr_assert_null(s3->ca_file);
     cr_assert_eq(s3->part_size, 8 * MiB);
     cr_assert_eq(s3->parts_in_flight, 4);
+    cr_assert_eq(s3->max_parts, 10000);
     cr_assert_eq(ug_s3_config_max_object(s3), 80000 * MiB);
     cr_assert_eq(c->routes[0].store, UG_STORE_S3);
     cr_assert_eq(c->routes[1].store, UG_STORE_LOCAL, "routes store locally unless they say otherwise");
@@ -48,13 +49,16 @@ Test(s3_config, every_key)
                                      "    prefix: incoming/\n"
                                      "    credentials_file: /etc/uploadgate/s3-credentials\n"
                                      "    part_size: 5MiB\n"
-                                     "    parts_in_flight: 64\n"));
+                                     "    parts_in_flight: 64\n"
+                                     "    max_parts: 1000\n"));
     const ug_s3_config_t *s3 = c->storage.s3;
     cr_assert_str_eq(s3->region, "eu-west-3");
     cr_assert_str_eq(s3->prefix, "incoming/");
     cr_assert_str_eq(s3->credentials_file, "/etc/uploadgate/s3-credentials");
     cr_assert_eq(s3->part_size, 5 * MiB);
     cr_assert_eq(s3->parts_in_flight, 64);
+    cr_assert_eq(s3->max_parts, 1000);
+    cr_assert_eq(ug_s3_config_max_object(s3), 5000 * MiB, "a store taking 1000 parts (Swift) holds 1000 x part_size");
     ug_config_free(c);
     c = load_ok(BASE "storage:\n  dir: /tmp\n  s3: {endpoint: 'https://s3.example.com/', bucket: my.bucket-1, "
                      "path_style: false, ca_file: /etc/ca.pem, part_size: 5GiB}\n");
@@ -117,6 +121,8 @@ Test(s3_config, part_size_and_parts_in_flight)
     load_err(BASE S3("    part_size: 6GiB\n"), "t.yaml:7:16: storage.s3.part_size must be between 5MiB and 5GiB, got \"6GiB\"");
     load_err(BASE S3("    parts_in_flight: 0\n"), "t.yaml:7:22: storage.s3.parts_in_flight must be between 1 and 64, got \"0\"");
     load_err(BASE S3("    parts_in_flight: 65\n"), "t.yaml:7:22: storage.s3.parts_in_flight must be between 1 and 64, got \"65\"");
+    load_err(BASE S3("    max_parts: 0\n"), "t.yaml:7:16: storage.s3.max_parts must be between 1 and 10000, got \"0\"");
+    load_err(BASE S3("    max_parts: 10001\n"), "t.yaml:7:16: storage.s3.max_parts must be between 1 and 10000, got \"10001\"");
 }
 
 Test(s3_config, tls_and_addressing)
