@@ -8,6 +8,8 @@
  */
 #include "resumable/store.h"
 
+#include "upload/hasher.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +57,10 @@ struct ug_rstore {
     EVP_MD_CTX *md;        /* SHA-256 of committed + pending bytes (not kept while `job` runs) */
     EVP_MD_CTX *committed; /* SHA-256 of the committed bytes (likewise) */
     struct rehash_job *job; /* the prefix up to job->to is being rehashed; bytes after it are hashed when it ends */
+    /* The bytes this request appends, hashed into `md` by the hasher's threads while the next ones arrive; started
+     * by the first append after any rehash has ended (a rehash replaces `md`), so never while `job` runs. Whatever
+     * reads or replaces `md` settles or forgets it first. */
+    ug_hash_stream_t hs;
     int fsync;              /* commits flush (ug_rstore_set_fsync); creation always does */
 };
 
@@ -415,24 +421,25 @@ ug_rstore_result_t ug_rstore_peek(const char *root, const char *id, ug_rstore_in
 
 /* ---- open: lock, cut, hash ---- */
 
+static ug_rstore_result_t of_hash_err(ug_err_t e, int err)
+{
+    /* a data file shorter than what was written to it or recorded as its offset: the store is damaged */
+    return e == UG_OK ? UG_RSTORE_OK : e == UG_ERR_STORAGE ? (err != 0 ? of_errno(err) : UG_RSTORE_IO) : UG_RSTORE_NOMEM;
+}
+
 /* Feed bytes [from, to) of the data file to `md`. */
 static ug_rstore_result_t hash_range(int fd, EVP_MD_CTX *md, uint64_t from, uint64_t to)
 {
-    char *buf = from < to ? malloc(REHASH_SLICE) : NULL;
-    if (from < to && buf == NULL)
+    if (from >= to)
+        return UG_RSTORE_OK;
+    char *buf = malloc(REHASH_SLICE);
+    if (buf == NULL)
         return UG_RSTORE_NOMEM;
-    ug_rstore_result_t r = UG_RSTORE_OK;
-    for (uint64_t at = from; at < to && r == UG_RSTORE_OK;) {
-        size_t want = to - at < REHASH_SLICE ? (size_t)(to - at) : REHASH_SLICE;
-        ssize_t n = pread(fd, buf, want, (off_t)at);
-        if (n <= 0)
-            r = n < 0 ? of_errno(errno) : UG_RSTORE_IO; /* shorter than its recorded offset: the store is damaged */
-        else if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-            r = UG_RSTORE_NOMEM;
-        at += n > 0 ? (uint64_t)n : 0;
-    }
+    errno = 0;
+    ug_err_t e = ug_hash_file_range(fd, md, from, to, buf, REHASH_SLICE);
+    int err = errno;
     free(buf);
-    return r;
+    return of_hash_err(e, err);
 }
 
 static void job_free(struct rehash_job *job)
@@ -558,6 +565,7 @@ static ug_rstore_result_t open_data(ug_rstore_t *s)
 static void store_free(ug_rstore_t *s)
 {
     release_rehash(s);
+    ug_hash_stream_forget(&s->hs); /* before the data fd and `md` go */
     if (s->data_fd >= 0)
         close(s->data_fd);
     if (s->dir_fd >= 0)
@@ -632,6 +640,34 @@ uint64_t ug_rstore_pending(const ug_rstore_t *s)
     return s->pending;
 }
 
+/* Hash `len` bytes just appended after the pending ones (`buf`: them, or NULL: read them back): by the hasher's
+ * threads when there are any, else inline; not at all while a rehash runs (its end hashes them). */
+static ug_rstore_result_t hash_appended(ug_rstore_t *s, const char *buf, uint64_t len)
+{
+    uint64_t at = s->info.offset + s->pending;
+    if (s->job != NULL)
+        return UG_RSTORE_OK;
+    if (s->hs.active || ug_hasher_available()) {
+        if (!s->hs.active)
+            ug_hash_stream_start(&s->hs, s->data_fd, s->md, at, at);
+        ug_hash_stream_wrote(&s->hs, len, 0);
+        return UG_RSTORE_OK;
+    }
+    if (buf == NULL)
+        return hash_range(s->data_fd, s->md, at, at + len);
+    return EVP_DigestUpdate(s->md, buf, (size_t)len) == 1 ? UG_RSTORE_OK : UG_RSTORE_NOMEM;
+}
+
+/* Wait until `md` covers every byte appended (the threads' part of it). */
+static ug_rstore_result_t hash_settle(ug_rstore_t *s)
+{
+    if (!s->hs.active)
+        return UG_RSTORE_OK;
+    errno = 0;
+    ug_err_t e = ug_hash_stream_wait(&s->hs);
+    return of_hash_err(e, errno);
+}
+
 ug_rstore_result_t ug_rstore_write(ug_rstore_t *s, const char *buf, size_t len)
 {
     if (s->data_fd < 0)
@@ -644,10 +680,10 @@ ug_rstore_result_t ug_rstore_write(ug_rstore_t *s, const char *buf, size_t len)
             return of_errno(errno);
         done += (size_t)n;
     }
-    if (s->job == NULL && EVP_DigestUpdate(s->md, buf, len) != 1) /* else hashed when the rehash ends */
-        return UG_RSTORE_NOMEM;
-    s->pending += len;
-    return UG_RSTORE_OK;
+    ug_rstore_result_t r = hash_appended(s, buf, len);
+    if (r == UG_RSTORE_OK)
+        s->pending += len;
+    return r;
 }
 
 /* copy_file_range, or read and write where the kernel cannot copy between these files (another file system). */
@@ -692,8 +728,8 @@ ug_rstore_result_t ug_rstore_append_fd(ug_rstore_t *s, int src_fd, uint64_t src_
     if (s->data_fd < 0)
         return UG_RSTORE_IO;
     ug_rstore_result_t r = copy_range(src_fd, src_off, s->data_fd, at, len);
-    if (r == UG_RSTORE_OK && s->job == NULL) /* else hashed when the rehash ends */
-        r = hash_range(s->data_fd, s->md, at, at + len);
+    if (r == UG_RSTORE_OK)
+        r = hash_appended(s, NULL, len);
     if (r == UG_RSTORE_OK)
         s->pending += len;
     return r;
@@ -702,9 +738,14 @@ ug_rstore_result_t ug_rstore_append_fd(ug_rstore_t *s, int src_fd, uint64_t src_
 ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)
 {
     if (s->pending != 0) {
+        if (s->hs.active) /* the threads hash the rest while the data is flushed */
+            ug_hash_stream_wrote(&s->hs, 0, 1);
         /* The data first: an offset on disk never names bytes that a power loss could take back. */
         if (s->fsync && fdatasync(s->data_fd) != 0)
             return of_errno(errno);
+        ug_rstore_result_t r = hash_settle(s);
+        if (r != UG_RSTORE_OK)
+            return r;
         if (s->job == NULL && EVP_MD_CTX_copy_ex(s->committed, s->md) != 1)
             return UG_RSTORE_NOMEM;
         s->info.offset += s->pending;
@@ -717,6 +758,7 @@ ug_rstore_result_t ug_rstore_commit(ug_rstore_t *s, int64_t expires)
 ug_rstore_result_t ug_rstore_discard(ug_rstore_t *s)
 {
     s->pending = 0;
+    ug_hash_stream_forget(&s->hs); /* `md` is replaced; the next append starts a stream at the committed offset */
     if (s->job == NULL && EVP_MD_CTX_copy_ex(s->md, s->committed) != 1)
         return UG_RSTORE_NOMEM;
     return ftruncate(s->data_fd, (off_t)s->info.offset) == 0 ? UG_RSTORE_OK : of_errno(errno);
@@ -736,6 +778,8 @@ ug_rstore_result_t ug_rstore_sha256_hex(ug_rstore_t *s, char *out)
     unsigned n = 0;
     out[0] = '\0';
     ug_rstore_result_t r = finish_rehash(s);
+    if (r == UG_RSTORE_OK)
+        r = hash_settle(s); /* `committed` is complete since the commit's settle; the pending bytes too, then */
     if (r != UG_RSTORE_OK)
         return r;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -758,6 +802,7 @@ int ug_rstore_dir_fd(const ug_rstore_t *s)
 ug_rstore_result_t ug_rstore_mark_completed(ug_rstore_t *s)
 {
     s->info.completed = 1;
+    ug_hash_stream_forget(&s->hs); /* before its fd goes */
     if (s->data_fd >= 0)
         close(s->data_fd);
     s->data_fd = -1;

@@ -11,6 +11,8 @@
  */
 #include "upload/storage.h"
 
+#include "upload/hasher.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -64,13 +66,9 @@ struct ug_storage_file {
     char *buf;     /* coalescing buffer; allocated on the first small write only */
     size_t buf_len;
     uint64_t size; /* bytes accepted (written or buffered) */
-    /* Hashing off the writer's thread (see "The hasher" below); all under hasher.lock once `async` is set. */
-    int async;          /* bytes from `hashed` on are hashed by a hasher thread, read back from the file */
-    uint64_t written;   /* bytes in the file (async mode) */
-    uint64_t hashed;    /* bytes fed to `md` */
-    int queued, busy;   /* waiting in the hasher's queue / being hashed now */
-    ug_err_t hash_err;    /* the hasher could not read or hash: the file fails at finish */
-    ug_storage_file_t *qnext;
+    /* Once `async`, bytes from the file's first HASH_ASYNC_FROM on are hashed by the hasher's threads (hasher.h). */
+    int async;
+    ug_hash_stream_t hs;
 };
 
 struct ug_storage_upload {
@@ -121,146 +119,15 @@ static void in_flight_remove(ug_storage_upload_t *u)
 }
 
 /*
- * The hasher. SHA-256 is most of the CPU an upload costs (98 % of user-space instructions; ~1.4 GB/s per core with
- * SHA-NI), and on the event-loop thread it serialises with receiving and writing. Once a file passes
- * HASH_ASYNC_FROM bytes, its later bytes are written without hashing and a hasher thread reads them back from the
- * page cache (pread, still hot) and hashes them, in order, while the loop goes on receiving: on two cores a large
- * upload's hashing overlaps its I/O. Small files stay inline: handing 1 MiB to another thread and waiting for it
- * would only add latency. ug_storage_file_finish waits for the hasher to catch up (it runs at about the speed the
- * loop writes, so the wait is short), and closing a file first takes it out of the hasher's hands.
+ * SHA-256 is most of the CPU an upload costs (98 % of user-space instructions; ~1.4 GB/s per core with SHA-NI), and
+ * on the event-loop thread it serialises with receiving and writing. Once a file passes HASH_ASYNC_FROM bytes, its
+ * later bytes are written without hashing and handed to the hasher's threads (hasher.h), which read them back from
+ * the page cache and hash them while the loop goes on receiving: on two cores a large upload's hashing overlaps its
+ * I/O. Small files stay inline: handing 1 MiB to another thread and waiting for it would only add latency.
+ * ug_storage_file_finish waits for the threads to catch up (they run at about the speed the loop writes, so the wait
+ * is short), and closing a file first takes it out of their hands.
  */
 #define HASH_ASYNC_FROM (8 * 1024 * 1024)
-#define HASH_READ_SIZE (1024 * 1024)
-/* Unhashed bytes that wake a hasher: each hand-off costs a futex wake-up and a pread, so they go in batches
- * (waking one per 256 KiB write made ~760 futex calls per 4 x 20 MiB upload). */
-#define HASH_BATCH (1024 * 1024)
-#define HASHER_MAX_THREADS 4
-
-static struct {
-    pthread_once_t once;
-    pthread_mutex_t lock;
-    pthread_cond_t work, done;
-    ug_storage_file_t *head, **tail;
-    int threads; /* started; 0: hash inline always */
-} hasher = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
-            .done = PTHREAD_COND_INITIALIZER};
-
-/* Feed [from, to) of the file to md, reading it back. Called without the lock; the file is ours while `busy`. */
-static ug_err_t hash_range(ug_storage_file_t *f, uint64_t from, uint64_t to, char *buf)
-{
-    while (from < to) {
-        size_t want = to - from < HASH_READ_SIZE ? (size_t)(to - from) : HASH_READ_SIZE;
-        ssize_t r = pread(f->fd, buf, want, (off_t)from);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) /* the bytes were written a moment ago: a short file means the disk lost them */
-            return UG_ERR_STORAGE;
-        if (EVP_DigestUpdate(f->md, buf, (size_t)r) != 1)
-            return UG_ERR_INTERNAL;
-        from += (uint64_t)r;
-    }
-    return UG_OK;
-}
-
-static void hasher_enqueue_locked(ug_storage_file_t *f)
-{
-    f->queued = 1;
-    f->qnext = NULL;
-    *hasher.tail = f;
-    hasher.tail = &f->qnext;
-    pthread_cond_signal(&hasher.work);
-}
-
-static void *hasher_main(void *arg)
-{
-    char *buf = arg;
-    pthread_mutex_lock(&hasher.lock);
-    for (;;) {
-        while (hasher.head == NULL)
-            pthread_cond_wait(&hasher.work, &hasher.lock);
-        ug_storage_file_t *f = hasher.head;
-        if ((hasher.head = f->qnext) == NULL)
-            hasher.tail = &hasher.head;
-        f->queued = 0;
-        f->busy = 1;
-        uint64_t from = f->hashed, to = f->written;
-        pthread_mutex_unlock(&hasher.lock);
-        ug_err_t e = hash_range(f, from, to, buf);
-        pthread_mutex_lock(&hasher.lock);
-        f->busy = 0;
-        if (e != UG_OK)
-            f->hash_err = e;
-        else
-            f->hashed = to;
-        if (e == UG_OK && f->written > f->hashed)
-            hasher_enqueue_locked(f);
-        pthread_cond_broadcast(&hasher.done);
-    }
-    return NULL;
-}
-
-static void hasher_start(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = cpus < 1 ? 1 : cpus > HASHER_MAX_THREADS ? HASHER_MAX_THREADS : (int)cpus;
-    hasher.tail = &hasher.head;
-    for (int i = 0; i < want; ++i) {
-        pthread_t tid;
-        pthread_attr_t attr;
-        char *buf = malloc(HASH_READ_SIZE);
-        if (buf == NULL)
-            break;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED); /* they live as long as the process */
-        if (pthread_create(&tid, &attr, hasher_main, buf) != 0) {
-            pthread_attr_destroy(&attr);
-            free(buf);
-            break;
-        }
-        pthread_attr_destroy(&attr);
-        ++hasher.threads;
-    }
-}
-
-/* Bytes [.., written) are in the file: let a hasher take them once a batch waits, or at once when `flush`. */
-static void hasher_wrote(ug_storage_file_t *f, uint64_t n, int flush)
-{
-    pthread_mutex_lock(&hasher.lock);
-    f->written += n;
-    if (!f->queued && !f->busy && f->hash_err == UG_OK && f->written - f->hashed >= (flush ? 1 : HASH_BATCH))
-        hasher_enqueue_locked(f);
-    pthread_mutex_unlock(&hasher.lock);
-}
-
-/* Wait until the hasher has hashed everything written (or failed). */
-static ug_err_t hasher_wait(ug_storage_file_t *f)
-{
-    pthread_mutex_lock(&hasher.lock);
-    while (f->hash_err == UG_OK && (f->queued || f->busy || f->hashed < f->written))
-        pthread_cond_wait(&hasher.done, &hasher.lock);
-    ug_err_t e = f->hash_err;
-    pthread_mutex_unlock(&hasher.lock);
-    return e;
-}
-
-/* Take the file out of the hasher's hands before its fd and digest go. */
-static void hasher_forget(ug_storage_file_t *f)
-{
-    if (!f->async)
-        return;
-    pthread_mutex_lock(&hasher.lock);
-    if (f->queued) {
-        ug_storage_file_t **p = &hasher.head;
-        while (*p != f)
-            p = &(*p)->qnext;
-        if ((*p = f->qnext) == NULL)
-            hasher.tail = p;
-        f->queued = 0;
-    }
-    while (f->busy)
-        pthread_cond_wait(&hasher.done, &hasher.lock);
-    pthread_mutex_unlock(&hasher.lock);
-}
 
 static ug_err_t errno_to_err(int err)
 {
@@ -537,11 +404,9 @@ ug_err_t ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len
     if (len == 0)
         return UG_OK;
     if (!f->async && f->size >= HASH_ASYNC_FROM) {
-        pthread_once(&hasher.once, hasher_start);
-        if (hasher.threads > 0) { /* everything accepted so far is hashed; what is buffered is not written yet */
+        if (ug_hasher_available()) { /* everything accepted so far is hashed; what is buffered is not written yet */
             f->async = 1;
-            f->hashed = f->size;
-            f->written = f->size - f->buf_len;
+            ug_hash_stream_start(&f->hs, f->fd, f->md, f->size - f->buf_len, f->size);
         }
     }
 
@@ -571,7 +436,7 @@ ug_err_t ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len
         if (e != UG_OK)
             return file_fail(f, e);
         if (f->async)
-            hasher_wrote(f, f->buf_len + n, 0);
+            ug_hash_stream_wrote(&f->hs, f->buf_len + n, 0);
         f->buf_len = 0;
         f->size += n;
         buf += n;
@@ -583,7 +448,7 @@ ug_err_t ug_storage_file_write(ug_storage_file_t *f, const char *buf, size_t len
 /* Release what an open file holds (fd, buffer, digest state); the handle itself lives until the upload is freed. */
 static void file_close(ug_storage_file_t *f)
 {
-    hasher_forget(f);
+    ug_hash_stream_forget(&f->hs);
     if (f->fd >= 0)
         close(f->fd); /* never retried: Linux releases the fd even when close() reports an error */
     f->fd = -1;
@@ -616,8 +481,8 @@ ug_err_t ug_storage_file_finish(ug_storage_file_t *f, uint64_t *size_out, char *
     if ((e = write_all(f->fd, f->buf, f->buf_len, NULL, 0)) != UG_OK)
         goto fail;
     if (f->async) {
-        hasher_wrote(f, f->buf_len, 1);
-        if ((e = hasher_wait(f)) != UG_OK)
+        ug_hash_stream_wrote(&f->hs, f->buf_len, 1);
+        if ((e = ug_hash_stream_wait(&f->hs)) != UG_OK)
             goto fail;
     }
     f->buf_len = 0;

@@ -249,6 +249,43 @@ Test(rstore, a_prefix_written_elsewhere_is_rehashed)
     free(all);
 }
 
+/* Appends of 9 MiB and more are hashed by the hasher's threads while the next ones are written: every commit (with
+ * and without the flush) and a discard of a large chunk still leave the hash of exactly the committed bytes. */
+Test(rstore, large_appends_hashed_off_the_caller)
+{
+    char id[UG_UPLOAD_ID_LEN + 1], want[65], got[65];
+    const size_t piece = 9 * 1024 * 1024 + 7, pieces = 4;
+    char *all = malloc(piece * pieces), *junk = malloc(piece);
+    ug_rstore_t *s;
+    for (size_t i = 0; i < piece * pieces; ++i)
+        all[i] = (char)(i * 7 + i / 65521);
+    memset(junk, 'x', piece);
+    create(id, piece * pieces, 0, 5000);
+    cr_assert_eq(ug_rstore_open(root, id, &s), UG_RSTORE_OK);
+    for (size_t i = 0; i < pieces; ++i) {
+        ug_rstore_set_fsync(s, i == 1); /* without the flush nothing else gives the threads time */
+        for (size_t at = 0; at < piece; at += 65536) /* as a request body arrives */
+            cr_assert_eq(ug_rstore_write(s, all + i * piece + at, piece - at < 65536 ? piece - at : 65536),
+                         UG_RSTORE_OK);
+        cr_assert_eq(ug_rstore_commit(s, 5000), UG_RSTORE_OK);
+        if (i % 2 == 0) { /* a chunk whose checksum failed, dropped while its hashing may still run */
+            cr_assert_eq(ug_rstore_write(s, junk, piece), UG_RSTORE_OK);
+            cr_assert_eq(ug_rstore_discard(s), UG_RSTORE_OK);
+        }
+    }
+    cr_assert_eq(ug_rstore_sha256_hex(s, got), UG_RSTORE_OK);
+    sha256_hex(all, piece * pieces, want);
+    cr_assert_str_eq(got, want);
+    ug_rstore_close(s);
+    /* the state kept for the next request is complete: one more byte-free commit gives the same hash */
+    cr_assert_eq(ug_rstore_open(root, id, &s), UG_RSTORE_OK);
+    cr_assert_eq(ug_rstore_sha256_hex(s, got), UG_RSTORE_OK);
+    cr_assert_str_eq(got, want);
+    ug_rstore_close(s);
+    free(all);
+    free(junk);
+}
+
 /* Concatenation: a partial upload held (locked, data untouched), its bytes appended to another upload by kernel copy
  * in slices; the hash and the data are the joined bytes'; the info keeps Upload-Concat. */
 Test(rstore, append_from_a_held_upload)
