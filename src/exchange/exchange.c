@@ -228,6 +228,7 @@ void ug_exchange_finish_body(ug_exchange_t *req)
     size_t json_len = 0;
 
     req->body_read = 1;
+    req->paused = 0; /* nothing more to read: a late on_ready resumes nothing */
     if (req->tus != NULL) {
         req->tp->body_done(req);
         ug_resumable_finish_body(req);
@@ -400,6 +401,14 @@ ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_
         return UG_EXCHANGE_ENDED;
     }
     return UG_EXCHANGE_MORE;
+}
+
+void ug_exchange_resume_body(ug_exchange_t *req)
+{
+    int was = req->paused;
+    req->paused = 0;
+    if (was && ug_exchange_reading_body(req) && req->tp->resume_body != NULL)
+        req->tp->resume_body(req);
 }
 
 void ug_exchange_begin(ug_exchange_t *req)
