@@ -55,6 +55,9 @@ static const struct ug_err_info err_table[UG_ERR__COUNT] = {
                                 "Upload-Draft-Interop-Version must be 6 (draft-ietf-httpbis-resumable-upload-05)"},
     [UG_ERR_PROTOCOL_DISABLED] = {400, "Bad Request", "resumable_protocol_disabled",
                                   "this route does not speak this resumable upload protocol"},
+    [UG_ERR_STORE_UNAVAILABLE] = {503, "Service Unavailable", "store_unavailable",
+                                  "the object store is unavailable; retry later"},
+    [UG_ERR_STORE_FAILED] = {502, "Bad Gateway", "store_failed", "the object store failed; nothing of the upload was kept"},
 };
 
 static const struct ug_err_info *info(ug_err_t e)
@@ -77,6 +80,12 @@ const char *ug_err_reason(ug_err_t e)
 const char *ug_err_code(ug_err_t e)
 {
     return info(e)->code;
+}
+
+int ug_err_retry_after(ug_err_t e)
+{
+    /* a store outage is usually short (a restart, a failover): ask clients to come back soon, not to hammer */
+    return e == UG_ERR_STORE_UNAVAILABLE ? 5 : 0;
 }
 
 const char *ug_err_message(ug_err_t e)

@@ -46,6 +46,10 @@ typedef enum ug_err {
     /* the IETF resumable-upload draft (exchange/resumable_ietf.c) */
     UG_ERR_INTEROP_VERSION,      /* 400 interop_version_unsupported (Upload-Draft-Interop-Version is not 6) */
     UG_ERR_PROTOCOL_DISABLED,    /* 400 resumable_protocol_disabled (the route's resumable.protocols leaves it out) */
+    /* object storage (store/s3_client.h) */
+    UG_ERR_STORE_UNAVAILABLE,    /* 503 store_unavailable (the object store cannot be reached or refuses our credentials;
+                                    sent with Retry-After) */
+    UG_ERR_STORE_FAILED,         /* 502 store_failed (the object store failed mid-body after retries; nothing was kept) */
     UG_ERR__COUNT
 } ug_err_t;
 
@@ -55,6 +59,8 @@ int ug_err_status(ug_err_t e);
 const char *ug_err_reason(ug_err_t e);
 /* Machine-readable code, e.g. "file_too_large". Static string. */
 const char *ug_err_code(ug_err_t e);
+/* Seconds for a Retry-After header sent with the error, 0 for none (store_unavailable: 5). */
+int ug_err_retry_after(ug_err_t e);
 /* Default human message, e.g. "a file exceeds the route's max_file limit". Static string. */
 const char *ug_err_message(ug_err_t e);
 

@@ -143,6 +143,7 @@ static const ug_cfg_key storage_keys[] = {
     {"spool_threshold", ug_cfg_size, AT(ug_storage_config_t, spool_threshold), RANGE(4 * KiB, UINT64_MAX)},
     /* the janitor runs once a minute: a shorter retention would delete files the app has not had time to take */
     {"retention", ug_cfg_duration, AT(ug_storage_config_t, retention_ms), RANGE(60 * SEC, UINT64_MAX)},
+    {"s3", ug_cfg_s3, AT(ug_storage_config_t, s3)},
     {.name = NULL},
 };
 
@@ -370,6 +371,7 @@ static const ug_cfg_key route_keys[] = {
     {"cors", ug_cfg_cors, AT(ug_route_t, cors)},
     {"auth", ug_cfg_auth, AT(ug_route_t, auth)},
     {"resumable", h_resumable, AT(ug_route_t, resumable)},
+    {"store", ug_cfg_route_store, AT(ug_route_t, store)},
     {.name = NULL},
 };
 
@@ -555,6 +557,8 @@ ug_err_t ug_config_load_string(const char *name, const char *yaml, size_t len, u
         rc = ug_cfg_nomem(&eo);
     if (rc == 0)
         rc = check_admin_address(&eo, root, c);
+    if (rc == 0)
+        rc = ug_cfg_check_route_stores(&eo, root, c);
     /* An eighth of the slots per address: a sidecar behind an ingress sees a few client addresses (the ingress's),
      * each of which may need many connections, yet no single one can hold them all (nginx limit_conn, per key). */
     if (rc == 0 && c->max_connections_per_client == UINT64_MAX)
@@ -624,6 +628,7 @@ void ug_config_free(ug_config_t *c)
     ug_cfg_cors_free(c->cors);
     free(c->storage.dir);
     free(c->storage.app_dir);
+    ug_cfg_s3_free(c->storage.s3);
     for (size_t i = 0; i < c->route_count; i++) {
         free(c->routes[i].path);
         free(c->routes[i].match);

@@ -66,6 +66,12 @@ typedef struct ug_resumable_config {
 #define UG_RESUMABLE_TUS 1u
 #define UG_RESUMABLE_IETF 2u
 
+/* Where a route's uploaded files go (route `store:`). */
+typedef enum ug_store_kind {
+    UG_STORE_LOCAL, /* files under storage.dir (default) */
+    UG_STORE_S3,    /* objects in storage.s3's bucket; requires storage.s3 */
+} ug_store_kind_t;
+
 typedef struct ug_route {
     char *path;          /* as configured: "/upload" or "/files/ *" (without the space) */
     char *match;         /* what is compared: "/upload" (exact) or "/files/" (prefix) */
@@ -80,6 +86,7 @@ typedef struct ug_route {
     ug_cors_config_t *cors; /* this route's own CORS policy; NULL = the global one */
     ug_auth_config_t *auth; /* bearer authentication; NULL = open */
     ug_resumable_config_t resumable;
+    ug_store_kind_t store; /* default UG_STORE_LOCAL; UG_STORE_S3 only with storage.s3, never with resumable */
 } ug_route_t;
 
 /* Whether `route` accepts `method` (its `methods:`). */
@@ -104,12 +111,36 @@ typedef struct ug_backend {
     char *health_path;   /* what /readyz asks the app (GET, expects 2xx); NULL = only that it accepts connections */
 } ug_backend_t;
 
+/* S3 limits: a multipart upload has parts of 5 MiB..5 GiB (the last may be smaller) and at most 10000 of them. */
+#define UG_S3_MIN_PART_SIZE (5ull * 1024 * 1024)
+#define UG_S3_MAX_PART_SIZE (5ull * 1024 * 1024 * 1024)
+#define UG_S3_MAX_PARTS 10000u
+
+/* storage.s3: an S3-compatible object store for routes with `store: s3`. Every string is owned by the config. */
+typedef struct ug_s3_config {
+    char *endpoint;          /* "http[s]://host[:port]" as written (a trailing '/' dropped); required */
+    int https;               /* the endpoint's scheme is https */
+    char *region;            /* SigV4 region; default "us-east-1" */
+    char *bucket;            /* required; S3 bucket naming (3..63 of a-z 0-9 . -) */
+    char *prefix;            /* prepended to every key: <prefix><upload-id>/<n>; default "" */
+    int path_style;          /* default 1: endpoint/bucket/key; 0: bucket.endpoint/key (endpoint must be a host name) */
+    char *credentials_file;  /* absolute; NULL = the environment (AWS_ACCESS_KEY_ID, ...) */
+    char *ca_file;           /* absolute; https only; NULL = the system's CAs. Verification is always on */
+    uint64_t part_size;      /* bytes; default 8 MiB; UG_S3_MIN_PART_SIZE..UG_S3_MAX_PART_SIZE */
+    uint32_t parts_in_flight;/* parts of one object sent at once; default 4; 1..64 */
+} ug_s3_config_t;
+
+/* The largest object `s3` can hold: part_size x UG_S3_MAX_PARTS. */
+uint64_t ug_s3_config_max_object(const ug_s3_config_t *s3);
+
 typedef struct ug_storage_config {
     char *dir;               /* absolute; required */
     char *app_dir;           /* absolute or NULL: the same volume as the app sees it */
     uint64_t min_free;       /* bytes; default 1 GiB; below this uploads get 507 */
     uint64_t spool_threshold;/* bytes; h2o spills buffered bodies to <dir>/.spool above this; default 1 MiB */
-    uint64_t retention_ms;   /* janitor: upload directories older than this are removed; 0 = never (default) */
+    uint64_t retention_ms;   /* janitor: upload directories older than this are removed; 0 = never (default); with s3,
+                                also incomplete multipart uploads under the prefix */
+    ug_s3_config_t *s3;      /* storage.s3; NULL = none (every route stores locally) */
 } ug_storage_config_t;
 
 typedef struct ug_timeouts {

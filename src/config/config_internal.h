@@ -141,6 +141,16 @@ int ug_cfg_auth(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_
 void ug_cfg_cors_free(ug_cors_config_t *c);
 void ug_cfg_auth_free(ug_auth_config_t *a);
 
+/* ---- config_s3.c: the storage.s3 block (allocated into a ug_s3_config_t * field) and a route's store: key ---- */
+
+typedef struct ug_s3_config ug_s3_config_t;
+int ug_cfg_s3(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+int ug_cfg_route_store(ug_cfg_errout_t *eo, const ug_ynode_t *n, void *field, const ug_cfg_key *k, const char *path);
+void ug_cfg_s3_free(ug_s3_config_t *s3);
+typedef struct ug_config ug_config_t;
+/* Routes with store: s3 against the whole configuration (storage.s3 present, not resumable nor pass_through). */
+int ug_cfg_check_route_stores(ug_cfg_errout_t *eo, const ug_ynode_t *root, const ug_config_t *c);
+
 /* ---- config_values.c -------------------------------------------------------------------------------- */
 
 /* The shape checks of addresses and URLs, without allocation. */
@@ -167,6 +177,10 @@ typedef struct ug_url_parts {
 
 /* "http://host[:port][/base]" or "unix:/path.sock". Returns NULL or the reason it is invalid. */
 const char *ug_cfg_parse_backend_url(const char *s, size_t len, ug_url_parts_t *u);
+
+/* An object store endpoint: "http[s]://host[:port]" with at most a trailing '/', no path, user or query. *https
+ * says which scheme. Returns NULL or the reason it is invalid. */
+const char *ug_cfg_parse_store_endpoint(const char *s, size_t len, ug_hostport_t *hp, int *https);
 
 /* "1GiB", "500ms" renderings of a number for range messages. */
 void ug_cfg_format_size(uint64_t v, char *buf, size_t len);

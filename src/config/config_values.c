@@ -297,3 +297,35 @@ const char *ug_cfg_parse_backend_url(const char *s, size_t len, ug_url_parts_t *
     }
     return NULL;
 }
+
+const char *ug_cfg_parse_store_endpoint(const char *s, size_t len, ug_hostport_t *hp, int *https)
+{
+    size_t scheme;
+    if (has_prefix_ci(s, len, "https://")) {
+        *https = 1;
+        scheme = 8;
+    } else if (has_prefix_ci(s, len, "http://")) {
+        *https = 0;
+        scheme = 7;
+    } else {
+        return "expected http://host[:port] or https://host[:port]";
+    }
+    const char *auth = s + scheme;
+    size_t auth_len = len - scheme;
+    if (auth_len > 0 && auth[auth_len - 1] == '/') /* "http://h:9000/" is the same endpoint */
+        auth_len--;
+    if (memchr(auth, '/', auth_len) != NULL)
+        return "a path is not allowed (the bucket goes in bucket:)";
+    if (memchr(auth, '@', auth_len) != NULL)
+        return "user information (user@) is not allowed (credentials come from credentials_file or the environment)";
+    if (memchr(auth, '?', auth_len) != NULL || memchr(auth, '#', auth_len) != NULL)
+        return "a query or fragment is not allowed";
+    const char *why = split_hostport(auth, auth_len, *https ? 443 : 80, hp);
+    if (why != NULL)
+        return why;
+    if (hp->host_len == 0)
+        return "the host is missing";
+    if (hp->is_ipv6 ? !is_ip_literal(hp->host, hp->host_len, AF_INET6) : !is_host_name(hp->host, hp->host_len))
+        return hp->is_ipv6 ? "invalid IPv6 address" : "invalid host name";
+    return NULL;
+}

@@ -39,7 +39,7 @@ static bool transient_curl(CURLcode c)
     }
 }
 
-ug_s3_verdict ug_s3_classify(CURLcode curl_result, long status, const char *error_code)
+ug_s3_verdict_t ug_s3_classify(CURLcode curl_result, long status, const char *error_code)
 {
     if (curl_result != CURLE_OK)
         return transient_curl(curl_result) ? UG_S3_RETRY : UG_S3_FAIL;

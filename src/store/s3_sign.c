@@ -13,7 +13,7 @@ static bool unreserved(unsigned char c)
            c == '_' || c == '~';
 }
 
-ug_s3_result ug_s3_uri_encode(const char *s, size_t len, bool keep_slash, char **out)
+ug_s3_result_t ug_s3_uri_encode(const char *s, size_t len, bool keep_slash, char **out)
 {
     static const char hex[] = "0123456789ABCDEF";
     char *buf = malloc(len * 3 + 1);
@@ -57,7 +57,7 @@ static void free_pairs(encoded_pair *pairs, size_t n)
 }
 
 /* Encode every pair; *total gets the joined length (pairs, '=' and '&' separators). */
-static ug_s3_result encode_pairs(const ug_s3_param *params, size_t n, encoded_pair *pairs, size_t *total)
+static ug_s3_result_t encode_pairs(const ug_s3_param_t *params, size_t n, encoded_pair *pairs, size_t *total)
 {
     *total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -72,13 +72,13 @@ static ug_s3_result encode_pairs(const ug_s3_param *params, size_t n, encoded_pa
     return UG_S3_OK;
 }
 
-ug_s3_result ug_s3_canonical_query(const ug_s3_param *params, size_t n, char **out)
+ug_s3_result_t ug_s3_canonical_query(const ug_s3_param_t *params, size_t n, char **out)
 {
     encoded_pair *pairs = calloc(n ? n : 1, sizeof *pairs);
     if (pairs == NULL)
         return UG_S3_ERR_NOMEM;
     size_t total = 0;
-    ug_s3_result r = encode_pairs(params, n, pairs, &total);
+    ug_s3_result_t r = encode_pairs(params, n, pairs, &total);
     char *buf = r == UG_S3_OK ? malloc(total + 1) : NULL;
     if (r == UG_S3_OK && buf == NULL)
         r = UG_S3_ERR_NOMEM;
@@ -99,7 +99,7 @@ ug_s3_result ug_s3_canonical_query(const ug_s3_param *params, size_t n, char **o
 
 /* Split "http[s]://authority[/...]" into scheme ("http://" incl.) and authority; trailing '/' dropped. A
  * path after the authority is not supported (S3 endpoints have none): UG_S3_ERR_INVALID. */
-static ug_s3_result split_endpoint(const char *endpoint, size_t *scheme_len, const char **auth, size_t *auth_len)
+static ug_s3_result_t split_endpoint(const char *endpoint, size_t *scheme_len, const char **auth, size_t *auth_len)
 {
     if (strncmp(endpoint, "http://", 7) == 0)
         *scheme_len = 7;
@@ -117,14 +117,14 @@ static ug_s3_result split_endpoint(const char *endpoint, size_t *scheme_len, con
     return UG_S3_OK;
 }
 
-ug_s3_result ug_s3_object_url(const char *endpoint, const char *bucket, const char *key, ug_s3_url_style style,
+ug_s3_result_t ug_s3_object_url(const char *endpoint, const char *bucket, const char *key, ug_s3_url_style_t style,
                               const char *query, char **out)
 {
     size_t scheme_len, auth_len;
     const char *auth;
     if (endpoint == NULL || bucket == NULL || bucket[0] == '\0' || strchr(bucket, '/') != NULL)
         return UG_S3_ERR_INVALID;
-    ug_s3_result r = split_endpoint(endpoint, &scheme_len, &auth, &auth_len);
+    ug_s3_result_t r = split_endpoint(endpoint, &scheme_len, &auth, &auth_len);
     if (r != UG_S3_OK)
         return r;
     char *ekey = NULL, *ebucket = NULL;
@@ -176,7 +176,7 @@ static char *format(const char *fmt, const char *a, const char *b)
     return s;
 }
 
-ug_s3_result ug_s3_sigv4_provider(const char *region, const char *service, char **out)
+ug_s3_result_t ug_s3_sigv4_provider(const char *region, const char *service, char **out)
 {
     if (region == NULL || region[0] == '\0' || service == NULL || service[0] == '\0' || strchr(region, ':') ||
         strchr(service, ':'))
@@ -206,7 +206,7 @@ static bool nonempty(const char *s)
  * host and x-amz-date. x-amz-content-sha256 makes curl sign that hash (7.88 reads it back) and lets S3 check
  * the body against it; X-Amz-Date, when given, is the time curl signs with (curl then sends it twice, same
  * value). */
-static ug_s3_result build_headers(const ug_s3_credentials *creds, const ug_s3_request *req,
+static ug_s3_result_t build_headers(const ug_s3_credentials_t *creds, const ug_s3_request_t *req,
                                   struct curl_slist **out)
 {
     struct curl_slist *h = NULL;
@@ -229,7 +229,7 @@ static ug_s3_result build_headers(const ug_s3_credentials *creds, const ug_s3_re
     return UG_S3_OK;
 }
 
-static ug_s3_result check_request(const ug_s3_credentials *creds, const ug_s3_request *req)
+static ug_s3_result_t check_request(const ug_s3_credentials_t *creds, const ug_s3_request_t *req)
 {
     if (creds == NULL || req == NULL || !nonempty(creds->access_key) || creds->secret_key == NULL ||
         !nonempty(req->method) || !nonempty(req->url))
@@ -244,10 +244,10 @@ static ug_s3_result check_request(const ug_s3_credentials *creds, const ug_s3_re
     return UG_S3_OK;
 }
 
-ug_s3_result ug_s3_setup_easy(CURL *easy, const ug_s3_credentials *creds, const ug_s3_request *req,
+ug_s3_result_t ug_s3_setup_easy(CURL *easy, const ug_s3_credentials_t *creds, const ug_s3_request_t *req,
                               struct curl_slist **headers_out)
 {
-    ug_s3_result r = check_request(creds, req);
+    ug_s3_result_t r = check_request(creds, req);
     if (r != UG_S3_OK)
         return r;
     char *provider = NULL;

@@ -15,7 +15,7 @@ void ug_s3_xml_init(void)
 
 /* NONET: never fetch anything; NOERROR/NOWARNING: libxml2 would print to stderr. Neither NOENT (entity
  * substitution) nor DTDLOAD is set, and documents with a DTD are refused below. */
-static xmlDocPtr parse(const char *xml, size_t len, ug_s3_xml_result *r)
+static xmlDocPtr parse(const char *xml, size_t len, ug_s3_xml_result_t *r)
 {
     if (xml == NULL || len == 0 || len > UG_S3_XML_MAX) {
         *r = UG_S3_XML_MALFORMED;
@@ -56,10 +56,10 @@ static char *child_text(const xmlNode *parent, const char *name)
 }
 
 /* Parse, check the root's name: OK with *root set, ERROR_BODY for <Error>, else the failure. */
-static ug_s3_xml_result open_root(const char *xml, size_t len, const char *root_name, xmlDocPtr *doc,
+static ug_s3_xml_result_t open_root(const char *xml, size_t len, const char *root_name, xmlDocPtr *doc,
                                   const xmlNode **root)
 {
-    ug_s3_xml_result r;
+    ug_s3_xml_result_t r;
     *doc = parse(xml, len, &r);
     if (*doc == NULL)
         return r;
@@ -73,12 +73,12 @@ static ug_s3_xml_result open_root(const char *xml, size_t len, const char *root_
 }
 
 /* One required, non-empty text field of a root element (UploadId, ETag). */
-static ug_s3_xml_result parse_one(const char *xml, size_t len, const char *root_name, const char *field,
+static ug_s3_xml_result_t parse_one(const char *xml, size_t len, const char *root_name, const char *field,
                                   char **out)
 {
     xmlDocPtr doc;
     const xmlNode *root;
-    ug_s3_xml_result r = open_root(xml, len, root_name, &doc, &root);
+    ug_s3_xml_result_t r = open_root(xml, len, root_name, &doc, &root);
     if (r != UG_S3_XML_OK)
         return r;
     char *s = child_text(root, field);
@@ -93,31 +93,31 @@ static ug_s3_xml_result parse_one(const char *xml, size_t len, const char *root_
     return UG_S3_XML_OK;
 }
 
-ug_s3_xml_result ug_s3_parse_initiate(const char *xml, size_t len, char **upload_id)
+ug_s3_xml_result_t ug_s3_parse_initiate(const char *xml, size_t len, char **upload_id)
 {
     return parse_one(xml, len, "InitiateMultipartUploadResult", "UploadId", upload_id);
 }
 
-ug_s3_xml_result ug_s3_parse_complete(const char *xml, size_t len, char **etag)
+ug_s3_xml_result_t ug_s3_parse_complete(const char *xml, size_t len, char **etag)
 {
     return parse_one(xml, len, "CompleteMultipartUploadResult", "ETag", etag);
 }
 
-void ug_s3_error_free(ug_s3_error *err)
+void ug_s3_error_free(ug_s3_error_t *err)
 {
     free(err->code);
     free(err->message);
     err->code = err->message = NULL;
 }
 
-ug_s3_xml_result ug_s3_parse_error(const char *xml, size_t len, ug_s3_error *out)
+ug_s3_xml_result_t ug_s3_parse_error(const char *xml, size_t len, ug_s3_error_t *out)
 {
     xmlDocPtr doc;
     const xmlNode *root;
-    ug_s3_xml_result r = open_root(xml, len, "Error", &doc, &root);
+    ug_s3_xml_result_t r = open_root(xml, len, "Error", &doc, &root);
     if (r != UG_S3_XML_OK)
         return r;
-    ug_s3_error e = {child_text(root, "Code"), child_text(root, "Message")};
+    ug_s3_error_t e = {child_text(root, "Code"), child_text(root, "Message")};
     xmlFreeDoc(doc);
     if (e.code == NULL || e.message == NULL)
         r = UG_S3_XML_NOMEM;
@@ -131,7 +131,7 @@ ug_s3_xml_result ug_s3_parse_error(const char *xml, size_t len, ug_s3_error *out
     return UG_S3_XML_OK;
 }
 
-void ug_s3_upload_list_free(ug_s3_upload_list *list)
+void ug_s3_upload_list_free(ug_s3_upload_list_t *list)
 {
     for (size_t i = 0; i < list->n; i++) {
         free(list->uploads[i].key);
@@ -145,10 +145,10 @@ void ug_s3_upload_list_free(ug_s3_upload_list *list)
 }
 
 /* Append one <Upload> to list; the entry needs a Key and an UploadId. */
-static ug_s3_xml_result add_upload(ug_s3_upload_list *list, const xmlNode *u, size_t cap)
+static ug_s3_xml_result_t add_upload(ug_s3_upload_list_t *list, const xmlNode *u, size_t cap)
 {
-    ug_s3_upload up = {child_text(u, "Key"), child_text(u, "UploadId"), child_text(u, "Initiated")};
-    ug_s3_xml_result r = UG_S3_XML_OK;
+    ug_s3_upload_t up = {child_text(u, "Key"), child_text(u, "UploadId"), child_text(u, "Initiated")};
+    ug_s3_xml_result_t r = UG_S3_XML_OK;
     if (up.key == NULL || up.upload_id == NULL || up.initiated == NULL)
         r = UG_S3_XML_NOMEM;
     else if (up.key[0] == '\0' || up.upload_id[0] == '\0' || list->n >= cap)
@@ -171,7 +171,7 @@ static size_t count_children(const xmlNode *parent, const char *name)
     return n;
 }
 
-static ug_s3_xml_result last_as_markers(ug_s3_upload_list *list)
+static ug_s3_xml_result_t last_as_markers(ug_s3_upload_list_t *list)
 {
     char *key = strdup(list->uploads[list->n - 1].key);
     char *id = strdup(list->uploads[list->n - 1].upload_id);
@@ -187,7 +187,7 @@ static ug_s3_xml_result last_as_markers(ug_s3_upload_list *list)
     return UG_S3_XML_OK;
 }
 
-static ug_s3_xml_result fill_list(const xmlNode *root, ug_s3_upload_list *list)
+static ug_s3_xml_result_t fill_list(const xmlNode *root, ug_s3_upload_list_t *list)
 {
     size_t cap = count_children(root, "Upload");
     list->uploads = calloc(cap ? cap : 1, sizeof *list->uploads);
@@ -196,7 +196,7 @@ static ug_s3_xml_result fill_list(const xmlNode *root, ug_s3_upload_list *list)
     for (const xmlNode *c = root->children; c != NULL; c = c->next) {
         if (!named(c, "Upload"))
             continue;
-        ug_s3_xml_result r = add_upload(list, c, cap);
+        ug_s3_xml_result_t r = add_upload(list, c, cap);
         if (r != UG_S3_XML_OK)
             return r;
     }
@@ -218,14 +218,14 @@ static ug_s3_xml_result fill_list(const xmlNode *root, ug_s3_upload_list *list)
     return last_as_markers(list);
 }
 
-ug_s3_xml_result ug_s3_parse_list_uploads(const char *xml, size_t len, ug_s3_upload_list *out)
+ug_s3_xml_result_t ug_s3_parse_list_uploads(const char *xml, size_t len, ug_s3_upload_list_t *out)
 {
     xmlDocPtr doc;
     const xmlNode *root;
-    ug_s3_xml_result r = open_root(xml, len, "ListMultipartUploadsResult", &doc, &root);
+    ug_s3_xml_result_t r = open_root(xml, len, "ListMultipartUploadsResult", &doc, &root);
     if (r != UG_S3_XML_OK)
         return r;
-    ug_s3_upload_list list = {0};
+    ug_s3_upload_list_t list = {0};
     r = fill_list(root, &list);
     xmlFreeDoc(doc);
     if (r != UG_S3_XML_OK) {
@@ -265,7 +265,7 @@ static size_t xml_escape(const char *s, char *dst)
 #define PART_FMT "<Part><PartNumber>%u</PartNumber><ETag>"
 #define PART_CLOSE "</ETag></Part>"
 
-ug_s3_xml_result ug_s3_build_complete(const ug_s3_part *parts, size_t n, char **out, size_t *out_len)
+ug_s3_xml_result_t ug_s3_build_complete(const ug_s3_part_t *parts, size_t n, char **out, size_t *out_len)
 {
     if (parts == NULL || n == 0)
         return UG_S3_XML_UNEXPECTED;

@@ -23,48 +23,48 @@ typedef enum {
     UG_S3_XML_UNEXPECTED,  /* well-formed, but another root element or a required field missing/empty */
     UG_S3_XML_ERROR_BODY,  /* the root is <Error>: parse it with ug_s3_parse_error (S3 may send one with 200,
                               e.g. for CompleteMultipartUpload) */
-} ug_s3_xml_result;
+} ug_s3_xml_result_t;
 
 typedef struct {
     char *code;     /* e.g. "NoSuchUpload", never NULL on success */
     char *message;  /* "" when absent */
-} ug_s3_error;
+} ug_s3_error_t;
 
 typedef struct {
     char *key;
     char *upload_id;
     char *initiated;  /* as sent, e.g. "2026-12-06T03:40:01.000Z"; "" when absent */
-} ug_s3_upload;
+} ug_s3_upload_t;
 
 typedef struct {
-    ug_s3_upload *uploads;
+    ug_s3_upload_t *uploads;
     size_t n;
     bool truncated;              /* IsTruncated: another page follows */
     char *next_key_marker;       /* where the next page starts; "" when not truncated and absent. A truncated */
     char *next_upload_id_marker; /* page without them (Swift) gets the last upload's Key/UploadId */
-} ug_s3_upload_list;
+} ug_s3_upload_list_t;
 
 typedef struct {
     unsigned part_number;  /* 1..10000 */
     const char *etag;      /* as the UploadPart answer's ETag header gave it, quotes included */
-} ug_s3_part;
+} ug_s3_part_t;
 
 void ug_s3_xml_init(void);
 
 /* InitiateMultipartUploadResult -> UploadId */
-ug_s3_xml_result ug_s3_parse_initiate(const char *xml, size_t len, char **upload_id);
+ug_s3_xml_result_t ug_s3_parse_initiate(const char *xml, size_t len, char **upload_id);
 /* CompleteMultipartUploadResult -> ETag */
-ug_s3_xml_result ug_s3_parse_complete(const char *xml, size_t len, char **etag);
+ug_s3_xml_result_t ug_s3_parse_complete(const char *xml, size_t len, char **etag);
 /* ListMultipartUploadsResult -> every Upload's Key, UploadId, Initiated; IsTruncated and the next markers */
-ug_s3_xml_result ug_s3_parse_list_uploads(const char *xml, size_t len, ug_s3_upload_list *out);
-void ug_s3_upload_list_free(ug_s3_upload_list *list);
+ug_s3_xml_result_t ug_s3_parse_list_uploads(const char *xml, size_t len, ug_s3_upload_list_t *out);
+void ug_s3_upload_list_free(ug_s3_upload_list_t *list);
 /* Error -> Code, Message */
-ug_s3_xml_result ug_s3_parse_error(const char *xml, size_t len, ug_s3_error *out);
-void ug_s3_error_free(ug_s3_error *err);
+ug_s3_xml_result_t ug_s3_parse_error(const char *xml, size_t len, ug_s3_error_t *out);
+void ug_s3_error_free(ug_s3_error_t *err);
 
 /* The CompleteMultipartUpload body listing `parts` in the order given (S3 wants ascending part numbers; the
  * caller keeps them so). ETags are XML-escaped. UG_S3_XML_UNEXPECTED when n == 0, a part number is outside
  * 1..10000 or an ETag is NULL. *out is NUL-terminated, *out_len its length. */
-ug_s3_xml_result ug_s3_build_complete(const ug_s3_part *parts, size_t n, char **out, size_t *out_len);
+ug_s3_xml_result_t ug_s3_build_complete(const ug_s3_part_t *parts, size_t n, char **out, size_t *out_len);
 
 #endif

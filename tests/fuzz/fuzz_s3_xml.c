@@ -20,7 +20,7 @@
 
 #include "store/s3_xml.h"
 
-static void check_one(ug_s3_xml_result r, char *s)
+static void check_one(ug_s3_xml_result_t r, char *s)
 {
     if (r == UG_S3_XML_OK && (s == NULL || s[0] == '\0'))
         abort();
@@ -29,7 +29,7 @@ static void check_one(ug_s3_xml_result r, char *s)
 }
 
 /* The <ETag> texts of a built CompleteMultipartUpload, in order, must equal the parts' ETags. */
-static void check_round_trip(const ug_s3_part *parts, size_t n, const char *body, size_t len)
+static void check_round_trip(const ug_s3_part_t *parts, size_t n, const char *body, size_t len)
 {
     xmlDocPtr doc = xmlReadMemory(body, (int)len, "c.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR);
     if (doc == NULL)
@@ -47,20 +47,20 @@ static void check_round_trip(const ug_s3_part *parts, size_t n, const char *body
     xmlFreeDoc(doc);
 }
 
-static void check_list(const ug_s3_upload_list *list)
+static void check_list(const ug_s3_upload_list_t *list)
 {
     if (list->truncated && list->next_key_marker[0] == '\0')
         abort();
     if (list->n == 0 || list->n > 200)
         return;
-    ug_s3_part *parts = calloc(list->n * 2, sizeof *parts);
+    ug_s3_part_t *parts = calloc(list->n * 2, sizeof *parts);
     if (parts == NULL)
         return;
     for (size_t i = 0; i < list->n; i++) {
         if (list->uploads[i].key[0] == '\0' || list->uploads[i].upload_id[0] == '\0')
             abort();
-        parts[2 * i] = (ug_s3_part){(unsigned)(2 * i + 1), list->uploads[i].key};
-        parts[2 * i + 1] = (ug_s3_part){(unsigned)(2 * i + 2), list->uploads[i].upload_id};
+        parts[2 * i] = (ug_s3_part_t){(unsigned)(2 * i + 1), list->uploads[i].key};
+        parts[2 * i + 1] = (ug_s3_part_t){(unsigned)(2 * i + 2), list->uploads[i].upload_id};
     }
     char *body = NULL;
     size_t len = 0;
@@ -83,13 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_one(ug_s3_parse_initiate(xml, size, &s), s);
     s = NULL;
     check_one(ug_s3_parse_complete(xml, size, &s), s);
-    ug_s3_error err;
+    ug_s3_error_t err;
     if (ug_s3_parse_error(xml, size, &err) == UG_S3_XML_OK) {
         if (err.code == NULL || err.code[0] == '\0' || err.message == NULL)
             abort();
         ug_s3_error_free(&err);
     }
-    ug_s3_upload_list list;
+    ug_s3_upload_list_t list;
     if (ug_s3_parse_list_uploads(xml, size, &list) == UG_S3_XML_OK) {
         check_list(&list);
         ug_s3_upload_list_free(&list);

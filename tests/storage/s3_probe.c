@@ -26,7 +26,7 @@
 
 typedef struct {
     const char *endpoint, *bucket;
-    ug_s3_credentials creds;
+    ug_s3_credentials_t creds;
 } probe_config;
 
 typedef struct {
@@ -98,7 +98,7 @@ static CURLcode send_once(const probe_config *cfg, const char *method, const cha
     if (ug_s3_object_url(cfg->endpoint, cfg->bucket, key, UG_S3_PATH_STYLE, query, &url) != UG_S3_OK)
         return CURLE_URL_MALFORMAT;
     ug_s3_payload_sha256(body, body_len, sha);
-    ug_s3_request req = {.method = method, .url = url, .payload_sha256 = sha};
+    ug_s3_request_t req = {.method = method, .url = url, .payload_sha256 = sha};
     CURL *easy = curl_easy_init();
     CURLcode rc = CURLE_FAILED_INIT;
     if (easy != NULL && ug_s3_setup_easy(easy, &cfg->creds, &req, &headers) == UG_S3_OK) {
@@ -128,7 +128,7 @@ static CURLcode send_once(const probe_config *cfg, const char *method, const cha
 /* Print S3's refusal of `step` and return 0; 1 when the answer was a 2xx without an Error body. */
 static int accepted(const char *step, CURLcode rc, const answer *a)
 {
-    ug_s3_error e = {0};
+    ug_s3_error_t e = {0};
     int has_error = a->body.len > 0 && ug_s3_parse_error(a->body.data, a->body.len, &e) == UG_S3_XML_OK;
     if (rc == CURLE_OK && a->status / 100 == 2 && !has_error)
         return 1;
@@ -144,9 +144,9 @@ static int request(const probe_config *cfg, const char *step, const char *method
 {
     for (unsigned attempt = 1;; attempt++) {
         CURLcode rc = send_once(cfg, method, key, query, body, body_len, upload, a);
-        ug_s3_error e = {0};
+        ug_s3_error_t e = {0};
         int has_error = a->body.len > 0 && ug_s3_parse_error(a->body.data, a->body.len, &e) == UG_S3_XML_OK;
-        ug_s3_verdict v = ug_s3_classify(rc, a->status, has_error ? e.code : NULL);
+        ug_s3_verdict_t v = ug_s3_classify(rc, a->status, has_error ? e.code : NULL);
         ug_s3_error_free(&e);
         if (v != UG_S3_RETRY || attempt == ATTEMPTS)
             return accepted(step, rc, a);
@@ -159,7 +159,7 @@ static int request(const probe_config *cfg, const char *step, const char *method
 
 static char *initiate(const probe_config *cfg, const char *key)
 {
-    ug_s3_param p = {"uploads", NULL};
+    ug_s3_param_t p = {"uploads", NULL};
     char *query = NULL, *id = NULL;
     answer a = {0};
     if (ug_s3_canonical_query(&p, 1, &query) != UG_S3_OK)
@@ -178,7 +178,7 @@ static int upload_part(const probe_config *cfg, const char *key, const char *upl
 {
     char num[16], *query = NULL;
     snprintf(num, sizeof num, "%u", n);
-    ug_s3_param p[] = {{"partNumber", num}, {"uploadId", upload_id}};
+    ug_s3_param_t p[] = {{"partNumber", num}, {"uploadId", upload_id}};
     answer a = {0};
     int ok = ug_s3_canonical_query(p, 2, &query) == UG_S3_OK &&
              request(cfg, "upload part", "PUT", key, query, data, len, 1, &a);
@@ -193,12 +193,12 @@ static int upload_part(const probe_config *cfg, const char *key, const char *upl
     return ok;
 }
 
-static int complete(const probe_config *cfg, const char *key, const char *upload_id, const ug_s3_part *parts,
+static int complete(const probe_config *cfg, const char *key, const char *upload_id, const ug_s3_part_t *parts,
                     size_t n)
 {
     char *query = NULL, *body = NULL, *etag = NULL;
     size_t body_len = 0;
-    ug_s3_param p = {"uploadId", upload_id};
+    ug_s3_param_t p = {"uploadId", upload_id};
     answer a = {0};
     int ok = ug_s3_canonical_query(&p, 1, &query) == UG_S3_OK &&
              ug_s3_build_complete(parts, n, &body, &body_len) == UG_S3_XML_OK &&
@@ -219,7 +219,7 @@ static int complete(const probe_config *cfg, const char *key, const char *upload
 static int abort_upload(const probe_config *cfg, const char *key, const char *upload_id)
 {
     char *query = NULL;
-    ug_s3_param p = {"uploadId", upload_id};
+    ug_s3_param_t p = {"uploadId", upload_id};
     answer a = {0};
     int ok = ug_s3_canonical_query(&p, 1, &query) == UG_S3_OK &&
              request(cfg, "abort", "DELETE", key, query, "", 0, 0, &a);
@@ -254,7 +254,7 @@ static int run(const probe_config *cfg, const char *out, const char *key, const 
         printf("initiated %s upload_id=%s\n", key, id);
     ok = ok && upload_part(cfg, key, id, 1, part1, PART1_SIZE, etag1, sizeof etag1) &&
          upload_part(cfg, key, id, 2, part2, 1, etag2, sizeof etag2);
-    ug_s3_part parts[] = {{1, etag1}, {2, etag2}};
+    ug_s3_part_t parts[] = {{1, etag1}, {2, etag2}};
     ok = ok && complete(cfg, key, id, parts, 2);
     free(id);
     char *id2 = ok ? initiate(cfg, abort_key) : NULL;

@@ -26,7 +26,7 @@ typedef struct {
     const char *name;
     const char *method;
     const char *raw_path;       /* unencoded path: ug_s3_uri_encode(keep_slash) makes the URL path */
-    ug_s3_param params[2];
+    ug_s3_param_t params[2];
     size_t n_params;
     const char *content_type;
     const char *body;

@@ -2,6 +2,7 @@
  * errors: which uploadgate error a reverse-proxy failure becomes.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -22,4 +23,19 @@ Test(errors, proxy_failures_are_502_or_504)
     cr_assert_eq(ug_err_of_proxy_failure(NULL, 0), UG_ERR_BAD_GATEWAY);
     cr_assert_eq(ug_err_status(of("I/O timeout")), 504);
     cr_assert_str_eq(ug_err_code(of("I/O timeout")), "gateway_timeout");
+}
+
+Test(errors, store_errors)
+{
+    cr_assert_eq(ug_err_status(UG_ERR_STORE_UNAVAILABLE), 503);
+    cr_assert_str_eq(ug_err_code(UG_ERR_STORE_UNAVAILABLE), "store_unavailable");
+    cr_assert_eq(ug_err_retry_after(UG_ERR_STORE_UNAVAILABLE), 5, "clients are told when to come back");
+    cr_assert_eq(ug_err_status(UG_ERR_STORE_FAILED), 502);
+    cr_assert_str_eq(ug_err_code(UG_ERR_STORE_FAILED), "store_failed");
+    cr_assert_eq(ug_err_retry_after(UG_ERR_STORE_FAILED), 0);
+    cr_assert_eq(ug_err_retry_after(UG_ERR_SERVICE_UNAVAILABLE), 0);
+    size_t len;
+    char *json = ug_err_json(UG_ERR_STORE_UNAVAILABLE, NULL, &len);
+    cr_assert_str_eq(json, "{\"error\":{\"code\":\"store_unavailable\",\"message\":\"the object store is unavailable; retry later\"}}");
+    free(json);
 }

@@ -110,7 +110,7 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 }
 
 /* Send one request set up by ug_s3_setup_easy; the captured head lands in l. */
-static void perform(listener *l, const ug_s3_credentials *creds, ug_s3_request *req, const char *body)
+static void perform(listener *l, const ug_s3_credentials_t *creds, ug_s3_request_t *req, const char *body)
 {
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, listener_serve, l), 0);
@@ -147,12 +147,12 @@ Test(s3_sign, published_sigv4_vectors_through_curl)
 {
     for (size_t i = 0; i < sizeof SIGV4_VECTORS / sizeof SIGV4_VECTORS[0]; i++) {
         const sigv4_vector *v = &SIGV4_VECTORS[i];
-        ug_s3_credentials creds = {VEC_ACCESS_KEY, VEC_SECRET_KEY, v->session_token, VEC_REGION};
+        ug_s3_credentials_t creds = {VEC_ACCESS_KEY, VEC_SECRET_KEY, v->session_token, VEC_REGION};
         listener l;
         listener_open(&l);
         char *url = vector_url(v, listener_port(&l));
         /* the vectors sign no x-amz-content-sha256: curl hashes the body itself */
-        ug_s3_request req = {.method = v->method, .url = url, .payload_sha256 = NULL, .content_type = v->content_type,
+        ug_s3_request_t req = {.method = v->method, .url = url, .payload_sha256 = NULL, .content_type = v->content_type,
                              .amz_date = VEC_DATE, .host = VEC_HOST, .service = VEC_SERVICE};
         perform(&l, &creds, &req, v->body);
         char auth[512];
@@ -168,11 +168,11 @@ Test(s3_sign, published_sigv4_vectors_through_curl)
 
 static void s3_request(listener *l, const char *token, const char *method, const char *body)
 {
-    ug_s3_credentials creds = {"test:tester", "testing", token, "us-east-1"};
+    ug_s3_credentials_t creds = {"test:tester", "testing", token, "us-east-1"};
     char url[128], sha[65];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/bucket/a%%20b/c?uploads=", listener_port(l));
     ug_s3_payload_sha256(body, strlen(body), sha);
-    ug_s3_request req = {.method = method, .url = url, .payload_sha256 = sha};
+    ug_s3_request_t req = {.method = method, .url = url, .payload_sha256 = sha};
     perform(l, &creds, &req, body);
 }
 
@@ -215,8 +215,8 @@ Test(s3_sign, setup_refuses_what_s3_would_refuse_or_what_is_unsafe)
 {
     CURL *easy = curl_easy_init();
     struct curl_slist *h = NULL;
-    ug_s3_credentials creds = {"AK", "SK", NULL, "us-east-1"};
-    ug_s3_request req = {.method = "PUT", .url = "http://127.0.0.1:9/b/k", .payload_sha256 = UG_S3_UNSIGNED_PAYLOAD};
+    ug_s3_credentials_t creds = {"AK", "SK", NULL, "us-east-1"};
+    ug_s3_request_t req = {.method = "PUT", .url = "http://127.0.0.1:9/b/k", .payload_sha256 = UG_S3_UNSIGNED_PAYLOAD};
     /* an unsigned body over plain http: nothing would protect it */
     cr_assert_eq(ug_s3_setup_easy(easy, &creds, &req, &h), UG_S3_ERR_INVALID);
     req.url = "https://s3.example/b/k";
@@ -238,7 +238,7 @@ Test(s3_sign, setup_refuses_what_s3_would_refuse_or_what_is_unsafe)
 
 /* ---- the builders ---- */
 
-static void expect_query(const ug_s3_param *p, size_t n, const char *want)
+static void expect_query(const ug_s3_param_t *p, size_t n, const char *want)
 {
     char *q = NULL;
     cr_assert_eq(ug_s3_canonical_query(p, n, &q), UG_S3_OK);
@@ -249,15 +249,15 @@ static void expect_query(const ug_s3_param *p, size_t n, const char *want)
 Test(s3_sign, canonical_query)
 {
     expect_query(NULL, 0, "");
-    ug_s3_param uploads[] = {{"uploads", NULL}};
+    ug_s3_param_t uploads[] = {{"uploads", NULL}};
     expect_query(uploads, 1, "uploads=");
-    ug_s3_param list[] = {{"uploads", NULL}, {"prefix", "up/2026 x"}, {"max-uploads", "1000"}};
+    ug_s3_param_t list[] = {{"uploads", NULL}, {"prefix", "up/2026 x"}, {"max-uploads", "1000"}};
     expect_query(list, 3, "max-uploads=1000&prefix=up%2F2026%20x&uploads=");
     /* encoded once: a '%' already in a value is data, not an escape */
-    ug_s3_param part[] = {{"uploadId", "a%2Fb+c=="}, {"partNumber", "7"}};
+    ug_s3_param_t part[] = {{"uploadId", "a%2Fb+c=="}, {"partNumber", "7"}};
     expect_query(part, 2, "partNumber=7&uploadId=a%252Fb%2Bc%3D%3D");
     /* sorted by encoded key, then value, byte order (upper case first) */
-    ug_s3_param dup[] = {{"b", "2"}, {"a", "z"}, {"B", "x"}, {"a", "y"}};
+    ug_s3_param_t dup[] = {{"b", "2"}, {"a", "z"}, {"B", "x"}, {"a", "y"}};
     expect_query(dup, 4, "B=x&a=y&a=z&b=2");
 }
 
@@ -273,7 +273,7 @@ Test(s3_sign, uri_encode_keeps_unreserved_and_optionally_slash)
     free(e);
 }
 
-static void expect_url(const char *endpoint, const char *bucket, const char *key, ug_s3_url_style style,
+static void expect_url(const char *endpoint, const char *bucket, const char *key, ug_s3_url_style_t style,
                        const char *query, const char *want)
 {
     char *u = NULL;

@@ -51,7 +51,7 @@ Test(s3_xml, list_uploads_from_swift)
 {
     size_t len;
     const char *xml = slurp("list.xml", &len);
-    ug_s3_upload_list l;
+    ug_s3_upload_list_t l;
     cr_assert_eq(ug_s3_parse_list_uploads(xml, len, &l), UG_S3_XML_OK);
     cr_assert_eq(l.n, 2);
     cr_expect_str_eq(l.uploads[0].key, "cap/obj");
@@ -67,7 +67,7 @@ Test(s3_xml, truncated_list_without_markers_continues_after_last_upload)
 {
     size_t len;
     const char *xml = slurp("list-truncated.xml", &len); /* Swift: IsTruncated true, Next*Marker empty */
-    ug_s3_upload_list l;
+    ug_s3_upload_list_t l;
     cr_assert_eq(ug_s3_parse_list_uploads(xml, len, &l), UG_S3_XML_OK);
     cr_assert_eq(l.n, 1);
     cr_expect(l.truncated);
@@ -82,7 +82,7 @@ Test(s3_xml, truncated_list_without_markers_continues_after_last_upload)
 
 Test(s3_xml, list_with_markers_and_no_uploads)
 {
-    ug_s3_upload_list l;
+    ug_s3_upload_list_t l;
     cr_assert_eq(ug_s3_parse_list_uploads(S("<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                                             "<IsTruncated>true</IsTruncated><NextKeyMarker>k&amp;1</NextKeyMarker>"
                                             "<NextUploadIdMarker>u1</NextUploadIdMarker>"
@@ -103,7 +103,7 @@ Test(s3_xml, error_from_swift_and_error_body_detected)
 {
     size_t len;
     const char *xml = slurp("error-nosuchupload.xml", &len);
-    ug_s3_error e;
+    ug_s3_error_t e;
     cr_assert_eq(ug_s3_parse_error(xml, len, &e), UG_S3_XML_OK);
     cr_expect_str_eq(e.code, "NoSuchUpload");
     cr_expect(strncmp(e.message, "The specified multipart upload does not exist.", 46) == 0, "%s", e.message);
@@ -136,7 +136,7 @@ Test(s3_xml, refuses_dtd_entities_garbage_and_oversize)
     char *huge = malloc(big);
     memset(huge, ' ', big);
     memcpy(huge, "<Error><Code>X</Code></Error>", 29);
-    ug_s3_error e;
+    ug_s3_error_t e;
     cr_expect_eq(ug_s3_parse_error(huge, big, &e), UG_S3_XML_MALFORMED);
     cr_expect_eq(ug_s3_parse_error(huge, big - 1, &e), UG_S3_XML_OK);
     ug_s3_error_free(&e);
@@ -145,7 +145,7 @@ Test(s3_xml, refuses_dtd_entities_garbage_and_oversize)
 
 Test(s3_xml, build_complete_escapes_etags)
 {
-    ug_s3_part parts[] = {{1, "\"a<b>&'\"\r"}, {2, "\"9b2cf535f27731c974343645a3985328\""}};
+    ug_s3_part_t parts[] = {{1, "\"a<b>&'\"\r"}, {2, "\"9b2cf535f27731c974343645a3985328\""}};
     char *body = NULL;
     size_t len = 0;
     cr_assert_eq(ug_s3_build_complete(parts, 2, &body, &len), UG_S3_XML_OK);
@@ -162,7 +162,7 @@ Test(s3_xml, build_complete_refuses_bad_parts)
 {
     char *body = NULL;
     size_t len = 0;
-    ug_s3_part zero[] = {{0, "e"}}, big[] = {{10001, "e"}}, null_etag[] = {{1, NULL}}, max[] = {{10000, "e"}};
+    ug_s3_part_t zero[] = {{0, "e"}}, big[] = {{10001, "e"}}, null_etag[] = {{1, NULL}}, max[] = {{10000, "e"}};
     cr_expect_eq(ug_s3_build_complete(zero, 0, &body, &len), UG_S3_XML_UNEXPECTED);
     cr_expect_eq(ug_s3_build_complete(zero, 1, &body, &len), UG_S3_XML_UNEXPECTED);
     cr_expect_eq(ug_s3_build_complete(big, 1, &body, &len), UG_S3_XML_UNEXPECTED);
