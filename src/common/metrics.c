@@ -25,7 +25,22 @@
 
 /* ---- the families, in rendering order ---- */
 
-enum scalar_id { S_READY, S_IN_FLIGHT, S_CONNECTIONS, S_STORAGE_FREE, S_JANITOR_DIRS, S_JANITOR_PARTS, S_RESUMABLE_EXPIRED, S__COUNT };
+enum scalar_id {
+    S_READY,
+    S_IN_FLIGHT,
+    S_CONNECTIONS,
+    S_STORAGE_FREE,
+    S_JANITOR_DIRS,
+    S_JANITOR_PARTS,
+    S_RESUMABLE_EXPIRED,
+    S_S3_UP, /* from here on: rendered only once object storage is enabled (ug_metrics_s3_enable) */
+    S_S3_BYTES,
+    S_S3_PARTS,
+    S_S3_RETRIES,
+    S_S3_ABORTS,
+    S_S3_SWEPT,
+    S__COUNT
+};
 
 struct scalar_def {
     const char *name, *help, *type;
@@ -40,9 +55,27 @@ static const struct scalar_def scalar_defs[S__COUNT] = {
     [S_JANITOR_PARTS] = {"uploadgate_janitor_removed_parts_total", "Stale .part files removed by the janitor.", "counter"},
     [S_RESUMABLE_EXPIRED] = {"uploadgate_resumable_expired_total",
                              "Resumable uploads removed by the janitor after their expiry.", "counter"},
+    [S_S3_UP] = {"uploadgate_s3_up", "Whether the object store answered its last probe (1) or not (0).", "gauge"},
+    [S_S3_BYTES] = {"uploadgate_s3_sent_bytes_total", "Bytes the object store accepted (objects and parts).", "counter"},
+    [S_S3_PARTS] = {"uploadgate_s3_sent_parts_total", "Multipart upload parts the object store accepted.", "counter"},
+    [S_S3_RETRIES] = {"uploadgate_s3_retries_total", "Object store requests sent again after a transient failure.", "counter"},
+    [S_S3_ABORTS] = {"uploadgate_s3_aborts_total",
+                     "Objects removed after a failed or refused upload, and stale multipart uploads the sweep aborted.",
+                     "counter"},
+    [S_S3_SWEPT] = {"uploadgate_s3_swept_uploads_total", "Stale multipart uploads the janitor's sweep aborted.", "counter"},
 };
 
-enum family_id { F_REQUESTS, F_DURATION, F_UPLOAD_BYTES, F_UPLOAD_FILES, F_BACKEND_ERRORS, F_AUTH_FAILURES, F_RELOADS, F__COUNT };
+enum family_id {
+    F_REQUESTS,
+    F_DURATION,
+    F_UPLOAD_BYTES,
+    F_UPLOAD_FILES,
+    F_BACKEND_ERRORS,
+    F_AUTH_FAILURES,
+    F_RELOADS,
+    F_S3_DURATION, /* rendered only once object storage is enabled */
+    F__COUNT
+};
 
 struct family_def {
     const char *name, *help, *type;
@@ -64,6 +97,11 @@ static const struct family_def family_defs[F__COUNT] = {
     [F_AUTH_FAILURES] =
         {"uploadgate_auth_failures_total", "Requests refused for their credentials, by reason.", "counter", 1, {"reason"}},
     [F_RELOADS] = {"uploadgate_config_reloads_total", "Configuration reloads, by result.", "counter", 1, {"result"}},
+    [F_S3_DURATION] = {"uploadgate_s3_request_duration_seconds",
+                       "Time of each object store request (one attempt), by operation.",
+                       "histogram",
+                       1,
+                       {"operation"}},
 };
 
 static const double bucket_bounds[UG_METRICS_BUCKET_COUNT] = {UG_METRICS_BUCKETS};
@@ -92,6 +130,7 @@ struct family {
 
 struct ug_metrics {
     _Atomic uint64_t scalars[S__COUNT]; /* S_IN_FLIGHT holds an int64_t in two's complement */
+    _Atomic int s3;                     /* object storage is enabled: render its families */
     pthread_mutex_t lock;               /* guards families */
     struct family families[F__COUNT];
 };
@@ -206,6 +245,7 @@ ug_metrics_t *ug_metrics_new(void)
     }
     for (size_t i = 0; i < S__COUNT; ++i)
         atomic_init(&m->scalars[i], 0);
+    atomic_init(&m->s3, 0);
     /* The result set is closed and small: both series exist from the start, so rate() sees the first failure. */
     const char *const failure[] = {"failure"}, *const success[] = {"success"};
     if (series_get(m, F_RELOADS, failure) == NULL || series_get(m, F_RELOADS, success) == NULL) {
@@ -291,6 +331,53 @@ void ug_metrics_resumable_expired(ug_metrics_t *m, uint64_t removed)
         atomic_fetch_add_explicit(&m->scalars[S_RESUMABLE_EXPIRED], removed, memory_order_relaxed);
 }
 
+void ug_metrics_s3_enable(ug_metrics_t *m)
+{
+    if (m != NULL)
+        atomic_store(&m->s3, 1);
+}
+
+static void scalar_add(ug_metrics_t *m, enum scalar_id id, uint64_t n)
+{
+    if (m != NULL)
+        atomic_fetch_add_explicit(&m->scalars[id], n, memory_order_relaxed);
+}
+
+void ug_metrics_s3_sent(ug_metrics_t *m, uint64_t bytes, uint64_t parts)
+{
+    scalar_add(m, S_S3_BYTES, bytes);
+    scalar_add(m, S_S3_PARTS, parts);
+}
+
+void ug_metrics_s3_retry(ug_metrics_t *m)
+{
+    scalar_add(m, S_S3_RETRIES, 1);
+}
+
+void ug_metrics_s3_abort(ug_metrics_t *m)
+{
+    scalar_add(m, S_S3_ABORTS, 1);
+}
+
+void ug_metrics_s3_swept(ug_metrics_t *m, uint64_t aborted)
+{
+    scalar_add(m, S_S3_SWEPT, aborted);
+}
+
+void ug_metrics_s3_request(ug_metrics_t *m, const char *operation, double duration_s)
+{
+    const char *const values[MAX_LABELS] = {operation != NULL ? operation : ""};
+    struct series *s;
+    if (m == NULL)
+        return;
+    if (!(duration_s >= 0.0) || isinf(duration_s))
+        duration_s = 0.0;
+    pthread_mutex_lock(&m->lock);
+    if ((s = series_get(m, F_S3_DURATION, values)) != NULL)
+        hist_observe(s->hist, duration_s);
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void scalar_set(ug_metrics_t *m, enum scalar_id id, uint64_t v)
 {
     if (m != NULL)
@@ -305,6 +392,11 @@ void ug_metrics_set_storage_free(ug_metrics_t *m, uint64_t bytes)
 void ug_metrics_set_connections(ug_metrics_t *m, uint64_t n)
 {
     scalar_set(m, S_CONNECTIONS, n);
+}
+
+void ug_metrics_set_s3_up(ug_metrics_t *m, int up)
+{
+    scalar_set(m, S_S3_UP, up != 0);
 }
 
 void ug_metrics_set_ready(ug_metrics_t *m, int ready)
@@ -458,11 +550,12 @@ char *ug_metrics_render(ug_metrics_t *m, const char *version, size_t *len)
     ug_strbuf_puts(&b, "uploadgate_build_info{version=\"");
     put_label_value(&b, version != NULL ? version : "");
     ug_strbuf_puts(&b, "\"} 1\n");
-    for (size_t i = 0; i < S__COUNT; ++i)
+    int s3 = atomic_load(&m->s3);
+    for (size_t i = 0; i < (s3 ? S__COUNT : S_S3_UP); ++i)
         render_scalar(&b, m, (enum scalar_id)i);
 
     pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < F__COUNT; ++i)
+    for (size_t i = 0; i < (s3 ? F__COUNT : F_S3_DURATION); ++i)
         render_family(&b, m, (enum family_id)i);
     pthread_mutex_unlock(&m->lock);
 

@@ -18,6 +18,14 @@
  *   uploadgate_backend_errors_total{reason}        counter
  *   uploadgate_auth_failures_total{reason}         counter
  *   uploadgate_config_reloads_total{result}        counter; both "failure" and "success" exist from the start
+ * and, once object storage is enabled (ug_metrics_s3_enable), after the scalars above and after the families:
+ *   uploadgate_s3_up                               gauge 0/1, the store answered its last probe
+ *   uploadgate_s3_sent_bytes_total                 counter, bytes the store accepted (objects and parts)
+ *   uploadgate_s3_sent_parts_total                 counter, multipart upload parts the store accepted
+ *   uploadgate_s3_retries_total                    counter, requests sent again after a transient failure
+ *   uploadgate_s3_aborts_total                     counter, objects removed and stale uploads aborted
+ *   uploadgate_s3_swept_uploads_total              counter, stale multipart uploads the sweep aborted
+ *   uploadgate_s3_request_duration_seconds{operation} histogram (UG_METRICS_BUCKETS), one per attempt
  * A labelled family has a series per distinct label set seen so far, printed
  * sorted by its label values (byte order, first label first), so equal
  * registries render byte-identical text. Label values are copied, any number
@@ -76,6 +84,17 @@ void ug_metrics_janitor(ug_metrics_t *m, uint64_t dirs_removed, uint64_t parts_r
 void ug_metrics_resumable_expired(ug_metrics_t *m, uint64_t removed);
 /* uploadgate_config_reloads_total{result="success"} (ok != 0) or {result="failure"} += 1. */
 void ug_metrics_reload(ug_metrics_t *m, int ok);
+
+/* Object storage (store/s3_client.h). Enable renders its families; the counters are lock-free, the histogram
+ * (operation: "put", "create", "upload_part", "complete", "head", "abort", "delete", "probe", "list_uploads",
+ * "sweep_abort") takes the lock. */
+void ug_metrics_s3_enable(ug_metrics_t *m);
+void ug_metrics_s3_sent(ug_metrics_t *m, uint64_t bytes, uint64_t parts);
+void ug_metrics_s3_retry(ug_metrics_t *m);
+void ug_metrics_s3_abort(ug_metrics_t *m);
+void ug_metrics_s3_swept(ug_metrics_t *m, uint64_t aborted);
+void ug_metrics_s3_request(ug_metrics_t *m, const char *operation, double duration_s);
+void ug_metrics_set_s3_up(ug_metrics_t *m, int up); /* uploadgate_s3_up */
 
 /* Gauges, set to the latest value. Lock-free. */
 void ug_metrics_set_storage_free(ug_metrics_t *m, uint64_t bytes); /* uploadgate_storage_free_bytes */

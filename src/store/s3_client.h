@@ -31,6 +31,9 @@ typedef struct ug_s3_object ug_s3_object_t;
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). NULL with a message in `why` (out of memory, an
  * unreadable or incomplete credentials file, no credentials in the environment, the thread not starting). */
 ug_s3_client_t *ug_s3_client_start(const ug_s3_config_t *cfg, char *why, size_t why_len);
+/* Count into `m` (NULL: nowhere; not owned, must outlive the client) and render the uploadgate_s3_* families. */
+typedef struct ug_metrics ug_metrics_t;
+void ug_s3_client_set_metrics(ug_s3_client_t *c, ug_metrics_t *m);
 /* Re-read the credentials (SIGHUP): requests queued after this sign with the new ones, and the store is probed
  * again at once. 0, or -1 with `why` (the old credentials stay). Any thread. */
 int ug_s3_client_reload_credentials(ug_s3_client_t *c, char *why, size_t why_len);
