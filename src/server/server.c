@@ -43,6 +43,7 @@ struct ug_server {
     ug_runtime_t *boot;        /* its runtime, kept for the server's life (h2o's configuration points into it) */
     ug_runtime_slot_t *runtime;
     ug_metrics_t *metrics;
+    ug_s3_client_t *s3; /* storage.s3's client (routes with store: s3), NULL without; every loop's s3 */
     h2o_globalconf_t gconf;
     SSL_CTX **ssl; /* per listener; NULL for cleartext */
     size_t nthreads;
@@ -240,6 +241,10 @@ ug_err_t ug_server_new(ug_runtime_slot_t *runtime, ug_metrics_t *metrics, ug_ser
 
     if ((e = setup_spool(config, errbuf, errlen)) != UG_OK)
         goto Error;
+    if (config->storage.s3 != NULL && (s->s3 = ug_s3_client_start(config->storage.s3, errbuf, errlen)) == NULL) {
+        e = UG_ERR_CONFIG;
+        goto Error;
+    }
     e = UG_ERR_CONFIG;
     if ((s->ssl = calloc(config->listen_count, sizeof(*s->ssl))) == NULL ||
         (s->workers = calloc(s->nthreads, sizeof(*s->workers))) == NULL) {
@@ -374,6 +379,8 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &s->gconf);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wake, on_wake);
     w->loop = ug_loop_new(&w->ctx, s->runtime, s->metrics);
+    if (w->loop != NULL)
+        w->loop->s3 = s->s3;
     for (size_t i = 0; i < nl; ++i) {
         w->accept[i] = (h2o_accept_ctx_t){.ctx = &w->ctx, .hosts = s->gconf.hosts, .ssl_ctx = s->ssl[i]};
         w->listeners[i] = h2o_evloop_socket_create(w->ctx.loop, w->fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -474,6 +481,8 @@ void ug_server_free(ug_server_t *s)
     free(s->ssl);
     free(s->workers);
     ug_conn_share_free(s->share);
+    if (s->s3 != NULL) /* the loops have stopped: the aborts they queued get a few seconds */
+        ug_s3_client_stop(s->s3, 5000);
     ug_runtime_release(s->boot);
     pthread_cond_destroy(&s->ready_cond);
     pthread_mutex_destroy(&s->ready_lock);
