@@ -13,6 +13,7 @@ Each test works under its own key prefix (storage.s3.prefix), so the one bucket 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from urllib.parse import urlsplit
@@ -168,20 +169,57 @@ def test_s3_file_of_100_mib(make_gateway, tmp_path, s3_server):
 # ---- nothing left behind ---------------------------------------------------------------------------------------------
 
 
-def _send_part_then_leave(gw, proto, body, sent):
-    headers = [("content-type", multipart_content_type()), ("content-length", str(len(body)))]
-    if proto == "h1":
-        s = connect(gw)
-        s.sendall(http1_head("POST", "/upload", gw.authority, headers) + body[:sent])
-        abort_socket(s, rst=True)
-        return
-    c = H2Conn(gw, tls=proto == "h2")
-    try:
-        sid = c.start("POST", "/upload", headers)
-        c.send(sid, body[:sent])
-        c.reset(sid)
-    finally:
-        c.close()
+class _Sender:
+    """One upload sent in pieces over `proto`, so a test can wait for the store between them."""
+
+    def __init__(self, gw, proto, body):
+        self.gw, self.proto, self.body, self.at = gw, proto, body, 0
+        headers = [("content-type", multipart_content_type()), ("content-length", str(len(body)))]
+        if proto == "h1":
+            self.sock = connect(gw)
+            self.sock.sendall(http1_head("POST", "/upload", gw.authority, headers))
+        else:
+            self.conn = H2Conn(gw, tls=proto == "h2")
+            self.sid = self.conn.start("POST", "/upload", headers)
+
+    def send(self, upto):
+        piece, self.at = self.body[self.at:upto], upto
+        if self.proto == "h1":
+            self.sock.sendall(piece)
+        else:
+            self.conn.send(self.sid, piece, end_stream=upto == len(self.body))
+
+    def leave(self):
+        if self.proto == "h1":
+            abort_socket(self.sock, rst=True)
+        else:
+            self.conn.reset(self.sid)
+            self.conn.close()
+
+    def answer(self):
+        """(status, body) of the response."""
+        if self.proto == "h1":
+            self.sock.settimeout(60)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 20:
+                    chunk = self.sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            abort_socket(self.sock, rst=False)
+            head, _, body = data.partition(b"\r\n\r\n")
+            return int(head.split(b" ", 2)[1]), body
+        r = self.conn.wait_response(self.sid)
+        self.conn.close()
+        return r.status, r.body
+
+
+def _first_object_stored(s3, prefix):
+    """The upload's first file is a complete object in the store (so what follows must remove it)."""
+    return wait_until(lambda: [k for k in s3.list_objects(prefix) if k.endswith("/0")], 30, "the first object")
 
 
 @pytest.mark.parametrize("proto", TRANSPORTS)
@@ -190,11 +228,12 @@ def test_s3_client_leaving_mid_body_leaves_no_object_nor_upload(make_gateway, tm
     gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix)
     wait_store_up(gw)
     body = files_body([os.urandom(256 * 1024), os.urandom(20 * MiB)])
-    # the first file complete (an object), the second past two parts (a multipart upload with parts)
-    _send_part_then_leave(gw, proto, body, 13 * MiB)
-    # what the store saw of it: something was stored before the client left, so the clean-up means something
-    wait_until(lambda: s3_server.list_objects(prefix) or s3_server.list_uploads(prefix) or None, 5,
-               "the upload to reach the store", )
+    sender = _Sender(gw, proto, body)
+    sender.send(1 * MiB)  # the first file whole: a complete object
+    _first_object_stored(s3_server, prefix)
+    sender.send(13 * MiB)  # and the second past two parts: a multipart upload with parts
+    wait_until(lambda: s3_server.list_uploads(prefix), 30, "the second file's multipart upload")
+    sender.leave()
     wait_store_clean(s3_server, prefix)
     assert_nothing_reached_app(gw)
 
@@ -204,10 +243,17 @@ def test_s3_body_refused_mid_body_leaves_nothing(make_gateway, tmp_path, s3_serv
     prefix = unique_prefix("refused")
     gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix, limits={"max_file": "7MiB"})
     wait_store_up(gw)
-    res = upload(gw, proto, "/upload", files_body([os.urandom(64 * 1024), os.urandom(12 * MiB)]),
-                 multipart_content_type())
-    assert res.status == 413, res
-    assert res.json()["error"]["code"] == "file_too_large"
+    body = files_body([os.urandom(64 * 1024), os.urandom(12 * MiB)])
+    sender = _Sender(gw, proto, body)
+    sender.send(1 * MiB)
+    _first_object_stored(s3_server, prefix)
+    try:
+        sender.send(len(body))
+    except OSError:
+        pass  # answered and closed before the whole body went
+    status, answer = sender.answer()
+    assert status == 413, answer
+    assert json.loads(answer)["error"]["code"] == "file_too_large"
     wait_store_clean(s3_server, prefix)
     assert_nothing_reached_app(gw)
 
@@ -304,10 +350,10 @@ def _rss_kib(pid, field):
 
 @pytest.mark.parametrize("proto", TRANSPORTS)
 def test_s3_slow_store_keeps_memory_bounded(make_gateway, tmp_path, s3_server, proto):
-    """The store takes 16 MiB/s, the client sends 96 MiB as fast as it can: uploadgate stops reading (HTTP/1.1) or
+    """The store takes 8 MiB/s per connection, the client sends 96 MiB as fast as it can: uploadgate stops reading (HTTP/1.1) or
     holds the stream's window (HTTP/2), so its peak RSS grows by at most the object's parts (part_size x
     (parts_in_flight + 1)), the HTTP/2 windows (16 MiB) and slack - not by the body - and the object is byte-exact."""
-    relay = Relay(_endpoint_target(s3_server), rate=16 * MiB)
+    relay = Relay(_endpoint_target(s3_server), rate=8 * MiB)
     try:
         prefix = unique_prefix("slow-store")
         gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix, endpoint=relay.url)

@@ -6,6 +6,7 @@
     relay.down() / relay.up()                                        # a server that is gone: every connection, open
                                                                      # or new, reset at once / until up() again
     Relay(target, rate=8 * MiB)                                      # client -> server bytes paced to `rate` per second
+                                                                     # on each connection
     relay.close()
 
 Client -> server bytes are counted over all connections from the start (or from the last arm()). When the count
@@ -152,15 +153,17 @@ class Relay:
         """Copies one direction until EOF (passed on as a half-close) or an error (a cut); client -> server bytes
         are counted against the armed cut."""
         src, dst = (link.client, link.server) if client_to_server else (link.server, link.client)
-        started, sent = time.monotonic(), 0
+        ready_at = time.monotonic()
         try:
             while True:
-                if client_to_server and self.rate:  # pacing, not synchronisation: a store slower than the client
-                    ahead = sent / self.rate - (time.monotonic() - started)
-                    if ahead > 0:
-                        time.sleep(ahead)
                 data = src.recv(65536)
-                sent += len(data)
+                if client_to_server and self.rate and data:
+                    # pacing, not synchronisation: a server slower than its client. No credit builds up while the
+                    # connection idles, so a burst is paced too.
+                    now = time.monotonic()
+                    ready_at = max(ready_at, now) + len(data) / self.rate
+                    if ready_at - now > 0:
+                        time.sleep(ready_at - now)
                 if not data:
                     dst.shutdown(socket.SHUT_WR)
                     return
