@@ -171,13 +171,22 @@ static uint64_t object_limit(const ug_upload_t *u)
     return u->req.route->store == UG_STORE_S3 ? ug_s3_config_max_object(u->req.config->storage.s3) : UINT64_MAX;
 }
 
+/* `what` ("a file", "the request body") would not fit in one object. */
+static ug_err_t fail_object_limit(ug_upload_t *u, ug_err_t e, const char *what)
+{
+    char size[32];
+    format_size(object_limit(u), size, sizeof(size));
+    return fail(u, e, "%s exceeds the largest object the store takes (%u parts of part_size: %s)", what,
+                UG_S3_MAX_PARTS, size);
+}
+
 static ug_err_t file_write(ug_upload_t *u, const char *buf, size_t len)
 {
     uint64_t max_file = u->req.route->limits.max_file, size = ug_sink_file_size(u->file);
     if (size + len > max_file)
         return fail_limit(u, UG_ERR_FILE_TOO_LARGE, "a file", "max_file", max_file);
     if (size + len > object_limit(u))
-        return fail_limit(u, UG_ERR_FILE_TOO_LARGE, "a file", "object store's (10000 x part_size)", object_limit(u));
+        return fail_object_limit(u, UG_ERR_FILE_TOO_LARGE, "a file");
     const char *message = NULL;
     ug_err_t e = ug_sink_file_write(u->file, buf, len, &message);
     if (e == UG_OK)
@@ -443,8 +452,7 @@ ug_err_t ug_upload_start(ug_upload_t *u)
         if (u->req.s3 == NULL || u->req.s3_inbox == NULL || ug_s3_client_state(u->req.s3) != UG_S3_STORE_UP)
             return fail(u, UG_ERR_STORE_UNAVAILABLE, NULL);
         if (u->req.content_length != UINT64_MAX && u->req.content_length > object_limit(u))
-            return fail_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body", "object store's (10000 x part_size)",
-                              object_limit(u));
+            return fail_object_limit(u, UG_ERR_BODY_TOO_LARGE, "the request body");
     } else {
         /* Refuse early rather than fill the volume the app also lives on: keep min_free, and room for a declared body. */
         uint64_t free_bytes;

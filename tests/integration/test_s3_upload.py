@@ -159,7 +159,7 @@ def test_s3_many_small_files_keep_body_order(make_gateway, tmp_path, s3_server):
 @pytest.mark.slow
 def test_s3_file_of_100_mib(make_gateway, tmp_path, s3_server):
     prefix = unique_prefix("large")
-    gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix)
+    gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix, limits={"max_file": "200MiB"})
     wait_store_up(gw)
     files = [os.urandom(100 * MiB + 11)]
     res = upload(gw, "h1", "/upload", files_body(files), multipart_content_type(), timeout=600)
@@ -256,6 +256,31 @@ def test_s3_body_refused_mid_body_leaves_nothing(make_gateway, tmp_path, s3_serv
     assert json.loads(answer)["error"]["code"] == "file_too_large"
     wait_store_clean(s3_server, prefix)
     assert_nothing_reached_app(gw)
+
+
+def test_s3_declared_length_past_the_largest_object_is_413_at_the_head(make_gateway, tmp_path, s3_server):
+    """10000 parts of part_size (5 MiB) is the most one object holds: a longer declared body is refused before it is
+    read, whatever the route's own max_body."""
+    prefix = unique_prefix("too-long")
+    gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix, limits={"max_body": "100GiB", "max_file": "100GiB"})
+    wait_store_up(gw)
+    s = connect(gw)
+    s.sendall(http1_head("POST", "/upload", gw.authority, [("Content-Type", "application/octet-stream"),
+                                                          ("Content-Length", str(10000 * PART + 1))]))
+    s.settimeout(30)
+    data = b""
+    while b'"}}' not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    abort_socket(s, rst=False)
+    assert data.startswith(b"HTTP/1.1 413 "), data
+    body = json.loads(data.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "body_too_large"
+    assert "largest object the store takes (10000 parts of part_size: 50000 MiB)" in body["error"]["message"], body
+    assert_nothing_reached_app(gw)
+    assert s3_server.list_objects(prefix) == [] and s3_server.list_uploads(prefix) == []
 
 
 def test_s3_objects_the_app_refused_are_deleted(make_gateway, tmp_path, s3_server):
