@@ -4,7 +4,9 @@
 #   uploadgate   a route with `store: s3` (part_size 8 MiB, parts_in_flight 4) in front of tests/bench/apps/ug_app.py;
 #                the client sends multipart/form-data (curl -F), uploadgate streams each file into an object
 #   curl-direct  curl -T straight into Swift, signed by curl (--aws-sigv4, the credentials in the URL; the payload's
-#                sha256 computed beforehand, outside the timing, and sent as x-amz-content-sha256); one PutObject per file
+#                sha256 computed beforehand, outside the timing, and sent as x-amz-content-sha256, so the store checks
+#                the bytes as it does uploadgate's; Swift 2.30 would take UNSIGNED-PAYLOAD over http too, and refuses a
+#                PUT without the header, 400); one PutObject per file
 #   fastapi-s3   tests/bench/apps/fastapi_s3.py: FastAPI's UploadFile (spooled to a temporary file) then boto3
 #                upload_fileobj, the usual way without uploadgate
 # Workloads: "parallel" = PAR (4) files of PAR_MIB (20) MiB sent at once, "big" = one file of BIG_MIB (1024) MiB.
