@@ -60,19 +60,28 @@ def start_s3_gateway(make_gateway, tmp_path, s3, prefix, *, name="gw", endpoint=
     return make_gateway(name, configure=configure, **kw)
 
 
+def receive(sock, until: bytes, timeout: float) -> bytes:
+    """What the socket brings until `until` is among it, the peer closes, or `timeout` s pass."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while until not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data
+
+
 def head_status(gw, path="/upload"):
     """The status uploadgate answers a head with Expect: 100-continue: 100 when it would take the body."""
     s = connect(gw)
     try:
         s.sendall(http1_head("POST", path, gw.authority, [("Content-Type", "application/octet-stream"),
                                                           ("Content-Length", "1"), ("Expect", "100-continue")]))
-        s.settimeout(10)
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = receive(s, b"\r\n", 10)
         return int(data.split(b" ", 2)[1]), data
     finally:
         abort_socket(s, rst=False)
@@ -199,16 +208,7 @@ class _Sender:
     def answer(self):
         """(status, body) of the response."""
         if self.proto == "h1":
-            self.sock.settimeout(60)
-            data = b""
-            try:
-                while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 20:
-                    chunk = self.sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except OSError:
-                pass
+            data = receive(self.sock, b'"}}', 60)  # an error's JSON body ends so
             abort_socket(self.sock, rst=False)
             head, _, body = data.partition(b"\r\n\r\n")
             return int(head.split(b" ", 2)[1]), body
@@ -267,13 +267,7 @@ def test_s3_declared_length_past_the_largest_object_is_413_at_the_head(make_gate
     s = connect(gw)
     s.sendall(http1_head("POST", "/upload", gw.authority, [("Content-Type", "application/octet-stream"),
                                                           ("Content-Length", str(10000 * PART + 1))]))
-    s.settimeout(30)
-    data = b""
-    while b'"}}' not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = receive(s, b'"}}', 30)
     abort_socket(s, rst=False)
     assert data.startswith(b"HTTP/1.1 413 "), data
     body = json.loads(data.partition(b"\r\n\r\n")[2])
