@@ -20,6 +20,11 @@ Environment:
                           X-Uploadgate-Signature made with this key (the same
                           file as uploadgate's backend.signing_key_file)
   UPLOADGATE_SIGNATURE_MAX_AGE  seconds a signature stays acceptable (default 300)
+  EXAMPLE_APP_S3_ENDPOINT if set, files stored as S3 objects (manifest "url": "s3://bucket/key", from a route with
+                          `store: s3`) are read back from this endpoint with boto3 to check their size and SHA-256
+                          (credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, region AWS_REGION, default
+                          us-east-1). Unset: such files are accepted as the manifest describes them (the demo needs
+                          no S3); they stay where they are either way.
 
 Run:  python3 -m uvicorn app:app --app-dir deploy/example-app --host 127.0.0.1 --port 8000
 Works with pydantic 1.10 (Debian 12) and pydantic 2.
@@ -66,9 +71,13 @@ class ManifestFile(BaseModel):
     field: Optional[str] = None
     filename: Optional[str] = None
     content_type: Optional[str] = None
-    path: str
+    path: Optional[str] = None  # null for an S3 object: see url
     size: int
     sha256: str
+    url: Optional[str] = None  # "s3://bucket/key" for a file uploadgate stored as an S3 object
+    bucket: Optional[str] = None
+    key: Optional[str] = None
+    etag: Optional[str] = None
 
 
 class ManifestAuth(BaseModel):
@@ -258,8 +267,33 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def check_manifest(m: Manifest) -> List[str]:
-    """Check every file; returns the local paths in manifest order."""
+def check_object(i: int, f: ManifestFile) -> None:
+    """An S3 object named by the manifest: read back and checked when EXAMPLE_APP_S3_ENDPOINT is set."""
+    if f.bucket is None or f.key is None or f.url != f"s3://{f.bucket}/{f.key}":
+        raise ManifestError(f"files[{i}]: url, bucket and key disagree")
+    endpoint = os.environ.get("EXAMPLE_APP_S3_ENDPOINT")
+    if not endpoint:
+        return
+    import boto3  # only an app that reads objects back needs it
+    import botocore.config
+
+    s3 = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    h = hashlib.sha256()
+    size = 0
+    body = s3.get_object(Bucket=f.bucket, Key=f.key)["Body"]
+    for chunk in iter(lambda: body.read(1024 * 1024), b""):
+        h.update(chunk)
+        size += len(chunk)
+    if size != f.size:
+        raise ManifestError(f"files[{i}]: object size is {size}, manifest says {f.size}")
+    if h.hexdigest() != f.sha256:
+        raise ManifestError(f"files[{i}]: object sha256 is {h.hexdigest()}, manifest says {f.sha256}")
+
+
+def check_manifest(m: Manifest) -> List[Optional[str]]:
+    """Check every file; returns the local paths in manifest order (None for an S3 object)."""
     if m.version != 1:
         raise ManifestError(f"unsupported manifest version {m.version}")
     if not ID_RE.match(m.id):
@@ -268,6 +302,12 @@ def check_manifest(m: Manifest) -> List[str]:
     for i, f in enumerate(m.files):
         if not SHA256_RE.match(f.sha256):
             raise ManifestError(f"files[{i}]: invalid sha256")
+        if f.url is not None:
+            check_object(i, f)
+            paths.append(None)
+            continue
+        if f.path is None:
+            raise ManifestError(f"files[{i}]: neither path nor url")
         p = local_path(f.path)
         if not os.path.isfile(p):
             raise ManifestError(f"files[{i}]: {f.path} does not exist")
@@ -311,11 +351,14 @@ def accept_upload(m: Manifest) -> JSONResponse:
     os.makedirs(dest, exist_ok=True)
     out = []
     for n, (f, src) in enumerate(zip(m.files, paths)):
+        if src is None:  # an object stays in its bucket: the app keeps its URL
+            out.append({"filename": f.filename, "size": f.size, "sha256": f.sha256, "stored_as": f.url})
+            continue
         target = os.path.join(dest, f"{m.id}-{n}-{safe_name(f.filename)}")
         shutil.move(src, target)
         out.append({"filename": f.filename, "size": f.size, "sha256": f.sha256, "stored_as": target})
     # The upload directory <storage>/<id>/ is now empty: tidy it up.
-    for d in {os.path.dirname(p) for p in paths}:
+    for d in {os.path.dirname(p) for p in paths if p is not None}:
         if os.path.basename(d) == m.id:
             try:
                 os.rmdir(d)

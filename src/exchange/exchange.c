@@ -89,11 +89,16 @@ void ug_exchange_respond(ug_exchange_t *req, int status, const char *reason, siz
 /* uploadgate's JSON error ({"error":{"code","message"}}), as server/handler.c ug_handler_send_error sends it. */
 void ug_exchange_respond_error(ug_exchange_t *req, ug_err_t e, const char *message, const ug_header_t *extra, size_t num_extra)
 {
-    ug_header_t hs[UG_CORS_MAX_HEADERS + 2];
+    ug_header_t hs[UG_CORS_MAX_HEADERS + 3];
+    char retry[16];
     size_t n = 0, len = 0;
     for (size_t i = 0; i < num_extra && n < UG_CORS_MAX_HEADERS + 1; ++i)
         hs[n++] = extra[i];
     hs[n++] = (ug_header_t){"content-type", 12, "application/json", 16};
+    if (ug_err_retry_after(e) > 0) { /* when to try again (store_unavailable) */
+        int rl = snprintf(retry, sizeof(retry), "%d", ug_err_retry_after(e));
+        hs[n++] = (ug_header_t){"retry-after", 11, retry, (size_t)rl};
+    }
     req->error = e;
     char *json = ug_err_json(e, message, &len);
     const char *reason = ug_err_reason(e);
@@ -222,12 +227,31 @@ static void on_forward_done(void *data, const ug_forward_response_t *res)
     free(hs);
 }
 
+/* The upload's files are stored (they completed after the body: an object store): its manifest goes to the app. */
+static void on_upload_finished(void *arg, ug_err_t err, const char *json, size_t json_len)
+{
+    ug_exchange_t *req = arg;
+    if (err != UG_OK) {
+        ug_exchange_fail_upload(req, err, NULL);
+        return;
+    }
+    ug_exchange_as_t as = {req->h.method, req->h.method_len, req->h.target, req->h.target_len};
+    ug_exchange_forward_manifest(req, &as, json, json_len);
+}
+
+/* The upload's store can take bytes again (upload.h on_ready). */
+static void on_upload_ready(void *arg)
+{
+    ug_exchange_resume_body(arg);
+}
+
 void ug_exchange_finish_body(ug_exchange_t *req)
 {
     const char *json = NULL;
     size_t json_len = 0;
 
     req->body_read = 1;
+    req->paused = 0; /* nothing more to read: a late on_ready resumes nothing */
     if (req->tus != NULL) {
         req->tp->body_done(req);
         ug_resumable_finish_body(req);
@@ -235,9 +259,11 @@ void ug_exchange_finish_body(ug_exchange_t *req)
     }
     req->tp->body_done(req); /* the backend's own timeout runs now (forward.h) */
 
-    ug_err_t e = ug_upload_finish(req->upload, &json, &json_len);
-    if (e != UG_OK) {
-        ug_exchange_fail_upload(req, e, NULL);
+    ug_upload_result_t r = ug_upload_finish_async(req->upload, &json, &json_len);
+    if (r == UG_UPLOAD_PENDING) /* on_upload_finished follows; a client that leaves meanwhile aborts the upload */
+        return;
+    if (r != UG_UPLOAD_OK) {
+        ug_exchange_fail_upload(req, ug_upload_error(req->upload), NULL);
         return;
     }
     ug_exchange_as_t as = {req->h.method, req->h.method_len, req->h.target, req->h.target_len};
@@ -330,6 +356,8 @@ void ug_exchange_upload_request(const ug_exchange_t *req, ug_upload_request_t *u
         .received_at = req->received_at,
         .client_address = req->client_address,
         .protocol = protocol_name(req),
+        .s3 = req->loop->s3,
+        .s3_inbox = req->loop->s3_inbox,
     };
 }
 
@@ -374,6 +402,8 @@ void ug_exchange_serve(ug_exchange_t *req)
     }
     if (req->gate.authenticated)
         ug_upload_set_auth(req->upload, ug_auth_manifest_json(&req->gate.auth));
+    ug_upload_events_t ev = {on_upload_ready, on_upload_finished, req};
+    ug_upload_set_events(req->upload, &ev);
     ug_err_t e = ug_upload_start(req->upload);
     if (e == UG_OK && req->request_id[0] == '\0') /* the id the app is given (manifest_request.c) */
         memcpy(req->request_id, ug_upload_id(req->upload), strlen(ug_upload_id(req->upload)) + 1);
@@ -397,13 +427,26 @@ ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_
 {
     if (req->tus != NULL)
         return ug_resumable_feed(req, bytes, len);
-    ug_err_t e = ug_upload_feed(req->upload, bytes, len);
+    ug_upload_result_t r = ug_upload_feed(req->upload, bytes, len);
     req->bytes_in += len;
-    if (e != UG_OK) { /* a limit crossed or a malformed body: refuse now, while the client may still be sending */
-        ug_exchange_fail_upload(req, e, NULL);
+    if (r == UG_UPLOAD_FAILED) { /* a limit crossed, a malformed body, the store failed: refuse now, while the client
+                                  * may still be sending */
+        ug_exchange_fail_upload(req, ug_upload_error(req->upload), NULL);
         return UG_EXCHANGE_ENDED;
     }
+    if (r == UG_UPLOAD_PAUSE) { /* on_upload_ready resumes the transport */
+        req->paused = 1;
+        return UG_EXCHANGE_PAUSED;
+    }
     return UG_EXCHANGE_MORE;
+}
+
+void ug_exchange_resume_body(ug_exchange_t *req)
+{
+    int was = req->paused;
+    req->paused = 0;
+    if (was && ug_exchange_reading_body(req) && req->tp->resume_body != NULL)
+        req->tp->resume_body(req);
 }
 
 void ug_exchange_begin(ug_exchange_t *req)

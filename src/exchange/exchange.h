@@ -60,6 +60,10 @@ typedef struct ug_exchange_transport {
      * written with or before start_body's 100 Continue; not to an HTTP/1.0 client, RFC 9110 15.2). `fields` are
      * copied. NULL where the transport cannot send one. */
     void (*interim)(ug_exchange_t *req, int status, const char *reason, const ug_header_t *fields, size_t num_fields);
+    /* The body was paused (a feed answered UG_EXCHANGE_PAUSED) and may come again: read on, first what the transport
+     * already holds, with the body's timeouts re-armed. May end the request. NULL for a transport that never pauses
+     * (it goes on feeding whatever the feed answers). */
+    void (*resume_body)(ug_exchange_t *req);
 } ug_exchange_transport_t;
 
 /* One request. Everything in `h` and `gate` points into `head` (HTTP/1.1) or the stream's pool (HTTP/2), or the
@@ -85,6 +89,7 @@ struct ug_exchange {
     uint64_t pass_limit; /* a request for h2o's pipeline: the most body bytes it may bring (ug_exchange_pass_limit) */
     ug_chunked_decoder_t decoder; /* BODY_CHUNKED (HTTP/1.1) */
     int body_read; /* the whole body has been read (HTTP/1.1: the connection may persist) */
+    int paused;    /* a feed answered UG_EXCHANGE_PAUSED and the transport was not resumed since */
     int responded; /* the response was given to the transport */
     ug_forward_t *forward;
     char *forward_head;
@@ -148,12 +153,19 @@ typedef enum ug_exchange_flow {
     UG_EXCHANGE_MORE,  /* the body goes on: read on */
     UG_EXCHANGE_ENDED, /* it ended, or was refused: the request was handed on (answered, or its manifest forwarded) and
                      * may be gone */
+    UG_EXCHANGE_PAUSED, /* the bytes were taken; read no more until the exchange resumes the body (resume_body): the
+                         * store is behind. The body's idle and rate timeouts must not run meanwhile: the client is not
+                         * the slow one. Bytes the transport cannot help receiving may still be fed (each answers
+                         * PAUSED again). */
 } ug_exchange_flow_t;
 /* Whether the request is between its head and the end of its body: an upload (or a resumable chunk) takes the body's
  * bytes and has not been answered. */
 int ug_exchange_reading_body(const ug_exchange_t *req);
 /* Body bytes arrived: feed them to the upload. UG_EXCHANGE_ENDED when they were refused (the error is sent). */
 ug_exchange_flow_t ug_exchange_feed(ug_exchange_t *req, const char *bytes, size_t len);
+/* What the upload waited for is there (upload.h on_ready): the body may come again. Resumes the transport if it was
+ * paused; may end the request. */
+void ug_exchange_resume_body(ug_exchange_t *req);
 /* The body is complete: finish the upload and forward its manifest; the response follows the app's answer. */
 void ug_exchange_finish_body(ug_exchange_t *req);
 /* The request is over (answered, or its connection or stream gone): report it once (access line, metrics), free

@@ -267,9 +267,9 @@ static void on_slice(h2o_timeout_entry_t *entry)
             fail(req, UG_ERR_STORAGE);
             return;
         }
-        ug_err_t e = ug_upload_feed(req->upload, p->buf, (size_t)n);
-        if (e != UG_OK) {
-            fail(req, e);
+        /* local storage (the route's store is local: config), so a feed never asks to pause */
+        if (ug_upload_feed(req->upload, p->buf, (size_t)n) != UG_UPLOAD_OK) {
+            fail(req, ug_upload_error(req->upload));
             return;
         }
         p->at += (uint64_t)n;

@@ -71,7 +71,9 @@ static void tp_fail(ug_exchange_t *req)
 
 /* No interim: h2o 2.2.5's h2o_req_t sends no 1xx but its own 100 Continue (h2o.h has no informational-response
  * call before 2.3), so a buffered request cannot be told 104. */
-static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, NULL};
+/* h2o read the body whole before the handler ran (its memory, h2o's): it is fed at once, a pause answered or not, and
+ * there is nothing to resume. */
+static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, NULL, NULL};
 
 /* h2o disposes of the request (answered, or its client gone): the exchange ends it, and a request whose manifest is
  * at the app goes on without the client (ug_exchange_end). */

@@ -308,7 +308,8 @@ static void tp_interim(ug_exchange_t *req, int status, const char *reason, const
     conn->interim_len = ug_response_render_interim(status, reason, fields, num_fields, conn->interim, sizeof(conn->interim));
 }
 
-static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, tp_interim};
+static void tp_resume_body(ug_exchange_t *req);
+static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, tp_interim, tp_resume_body};
 
 /* ---- reading the body ---- */
 
@@ -318,9 +319,18 @@ static void read_body(ug_h1_conn_t *conn)
     conn->state = UG_H1_BODY;
     ug_h1_set_timeout(conn, &conn->loop->body_timeout);
     watch_rate(conn, 1);
-    if (conn->sock->input->size != 0 && process_body(conn) == UG_EXCHANGE_ENDED) /* sent along with the head, or before our 100 Continue */
+    if (conn->sock->input->size != 0 && process_body(conn) != UG_EXCHANGE_MORE) /* sent along with the head, or before our 100 Continue */
         return;
     h2o_socket_read_start(conn->sock, on_body_read);
+}
+
+/* The exchange wants the body again after a pause: what sock->input kept first, then the socket, with the body's
+ * timeouts re-armed from now. */
+static void tp_resume_body(ug_exchange_t *req)
+{
+    ug_h1_conn_t *conn = conn_of(req);
+    if (conn->state == UG_H1_BODY)
+        read_body(conn);
 }
 
 static void read_pass_body(ug_h1_conn_t *conn);
@@ -365,17 +375,29 @@ static void start_body(ug_h1_conn_t *conn)
         read_body(conn);
 }
 
-/* After body bytes were fed (`fed`, ug_exchange_feed's answer): finish at the body's end. UG_EXCHANGE_ENDED when the body
- * ended or was refused: then conn may be gone (do not touch it). */
+/* The exchange took the bytes but wants no more for now (UG_EXCHANGE_PAUSED): the socket is not read (what the kernel
+ * and sock->input hold waits there: TCP's window paces the client) and neither body_idle nor body_min_rate runs, as
+ * the store, not the client, is the slow one; tp_resume_body undoes it. */
+static void pause_body(ug_h1_conn_t *conn)
+{
+    h2o_socket_read_stop(conn->sock);
+    ug_h1_set_timeout(conn, NULL);
+    watch_rate(conn, 0);
+}
+
+/* After body bytes were fed (`fed`, ug_exchange_feed's answer): finish at the body's end, or pause. UG_EXCHANGE_ENDED when
+ * the body ended or was refused: then conn may be gone (do not touch it); UG_EXCHANGE_PAUSED: read no more. */
 static ug_exchange_flow_t body_fed(ug_h1_conn_t *conn, ug_exchange_flow_t fed, int done)
 {
     if (fed == UG_EXCHANGE_ENDED)
         return UG_EXCHANGE_ENDED;
-    if (done) {
+    if (done) { /* a body complete while paused finishes all the same: the upload waits for its store itself */
         ug_exchange_finish_body(&conn->req);
         return UG_EXCHANGE_ENDED;
     }
-    return UG_EXCHANGE_MORE;
+    if (fed == UG_EXCHANGE_PAUSED)
+        pause_body(conn);
+    return fed;
 }
 
 /*
@@ -416,6 +438,7 @@ enum body_read {
     BODY_READ_NOTHING, /* no bytes were waiting */
     BODY_READ_MORE,    /* bytes came; the body goes on */
     BODY_READ_ENDED,   /* bytes came and the body ended or was refused (body_fed): conn may be gone */
+    BODY_READ_PAUSED,  /* bytes came and the exchange wants no more for now (pause_body) */
 };
 
 /* One read of a Content-Length body into the loop's buffer (see BODY_READ_SIZE), fed at once. */
@@ -437,8 +460,8 @@ static enum body_read read_body_direct(ug_h1_conn_t *conn)
     ug_h1_set_timeout(conn, &loop->body_timeout); /* idle time, so re-armed on every read */
     conn->rate_bytes += (uint64_t)r;
     req->body_left -= (uint64_t)r;
-    ug_exchange_flow_t fed = ug_exchange_feed(req, loop->body_buf, (size_t)r);
-    return body_fed(conn, fed, req->body_left == 0) == UG_EXCHANGE_MORE ? BODY_READ_MORE : BODY_READ_ENDED;
+    ug_exchange_flow_t fed = body_fed(conn, ug_exchange_feed(req, loop->body_buf, (size_t)r), req->body_left == 0);
+    return fed == UG_EXCHANGE_MORE ? BODY_READ_MORE : fed == UG_EXCHANGE_PAUSED ? BODY_READ_PAUSED : BODY_READ_ENDED;
 }
 
 /* One read of a body into sock->input (not fed: BODY_READ_MORE when bytes came), its idle timeout re-armed. */
@@ -465,7 +488,7 @@ static void on_body_read(h2o_socket_t *sock, const char *err)
                 return;
             continue;
         }
-        if (read_body_input(conn, err, i) != BODY_READ_MORE || process_body(conn) == UG_EXCHANGE_ENDED)
+        if (read_body_input(conn, err, i) != BODY_READ_MORE || process_body(conn) != UG_EXCHANGE_MORE)
             return;
     }
 }

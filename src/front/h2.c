@@ -113,9 +113,13 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
  * 8.1 would allow RST_STREAM(NO_ERROR), but Debian 12's curl (7.88) then fails the transfer ("Stream error in the HTTP/2
  * framing layer") instead of showing the answer. The rest of the body is read and dropped (on_data_chunk feeds nothing
  * once the exchange has answered), its window reopened as it comes, under the stream's body_idle. */
+static void give_back_held(ug_h2_stream_t *s);
+
 static void tp_respond(ug_exchange_t *req, const ug_response_t *r)
 {
     ug_h2_stream_t *s = stream_of_req(req);
+    s->paused = 0; /* what still comes is dropped, and given back as it comes */
+    give_back_held(s);
     nghttp2_nv *nva = malloc(sizeof(*nva) * (r->num_headers + 4));
     ug_h2_nva_bufs_t bufs;
     if (nva == NULL || (r->body_len != 0 && (s->body = malloc(r->body_len)) == NULL)) {
@@ -182,7 +186,30 @@ static void tp_interim(ug_exchange_t *req, int status, const char *reason, const
     ug_h2_want_flush(s->conn);
 }
 
-static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, tp_interim};
+/* DATA held back by a pause goes back to the stream's and the connection's windows: the client may send on. */
+static void give_back_held(ug_h2_stream_t *s)
+{
+    if (s->held == 0)
+        return;
+    nghttp2_session_consume(s->conn->session, s->id, s->held);
+    s->held = 0;
+    ug_h2_want_flush(s->conn);
+}
+
+/* The exchange wants the body again: the held DATA is given back (WINDOW_UPDATE), and the body's idle and rate timers,
+ * stopped while paused, run again from now. */
+static void tp_resume_body(ug_exchange_t *req)
+{
+    ug_h2_stream_t *s = stream_of_req(req);
+    s->paused = 0;
+    give_back_held(s);
+    if (!s->reset) {
+        ug_h2_watch_stream(s, 1);
+        watch_rate(s, 1);
+    }
+}
+
+static const ug_exchange_transport_t transport = {tp_respond, tp_start_body, tp_body_done, tp_fail, tp_interim, tp_resume_body};
 
 /* ---- nghttp2 callbacks ---- */
 
@@ -366,6 +393,8 @@ static void request_ended(ug_h2_stream_t *s)
 {
     ug_h2_watch_stream(s, 0);
     watch_rate(s, 0);
+    s->paused = 0; /* the body is whole: the connection's window must not stay short by what this stream held */
+    give_back_held(s);
     if (s->reset)
         return;
     if (s->kind == UG_H2_PASS && s->pass != NULL)
@@ -392,15 +421,27 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     return 0;
 }
 
+/* The exchange took the bytes but wants no more for now: neither body_idle nor body_min_rate runs (the store, not the
+ * client, is the slow one), and the stream's DATA stops being given back to the windows (on_data_chunk). */
+static void pause_stream(ug_h2_stream_t *s)
+{
+    s->paused = 1;
+    ug_h2_watch_stream(s, 0);
+    watch_rate(s, 0);
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len,
                          void *user_data)
 {
     ug_h2_conn_t *conn = user_data;
     ug_h2_stream_t *s = stream_of(conn, stream_id);
     (void)session, (void)flags;
-    if (s == NULL || s->reset)
+    if (s == NULL || s->reset) {
+        nghttp2_session_consume(session, stream_id, len); /* dropped: the windows stay open as before */
         return 0;
-    ug_h2_watch_stream(s, 1);
+    }
+    if (!s->paused)
+        ug_h2_watch_stream(s, 1);
     s->rate_bytes += len;
     if (s->kind == UG_H2_PASS) {
         ug_h2_pass_data_result_t r = s->pass != NULL ? ug_h2_pass_data(s, data, len) : UG_H2_PASS_BUFFERED;
@@ -409,8 +450,16 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         else if (r == UG_H2_PASS_NOMEM)
             reset_stream(s, NGHTTP2_INTERNAL_ERROR);
     } else if (s->kind == UG_H2_UPLOAD && ug_exchange_reading_body(&s->req)) {
-        ug_exchange_feed(&s->req, (const char *)data, len); /* a refusal is answered by the exchange */
+        /* a refusal is answered by the exchange */
+        if (ug_exchange_feed(&s->req, (const char *)data, len) == UG_EXCHANGE_PAUSED && !s->paused)
+            pause_stream(s);
     }
+    /* The windows are given back as bytes are taken (the session does not do it itself: new_session), except a paused
+     * stream's, held until it resumes: the client can then send at most what the windows still allow. */
+    if (s->paused)
+        s->held += len;
+    else
+        nghttp2_session_consume(session, stream_id, len);
     return 0;
 }
 
@@ -423,6 +472,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     ug_h2_stream_t *s = stream_of(conn, stream_id);
     if (s != NULL) {
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+        if (s->held != 0) /* the stream's own window goes with it; the connection's must not stay short */
+            nghttp2_session_consume_connection(session, s->held);
         free_stream(s);
     }
     return 0;
@@ -677,6 +728,10 @@ static int new_session(ug_h2_conn_t *conn)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    /* Windows are given back as the streams take their bytes (nghttp2_session_consume in on_data_chunk), so that a
+     * paused upload stops its client (UG_EXCHANGE_PAUSED); nghttp2 still sends WINDOW_UPDATE once half a window is
+     * consumed, as it does by itself, and consumes ignored DATA and padding itself. */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     if (nghttp2_session_server_new2(&conn->session, cbs, conn, opt) == 0) {
         nghttp2_settings_entry settings[] = {
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,

@@ -72,6 +72,8 @@ struct ug_h2_stream {
     int reset; /* RST_STREAM submitted: whatever still arrives for it is dropped */
     /* UG_H2_UPLOAD */
     ug_exchange_t req;
+    int paused;  /* the exchange wants no more body for now: its DATA is not given back to the windows */
+    size_t held; /* DATA bytes taken while paused and not yet given back (nghttp2_session_consume) */
     char *body; /* the response body, malloc'd */
     size_t body_len, body_off;
     /* UG_H2_PASS */

@@ -28,11 +28,33 @@ static void free_checkers(ug_loop_t *loop)
     loop->checkers = NULL;
 }
 
+/* From the S3 thread: wake the loop, unless a wake is in flight already (h2o's message may be linked only once). */
+static void s3_wake(void *arg)
+{
+    ug_loop_t *loop = arg;
+    if (atomic_exchange(&loop->s3_woken, 1) == 0)
+        h2o_multithread_send_message(&loop->s3_receiver, &loop->s3_message);
+}
+
+/* On the loop's thread: the wake arrived. Cleared before the drain, so that a completion queued during it wakes again. */
+static void on_s3_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    ug_loop_t *loop = H2O_STRUCT_FROM_MEMBER(ug_loop_t, s3_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    atomic_store(&loop->s3_woken, 0);
+    ug_s3_inbox_drain(loop->s3_inbox);
+}
+
 static void loop_dispose(void *p)
 {
     ug_loop_t *loop = p;
     if (loop == NULL)
         return;
+    if (loop->s3_inbox != NULL) {
+        h2o_multithread_unregister_receiver(loop->ctx->queue, &loop->s3_receiver);
+        ug_s3_inbox_free(loop->s3_inbox);
+    }
     if (h2o_timeout_is_linked(&loop->shutdown_poll))
         h2o_timeout_unlink(&loop->shutdown_poll);
     h2o_timeout_dispose(loop->ctx->loop, &loop->header_timeout);
@@ -92,6 +114,8 @@ ug_loop_t *ug_loop_new(h2o_context_t *ctx, ug_runtime_slot_t *runtime, ug_metric
     loop->body_min_rate = c->timeouts.body_min_rate;
     h2o_linklist_init_anchor(&loop->watchers);
     loop->shutdown_poll.cb = on_shutdown_poll;
+    if ((loop->s3_inbox = ug_s3_inbox_new(s3_wake, loop)) != NULL)
+        h2o_multithread_register_receiver(ctx->queue, &loop->s3_receiver, on_s3_message);
     ug_runtime_release(rt);
     *slot = loop;
     return loop;

@@ -10,6 +10,7 @@
 #ifndef UG_LOOP_LOOP_H
 #define UG_LOOP_LOOP_H
 
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include <h2o.h>
@@ -31,7 +32,6 @@ typedef struct ug_loop {
     h2o_context_t *ctx;
     ug_runtime_slot_t *runtime; /* the current configuration */
     ug_metrics_t *metrics;      /* may be NULL */
-    ug_s3_client_t *s3;         /* the process's object store client (set by the server); NULL without storage.s3 */
     ug_forward_ctx_t forward;   /* the forwarder: keep-alive pool to the app, backend.* of the start-up configuration */
     h2o_timeout_t header_timeout, body_timeout, keepalive_timeout, linger_timeout;
     h2o_timeout_t rate_timeout;  /* timeouts.body_rate_window: one window of a body's minimum rate (body_rate.h) */
@@ -41,6 +41,15 @@ typedef struct ug_loop {
     char *body_buf;                    /* UG_LOOP_BODY_READ_SIZE bytes, malloc'd on first use; empty between events */
     ug_runtime_t *checkers_rt;         /* the runtime `checkers` were made for (a reference), NULL before the first */
     ug_auth_checker_t **checkers;      /* indexed like checkers_rt->config->routes; NULL for routes without auth */
+    /* Object storage (routes with `store: s3`): the process's S3 client, set by the server after ug_loop_new (NULL
+     * without storage.s3), and this loop's inbox of its completions (NULL when out of memory: S3 routes then answer
+     * 503). The S3 thread wakes the loop with a message to s3_receiver; the loop then drains the inbox, so every
+     * completion runs on the loop's thread. The inbox is freed with the loop: the client must have stopped first. */
+    ug_s3_client_t *s3;
+    ug_s3_inbox_t *s3_inbox;
+    h2o_multithread_receiver_t s3_receiver;
+    h2o_multithread_message_t s3_message; /* the one wake message, in flight while s3_woken is set */
+    atomic_int s3_woken;
 } ug_loop_t;
 
 /* The loop of `ctx`, made now (timeouts and forwarder from the configuration `runtime` holds, whose restart-only

@@ -495,23 +495,23 @@ static void send_complete(ug_s3_object_t *o)
 /* [mu held] Take the first `len` bytes of the fill buffer as part number o->cut + 1. */
 static part_t *cut_locked(ug_s3_object_t *o, size_t len)
 {
+    /* The part gets a buffer of its own size: the fill may have grown far past part_size (a writer that went on
+     * after PAUSE: what an HTTP/2 window still lets in), and a part keeping the fill's buffer would hold all of that
+     * while in flight, parts_in_flight times over. The fill keeps its buffer for the rest. */
     part_t *p = calloc(1, sizeof(*p));
-    size_t rest = o->fill_len - len, cap = rest > FILL_MIN ? rest : FILL_MIN;
-    char *fresh = rest > 0 ? malloc(cap) : NULL;
-    if (p == NULL || (rest > 0 && fresh == NULL)) {
+    char *buf = malloc(len > 0 ? len : 1);
+    if (p == NULL || buf == NULL) {
         free(p);
-        free(fresh);
+        free(buf);
         return NULL;
     }
-    if (rest > 0)
-        memcpy(fresh, o->fill + len, rest);
+    memcpy(buf, o->fill, len);
+    memmove(o->fill, o->fill + len, o->fill_len - len);
     p->o = o;
-    p->buf = o->fill;
+    p->buf = buf;
     p->len = len;
     p->number = ++o->cut;
-    o->fill = fresh;
-    o->fill_len = rest;
-    o->fill_cap = rest > 0 ? cap : 0;
+    o->fill_len -= len;
     o->in_flight++;
     return p;
 }

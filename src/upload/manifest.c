@@ -240,18 +240,25 @@ static int is_sha256_hex(const char *s)
 ug_err_t ug_manifest_add_file(ug_manifest_t *m, const ug_manifest_file_t *f)
 {
     /* A document that breaks its own schema would be our bug: refuse it here rather than mislead the app. */
-    if (f->path == NULL || !is_sha256_hex(f->sha256_hex) || f->size > (uint64_t)INT64_MAX)
+    int object = f->url != NULL;
+    if ((f->path == NULL) != object || (object && (f->bucket == NULL || f->key == NULL || f->etag == NULL)) ||
+        !is_sha256_hex(f->sha256_hex) || f->size > (uint64_t)INT64_MAX)
         return UG_ERR_INTERNAL;
 
+    /* A local file has a path; an object has path null and where it is (url, bucket, key) with its ETag. */
     struct member file[] = {
         {"field", optional_value(f->field, f->field_len)},
         {"filename", optional_value(f->filename, f->filename_len)},
         {"content_type", optional_value(f->content_type, f->content_type_len)},
-        {"path", cstring_value(f->path)},
+        {"path", object ? json_null() : cstring_value(f->path)},
         {"size", json_integer((json_int_t)f->size)},
         {"sha256", json_stringn(f->sha256_hex, SHA256_HEX_LEN)},
+        {"url", object ? cstring_value(f->url) : NULL},
+        {"bucket", object ? cstring_value(f->bucket) : NULL},
+        {"key", object ? cstring_value(f->key) : NULL},
+        {"etag", object ? cstring_value(f->etag) : NULL},
     };
-    json_t *o = object_of(file, sizeof(file) / sizeof(file[0]));
+    json_t *o = object_of(file, object ? 10 : 6);
 
     if (o == NULL || json_array_append_new(m->files, o) != 0)
         return UG_ERR_NOMEM;

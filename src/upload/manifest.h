@@ -38,9 +38,15 @@ typedef struct ug_manifest_file {
     size_t filename_len;
     const char *content_type; /* NULL when none */
     size_t content_type_len;
-    const char *path;         /* path as the app sees it (NUL-terminated) */
+    const char *path;         /* path as the app sees it (NUL-terminated); NULL for an object */
     uint64_t size;
     const char *sha256_hex;   /* 64 lowercase hex chars, NUL-terminated */
+    /* an object in S3-compatible storage (path NULL): "s3://bucket/key", its bucket, key and ETag (quotes included);
+     * all NULL for a local file. NUL-terminated. */
+    const char *url;
+    const char *bucket;
+    const char *key;
+    const char *etag;
 } ug_manifest_file_t;
 
 /* NULL when out of memory. */

@@ -20,14 +20,20 @@ routes:
 YAML
 }
 
-# wait_health GW_PORT: polls uploadgate's /health for up to 10 s; fails when it never answered.
-wait_health() {
+# wait_url URL [TRIES]: polls URL every 50 ms until it answers 2xx, at most TRIES (200: 10 s) times; fails when it never
+# did.
+wait_url() {
     local _
-    for _ in $(seq 1 200); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$1/health" 2>/dev/null && return 0
+    for _ in $(seq 1 "${2:-200}"); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
         sleep 0.05
     done
     return 1
+}
+
+# wait_health GW_PORT: polls uploadgate's /health for up to 10 s; fails when it never answered.
+wait_health() {
+    wait_url "http://127.0.0.1:$1/health"
 }
 
 # sampler PID OUT STOPFILE TICK_FIFO (run it in the background)

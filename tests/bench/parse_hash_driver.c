@@ -85,7 +85,7 @@ __attribute__((noinline)) int bench_run(const ug_config_t *cfg, const char *body
     ug_err_t e = ug_upload_start(u);
     for (size_t off = 0; e == UG_OK && off < len;) {
         size_t n = chunk == 0 || len - off < chunk ? len - off : chunk;
-        e = ug_upload_feed(u, body + off, n);
+        e = ug_upload_feed(u, body + off, n) == UG_UPLOAD_FAILED ? ug_upload_error(u) : UG_OK;
         off += n;
     }
     const char *json = NULL;

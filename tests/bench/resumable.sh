@@ -78,10 +78,7 @@ routes:
     methods: [POST, PUT]
     limits: {max_body: 2GiB, max_file: 2GiB}
 YAML
-    for _ in $(seq 1 200); do # the app first: uploadgate's health does not ask it
-        curl -fsS -o /dev/null "http://127.0.0.1:$app_port/health" 2>/dev/null && break
-        sleep 0.05
-    done
+    wait_url "http://127.0.0.1:$app_port/health" || true # the app first: uploadgate's health does not ask it
     "${UG_BINARY:-build/uploadgate}" -c "$work/uploadgate.yaml" >"$work/uploadgate.out" 2>&1 &
     pids+=($!)
     ug_pid=${pids[-1]}

@@ -224,7 +224,7 @@ static void *serve(void *arg)
         }
         size_t extra = have - head_len;
         size_t take = extra < clen ? extra : (size_t)clen;
-        ug_err_t ue = take > 0 ? ug_upload_feed(up, buf + head_len, take) : UG_OK;
+        ug_err_t ue = take > 0 && ug_upload_feed(up, buf + head_len, take) == UG_UPLOAD_FAILED ? ug_upload_error(up) : UG_OK;
         unsigned long long left = clen - take;
         memmove(buf, buf + head_len + take, extra - take);
         have = extra - take;
@@ -237,7 +237,7 @@ static void *serve(void *arg)
                 ug_upload_abort(up);
                 goto done;
             }
-            ue = ug_upload_feed(up, buf, (size_t)r);
+            ue = ug_upload_feed(up, buf, (size_t)r) == UG_UPLOAD_FAILED ? ug_upload_error(up) : UG_OK;
             left -= (unsigned long long)r;
         }
         const char *json = NULL;

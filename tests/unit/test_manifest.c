@@ -95,6 +95,39 @@ Test(manifest, known_manifest_exact_bytes)
     ug_manifest_free(m);
 }
 
+/* A file stored as an S3 object: path null, where it is (url, bucket, key) and its ETag after size and sha256. */
+Test(manifest, object_file_exact_bytes)
+{
+    ug_manifest_t *m = new_manifest();
+    ug_manifest_file_t o = file_of("file", "a.bin", NULL, NULL, 12582912, SHA_ABC);
+    o.url = "s3://uploads/in/" ID "/0";
+    o.bucket = "uploads";
+    o.key = "in/" ID "/0";
+    o.etag = "\"0c78aef83f66abc1fa1e8477f296d394-3\"";
+    cr_assert_eq(ug_manifest_add_file(m, &o), UG_OK);
+    assert_dump(m, HEAD "\"fields\":[],\"files\":[{\"field\":\"file\",\"filename\":\"a.bin\",\"content_type\":null,"
+                        "\"path\":null,\"size\":12582912,\"sha256\":\"" SHA_ABC "\",\"url\":\"s3://uploads/in/" ID "/0\","
+                        "\"bucket\":\"uploads\",\"key\":\"in/" ID "/0\",\"etag\":\"\\\"0c78aef83f66abc1fa1e8477f296d394-3\\\"\"}]}");
+    ug_manifest_free(m);
+}
+
+/* An entry is a local file (path) or an object (url, bucket, key, etag), never both nor half of one. */
+Test(manifest, object_entries_that_would_break_the_schema_are_refused)
+{
+    ug_manifest_t *m = new_manifest();
+    ug_manifest_file_t both = file_of("f", "n", NULL, "/p", 1, SHA_ABC);
+    both.url = "s3://b/k", both.bucket = "b", both.key = "k", both.etag = "\"e\"";
+    ug_manifest_file_t no_bucket = file_of("f", "n", NULL, NULL, 1, SHA_ABC);
+    no_bucket.url = "s3://b/k", no_bucket.key = "k", no_bucket.etag = "\"e\"";
+    ug_manifest_file_t no_etag = file_of("f", "n", NULL, NULL, 1, SHA_ABC);
+    no_etag.url = "s3://b/k", no_etag.bucket = "b", no_etag.key = "k";
+    cr_assert_eq(ug_manifest_add_file(m, &both), UG_ERR_INTERNAL);
+    cr_assert_eq(ug_manifest_add_file(m, &no_bucket), UG_ERR_INTERNAL);
+    cr_assert_eq(ug_manifest_add_file(m, &no_etag), UG_ERR_INTERNAL);
+    assert_dump(m, HEAD "\"fields\":[],\"files\":[]}");
+    ug_manifest_free(m);
+}
+
 Test(manifest, empty_manifest_has_empty_arrays)
 {
     ug_manifest_t *m = new_manifest();

@@ -166,7 +166,7 @@ static void run_multipart(size_t chunk)
     cr_assert_eq(ug_upload_start(u), UG_OK, "%s", ug_upload_message(u));
     for (size_t off = 0; off < len; off += chunk) {
         size_t n = len - off < chunk ? len - off : chunk;
-        cr_assert_eq(ug_upload_feed(u, body + off, n), UG_OK, "%s", ug_upload_message(u));
+        cr_assert_eq(ug_upload_feed(u, body + off, n), UG_UPLOAD_OK, "%s", ug_upload_message(u));
     }
     const char *json;
     size_t json_len;
@@ -206,7 +206,7 @@ Test(upload, manifest_paths_use_app_dir)
     char *body = make_body(file_len, &len, a, b);
     ug_upload_t *u = new_upload("multipart/form-data; boundary=XyZ", len);
     cr_assert_eq(ug_upload_start(u), UG_OK);
-    cr_assert_eq(ug_upload_feed(u, body, len), UG_OK);
+    cr_assert_eq(ug_upload_feed(u, body, len), UG_UPLOAD_OK);
     const char *json;
     size_t json_len;
     cr_assert_eq(ug_upload_finish(u, &json, &json_len), UG_OK);
@@ -232,7 +232,7 @@ Test(upload, the_directory_is_incoming_until_finish_hands_it_off)
     cr_assert_eq(ug_upload_start(u), UG_OK);
     snprintf(id, sizeof(id), "%s", ug_upload_id(u));
     snprintf(incoming, sizeof(incoming), "%s.incoming", id);
-    cr_assert_eq(ug_upload_feed(u, body, len), UG_OK);
+    cr_assert_eq(ug_upload_feed(u, body, len), UG_UPLOAD_OK);
     cr_assert(entry_exists(incoming), "stored files wait under the incoming name");
     cr_assert(!entry_exists(id), "under the final name before the manifest exists");
     const char *json;
@@ -251,7 +251,7 @@ Test(upload, raw_body_is_one_file_even_when_json)
     const char *body = "{\"version\":1,\"files\":[{\"path\":\"/etc/passwd\"}]}";
     ug_upload_t *u = new_upload("application/json", strlen(body));
     cr_assert_eq(ug_upload_start(u), UG_OK);
-    cr_assert_eq(ug_upload_feed(u, body, strlen(body)), UG_OK);
+    cr_assert_eq(ug_upload_feed(u, body, strlen(body)), UG_UPLOAD_OK);
     const char *json;
     size_t json_len;
     cr_assert_eq(ug_upload_finish(u, &json, &json_len), UG_OK);
@@ -274,7 +274,7 @@ static void expect_refusal(const char *content_type, const char *body, size_t le
     ug_upload_t *u = new_upload(content_type, UINT64_MAX);
     ug_err_t e = ug_upload_start(u);
     if (e == UG_OK)
-        e = ug_upload_feed(u, body, len);
+        e = ug_upload_feed(u, body, len) == UG_UPLOAD_FAILED ? ug_upload_error(u) : UG_OK;
     if (e == UG_OK) {
         const char *json;
         size_t json_len;

@@ -30,9 +30,10 @@ class StoredFile(BaseModel):
     field: Optional[str] = None
     filename: Optional[str] = None
     content_type: Optional[str] = None
-    path: str
+    path: Optional[str] = None  # null for an S3 object (route store: s3): url names it
     size: int
     sha256: str
+    url: Optional[str] = None
 
 
 class Manifest(BaseModel):
@@ -57,7 +58,7 @@ async def upload(manifest: Manifest):
     return {
         "id": manifest.id,
         "protocol": manifest.client.protocol,
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in manifest.files],
+        "files": [{"path": f.path, "url": f.url, "size": f.size, "sha256": f.sha256} for f in manifest.files],
     }
 
 

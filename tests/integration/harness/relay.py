@@ -3,6 +3,10 @@
     relay = Relay(("127.0.0.1", server_port), cut_after=1_500_000)   # listens on 127.0.0.1:<relay.port>
     ... client talks to relay.port ...
     relay.cut_all()                                                  # or: cut every open connection now
+    relay.down() / relay.up()                                        # a server that is gone: every connection, open
+                                                                     # or new, reset at once / until up() again
+    Relay(target, rate=8 * MiB)                                      # client -> server bytes paced to `rate` per second
+                                                                     # on each connection
     relay.close()
 
 Client -> server bytes are counted over all connections from the start (or from the last arm()). When the count
@@ -17,6 +21,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from typing import List, Optional, Tuple
 
 
@@ -47,8 +52,10 @@ class _Link:
 
 
 class Relay:
-    def __init__(self, target: Tuple[str, int], cut_after: Optional[int] = None):
+    def __init__(self, target: Tuple[str, int], cut_after: Optional[int] = None, rate: Optional[int] = None):
         self.target = target
+        self.rate = rate
+        self._down = False
         self._lock = threading.Lock()
         self._cut_after = cut_after
         self._counted = 0
@@ -80,6 +87,16 @@ class Relay:
         for lk in links:
             self._cut(lk, "on demand")
 
+    def down(self) -> None:
+        """The server is gone: open connections reset, new ones reset as soon as accepted, until up()."""
+        with self._lock:
+            self._down = True
+        self.cut_all()
+
+    def up(self) -> None:
+        with self._lock:
+            self._down = False
+
     def close(self) -> None:
         self._closing = True
         _reset(self._listener)
@@ -91,6 +108,11 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                down = self._down
+            if down:
+                _reset(client)
+                continue
             try:
                 server = socket.create_connection(self.target, timeout=10)
                 server.settimeout(None)
@@ -131,9 +153,17 @@ class Relay:
         """Copies one direction until EOF (passed on as a half-close) or an error (a cut); client -> server bytes
         are counted against the armed cut."""
         src, dst = (link.client, link.server) if client_to_server else (link.server, link.client)
+        ready_at = time.monotonic()
         try:
             while True:
                 data = src.recv(65536)
+                if client_to_server and self.rate and data:
+                    # pacing, not synchronisation: a server slower than its client. No credit builds up while the
+                    # connection idles, so a burst is paced too.
+                    now = time.monotonic()
+                    ready_at = max(ready_at, now) + len(data) / self.rate
+                    if ready_at - now > 0:
+                        time.sleep(ready_at - now)
                 if not data:
                     dst.shutdown(socket.SHUT_WR)
                     return

@@ -1,0 +1,257 @@
+/*
+ * upload/sink_s3.c - the S3 sink (see sink.h): each file an object `<prefix><upload-id>/<n>` written through the S3
+ * client (store/s3_client.h), whose completions run on the loop's thread from its inbox.
+ *
+ * Blocked: while an object's last write answered PAUSE (until its on_ready or on_done), or while
+ * UG_SINK_S3_FINISHING files of the upload are still completing (each may hold its last parts in memory until the
+ * store took them). So one upload holds at most about (UG_SINK_S3_FINISHING + 1) x (parts_in_flight + 1) x part_size,
+ * and a single large file (parts_in_flight + 1) x part_size.
+ *
+ * Callbacks may end the sink (the upload answered, failed, or its app answer came at once): release and abort inside
+ * a callback only mark it ended, and the objects are let go and the sink freed once the callback returned.
+ */
+#include "upload/sink.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upload/storage.h"
+
+/* Files of one upload completing at once before the next file's bytes wait (see above). */
+#define UG_SINK_S3_FINISHING 4
+
+typedef struct s3_file {
+    ug_sink_file_t super;
+    ug_s3_object_t *obj; /* NULL once let go */
+    unsigned index;
+    int waiting;   /* its last write answered PAUSE and on_ready has not run */
+    int finishing; /* finish called, on_done not yet run */
+    int stored;    /* on_done ran with UG_OK: the object exists */
+    ug_sink_stored_cb cb;
+    void *cb_arg;
+} s3_file_t;
+
+typedef struct s3_sink {
+    ug_sink_t super;
+    ug_s3_client_t *client;
+    ug_s3_inbox_t *inbox;
+    char *key_prefix; /* "<prefix><id>/" */
+    s3_file_t **files;
+    size_t num_files, cap_files;
+    unsigned waiting, finishing;
+    int was_blocked; /* a caller saw it blocked: on_ready is owed */
+    int depth;       /* callbacks of ours running */
+    int ended;       /* released (keep = 1) or aborted (keep = 0) inside a callback: done when depth drops to 0 */
+    int keep;
+} s3_sink_t;
+
+static int s3_blocked(const ug_sink_t *s)
+{
+    const s3_sink_t *ss = (const s3_sink_t *)s;
+    return ss->waiting != 0 || ss->finishing >= UG_SINK_S3_FINISHING;
+}
+
+/* Let every object go (kept: released once stored; otherwise aborted: the store removes it in the background), free. */
+static void s3_free(s3_sink_t *ss)
+{
+    for (size_t i = 0; i < ss->num_files; ++i) {
+        s3_file_t *f = ss->files[i];
+        if (f->obj != NULL) {
+            if (ss->keep && f->stored)
+                ug_s3_object_release(f->obj);
+            else
+                ug_s3_object_abort(f->obj);
+        }
+        free(f);
+    }
+    free(ss->files);
+    free(ss->key_prefix);
+    free(ss);
+}
+
+static void end_sink(ug_sink_t *s, int keep)
+{
+    s3_sink_t *ss = (s3_sink_t *)s;
+    ss->keep = keep;
+    ss->ended = 1;
+    if (ss->depth == 0)
+        s3_free(ss);
+}
+
+static void s3_release(ug_sink_t *s)
+{
+    end_sink(s, 1);
+}
+
+static void s3_abort(ug_sink_t *s)
+{
+    end_sink(s, 0);
+}
+
+/* After a callback of ours: the caller is owed on_ready when the sink stopped being blocked. Then the sink is freed if
+ * the callbacks ended it. */
+static void after_event(s3_sink_t *ss)
+{
+    if (!ss->ended && ss->was_blocked && !s3_blocked(&ss->super) && ss->super.on_ready != NULL) {
+        ss->was_blocked = 0;
+        ++ss->depth;
+        ss->super.on_ready(ss->super.on_ready_arg);
+        --ss->depth;
+    }
+    if (ss->ended && ss->depth == 0)
+        s3_free(ss);
+}
+
+static void on_object_ready(void *arg)
+{
+    s3_file_t *f = arg;
+    s3_sink_t *ss = (s3_sink_t *)f->super.sink;
+    if (ss->ended)
+        return;
+    if (f->waiting) {
+        f->waiting = 0;
+        --ss->waiting;
+    }
+    after_event(ss);
+}
+
+static void on_object_done(void *arg, const ug_s3_object_done_t *d)
+{
+    s3_file_t *f = arg;
+    s3_sink_t *ss = (s3_sink_t *)f->super.sink;
+    if (ss->ended)
+        return;
+    f->finishing = 0;
+    --ss->finishing;
+    if (f->waiting) { /* no on_ready follows its completion */
+        f->waiting = 0;
+        --ss->waiting;
+    }
+    f->stored = d->err == UG_OK;
+    ug_sink_stored_t st = {
+        .err = d->err,
+        .message = d->message,
+        .size = d->size,
+        .sha256_hex = d->sha256_hex,
+        .bucket = d->bucket,
+        .key = d->key,
+        .etag = d->etag,
+    };
+    ++ss->depth;
+    f->cb(f->cb_arg, f->index, &st);
+    --ss->depth;
+    if (!f->stored) /* a failed file fails the upload: it is told now, paused or not */
+        ss->was_blocked = 1;
+    after_event(ss);
+}
+
+static ug_err_t s3_file_begin(ug_sink_t *s, const char *content_type, ug_sink_file_t **out, unsigned *index_out)
+{
+    s3_sink_t *ss = (s3_sink_t *)s;
+    if (ss->num_files == ss->cap_files) {
+        size_t cap = ss->cap_files != 0 ? ss->cap_files * 2 : 8;
+        s3_file_t **files = realloc(ss->files, sizeof(*files) * cap);
+        if (files == NULL)
+            return UG_ERR_NOMEM;
+        ss->files = files;
+        ss->cap_files = cap;
+    }
+    s3_file_t *f = calloc(1, sizeof(*f));
+    size_t plen = strlen(ss->key_prefix);
+    char *key = malloc(plen + 16);
+    if (f == NULL || key == NULL) {
+        free(f);
+        free(key);
+        return UG_ERR_NOMEM;
+    }
+    f->super.sink = s;
+    f->index = (unsigned)ss->num_files;
+    snprintf(key, plen + 16, "%s%u", ss->key_prefix, f->index);
+    f->obj = ug_s3_object_begin(ss->client, ss->inbox, key, content_type, on_object_ready, f);
+    free(key); /* copied by the client */
+    if (f->obj == NULL) {
+        free(f);
+        return UG_ERR_NOMEM;
+    }
+    ss->files[ss->num_files++] = f;
+    *index_out = f->index;
+    *out = &f->super;
+    return UG_OK;
+}
+
+static ug_err_t s3_file_write(ug_sink_file_t *file, const char *buf, size_t len, const char **message)
+{
+    s3_file_t *f = (s3_file_t *)file;
+    s3_sink_t *ss = (s3_sink_t *)file->sink;
+    switch (ug_s3_object_write(f->obj, buf, len)) {
+    case UG_S3_WRITE_MORE:
+        return UG_OK;
+    case UG_S3_WRITE_PAUSE:
+        if (!f->waiting) {
+            f->waiting = 1;
+            ++ss->waiting;
+        }
+        ss->was_blocked = 1;
+        return UG_OK;
+    case UG_S3_WRITE_FAILED:
+    default: {
+        ug_err_t e = ug_s3_object_error(f->obj, message);
+        return e != UG_OK ? e : UG_ERR_STORE_FAILED;
+    }
+    }
+}
+
+static uint64_t s3_file_size(const ug_sink_file_t *f)
+{
+    return ug_s3_object_size(((const s3_file_t *)f)->obj);
+}
+
+static void s3_file_finish(ug_sink_file_t *file, ug_sink_stored_cb cb, void *arg)
+{
+    s3_file_t *f = (s3_file_t *)file;
+    s3_sink_t *ss = (s3_sink_t *)file->sink;
+    f->cb = cb;
+    f->cb_arg = arg;
+    f->finishing = 1;
+    ++ss->finishing;
+    if (s3_blocked(file->sink))
+        ss->was_blocked = 1;
+    ug_s3_object_finish(f->obj, on_object_done, f);
+}
+
+static ug_err_t s3_file_adopt(ug_sink_t *s, int from_dir_fd, const char *from_name, uint64_t size, unsigned *index_out)
+{
+    (void)s, (void)from_dir_fd, (void)from_name, (void)size, (void)index_out;
+    return UG_ERR_INTERNAL; /* resumable routes store locally (config.h) */
+}
+
+static ug_err_t s3_hand_off(ug_sink_t *s)
+{
+    (void)s; /* the objects are complete and named already */
+    return UG_OK;
+}
+
+static const ug_sink_ops_t s3_ops = {
+    s3_file_begin, s3_file_write, s3_file_size, s3_file_finish, s3_file_adopt,
+    s3_blocked,    s3_hand_off,   s3_release,   s3_abort,
+};
+
+ug_err_t ug_sink_begin_s3(ug_s3_client_t *client, ug_s3_inbox_t *inbox, const char *prefix, ug_sink_t **out,
+                          char *id_out)
+{
+    if (ug_storage_random_id(id_out) != 0)
+        return UG_ERR_INTERNAL;
+    s3_sink_t *ss = calloc(1, sizeof(*ss));
+    size_t len = strlen(prefix) + UG_UPLOAD_ID_LEN + 2;
+    if (ss == NULL || (ss->key_prefix = malloc(len)) == NULL) {
+        free(ss);
+        return UG_ERR_NOMEM;
+    }
+    snprintf(ss->key_prefix, len, "%s%s/", prefix, id_out);
+    ss->super.ops = &s3_ops;
+    ss->client = client;
+    ss->inbox = inbox;
+    *out = &ss->super;
+    return UG_OK;
+}
