@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 {
     ug_s3_config_t cfg = {.endpoint = (char *)env_or("S3_ENDPOINT", ""), .bucket = (char *)env_or("S3_BUCKET", ""),
                           .region = (char *)env_or("S3_REGION", "us-east-1"), .prefix = "", .path_style = 1,
-                          .part_size = 5 * 1024 * 1024, .parts_in_flight = 4};
+                          .part_size = 5 * 1024 * 1024, .parts_in_flight = 4, .max_parts = UG_S3_MAX_PARTS};
     long long abort_after = -1;
     size_t write_size = 65536;
     int i = 1;
