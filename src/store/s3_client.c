@@ -221,7 +221,10 @@ static int setup_transfer(ug_s3_req_t *r)
          curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)UG_S3_CONNECT_TIMEOUT_MS) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, UG_S3_LOW_SPEED) == CURLE_OK &&
          curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, UG_S3_LOW_SPEED_TIME) == CURLE_OK &&
-         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+         /* https: the certificate must chain to ca_file (or the system's CAs) and name the endpoint's host. These
+          * are libcurl's defaults; set here so the store is never reached unverified whatever the defaults become. */
+         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK && curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
     if (c->cfg.ca_file != NULL)
         ok = ok && curl_easy_setopt(e, CURLOPT_CAINFO, c->cfg.ca_file) == CURLE_OK;
     if (ok && curl_multi_add_handle(c->multi, e) == CURLM_OK)
