@@ -276,16 +276,22 @@ def check_object(i: int, f: ManifestFile) -> None:
         return
     import boto3  # only an app that reads objects back needs it
     import botocore.config
+    import botocore.exceptions
 
     s3 = boto3.session.Session().client(
         "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
         config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))
     h = hashlib.sha256()
     size = 0
-    body = s3.get_object(Bucket=f.bucket, Key=f.key)["Body"]
-    for chunk in iter(lambda: body.read(1024 * 1024), b""):
-        h.update(chunk)
-        size += len(chunk)
+    try:
+        body = s3.get_object(Bucket=f.bucket, Key=f.key)["Body"]
+        for chunk in iter(lambda: body.read(1024 * 1024), b""):
+            h.update(chunk)
+            size += len(chunk)
+    except botocore.exceptions.BotoCoreError as e:  # unreachable store
+        raise ManifestError(f"files[{i}]: cannot read {f.url}: {e}")
+    except botocore.exceptions.ClientError as e:  # the store refused (credentials, no such key)
+        raise ManifestError(f"files[{i}]: cannot read {f.url}: {e.response['Error'].get('Code', 'error')}")
     if size != f.size:
         raise ManifestError(f"files[{i}]: object size is {size}, manifest says {f.size}")
     if h.hexdigest() != f.sha256:

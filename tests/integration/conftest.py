@@ -4,7 +4,8 @@
                        front of a fresh example app, both per test
     make_gateway(...)  the same with options: configure=callable(config dict),
                        app=False / backend_url=..., app_dir=None, slow_seconds=, slow_status=,
-                       uds_app=True, listen_host="::1", start=False
+                       uds_app=True, listen_host="::1", start=False, app_env={...} (added to the
+                       example app's environment)
     make_app(...)      an example app alone
     tls_cert           (cert, key) of a self-signed localhost/127.0.0.1/::1 cert
     s3_server          one S3 server (Swift) for the session: harness.s3store.S3Store
@@ -73,10 +74,13 @@ def make_gateway(tmp_path, tls_cert, make_app, app_pool, _apps):
     gateways = []
 
     def factory(name="gw", *, app=True, backend_url=None, app_dir="/uploads", configure=None, slow_seconds=None,
-                slow_status=None, uds_app=False, listen_host="127.0.0.1", start=True) -> Gateway:
+                slow_status=None, uds_app=False, listen_host="127.0.0.1", start=True, app_env=None) -> Gateway:
         workdir = tmp_path / name
         the_app = None
-        if app and app_dir == AppPool.APP_DIR and slow_seconds is None and slow_status is None and not uds_app:
+        env = dict(app_env or {})  # the app's own environment additions (app_env): never a pooled app
+        if slow_status is not None:
+            env["SLOW_STATUS"] = str(slow_status)
+        if app and app_dir == AppPool.APP_DIR and slow_seconds is None and not env and not uds_app:
             the_app = app_pool.take(workdir)
             _apps.append(the_app)
         elif app:
@@ -84,7 +88,7 @@ def make_gateway(tmp_path, tls_cert, make_app, app_pool, _apps):
             # can map manifest paths (app_dir) back to this host.
             the_app = make_app(f"{name}-app", storage_dir=workdir / "store", app_dir=app_dir,
                                slow_seconds=slow_seconds, uds=uds_app,
-                               extra_env={"SLOW_STATUS": str(slow_status)} if slow_status is not None else None)
+                               extra_env=env or None)
         gw = Gateway(workdir, cert=tls_cert, app=the_app, backend_url=backend_url, app_dir=app_dir,
                      configure=configure, listen_host=listen_host)
         gateways.append(gw)

@@ -40,9 +40,10 @@ def _endpoint_target(s3):
 
 
 def start_s3_gateway(make_gateway, tmp_path, s3, prefix, *, name="gw", endpoint=None,
-                     routes=("/upload", "/upload-reject"), limits=None, **kw):
+                     routes=("/upload", "/upload-reject"), limits=None, s3_options=None, configure_extra=None, **kw):
     """uploadgate with storage.s3 on the session's Swift (or `endpoint`, a relay in front of it), its credentials in a
-    file, and `routes` storing there (with `limits` added)."""
+    file, and `routes` storing there (with `limits` added); `s3_options` are added to storage.s3, and
+    `configure_extra` (a configure= hook) runs last."""
     (tmp_path / name).mkdir(parents=True, exist_ok=True)
     cred = tmp_path / name / "s3-credentials"
     cred.write_text(f"# test credentials\nAWS_ACCESS_KEY_ID={s3.access_key}\nAWS_SECRET_ACCESS_KEY={s3.secret_key}\n")
@@ -50,12 +51,14 @@ def start_s3_gateway(make_gateway, tmp_path, s3, prefix, *, name="gw", endpoint=
     def configure(c):
         c["storage"]["s3"] = {"endpoint": endpoint or s3.endpoint, "region": s3.region, "bucket": s3.bucket,
                               "prefix": prefix, "path_style": True, "credentials_file": str(cred),
-                              "part_size": "5MiB", "parts_in_flight": IN_FLIGHT}
+                              "part_size": "5MiB", "parts_in_flight": IN_FLIGHT, **(s3_options or {})}
         for r in c["routes"]:
             if r["path"] in routes:
                 r["store"] = "s3"
                 if limits:
                     r.setdefault("limits", {}).update(limits)
+        if configure_extra:
+            configure_extra(c)
 
     return make_gateway(name, configure=configure, **kw)
 

@@ -110,6 +110,9 @@ account_autocreate = true
 [filter:s3api]
 use = egg:swift#s3api
 location = $REGION
+# virtual-hosted requests: a Host <bucket>.localhost[:port] names the bucket (curl resolves *.localhost to
+# loopback itself); any other Host (127.0.0.1:port) keeps path-style addressing
+storage_domain = localhost
 
 [filter:tempauth]
 use = egg:swift#tempauth

@@ -13,7 +13,7 @@ Client -> server bytes are counted over all connections from the start (or from 
 reaches `cut_after`, the relay forwards exactly up to that byte, then resets both sides (SO_LINGER 0, so each peer
 sees ECONNRESET rather than a clean end of stream) and disarms itself: later connections pass through untouched, so a
 client that retries gets through. `cuts` lists what each cut interrupted (bytes of that connection forwarded, and the
-first line of the request that was in flight there).
+first line of the request that was in flight there). `request_lines` lists every request line the relay saw.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class Relay:
         self._counted = 0
         self._links: List[_Link] = []
         self.cuts: List[dict] = []
+        self.request_lines: List[str] = []  # every request line seen, in order (within one read: best effort)
         self.connections = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -171,6 +172,8 @@ class Relay:
                     for line in data.split(b"\r\n"):
                         if line[:6] in (b"POST /", b"PATCH ", b"HEAD /", b"DELETE", b"OPTION", b"GET /"):
                             link.last_request_line = line[:200]
+                            with self._lock:
+                                self.request_lines.append(link.last_request_line.decode("latin-1"))
                     allowed = self._budget(len(data))
                     if allowed is not None:
                         dst.sendall(data[:allowed])
