@@ -1,9 +1,11 @@
-"""How uploadgate reaches the object store, and the example app reading the objects back, against the session's Swift.
+"""How uploadgate reaches the object store, and the example app reading the objects back, against the Swift of the
+test run (the s3_server fixture).
 
 - https endpoints: a TLS relay in front of Swift with a certificate signed by a CA of the test's own. With `ca_file`
   naming that CA, uploads are byte-exact (read back with boto3 from Swift directly); without it (the system's CAs do
   not know it), or with a certificate for another name, the store is refused: /readyz 503 naming the object store,
-  uploads 503 store_unavailable, no request ever went through the TLS connection, nothing stored, nothing reached the app.
+  uploads 503 store_unavailable, no request ever went through the TLS connection, nothing stored, nothing reached
+  the app.
 - virtual-hosted addressing (`path_style: false`): requests go to <bucket>.localhost and name only the key.
 - the example app with EXAMPLE_APP_S3_ENDPOINT reads every object back and answers with what it verified; with
   credentials the store refuses, it answers 422 naming the failed read, and uploadgate deletes the objects.
