@@ -1,11 +1,13 @@
 """Where the CPU time of a benchmark step went: per command (and per thread of one process), from /proc.
 
-  cpu_split.py snap PID            print a snapshot (JSON) of every process's utime+stime, and of PID's threads
+  cpu_split.py snap PID DIR        print a snapshot (JSON) of the benchmark's processes' utime+stime (those of this
+                                   process group, and those whose command line names DIR: the store's servers),
+                                   and of PID's threads
   cpu_split.py diff A B ELAPSED    print the CPU seconds spent between snapshots A and B, biggest first, with the
                                    share of ELAPSED x CPUs they are (what the machine had to give)
 
-Processes are grouped by command: the comm name, or for python3 the script or module it runs (swift-proxy-server,
-uvicorn, ...). PID's threads are named by what they wait in when the snapshot is taken (poll: a curl multi thread,
+Processes are grouped by command: the program, or for python3 the module or script it runs (uvicorn, ...), with
+the server's name for the store's (swift_server.py proxy-server, ...). PID's threads are named by what they wait in when the snapshot is taken (poll: a curl multi thread,
 epoll_wait: an event loop) and their thread id. Processes that ended between the snapshots are not counted.
 """
 
@@ -31,16 +33,28 @@ def name(pid: str) -> str:
         return "?"
     base = os.path.basename(argv[0])
     if base.startswith("python") and len(argv) > 1:
+        if argv[1] == "-c":
+            return f"{base} -c"
         rest = [a for a in argv[1:] if not a.startswith("-")]
+        if rest and rest[0].endswith("swift_server.py"):
+            return f"swift {rest[-1]}"
         return os.path.basename(rest[0]) if rest else base
     return base
 
 
-def snap(main_pid: str) -> dict:
+def ours(pid: str, work_dir: str) -> bool:
+    if os.getpgid(int(pid)) == os.getpgrp():
+        return True
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return work_dir.encode() in f.read()
+
+
+def snap(main_pid: str, work_dir: str) -> dict:
     out = {"procs": {}, "threads": {}}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            out["procs"][pid] = [name(pid), ticks(f"/proc/{pid}/stat")]
+            if ours(pid, work_dir):
+                out["procs"][pid] = [name(pid), ticks(f"/proc/{pid}/stat")]
         except (OSError, IndexError, ValueError):
             continue
     for tid in os.listdir(f"/proc/{main_pid}/task"):
@@ -67,7 +81,7 @@ def diff(a: dict, b: dict, elapsed: float) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1] == "snap":
-        print(json.dumps(snap(sys.argv[2])))
+        print(json.dumps(snap(sys.argv[2], sys.argv[3])))
     else:
         with open(sys.argv[2]) as fa, open(sys.argv[3]) as fb:
             print(diff(json.load(fa), json.load(fb), float(sys.argv[4])))

@@ -165,11 +165,11 @@ for run in $(seq 1 "$n"); do
                 sampler "$spid" "$work/peak" "$work/stop" "$work/tick" &
                 sp=$!
             fi
-            [ "${CPU_SPLIT:-0}" = 1 ] && /usr/bin/python3 tests/bench/cpu_split.py snap "${spid:-$ug_pid}" >"$work/cpu0"
+            [ "${CPU_SPLIT:-0}" = 1 ] && /usr/bin/python3 tests/bench/cpu_split.py snap "${spid:-$ug_pid}" "$work" >"$work/cpu0"
             elapsed=$(send "$peer" "${files[@]}") || { touch "$work/stop"; exit 1; }
             touch "$work/stop"
             if [ "${CPU_SPLIT:-0}" = 1 ]; then
-                /usr/bin/python3 tests/bench/cpu_split.py snap "${spid:-$ug_pid}" >"$work/cpu1"
+                /usr/bin/python3 tests/bench/cpu_split.py snap "${spid:-$ug_pid}" "$work" >"$work/cpu1"
                 echo "$peer, $label, run $run: $(/usr/bin/python3 tests/bench/cpu_split.py diff "$work/cpu0" "$work/cpu1" "$elapsed")" \
                     >>"$work/cpu_split"
             fi
