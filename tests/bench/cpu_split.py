@@ -8,7 +8,8 @@
 
 Processes are grouped by command: the program, or for python3 the module or script it runs (uvicorn, ...), with
 the server's name for the store's (swift_server.py proxy-server, ...). PID's threads are named by what they wait in when the snapshot is taken (poll: a curl multi thread,
-epoll_wait: an event loop) and their thread id. Processes that ended between the snapshots are not counted.
+epoll_wait: an event loop) and their thread id. Processes that ended between the snapshots (the curl clients) count
+as "reaped": what the caller's children and their children used, once waited for.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ import sys
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def ticks(stat_path: str) -> int:
+def stat_fields(stat_path: str) -> list:
     with open(stat_path, "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
+        return f.read().rsplit(b")", 1)[1].split()
+
+
+def ticks(stat_path: str) -> int:
+    fields = stat_fields(stat_path)
     return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def reaped_ticks() -> int:
+    fields = stat_fields(f"/proc/{os.getppid()}/stat")
+    return int(fields[13]) + int(fields[14])  # cutime, cstime of the caller
 
 
 def name(pid: str) -> str:
@@ -50,7 +60,7 @@ def ours(pid: str, work_dir: str) -> bool:
 
 
 def snap(main_pid: str, work_dir: str) -> dict:
-    out = {"procs": {}, "threads": {}}
+    out = {"procs": {}, "threads": {}, "reaped": reaped_ticks()}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if ours(pid, work_dir):
@@ -72,6 +82,7 @@ def diff(a: dict, b: dict, elapsed: float) -> str:
     for pid, (nm, t1) in b["procs"].items():
         t0 = a["procs"].get(pid, [nm, 0])[1]  # started in between: all of it
         groups[nm] = groups.get(nm, 0) + t1 - t0
+    groups["reaped"] = b["reaped"] - a["reaped"]
     threads = {f"{w or 'running'}/{tid}": t1 - a["threads"].get(tid, [w, 0])[1] for tid, (w, t1) in b["threads"].items()}
     total = sum(groups.values())
     fmt = lambda d: ", ".join(f"{k} {v / TICK:.2f}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v > 0)
