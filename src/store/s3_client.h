@@ -72,10 +72,12 @@ void ug_s3_inbox_free(ug_s3_inbox_t *inbox);
  * finish). `key` is the full object key (prefix included; copied). The S3 thread computes the sha256 of the
  * bytes in order (never from an ETag) and sends x-amz-content-sha256 with every request.
  *
- * Memory: the object holds at most parts_in_flight parts being sent plus one being filled. write() always takes
- * every byte given (the one being filled may grow past part_size; a part is sent as soon as a slot is free and
- * it holds at least part_size) and answers whether the caller should stop reading until `on_ready` is called.
- * Parts are exactly part_size bytes (the last one shorter), whatever the sizes of the writes.
+ * Memory: the object holds at most parts_in_flight parts being sent plus the one being filled. Bytes go into
+ * part_size buffers mapped for the object and unmapped once the store answered their part (sent as they are, no
+ * copy), so it holds the bytes not yet sent and no more. write() always takes every byte given (what a writer sends
+ * past PAUSE goes into further buffers; a part is sent as soon as a slot is free and a byte follows it) and answers
+ * whether the caller should stop reading until `on_ready` is called. Parts are exactly part_size bytes (the last one
+ * shorter), whatever the sizes of the writes.
  */
 typedef enum ug_s3_write_result {
     UG_S3_WRITE_MORE,   /* taken: go on */

@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "store/s3_sign.h"
 #include "store/s3_xml.h"
 
-#define FILL_MIN (64 * 1024)
 
 typedef enum obj_state {
     OBJ_FILLING,
@@ -38,11 +38,13 @@ typedef enum obj_state {
     OBJ_FAILED,
 } obj_state_t;
 
+/* A part_size buffer: filled by the loop thread, then (cut) the part itself, sent without a copy. */
 typedef struct part {
     struct ug_s3_object *o;
     unsigned number;
-    char *buf;
-    size_t len;
+    char *buf;        /* part_buf_new(): cap (part_size) bytes, mapped */
+    size_t len, cap;
+    char sha256[65];  /* the part's own, for x-amz-content-sha256: computed when cut */
     ug_s3_req_t *req; /* NULL: cut, waiting for the UploadId */
     struct part *next;
 } part_t;
@@ -56,8 +58,8 @@ struct ug_s3_object {
     void *ready_arg;
     pthread_mutex_t mu;
     /* [mu] */
-    char *fill;
-    size_t fill_len, fill_cap;
+    part_t *fill, *fill_tail; /* buffers being filled, in byte order; only the last one is not full */
+    size_t fill_len;          /* bytes in them */
     uint64_t size;
     unsigned in_flight; /* parts cut and not yet answered */
     bool paused, finishing, aborted, failed, kicked;
@@ -80,6 +82,58 @@ struct ug_s3_object {
     struct ug_s3_object *obj_next;
 };
 
+/* ---- part buffers -------------------------------------------------------------------------------------
+ *
+ * Each part gets a part_size buffer of its own, mapped when its first byte arrives and unmapped as soon as the store
+ * answered it: the loop thread writes the bytes into it, and the S3 thread sends that very buffer (no copy). So the
+ * object holds exactly the bytes it has not sent yet, and freed memory goes back to the system at once. With malloc
+ * it did not: one fill buffer grown by doubling (past part_size: 2 x part_size of capacity) plus a copy per part,
+ * and glibc raising its mmap threshold after the first free of a part, so that later parts came from the S3 thread's
+ * arena, which kept freed parts and grew with fragmentation (1.5-2 x the design bound in peak RSS).
+ * MADV_HUGEPAGE: a fresh buffer is faulted in 2 MiB at a time instead of 4 KiB (where the system allows it).
+ */
+static char *part_buf_new(size_t size)
+{
+    void *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(b, size, MADV_HUGEPAGE); /* a hint: without it the buffer works the same */
+#endif
+    return b;
+}
+
+/* The buffer's size is kept in the part: the last reference to an object may go after the client was stopped. */
+static void part_free(part_t *p)
+{
+    if (p->buf != NULL)
+        munmap(p->buf, p->cap);
+    free(p);
+}
+
+static void part_list_free(part_t *p)
+{
+    while (p != NULL) {
+        part_t *next = p->next;
+        part_free(p);
+        p = next;
+    }
+}
+
+/* [mu held] Take the first fill buffer off the list (NULL: none). */
+static part_t *pop_fill_locked(ug_s3_object_t *o)
+{
+    part_t *p = o->fill;
+    if (p == NULL)
+        return NULL;
+    o->fill = p->next;
+    if (o->fill == NULL)
+        o->fill_tail = NULL;
+    p->next = NULL;
+    o->fill_len -= p->len;
+    return p;
+}
+
 static void obj_unref(ug_s3_object_t *o)
 {
     if (atomic_fetch_sub(&o->refs, 1) != 1)
@@ -87,16 +141,11 @@ static void obj_unref(ug_s3_object_t *o)
     for (size_t i = 0; i < o->etags_cap; i++)
         free(o->etags[i]);
     free(o->etags);
-    while (o->parts != NULL) {
-        part_t *p = o->parts;
-        o->parts = p->next;
-        free(p->buf);
-        free(p);
-    }
+    part_list_free(o->parts);
+    part_list_free(o->fill);
     EVP_MD_CTX_free(o->sha);
     pthread_mutex_destroy(&o->mu);
     free(o->upload_id);
-    free(o->fill);
     free(o->key);
     free(o->content_type);
     free(o);
@@ -248,8 +297,7 @@ static void set_sha_hex(ug_s3_object_t *o)
     unsigned char md[32];
     unsigned len = 0;
     EVP_DigestFinal_ex(o->sha, md, &len);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(o->sha_hex + 2 * i, 3, "%02x", md[i]);
+    ug_s3_sha256_hex(md, o->sha_hex);
 }
 
 static void succeed(ug_s3_object_t *o)
@@ -286,12 +334,14 @@ static void send_put(ug_s3_object_t *o)
         return;
     }
     pthread_mutex_lock(&o->mu);
-    r->owned_body = o->fill; /* the loop writes no more: finish was called */
-    r->body_len = o->fill_len;
-    o->fill = NULL;
-    o->fill_len = o->fill_cap = 0;
+    part_t *p = pop_fill_locked(o); /* the loop writes no more: finish was called; the bytes fit in one buffer */
     pthread_mutex_unlock(&o->mu);
-    r->body = r->owned_body;
+    if (p != NULL) { /* kept with the parts until the object is freed: the request sends from its buffer */
+        p->next = o->parts;
+        o->parts = p;
+    }
+    r->body = p != NULL ? p->buf : NULL;
+    r->body_len = p != NULL ? p->len : 0;
     r->upload = true;
     r->content_type = o->content_type;
     EVP_DigestUpdate(o->sha, r->body != NULL ? r->body : "", r->body_len);
@@ -344,8 +394,7 @@ static void part_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
             break;
         }
     }
-    free(p->buf);
-    free(p);
+    part_free(p);
     pthread_mutex_lock(&o->mu);
     o->in_flight--;
     pthread_mutex_unlock(&o->mu);
@@ -365,7 +414,7 @@ static void send_part(ug_s3_object_t *o, part_t *p)
     r->body = p->buf;
     r->body_len = p->len;
     r->upload = true;
-    ug_s3_payload_sha256(p->buf, p->len, r->sha256);
+    memcpy(r->sha256, p->sha256, sizeof(r->sha256));
     p->req = r;
     ug_s3_req_send(r);
 }
@@ -492,26 +541,11 @@ static void send_complete(ug_s3_object_t *o)
 
 /* ---- cutting parts ------------------------------------------------------------------------------------ */
 
-/* [mu held] Take the first `len` bytes of the fill buffer as part number o->cut + 1. */
-static part_t *cut_locked(ug_s3_object_t *o, size_t len)
+/* [mu held] The first fill buffer becomes part number o->cut + 1: a full one, or the last bytes at finish. */
+static part_t *cut_locked(ug_s3_object_t *o)
 {
-    /* The part gets a buffer of its own size: the fill may have grown far past part_size (a writer that went on
-     * after PAUSE: what an HTTP/2 window still lets in), and a part keeping the fill's buffer would hold all of that
-     * while in flight, parts_in_flight times over. The fill keeps its buffer for the rest. */
-    part_t *p = calloc(1, sizeof(*p));
-    char *buf = malloc(len > 0 ? len : 1);
-    if (p == NULL || buf == NULL) {
-        free(p);
-        free(buf);
-        return NULL;
-    }
-    memcpy(buf, o->fill, len);
-    memmove(o->fill, o->fill + len, o->fill_len - len);
-    p->o = o;
-    p->buf = buf;
-    p->len = len;
+    part_t *p = pop_fill_locked(o);
     p->number = ++o->cut;
-    o->fill_len -= len;
     o->in_flight++;
     return p;
 }
@@ -525,26 +559,39 @@ static size_t waiting_parts(size_t fill_len, uint64_t part_size)
 
 #define MAX_CUT 65 /* parts_in_flight (64 at most) plus the last */
 
-/* [mu held] Cut every part a free slot can take, and the last one once finish was called. */
-static size_t cut_parts_locked(ug_s3_object_t *o, part_t **cut, bool *out_of_memory)
+/* [mu held] Cut every part a free slot can take, and the last one once finish was called. A waiting part is a full
+ * buffer with a byte after it, so it is the first buffer, and what is left after the full ones fits in one. */
+static size_t cut_parts_locked(ug_s3_object_t *o, part_t **cut)
 {
     const ug_s3_config_t *cfg = &o->c->cfg;
     size_t ncut = 0;
-    while (o->in_flight < cfg->parts_in_flight && waiting_parts(o->fill_len, cfg->part_size) > 0 && ncut < MAX_CUT - 1) {
-        if ((cut[ncut] = cut_locked(o, cfg->part_size)) == NULL) {
-            *out_of_memory = true;
-            return ncut;
-        }
-        ncut++;
-    }
+    while (o->in_flight < cfg->parts_in_flight && waiting_parts(o->fill_len, cfg->part_size) > 0 && ncut < MAX_CUT - 1)
+        cut[ncut++] = cut_locked(o);
     /* the last part: whatever is left once finish was called (multipart only: a PUT takes the fill itself) */
-    if (o->finishing && o->cut > 0 && o->fill_len > 0 && o->in_flight < cfg->parts_in_flight) {
-        if ((cut[ncut] = cut_locked(o, o->fill_len)) == NULL)
-            *out_of_memory = true;
-        else
-            ncut++;
-    }
+    if (o->finishing && o->cut > 0 && o->fill_len > 0 && o->in_flight < cfg->parts_in_flight)
+        cut[ncut++] = cut_locked(o);
     return ncut;
+}
+
+/* [s3] Hash a part into the object's running sha256 and its own one pass (a slice at a time, so the second hash
+ * reads it from the cache, not from memory again). */
+#define HASH_SLICE (64 * 1024)
+static void hash_part(ug_s3_object_t *o, part_t *p)
+{
+    EVP_MD_CTX *own = EVP_MD_CTX_new();
+    bool ok = own != NULL && EVP_DigestInit_ex(own, EVP_sha256(), NULL) == 1;
+    for (size_t off = 0; off < p->len; off += HASH_SLICE) {
+        size_t n = p->len - off < HASH_SLICE ? p->len - off : HASH_SLICE;
+        EVP_DigestUpdate(o->sha, p->buf + off, n);
+        ok = ok && EVP_DigestUpdate(own, p->buf + off, n) == 1;
+    }
+    unsigned char md[32];
+    unsigned len = 0;
+    if (ok && EVP_DigestFinal_ex(own, md, &len) == 1)
+        ug_s3_sha256_hex(md, p->sha256);
+    else /* out of memory: one more pass, as any other payload */
+        ug_s3_payload_sha256(p->buf, p->len, p->sha256);
+    EVP_MD_CTX_free(own);
 }
 
 /* [s3] Hash the parts just cut (in order: only this thread cuts), keep them, send them once there is an UploadId. */
@@ -554,7 +601,7 @@ static void take_parts(ug_s3_object_t *o, part_t **cut, size_t ncut)
     while (*tail != NULL)
         tail = &(*tail)->next;
     for (size_t i = 0; i < ncut; i++) {
-        EVP_DigestUpdate(o->sha, cut[i]->buf, cut[i]->len);
+        hash_part(o, cut[i]);
         *tail = cut[i];
         tail = &cut[i]->next;
         if (o->state == OBJ_UPLOADING)
@@ -568,7 +615,7 @@ static void advance(ug_s3_object_t *o)
     const ug_s3_config_t *cfg = &o->c->cfg;
     part_t *cut[MAX_CUT];
     size_t ncut = 0;
-    bool wake_writer = false, out_of_memory = false;
+    bool wake_writer = false;
     char message[sizeof(o->message)];
     if (o->cleaning || o->state == OBJ_FAILED || o->state == OBJ_DONE)
         return;
@@ -577,7 +624,7 @@ static void advance(ug_s3_object_t *o)
     ug_err_t err = o->err;
     memcpy(message, o->message, sizeof(message));
     if (!failed) {
-        ncut = cut_parts_locked(o, cut, &out_of_memory);
+        ncut = cut_parts_locked(o, cut);
         if (o->paused && o->in_flight + waiting_parts(o->fill_len, cfg->part_size) <= cfg->parts_in_flight) {
             o->paused = false;
             wake_writer = true;
@@ -591,10 +638,6 @@ static void advance(ug_s3_object_t *o)
         return;
     }
     take_parts(o, cut, ncut);
-    if (out_of_memory) {
-        fail(o, UG_ERR_STORE_FAILED, "out of memory");
-        return;
-    }
     if (wake_writer)
         post(o, true);
     if (o->state == OBJ_FILLING && o->cut > 0)
@@ -719,31 +762,50 @@ ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, cons
     return o;
 }
 
-/* [mu held] Room for `len` more bytes in the fill buffer, or the object fails (too big, out of memory). */
-static void grow_fill_locked(ug_s3_object_t *o, size_t len)
+/* [mu held] The object fails: too big, out of memory. */
+static void fail_write_locked(ug_s3_object_t *o, const char *message)
+{
+    o->failed = true;
+    o->err = UG_ERR_STORE_FAILED;
+    snprintf(o->message, sizeof(o->message), "%s", message);
+}
+
+/* [mu held] Append `len` bytes to the fill buffers, mapping a new part_size one whenever the last is full (the S3
+ * thread only takes full buffers off the front while the loop writes: the last one is the writer's). */
+static void append_locked(ug_s3_object_t *o, const char *buf, size_t len)
 {
     const ug_s3_config_t *cfg = &o->c->cfg;
     if (o->size + len > ug_s3_config_max_object(cfg)) {
-        o->failed = true;
-        o->err = UG_ERR_STORE_FAILED;
-        snprintf(o->message, sizeof(o->message), "the file exceeds the largest object the store takes: %u parts of %llu bytes",
+        char message[sizeof(o->message)];
+        snprintf(message, sizeof(message), "the file exceeds the largest object the store takes: %u parts of %llu bytes",
                  (unsigned)cfg->max_parts, (unsigned long long)cfg->part_size);
+        fail_write_locked(o, message);
         return;
     }
-    if (o->fill_len + len <= o->fill_cap)
-        return;
-    size_t cap = o->fill_cap < FILL_MIN ? FILL_MIN : o->fill_cap;
-    while (cap < o->fill_len + len)
-        cap *= 2;
-    char *grown = realloc(o->fill, cap);
-    if (grown == NULL) {
-        o->failed = true;
-        o->err = UG_ERR_STORE_FAILED;
-        snprintf(o->message, sizeof(o->message), "out of memory");
-        return;
+    while (len > 0) {
+        part_t *t = o->fill_tail;
+        if (t == NULL || t->len == t->cap) {
+            if ((t = calloc(1, sizeof(*t))) == NULL || (t->buf = part_buf_new(cfg->part_size)) == NULL) {
+                free(t);
+                fail_write_locked(o, "out of memory");
+                return;
+            }
+            t->o = o;
+            t->cap = cfg->part_size;
+            if (o->fill_tail != NULL)
+                o->fill_tail->next = t;
+            else
+                o->fill = t;
+            o->fill_tail = t;
+        }
+        size_t n = t->cap - t->len < len ? t->cap - t->len : len;
+        memcpy(t->buf + t->len, buf, n);
+        t->len += n;
+        o->fill_len += n;
+        o->size += n;
+        buf += n;
+        len -= n;
     }
-    o->fill = grown;
-    o->fill_cap = cap;
 }
 
 ug_s3_write_result_t ug_s3_object_write(ug_s3_object_t *o, const char *buf, size_t len)
@@ -751,16 +813,12 @@ ug_s3_write_result_t ug_s3_object_write(ug_s3_object_t *o, const char *buf, size
     const ug_s3_config_t *cfg = &o->c->cfg;
     pthread_mutex_lock(&o->mu);
     if (!o->failed)
-        grow_fill_locked(o, len);
+        append_locked(o, buf, len);
     if (o->failed) {
         pthread_mutex_unlock(&o->mu);
         kick(o, false); /* the engine cancels what is in flight */
         return UG_S3_WRITE_FAILED;
     }
-    if (len > 0)
-        memcpy(o->fill + o->fill_len, buf, len);
-    o->fill_len += len;
-    o->size += len;
     size_t waiting = waiting_parts(o->fill_len, cfg->part_size);
     bool pause = o->in_flight + waiting > cfg->parts_in_flight;
     if (pause)

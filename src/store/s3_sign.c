@@ -153,17 +153,22 @@ ug_s3_result_t ug_s3_object_url(const char *endpoint, const char *bucket, const 
     return UG_S3_OK;
 }
 
-void ug_s3_payload_sha256(const void *data, size_t len, char out[65])
+void ug_s3_sha256_hex(const unsigned char md[32], char out[65])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char md[32];
-    unsigned int md_len = 0;
-    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
     for (unsigned int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0xf];
     }
     out[64] = '\0';
+}
+
+void ug_s3_payload_sha256(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int md_len = 0;
+    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
+    ug_s3_sha256_hex(md, out);
 }
 
 /* malloc'd printf; NULL when out of memory */

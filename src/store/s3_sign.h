@@ -75,6 +75,8 @@ ug_s3_result_t ug_s3_object_url(const char *endpoint, const char *bucket, const 
 
 /* Hex sha256 of `len` bytes (the x-amz-content-sha256 value); out holds 64 hex digits and a NUL. */
 void ug_s3_payload_sha256(const void *data, size_t len, char out[65]);
+/* A 32-byte sha256 digest as 64 lowercase hex digits and a NUL. */
+void ug_s3_sha256_hex(const unsigned char md[32], char out[65]);
 
 /* "aws:amz:REGION:SERVICE", the CURLOPT_AWS_SIGV4 provider string. */
 ug_s3_result_t ug_s3_sigv4_provider(const char *region, const char *service, char **out);

@@ -17,6 +17,8 @@
 #
 #   tests/bench/s3.sh            # N=3 repetitions
 #   QUICK=1 tests/bench/s3.sh    # N=1, 256 MiB big file
+#   PEERS="uploadgate curl-direct" tests/bench/s3.sh   # only these peers (default: all three)
+#   CPU_SPLIT=1 tests/bench/s3.sh  # also where the CPU time of each row went (tests/bench/cpu_split.py), after the table
 #
 # Needs: swift (deploy/install-deps.sh test), python3-boto3, python3-uvicorn, python3-fastapi, python3-multipart.
 # Not part of CI.
@@ -146,7 +148,7 @@ echo "|---|---|---:|---:|---:|---:|"
 par_files=()
 for i in $(seq 1 "$par"); do par_files+=("$work/src/par-$i.bin"); done
 for run in $(seq 1 "$n"); do
-    for peer in uploadgate curl-direct fastapi-s3; do
+    for peer in ${PEERS:-uploadgate curl-direct fastapi-s3}; do
         for workload in parallel big; do
             if [ "$workload" = big ]; then
                 files=("$work/src/big.bin"); mib=$big_mib; label="1 x ${big_mib} MiB"
@@ -163,8 +165,14 @@ for run in $(seq 1 "$n"); do
                 sampler "$spid" "$work/peak" "$work/stop" "$work/tick" &
                 sp=$!
             fi
+            [ "${CPU_SPLIT:-0}" = 1 ] && /usr/bin/python3 tests/bench/cpu_split.py snap "${spid:-$ug_pid}" "$work" >"$work/cpu0"
             elapsed=$(send "$peer" "${files[@]}") || { touch "$work/stop"; exit 1; }
             touch "$work/stop"
+            if [ "${CPU_SPLIT:-0}" = 1 ]; then
+                /usr/bin/python3 tests/bench/cpu_split.py snap "${spid:-$ug_pid}" "$work" >"$work/cpu1"
+                echo "$peer, $label, run $run: $(/usr/bin/python3 tests/bench/cpu_split.py diff "$work/cpu0" "$work/cpu1" "$elapsed")" \
+                    >>"$work/cpu_split"
+            fi
             peak="-"
             if [ -n "$spid" ]; then
                 wait "$sp"
@@ -177,3 +185,4 @@ for run in $(seq 1 "$n"); do
         done
     done
 done
+if [ "${CPU_SPLIT:-0}" = 1 ]; then echo; cat "$work/cpu_split"; fi
