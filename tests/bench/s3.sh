@@ -18,6 +18,7 @@
 #   tests/bench/s3.sh            # N=3 repetitions
 #   QUICK=1 tests/bench/s3.sh    # N=1, 256 MiB big file
 #   PEERS="uploadgate curl-direct" tests/bench/s3.sh   # only these peers (default: all three)
+#   PART_SIZE=32MiB IN_FLIGHT=2 tests/bench/s3.sh       # uploadgate's part_size and parts_in_flight (default 8MiB, 4)
 #   CPU_SPLIT=1 tests/bench/s3.sh  # also where the CPU time of each row went (tests/bench/cpu_split.py), after the table
 #
 # Needs: swift (deploy/install-deps.sh test), python3-boto3, python3-uvicorn, python3-fastapi, python3-multipart.
@@ -65,7 +66,7 @@ backend: {url: http://127.0.0.1:$app_port, timeout: 60s}
 storage:
   dir: $work/store-ug
   min_free: 1MiB
-  s3: {endpoint: $S3_ENDPOINT, region: $S3_REGION, bucket: $S3_BUCKET, prefix: bench-ug/, credentials_file: $work/s3-credentials, part_size: 8MiB, parts_in_flight: 4}
+  s3: {endpoint: $S3_ENDPOINT, region: $S3_REGION, bucket: $S3_BUCKET, prefix: bench-ug/, credentials_file: $work/s3-credentials, part_size: ${PART_SIZE:-8MiB}, parts_in_flight: ${IN_FLIGHT:-4}}
 routes:
   - path: /upload
     methods: [POST]
