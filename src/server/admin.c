@@ -122,8 +122,10 @@ static int store_ready(const ug_s3_client_t *s3, char *why, size_t len)
     ug_s3_store_state_t state = s3 != NULL ? ug_s3_client_state(s3) : UG_S3_STORE_UP;
     if (state == UG_S3_STORE_UP)
         return 1;
-    snprintf(why, len, state == UG_S3_STORE_DENIED ? "object store: access denied (check the S3 credentials)"
-                                                   : "object store: unreachable");
+    snprintf(why, len, "%s",
+             state == UG_S3_STORE_DENIED      ? "object store: access denied (check the S3 credentials)"
+             : state == UG_S3_STORE_UNTRUSTED ? "object store: certificate not verified (check storage.s3.ca_file and the endpoint's name)"
+                                              : "object store: unreachable");
     return 0;
 }
 

@@ -34,7 +34,17 @@ static double now_s(void)
 
 const char *ug_s3_store_state_name(ug_s3_store_state_t s)
 {
-    return s == UG_S3_STORE_UP ? "up" : s == UG_S3_STORE_DENIED ? "denied" : "unreachable";
+    switch (s) {
+    case UG_S3_STORE_UP:
+        return "up";
+    case UG_S3_STORE_DENIED:
+        return "denied";
+    case UG_S3_STORE_UNTRUSTED:
+        return "untrusted";
+    case UG_S3_STORE_UNREACHABLE:
+        break;
+    }
+    return "unreachable";
 }
 
 ug_s3_store_state_t ug_s3_client_state(const ug_s3_client_t *c)
@@ -306,15 +316,22 @@ void ug_s3_answer_describe(const ug_s3_req_t *r, const ug_s3_answer_t *a, char *
                  a->error_message != NULL ? a->error_message : "");
 }
 
-/* What a request's outcome says about the store. */
+/* What a failed request says about the store: the operator's fix differs for each (credentials, CA file, network). */
+static ug_s3_store_state_t failure_state(const ug_s3_answer_t *a)
+{
+    if (a->curl == CURLE_OK)
+        return a->status == 403 ? UG_S3_STORE_DENIED : UG_S3_STORE_UNREACHABLE;
+    return a->curl == CURLE_PEER_FAILED_VERIFICATION || a->curl == CURLE_SSL_CACERT_BADFILE ? UG_S3_STORE_UNTRUSTED
+                                                                                            : UG_S3_STORE_UNREACHABLE;
+}
+
+/* What a request's outcome says about the store: any S3 answer below 500 but 403 shows it up (a 404 for a key, say). */
 static void note_outcome(ug_s3_client_t *c, const ug_s3_answer_t *a, bool ok)
 {
     if (ok || (a->curl == CURLE_OK && a->status >= 200 && a->status < 500 && a->status != 403))
         set_state(c, UG_S3_STORE_UP);
-    else if (a->curl == CURLE_OK && a->status == 403)
-        set_state(c, UG_S3_STORE_DENIED);
     else
-        set_state(c, UG_S3_STORE_UNREACHABLE);
+        set_state(c, failure_state(a));
 }
 
 static uint64_t random64(void)
@@ -382,8 +399,7 @@ static void probe_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
     ug_s3_client_t *c = r->client;
     c->probing = false;
     c->next_probe_ms = ug_s3_now_ms() + UG_S3_PROBE_INTERVAL_MS;
-    set_state(c, ok ? UG_S3_STORE_UP
-                    : a->curl == CURLE_OK && a->status == 403 ? UG_S3_STORE_DENIED : UG_S3_STORE_UNREACHABLE);
+    set_state(c, ok ? UG_S3_STORE_UP : failure_state(a));
     pthread_mutex_lock(&c->mu);
     c->probed = true;
     pthread_cond_broadcast(&c->probed_cond);

@@ -42,12 +42,18 @@ int ug_s3_client_reload_credentials(ug_s3_client_t *c, char *why, size_t why_len
 /* Whether the store answered its last probe (HeadBucket at start and every UG_S3_PROBE_INTERVAL_MS, and every
  * request's outcome). Any thread, lock-free. Routes with `store: s3` answer 503 + Retry-After at the head while it
  * is not UP; /readyz reports it. Until the first probe answered the state is UNREACHABLE. */
-typedef enum ug_s3_store_state { UG_S3_STORE_UP, UG_S3_STORE_UNREACHABLE, UG_S3_STORE_DENIED } ug_s3_store_state_t;
+typedef enum ug_s3_store_state {
+    UG_S3_STORE_UP,
+    UG_S3_STORE_UNREACHABLE, /* no answer, or an answer that is no S3 answer (5xx, a missing bucket) */
+    UG_S3_STORE_DENIED,      /* 403: the credentials, or the bucket's policy */
+    UG_S3_STORE_UNTRUSTED,   /* https: the endpoint's certificate did not verify (CA, name, expiry), or the CA
+                              * file could not be read; nothing was sent */
+} ug_s3_store_state_t;
 ug_s3_store_state_t ug_s3_client_state(const ug_s3_client_t *c);
 /* Wait until the first probe answered (or failed), at most `timeout_ms`; whether it did. Start-up calls it so that
  * readiness and the routes' 503 reflect the store from the first request on. */
 bool ug_s3_client_wait_probed(ug_s3_client_t *c, uint64_t timeout_ms);
-/* "up", "unreachable", "denied" (static). */
+/* "up", "unreachable", "denied", "untrusted" (static). */
 const char *ug_s3_store_state_name(ug_s3_store_state_t s);
 #define UG_S3_PROBE_INTERVAL_MS 5000u
 /* How long start-up waits for the first probe (the connect timeout plus a little). */

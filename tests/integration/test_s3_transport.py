@@ -3,8 +3,8 @@ test run (the s3_server fixture).
 
 - https endpoints: a TLS relay in front of Swift with a certificate signed by a CA of the test's own. With `ca_file`
   naming that CA, uploads are byte-exact (read back with boto3 from Swift directly); without it (the system's CAs do
-  not know it), or with a certificate for another name, the store is refused: /readyz 503 naming the object store,
-  uploads 503 store_unavailable, no request ever went through the TLS connection, nothing stored, nothing reached
+  not know it), or with a certificate for another name, the store is refused: /readyz 503 saying the store's
+  certificate was not verified, uploads 503 store_unavailable, no request ever went through the TLS connection, nothing stored, nothing reached
   the app.
 - virtual-hosted addressing (`path_style: false`): requests go to <bucket>.localhost and name only the key.
 - the example app with EXAMPLE_APP_S3_ENDPOINT reads every object back and answers with what it verified; with
@@ -58,14 +58,17 @@ def tls_relay(s3_server):
 
 
 def refused_store(make_gateway, tmp_path, s3, relay, s3_options):
-    """uploadgate on the https `relay` with `s3_options`: its first probe fails, /readyz names the object store, each
+    """uploadgate on the https `relay` with `s3_options`: its first probe fails, /readyz says the store's certificate
+    was not verified (not merely "unreachable": the operator's fix is the CA file or the endpoint's name), each
     transport's upload is 503 store_unavailable, and no request went through the relay, nothing reached the app."""
     prefix = unique_prefix("tls-refused")
     gw = start_s3_gateway(make_gateway, tmp_path, s3, prefix, endpoint=relay.url, s3_options=s3_options,
                           configure_extra=with_admin(lambda c: c["backend"].pop("health_path", None)))
     wait_until(lambda: probes(gw) >= 1, 15, "the first store probe")
     status, body, _ = admin_get(gw, "/readyz")
-    assert (status, json.loads(body)) == (503, {"status": "not ready", "reason": "object store: unreachable"})
+    assert (status, json.loads(body)) == (503, {
+        "status": "not ready",
+        "reason": "object store: certificate not verified (check storage.s3.ca_file and the endpoint's name)"})
     for proto in TRANSPORTS:
         res = upload(gw, proto, "/upload", files_body([os.urandom(1024)]), multipart_content_type())
         assert res.status == 503, (proto, res)
