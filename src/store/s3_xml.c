@@ -236,6 +236,58 @@ ug_s3_xml_result_t ug_s3_parse_list_uploads(const char *xml, size_t len, ug_s3_u
     return UG_S3_XML_OK;
 }
 
+void ug_s3_key_list_free(ug_s3_key_list_t *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->keys[i]);
+    free(list->keys);
+    memset(list, 0, sizeof *list);
+}
+
+static ug_s3_xml_result_t fill_keys(const xmlNode *root, ug_s3_key_list_t *list)
+{
+    size_t cap = count_children(root, "Contents");
+    list->keys = calloc(cap ? cap : 1, sizeof *list->keys);
+    if (list->keys == NULL)
+        return UG_S3_XML_NOMEM;
+    for (const xmlNode *c = root->children; c != NULL; c = c->next) {
+        if (!named(c, "Contents"))
+            continue;
+        char *key = child_text(c, "Key");
+        if (key == NULL)
+            return UG_S3_XML_NOMEM;
+        if (key[0] == '\0') {
+            free(key);
+            return UG_S3_XML_UNEXPECTED;
+        }
+        list->keys[list->n++] = key;
+    }
+    char *truncated = child_text(root, "IsTruncated");
+    if (truncated == NULL)
+        return UG_S3_XML_NOMEM;
+    list->truncated = strcmp(truncated, "true") == 0;
+    free(truncated);
+    return list->truncated && list->n == 0 ? UG_S3_XML_UNEXPECTED : UG_S3_XML_OK;
+}
+
+ug_s3_xml_result_t ug_s3_parse_list_objects(const char *xml, size_t len, ug_s3_key_list_t *out)
+{
+    xmlDocPtr doc;
+    const xmlNode *root;
+    ug_s3_xml_result_t r = open_root(xml, len, "ListBucketResult", &doc, &root);
+    if (r != UG_S3_XML_OK)
+        return r;
+    ug_s3_key_list_t list = {0};
+    r = fill_keys(root, &list);
+    xmlFreeDoc(doc);
+    if (r != UG_S3_XML_OK) {
+        ug_s3_key_list_free(&list);
+        return r;
+    }
+    *out = list;
+    return UG_S3_XML_OK;
+}
+
 /* Length of s with & < > " ' CR escaped (escaped into dst when not NULL). */
 static size_t xml_escape(const char *s, char *dst)
 {

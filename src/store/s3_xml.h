@@ -45,6 +45,12 @@ typedef struct {
 } ug_s3_upload_list_t;
 
 typedef struct {
+    char **keys;      /* every Contents' Key, in the order listed */
+    size_t n;
+    bool truncated;   /* IsTruncated: another page follows, from the last key listed (the V1 marker) */
+} ug_s3_key_list_t;
+
+typedef struct {
     unsigned part_number;  /* 1..10000 */
     const char *etag;      /* as the UploadPart answer's ETag header gave it, quotes included */
 } ug_s3_part_t;
@@ -58,6 +64,10 @@ ug_s3_xml_result_t ug_s3_parse_complete(const char *xml, size_t len, char **etag
 /* ListMultipartUploadsResult -> every Upload's Key, UploadId, Initiated; IsTruncated and the next markers */
 ug_s3_xml_result_t ug_s3_parse_list_uploads(const char *xml, size_t len, ug_s3_upload_list_t *out);
 void ug_s3_upload_list_free(ug_s3_upload_list_t *list);
+/* ListBucketResult (ListObjects, V1) -> every Contents' Key; IsTruncated. A truncated page without a key is
+ * UG_S3_XML_UNEXPECTED (a caller continuing from its last key would loop). */
+ug_s3_xml_result_t ug_s3_parse_list_objects(const char *xml, size_t len, ug_s3_key_list_t *out);
+void ug_s3_key_list_free(ug_s3_key_list_t *list);
 /* Error -> Code, Message */
 ug_s3_xml_result_t ug_s3_parse_error(const char *xml, size_t len, ug_s3_error_t *out);
 void ug_s3_error_free(ug_s3_error_t *err);

@@ -1,7 +1,7 @@
 /*
  * fuzz_s3_xml.c - libFuzzer target for the S3 XML answers (src/store/s3_xml.c).
  *
- * Input: one S3 answer document. Every parser reads it (initiate, complete, list uploads, error); the
+ * Input: one S3 answer document. Every parser reads it (initiate, complete, list uploads, list objects, error); the
  * target checks, besides "never crash, never leak":
  *   - a parser that says OK returns non-NULL, non-empty required fields;
  *   - every UploadId/Key a list returned survives ug_s3_build_complete as an ETag: the body it builds parses
@@ -93,6 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ug_s3_parse_list_uploads(xml, size, &list) == UG_S3_XML_OK) {
         check_list(&list);
         ug_s3_upload_list_free(&list);
+    }
+    ug_s3_key_list_t keys;
+    if (ug_s3_parse_list_objects(xml, size, &keys) == UG_S3_XML_OK) {
+        for (size_t i = 0; i < keys.n; i++)
+            if (keys.keys[i] == NULL || keys.keys[i][0] == '\0')
+                abort();
+        if (keys.truncated && keys.n == 0)
+            abort();
+        ug_s3_key_list_free(&keys);
     }
     return 0;
 }

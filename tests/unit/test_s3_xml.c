@@ -99,6 +99,41 @@ Test(s3_xml, list_with_markers_and_no_uploads)
                  UG_S3_XML_UNEXPECTED);
 }
 
+Test(s3_xml, list_objects_from_swift)
+{
+    size_t len;
+    const char *xml = slurp("list-objects.xml", &len);
+    ug_s3_key_list_t l;
+    cr_assert_eq(ug_s3_parse_list_objects(xml, len, &l), UG_S3_XML_OK);
+    cr_assert_eq(l.n, 2);
+    cr_expect_str_eq(l.keys[0], "cap/0123456789abcdef0123456789abcdef/0");
+    cr_expect_str_eq(l.keys[1], "cap/0123456789abcdef0123456789abcdef/1");
+    cr_expect_not(l.truncated);
+    ug_s3_key_list_free(&l);
+    xml = slurp("list-objects-truncated.xml", &len); /* max-keys=1 */
+    cr_assert_eq(ug_s3_parse_list_objects(xml, len, &l), UG_S3_XML_OK);
+    cr_assert_eq(l.n, 1);
+    cr_expect(l.truncated);
+    ug_s3_key_list_free(&l);
+}
+
+Test(s3_xml, list_objects_refuses_what_it_cannot_continue_or_use)
+{
+    ug_s3_key_list_t l;
+    cr_expect_eq(ug_s3_parse_list_objects(S("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>"), &l),
+                 UG_S3_XML_OK);
+    cr_expect_eq(l.n, 0);
+    ug_s3_key_list_free(&l);
+    /* truncated with no key to continue from: a caller would loop */
+    cr_expect_eq(ug_s3_parse_list_objects(S("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"), &l),
+                 UG_S3_XML_UNEXPECTED);
+    /* a Contents without its Key names nothing to delete */
+    cr_expect_eq(ug_s3_parse_list_objects(S("<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>"), &l),
+                 UG_S3_XML_UNEXPECTED);
+    cr_expect_eq(ug_s3_parse_list_objects(S("<ListMultipartUploadsResult/>"), &l), UG_S3_XML_UNEXPECTED);
+    cr_expect_eq(ug_s3_parse_list_objects(S("<Error><Code>AccessDenied</Code></Error>"), &l), UG_S3_XML_ERROR_BODY);
+}
+
 Test(s3_xml, error_from_swift_and_error_body_detected)
 {
     size_t len;
