@@ -478,6 +478,7 @@ static void *thread_main(void *arg)
                 transfer_done(c, msg->easy_handle, msg->data.result);
         curl_multi_poll(c->multi, NULL, 0, poll_timeout(c, ug_s3_now_ms()), NULL);
     }
+    ug_s3_markers_drop_all(c); /* first: the objects' clean-ups must not act on them any more */
     ug_s3_objects_drop_all(c); /* the grace ran out, or nothing is left: cut off whatever still runs */
     while (c->live != NULL)     /* the probe, a sweep (its state is left behind: the process is ending) */
         ug_s3_req_cancel(c->live);

@@ -27,6 +27,7 @@
 typedef struct ug_s3_client ug_s3_client_t;
 typedef struct ug_s3_inbox ug_s3_inbox_t;
 typedef struct ug_s3_object ug_s3_object_t;
+typedef struct ug_s3_marker ug_s3_marker_t;
 
 /* Start the S3 thread for `cfg` (copied). Credentials are read now (credentials_file, else the environment:
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). NULL with a message in `why` (out of memory, an
@@ -102,10 +103,11 @@ typedef struct ug_s3_object_done {
     const char *sha256_hex;  /* 64 lowercase hex + NUL */
 } ug_s3_object_done_t;
 
-/* Begin an object. `on_ready(arg)` is called (on the inbox's thread) after a write that answered PAUSE once a
- * slot frees. NULL when out of memory. Nothing is sent to the store before the first part is full or finish. */
-ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, const char *key, const char *content_type,
-                                   void (*on_ready)(void *arg), void *arg);
+/* Begin an object, joined to its upload's pending `marker` (below; NULL: none). `on_ready(arg)` is called (on the
+ * inbox's thread) after a write that answered PAUSE once a slot frees. NULL when out of memory. Nothing is sent to the
+ * store before the first part is full or finish. */
+ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, ug_s3_marker_t *marker, const char *key,
+                                   const char *content_type, void (*on_ready)(void *arg), void *arg);
 ug_s3_write_result_t ug_s3_object_write(ug_s3_object_t *o, const char *buf, size_t len);
 /* Bytes written so far. */
 uint64_t ug_s3_object_size(const ug_s3_object_t *o);
@@ -121,9 +123,28 @@ void ug_s3_object_release(ug_s3_object_t *o);
  * call; frees the handle. Safe at any time, including while a finish is pending. */
 void ug_s3_object_abort(ug_s3_object_t *o);
 
+/*
+ * An upload's pending marker: an incomplete multipart upload at `<key_prefix>.pending` (UG_S3_MARKER_NAME) standing
+ * for the upload until the app is told of its objects, so that nothing a crash leaves is out of the janitor's sight.
+ * Placed at begin (CreateMultipartUpload; `on_placed(arg, err, message)` once, on the inbox's thread); the caller
+ * completes no object joined to it (ug_s3_object_finish) before on_placed said UG_OK. Cleared (aborted) by
+ * ug_s3_marker_clear right before the manifest names the objects: `on_cleared` says whether it was (a failure means
+ * the manifest must not go: the objects may be the janitor's). When the upload ends without a clear
+ * (ug_s3_marker_end), the marker is aborted once every joined object's clean-up ended, or left for the janitor if
+ * one failed. The sweep below removes everything under a stale marker's prefix, then the marker.
+ * ug_s3_marker_end lets the handle go; no callback runs after it.
+ */
+#define UG_S3_MARKER_NAME ".pending"
+typedef void (*ug_s3_marker_cb)(void *arg, ug_err_t err, const char *message);
+ug_s3_marker_t *ug_s3_marker_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, const char *key_prefix,
+                                   ug_s3_marker_cb on_placed, void *arg);
+void ug_s3_marker_clear(ug_s3_marker_t *m, ug_s3_marker_cb on_cleared, void *arg);
+void ug_s3_marker_end(ug_s3_marker_t *m);
+
 /* For the janitor (start-up and periodic): abort every incomplete multipart upload under the configured prefix
- * initiated more than `older_than_ms` ago (ListMultipartUploads, all pages). `on_done(arg, aborted, err)` on the
- * inbox's thread. */
+ * initiated more than `older_than_ms` ago (ListMultipartUploads, all pages); for a pending marker among them, first
+ * delete every object under its prefix (ListObjects, all pages): an upload that crashed before its app was told.
+ * Uploads of this process are spared. `on_done(arg, aborted, err)` on the inbox's thread. */
 void ug_s3_sweep(ug_s3_client_t *c, ug_s3_inbox_t *inbox, uint64_t older_than_ms,
                  void (*on_done)(void *arg, size_t aborted, ug_err_t err), void *arg);
 

@@ -4,7 +4,8 @@
  *   s3_client.c  the client: its thread and curl multi handle, the command queue, inboxes, the request
  *                machinery (signing, retries with backoff, answers), the store state probe, credentials
  *   s3_object.c  one object's state machine: PutObject, or Create/UploadPart xN/Complete; abort and its clean-up
- *   s3_sweep.c   the janitor's sweep of incomplete multipart uploads
+ *   s3_marker.c  an upload's pending marker, which the janitor finds after a crash
+ *   s3_sweep.c   the janitor's sweep of incomplete multipart uploads, and of what lies under a stale marker
  *
  * Threads: fields marked [loop] belong to the thread that began the object, [s3] to the S3 thread, [mu] are read
  * and written under the object's mutex by both.
@@ -110,6 +111,7 @@ struct ug_s3_client {
     uint64_t next_probe_ms;
     bool probing;
     struct ug_s3_object *objects; /* every object the engine still works on (list through obj_next) */
+    struct ug_s3_marker *markers; /* every pending marker the engine still works on */
 };
 
 /* The monotonic clock in ms. */
@@ -135,5 +137,15 @@ void ug_s3_inbox_post(ug_s3_inbox_t *inbox, ug_s3_completion_t *comp);
 bool ug_s3_objects_own_upload(ug_s3_client_t *c, const char *upload_id);
 /* [s3] At stop: cut off every object's requests and forget them. */
 void ug_s3_objects_drop_all(ug_s3_client_t *c);
+
+/* s3_marker.c: references (any thread); [s3] a joined object the engine works on again (its list_add), and no
+ * longer (its list_remove; `cleanup_failed`: the store may still hold what it was to remove, so the marker stays);
+ * whether an upload id is a marker's (the sweep spares it); at stop, forget them all (left for the janitor). */
+void ug_s3_marker_ref(ug_s3_marker_t *m);
+void ug_s3_marker_unref(ug_s3_marker_t *m);
+void ug_s3_marker_member_add(ug_s3_marker_t *m);
+void ug_s3_marker_member_remove(ug_s3_marker_t *m, bool cleanup_failed);
+bool ug_s3_markers_own_upload(ug_s3_client_t *c, const char *upload_id);
+void ug_s3_markers_drop_all(ug_s3_client_t *c);
 
 #endif

@@ -80,6 +80,9 @@ struct ug_s3_object {
     ug_s3_req_t *single; /* the Create/Put/Complete/Head in flight */
     char etag[256];
     struct ug_s3_object *obj_next;
+    ug_s3_marker_t *marker; /* the upload's pending marker (a reference), or NULL */
+    bool cleanup_failed;    /* [s3] a clean-up request failed: the store may still hold a complete object (an
+                             * incomplete upload is the sweep's to find anyway) */
 };
 
 /* ---- part buffers -------------------------------------------------------------------------------------
@@ -148,6 +151,7 @@ static void obj_unref(ug_s3_object_t *o)
     free(o->upload_id);
     free(o->key);
     free(o->content_type);
+    ug_s3_marker_unref(o->marker);
     free(o);
 }
 
@@ -198,6 +202,8 @@ static void list_add(ug_s3_object_t *o)
         return;
     o->listed = true;
     atomic_fetch_add(&o->refs, 1);
+    if (o->marker != NULL)
+        ug_s3_marker_member_add(o->marker);
     o->obj_next = o->c->objects;
     o->c->objects = o;
 }
@@ -213,6 +219,8 @@ static void list_remove(ug_s3_object_t *o)
         }
     }
     o->listed = false;
+    if (o->marker != NULL) /* after a clean-up that failed, the marker stays for the janitor */
+        ug_s3_marker_member_remove(o->marker, o->cleanup_failed);
     obj_unref(o);
 }
 
@@ -655,9 +663,10 @@ static void advance(ug_s3_object_t *o)
 static void cleanup_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
 {
     ug_s3_object_t *o = r->arg;
-    (void)ok;
-    (void)a; /* retried already; what is left now is the sweep's and the bucket lifecycle rule's */
+    /* retried already: what a failure leaves is the sweep's (under the marker) and the lifecycle rule's */
     o->single = NULL;
+    if (!ok && !(a->curl == CURLE_OK && a->status == 404)) /* 404 NoSuchUpload: nothing left to abort */
+        o->cleanup_failed = true;
     if (strcmp(r->op, "abort") == 0) {
         free(o->upload_id);
         o->upload_id = NULL;
@@ -690,6 +699,7 @@ static void cleanup(ug_s3_object_t *o)
             ug_s3_req_send(r);
             return;
         }
+        o->cleanup_failed = true; /* out of memory */
     }
     list_remove(o);
 }
@@ -739,13 +749,17 @@ static void kick(ug_s3_object_t *o, bool force)
     ug_s3_client_post(o->c, &cmd->base);
 }
 
-ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, const char *key, const char *content_type,
-                                   void (*on_ready)(void *arg), void *arg)
+ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, ug_s3_marker_t *marker, const char *key,
+                                   const char *content_type, void (*on_ready)(void *arg), void *arg)
 {
     ug_s3_object_t *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
     atomic_init(&o->refs, 1);
+    if (marker != NULL) {
+        ug_s3_marker_ref(marker);
+        o->marker = marker;
+    }
     o->c = c;
     o->inbox = inbox;
     o->on_ready = on_ready;

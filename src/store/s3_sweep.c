@@ -1,8 +1,12 @@
 /*
  * s3_sweep.c - the janitor's sweep: abort the incomplete multipart uploads under the prefix that are older than a
  * given age (see ug_s3_sweep in s3_client.h). Runs on the S3 thread, one request at a time: list a page, abort its
- * stale uploads one by one, list the next page. Uploads of objects this process is still writing are spared,
- * whatever their age (a long upload is not a crash's leftover).
+ * stale uploads one by one, list the next page. Uploads of objects this process is still writing, and its own
+ * pending markers, are spared whatever their age (a long upload is not a crash's leftover).
+ *
+ * A stale pending marker (`<prefix><upload-id>/.pending`, s3_marker.c) is an upload whose app was never told of its
+ * objects: every object under `<prefix><upload-id>/` is deleted first (ListObjects page by page, DeleteObject each),
+ * and the marker aborted only when all of them went, so a sweep cut short leaves the marker for the next one.
  */
 #include "store/s3_internal.h"
 
@@ -27,6 +31,12 @@ typedef struct sweep {
     char *key_marker, *id_marker;
     size_t aborted;
     ug_err_t err;
+    /* a stale marker's objects */
+    const ug_s3_upload_t *marker; /* in page */
+    char *obj_prefix;             /* "<prefix><upload-id>/" */
+    ug_s3_key_list_t objs;
+    size_t next_obj;
+    bool objs_failed; /* one could not be listed or deleted: the marker stays */
 } sweep_t;
 
 static void list_page(sweep_t *s);
@@ -44,6 +54,8 @@ static void finish(sweep_t *s, ug_err_t err)
     s->err = err;
     ug_metrics_s3_swept(atomic_load(&s->c->metrics), s->aborted);
     ug_s3_upload_list_free(&s->page);
+    ug_s3_key_list_free(&s->objs);
+    free(s->obj_prefix);
     free(s->key_marker);
     free(s->id_marker);
     s->comp.run = run_done;
@@ -79,25 +91,132 @@ static void abort_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
     next_upload(s);
 }
 
+/* Send one of the sweep's requests (on key, NULL: the bucket, with the `n` query parameters `p`); false when out of
+ * memory, nothing sent. */
+static bool sweep_send(sweep_t *s, const char *op, const char *method, const char *key, const ug_s3_param_t *p,
+                       size_t n, ug_s3_req_cb done)
+{
+    char *query = NULL;
+    ug_s3_req_t *r = n == 0 || ug_s3_canonical_query(p, n, &query) == UG_S3_OK
+                         ? ug_s3_req_new(s->c, op, method, key, query, done, s)
+                         : NULL;
+    free(query);
+    if (r == NULL)
+        return false;
+    ug_s3_req_send(r);
+    return true;
+}
+
+/* Send the abort of stale upload `u` (AbortMultipartUpload); false when out of memory. */
+static bool send_abort(sweep_t *s, const ug_s3_upload_t *u)
+{
+    ug_s3_param_t p[] = {{"uploadId", u->upload_id}};
+    if (!sweep_send(s, "sweep_abort", "DELETE", u->key, p, 1, abort_done))
+        return false;
+    ug_metrics_s3_abort(atomic_load(&s->c->metrics));
+    return true;
+}
+
+/* A pending marker's key: "<prefix><32 hex>/.pending". Its length is that of the object prefix it stands for. */
+static size_t marker_prefix_len(const char *prefix, const char *key)
+{
+    size_t plen = strlen(prefix), klen = strlen(key), mlen = sizeof(UG_S3_MARKER_NAME) - 1;
+    if (klen != plen + 33 + mlen || strncmp(key, prefix, plen) != 0 || key[plen + 32] != '/' ||
+        strcmp(key + plen + 33, UG_S3_MARKER_NAME) != 0)
+        return 0;
+    for (size_t i = plen; i < plen + 32; i++)
+        if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+            return 0;
+    return plen + 33;
+}
+
+static void list_objects(sweep_t *s, const char *after);
+
+/* The stale marker's objects, one DeleteObject at a time; then the next page, or the marker itself. */
+static void next_object(sweep_t *s);
+
+static void delete_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
+{
+    sweep_t *s = r->arg;
+    (void)a;
+    if (!ok)
+        s->objs_failed = true;
+    next_object(s);
+}
+
+static void next_object(sweep_t *s)
+{
+    if (!s->objs_failed && s->next_obj < s->objs.n) {
+        if (!sweep_send(s, "sweep_delete", "DELETE", s->objs.keys[s->next_obj++], NULL, 0, delete_done))
+            finish(s, UG_ERR_NOMEM);
+        return;
+    }
+    if (!s->objs_failed && s->objs.truncated) {
+        char *after = strdup(s->objs.keys[s->objs.n - 1]);
+        ug_s3_key_list_free(&s->objs);
+        if (after == NULL) {
+            finish(s, UG_ERR_NOMEM);
+            return;
+        }
+        list_objects(s, after);
+        free(after);
+        return;
+    }
+    const ug_s3_upload_t *m = s->marker;
+    ug_s3_key_list_free(&s->objs);
+    free(s->obj_prefix);
+    s->obj_prefix = NULL;
+    s->marker = NULL;
+    if (s->objs_failed) { /* the marker stays: the next sweep tries again */
+        s->err = UG_ERR_STORE_FAILED;
+        next_upload(s);
+    } else if (!send_abort(s, m)) {
+        finish(s, UG_ERR_NOMEM);
+    }
+}
+
+static void list_objects_done(ug_s3_req_t *r, bool ok, const ug_s3_answer_t *a)
+{
+    sweep_t *s = r->arg;
+    s->next_obj = 0;
+    if (!ok || ug_s3_parse_list_objects(a->body != NULL ? a->body : "", a->body_len, &s->objs) != UG_S3_XML_OK)
+        s->objs_failed = true;
+    next_object(s);
+}
+
+/* ListObjects (V1) under the marker's object prefix, after key `after` (NULL: from the start). */
+static void list_objects(sweep_t *s, const char *after)
+{
+    ug_s3_param_t p[2];
+    size_t n = 0;
+    if (after != NULL)
+        p[n++] = (ug_s3_param_t){"marker", after};
+    p[n++] = (ug_s3_param_t){"prefix", s->obj_prefix};
+    if (!sweep_send(s, "list_objects", "GET", NULL, p, n, list_objects_done))
+        finish(s, UG_ERR_NOMEM);
+}
+
 static void next_upload(sweep_t *s)
 {
     while (s->next < s->page.n) {
         const ug_s3_upload_t *u = &s->page.uploads[s->next++];
         time_t t = parse_initiated(u->initiated);
-        if (t < 0 || t > s->cutoff || ug_s3_objects_own_upload(s->c, u->upload_id))
+        if (t < 0 || t > s->cutoff || ug_s3_objects_own_upload(s->c, u->upload_id) ||
+            ug_s3_markers_own_upload(s->c, u->upload_id))
             continue;
-        char *query = NULL;
-        ug_s3_param_t p[] = {{"uploadId", u->upload_id}};
-        ug_s3_req_t *r = ug_s3_canonical_query(p, 1, &query) == UG_S3_OK
-                             ? ug_s3_req_new(s->c, "sweep_abort", "DELETE", u->key, query, abort_done, s)
-                             : NULL;
-        free(query);
-        if (r == NULL) {
-            finish(s, UG_ERR_NOMEM);
+        size_t prefix_len = marker_prefix_len(s->c->cfg.prefix, u->key);
+        if (prefix_len > 0) {
+            s->marker = u;
+            s->objs_failed = false;
+            if ((s->obj_prefix = strndup(u->key, prefix_len)) == NULL) {
+                finish(s, UG_ERR_NOMEM);
+                return;
+            }
+            list_objects(s, NULL);
             return;
         }
-        ug_metrics_s3_abort(atomic_load(&s->c->metrics));
-        ug_s3_req_send(r);
+        if (!send_abort(s, u))
+            finish(s, UG_ERR_NOMEM);
         return;
     }
     if (!s->page.truncated) {
@@ -132,22 +251,14 @@ static void list_page(sweep_t *s)
 {
     ug_s3_param_t p[4] = {{"uploads", NULL}};
     size_t n = 1;
-    char *query = NULL;
     if (s->c->cfg.prefix[0] != '\0')
         p[n++] = (ug_s3_param_t){"prefix", s->c->cfg.prefix};
     if (s->key_marker != NULL && s->key_marker[0] != '\0')
         p[n++] = (ug_s3_param_t){"key-marker", s->key_marker};
     if (s->id_marker != NULL && s->id_marker[0] != '\0')
         p[n++] = (ug_s3_param_t){"upload-id-marker", s->id_marker};
-    ug_s3_req_t *r = ug_s3_canonical_query(p, n, &query) == UG_S3_OK
-                         ? ug_s3_req_new(s->c, "list_uploads", "GET", NULL, query, list_done, s)
-                         : NULL;
-    free(query);
-    if (r == NULL) {
+    if (!sweep_send(s, "list_uploads", "GET", NULL, p, n, list_done))
         finish(s, UG_ERR_NOMEM);
-        return;
-    }
-    ug_s3_req_send(r);
 }
 
 static void run_sweep(ug_s3_client_t *c, ug_s3_cmd_t *base)

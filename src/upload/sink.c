@@ -45,6 +45,11 @@ int ug_sink_blocked(const ug_sink_t *s)
     return s->ops->blocked(s);
 }
 
+void ug_sink_seal(ug_sink_t *s, ug_sink_sealed_cb cb, void *arg)
+{
+    s->ops->seal(s, cb, arg);
+}
+
 ug_err_t ug_sink_hand_off(ug_sink_t *s)
 {
     return s->ops->hand_off(s);
@@ -138,6 +143,12 @@ static int local_blocked(const ug_sink_t *s)
     return 0;
 }
 
+static void local_seal(ug_sink_t *s, ug_sink_sealed_cb cb, void *arg)
+{
+    (void)s; /* an upload directory is incoming until hand_off renames it: the janitor tells leftovers by age */
+    cb(arg, UG_OK, NULL);
+}
+
 static ug_err_t local_hand_off(ug_sink_t *s)
 {
     return ug_storage_upload_hand_off(((local_sink_t *)s)->store);
@@ -157,7 +168,7 @@ static void local_abort(ug_sink_t *s)
 
 static const ug_sink_ops_t local_ops = {
     local_file_begin, local_file_write, local_file_size, local_file_finish, local_file_adopt,
-    local_blocked,    local_hand_off,   local_release,   local_abort,
+    local_blocked,    local_seal,       local_hand_off,  local_release, local_abort,
 };
 
 ug_err_t ug_sink_begin_local(const char *root, ug_sink_t **out, char *id_out)

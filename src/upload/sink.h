@@ -3,8 +3,8 @@
  * directory (sink.c over storage.h: a file per stored part) or S3-compatible object storage (sink_s3.c over
  * store/s3_client.h: an object `<prefix><upload-id>/<n>` per stored part, n = 0, 1, 2 ... as local files are numbered).
  *
- *   ug_sink_begin_* -> (ug_sink_file_begin -> ug_sink_file_write ... -> ug_sink_file_finish) ... -> ug_sink_hand_off
- *   then ug_sink_release (the app took the files) or ug_sink_abort (remove everything).
+ *   ug_sink_begin_* -> (ug_sink_file_begin -> ug_sink_file_write ... -> ug_sink_file_finish) ... -> ug_sink_seal
+ *   -> ug_sink_hand_off, then ug_sink_release (the app took the files) or ug_sink_abort (remove everything).
  *
  * Finishing a file may complete later (S3: the last part, then CompleteMultipartUpload): ug_sink_file_finish reports
  * through its callback, which the local sink runs before returning and the S3 sink from its loop's inbox. Writing may
@@ -61,6 +61,11 @@ void ug_sink_file_finish(ug_sink_file_t *f, ug_sink_stored_cb cb, void *arg);
 /* A complete local file moved in (ug_storage_file_adopt); UG_ERR_INTERNAL on an S3 sink. */
 ug_err_t ug_sink_file_adopt(ug_sink_t *s, int from_dir_fd, const char *from_name, uint64_t size, unsigned *index_out);
 
+/* Every file is stored and the manifest is about to name them: from here on nothing the sink stored may be taken for
+ * a crash's leftover (S3: the upload's pending marker is cleared, s3_client.h; local: nothing to do). `cb(arg, err,
+ * message)` runs once, before this returns (local) or later (S3); an error means the manifest must not go. */
+typedef void (*ug_sink_sealed_cb)(void *arg, ug_err_t err, const char *message);
+void ug_sink_seal(ug_sink_t *s, ug_sink_sealed_cb cb, void *arg);
 /* Whether the caller should give no more bytes until on_ready. */
 int ug_sink_blocked(const ug_sink_t *s);
 /* The manifest is about to name the files (local: the directory takes its final name; S3: nothing to do). */
@@ -78,6 +83,7 @@ typedef struct ug_sink_ops {
     void (*file_finish)(ug_sink_file_t *f, ug_sink_stored_cb cb, void *arg);
     ug_err_t (*file_adopt)(ug_sink_t *s, int from_dir_fd, const char *from_name, uint64_t size, unsigned *index_out);
     int (*blocked)(const ug_sink_t *s);
+    void (*seal)(ug_sink_t *s, ug_sink_sealed_cb cb, void *arg);
     ug_err_t (*hand_off)(ug_sink_t *s);
     void (*release)(ug_sink_t *s);
     void (*abort)(ug_sink_t *s);

@@ -9,6 +9,11 @@
  *
  * Callbacks may end the sink (the upload answered, failed, or its app answer came at once): release and abort inside
  * a callback only mark it ended, and the objects are let go and the sink freed once the callback returned.
+ *
+ * The upload's pending marker (s3_client.h) is placed when the first byte of a file arrives, or a file ends (a
+ * request refused before its body costs the store nothing); a file's finish (which completes its
+ * object) waits until it is in place, and seal clears it. Parts go up meanwhile: an incomplete multipart upload is the
+ * janitor's to find anyway.
  */
 #include "upload/sink.h"
 
@@ -28,6 +33,7 @@ typedef struct s3_file {
     int waiting;   /* its last write answered PAUSE and on_ready has not run */
     int finishing; /* finish called, on_done not yet run */
     int stored;    /* on_done ran with UG_OK: the object exists */
+    int deferred;  /* finish called before the marker was in place: finished once it is */
     ug_sink_stored_cb cb;
     void *cb_arg;
 } s3_file_t;
@@ -44,6 +50,12 @@ typedef struct s3_sink {
     int depth;       /* callbacks of ours running */
     int ended;       /* released (keep = 1) or aborted (keep = 0) inside a callback: done when depth drops to 0 */
     int keep;
+    ug_s3_marker_t *marker;
+    int marker_state; /* 0: being placed, 1: in place, -1: could not be placed (marker_err, marker_message) */
+    ug_err_t marker_err;
+    char marker_message[300];
+    ug_sink_sealed_cb seal_cb;
+    void *seal_arg;
 } s3_sink_t;
 
 static int s3_blocked(const ug_sink_t *s)
@@ -65,6 +77,7 @@ static void s3_free(s3_sink_t *ss)
         }
         free(f);
     }
+    ug_s3_marker_end(ss->marker); /* after the objects' aborts: the engine removes it once they are cleaned up */
     free(ss->files);
     free(ss->key_prefix);
     free(ss);
@@ -116,12 +129,10 @@ static void on_object_ready(void *arg)
     after_event(ss);
 }
 
-static void on_object_done(void *arg, const ug_s3_object_done_t *d)
+/* A file's finish ended: stored (the object exists), or failed. */
+static void file_done(s3_file_t *f, const ug_s3_object_done_t *d)
 {
-    s3_file_t *f = arg;
     s3_sink_t *ss = (s3_sink_t *)f->super.sink;
-    if (ss->ended)
-        return;
     f->finishing = 0;
     --ss->finishing;
     if (f->waiting) { /* no on_ready follows its completion */
@@ -143,6 +154,44 @@ static void on_object_done(void *arg, const ug_s3_object_done_t *d)
     --ss->depth;
     if (!f->stored) /* a failed file fails the upload: it is told now, paused or not */
         ss->was_blocked = 1;
+}
+
+static void on_object_done(void *arg, const ug_s3_object_done_t *d)
+{
+    s3_file_t *f = arg;
+    s3_sink_t *ss = (s3_sink_t *)f->super.sink;
+    if (ss->ended)
+        return;
+    file_done(f, d);
+    after_event(ss);
+}
+
+/* A file whose object must not be completed: the marker could not be placed. */
+static void file_refused(s3_file_t *f)
+{
+    s3_sink_t *ss = (s3_sink_t *)f->super.sink;
+    ug_s3_object_done_t d = {.err = ss->marker_err, .message = ss->marker_message[0] ? ss->marker_message : NULL};
+    file_done(f, &d);
+}
+
+static void on_marker_placed(void *arg, ug_err_t err, const char *message)
+{
+    s3_sink_t *ss = arg;
+    if (ss->ended)
+        return;
+    ss->marker_state = err == UG_OK ? 1 : -1;
+    ss->marker_err = err;
+    snprintf(ss->marker_message, sizeof(ss->marker_message), "%s", message != NULL ? message : "");
+    for (size_t i = 0; i < ss->num_files && !ss->ended; ++i) {
+        s3_file_t *f = ss->files[i];
+        if (!f->deferred)
+            continue;
+        f->deferred = 0;
+        if (err == UG_OK)
+            ug_s3_object_finish(f->obj, on_object_done, f);
+        else
+            file_refused(f);
+    }
     after_event(ss);
 }
 
@@ -168,7 +217,7 @@ static ug_err_t s3_file_begin(ug_sink_t *s, const char *content_type, ug_sink_fi
     f->super.sink = s;
     f->index = (unsigned)ss->num_files;
     snprintf(key, plen + 16, "%s%u", ss->key_prefix, f->index);
-    f->obj = ug_s3_object_begin(ss->client, ss->inbox, key, content_type, on_object_ready, f);
+    f->obj = ug_s3_object_begin(ss->client, ss->inbox, ss->marker, key, content_type, on_object_ready, f);
     free(key); /* copied by the client */
     if (f->obj == NULL) {
         free(f);
@@ -180,10 +229,21 @@ static ug_err_t s3_file_begin(ug_sink_t *s, const char *content_type, ug_sink_fi
     return UG_OK;
 }
 
+/* Place the upload's marker if it is not yet (0), or -1 when out of memory. */
+static int need_marker(s3_sink_t *ss)
+{
+    if (ss->marker == NULL &&
+        (ss->marker = ug_s3_marker_begin(ss->client, ss->inbox, ss->key_prefix, on_marker_placed, ss)) == NULL)
+        return -1;
+    return 0;
+}
+
 static ug_err_t s3_file_write(ug_sink_file_t *file, const char *buf, size_t len, const char **message)
 {
     s3_file_t *f = (s3_file_t *)file;
     s3_sink_t *ss = (s3_sink_t *)file->sink;
+    if (need_marker(ss) != 0)
+        return UG_ERR_NOMEM;
     switch (ug_s3_object_write(f->obj, buf, len)) {
     case UG_S3_WRITE_MORE:
         return UG_OK;
@@ -217,13 +277,46 @@ static void s3_file_finish(ug_sink_file_t *file, ug_sink_stored_cb cb, void *arg
     ++ss->finishing;
     if (s3_blocked(file->sink))
         ss->was_blocked = 1;
-    ug_s3_object_finish(f->obj, on_object_done, f);
+    if (need_marker(ss) != 0) {
+        ss->marker_state = -1;
+        ss->marker_err = UG_ERR_NOMEM;
+        ss->marker_message[0] = '\0';
+    }
+    if (ss->marker_state == 0) {
+        f->deferred = 1;
+    } else if (ss->marker_state < 0) {
+        ++ss->depth;
+        file_refused(f);
+        --ss->depth;
+        after_event(ss);
+    } else {
+        ug_s3_object_finish(f->obj, on_object_done, f);
+    }
 }
 
 static ug_err_t s3_file_adopt(ug_sink_t *s, int from_dir_fd, const char *from_name, uint64_t size, unsigned *index_out)
 {
     (void)s, (void)from_dir_fd, (void)from_name, (void)size, (void)index_out;
     return UG_ERR_INTERNAL; /* resumable routes store locally (config.h) */
+}
+
+static void on_marker_cleared(void *arg, ug_err_t err, const char *message)
+{
+    s3_sink_t *ss = arg;
+    if (ss->ended)
+        return;
+    ++ss->depth;
+    ss->seal_cb(ss->seal_arg, err, message);
+    --ss->depth;
+    after_event(ss);
+}
+
+static void s3_seal(ug_sink_t *s, ug_sink_sealed_cb cb, void *arg)
+{
+    s3_sink_t *ss = (s3_sink_t *)s;
+    ss->seal_cb = cb;
+    ss->seal_arg = arg;
+    ug_s3_marker_clear(ss->marker, on_marker_cleared, ss);
 }
 
 static ug_err_t s3_hand_off(ug_sink_t *s)
@@ -234,7 +327,7 @@ static ug_err_t s3_hand_off(ug_sink_t *s)
 
 static const ug_sink_ops_t s3_ops = {
     s3_file_begin, s3_file_write, s3_file_size, s3_file_finish, s3_file_adopt,
-    s3_blocked,    s3_hand_off,   s3_release,   s3_abort,
+    s3_blocked,    s3_seal,       s3_hand_off,  s3_release, s3_abort,
 };
 
 ug_err_t ug_sink_begin_s3(ug_s3_client_t *client, ug_s3_inbox_t *inbox, const char *prefix, ug_sink_t **out,

@@ -54,6 +54,7 @@ struct ug_upload {
     size_t listed;      /* stored[0..listed) are in the manifest */
     unsigned finishing; /* files whose storing completes later (S3) */
     int finish_asked;   /* ug_upload_finish_async answered UG_UPLOAD_PENDING: on_finished is owed */
+    int sealed;         /* ug_sink_seal asked (counted in finishing until it answers) */
     int paused;         /* ug_upload_feed answered UG_UPLOAD_PAUSE and on_ready has not run */
     ug_upload_events_t events;
 
@@ -241,6 +242,7 @@ static ug_err_t list_stored(ug_upload_t *u)
 }
 
 static void complete_later(ug_upload_t *u);
+static void seal(ug_upload_t *u);
 
 /* The sink stored file `index` (or failed to): into the manifest, in order. For an object this runs from the loop's
  * inbox, maybe after the body ended: the upload then completes (or fails) here. */
@@ -270,8 +272,35 @@ static void on_file_stored(void *arg, unsigned index, const ug_sink_stored_t *st
         if (u->err == UG_OK)
             list_stored(u);
     }
+    if (u->finish_asked && u->err == UG_OK && u->finishing == 0)
+        seal(u);
     if (u->finish_asked && (u->err != UG_OK || u->finishing == 0))
         complete_later(u); /* the last thing done here: the upload may be gone after it */
+}
+
+static void on_sealed(void *arg, ug_err_t err, const char *message)
+{
+    ug_upload_t *u = arg;
+    --u->finishing;
+    if (err != UG_OK && u->err == UG_OK) {
+        if (message != NULL && message[0] != '\0')
+            fail(u, err, "%s", message);
+        else
+            fail(u, err, NULL);
+    }
+    if (u->finish_asked && (u->err != UG_OK || u->finishing == 0))
+        complete_later(u); /* the last thing done here: the upload may be gone after it */
+}
+
+/* Every file is stored: the sink makes them the app's to be told of (an object store's pending marker cleared) before
+ * the manifest names them. Counted as one more thing finishing; the local sink answers at once. */
+static void seal(ug_upload_t *u)
+{
+    if (u->sealed || u->files == 0)
+        return;
+    u->sealed = 1;
+    ++u->finishing;
+    ug_sink_seal(u->sink, on_sealed, u);
 }
 
 /* The file being received is complete: stored now (local) or later (an object: on_file_stored). */
@@ -592,6 +621,10 @@ ug_upload_result_t ug_upload_finish_async(ug_upload_t *u, const char **json, siz
         if ((e = file_close(u, NULL, 0, NULL, 0, u->content_type, u->req.content_type_len)) != UG_OK)
             return UG_UPLOAD_FAILED;
     }
+    if (u->finishing == 0)
+        seal(u);
+    if (u->err != UG_OK)
+        return UG_UPLOAD_FAILED;
     if (u->finishing != 0) {
         u->finish_asked = 1;
         return UG_UPLOAD_PENDING;

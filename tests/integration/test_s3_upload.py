@@ -6,7 +6,8 @@ with files below, at and across part_size, a raw body, many small files and one 
 store (no object, no incomplete multipart upload; aborts are asynchronous, so polled with a deadline) when the client
 leaves mid-body, a limit refuses the body, the app refuses it or cannot be reached, or the store is cut mid-body;
 503 store_unavailable with Retry-After while the store is down; and backpressure: a store slower than the client
-keeps uploadgate's memory bounded (peak RSS from /proc) while the upload still completes byte-exact.
+keeps uploadgate's memory bounded (peak RSS from /proc) while the upload still completes byte-exact. A crash (SIGKILL)
+mid-upload leaves the upload's pending marker above everything it stored, and the janitor's sweep removes it all.
 
 Each test works under its own key prefix (storage.s3.prefix), so the one bucket is shared safely.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import time
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from harness import (H2Conn, MiB, abort_socket, connect, curl, free_port, http1_
                      multipart_content_type, wait_until)
 from harness.relay import Relay
 from harness.s3store import unique_prefix
+from test_s3_client import run_probe
 
 PART = 5 * MiB  # the smallest part_size S3 allows: multi-part files stay small
 IN_FLIGHT = 2
@@ -241,6 +244,46 @@ def test_s3_client_leaving_mid_body_leaves_no_object_nor_upload(make_gateway, tm
     assert_nothing_reached_app(gw)
 
 
+def test_s3_crash_mid_upload_leaves_only_what_the_sweep_removes(make_gateway, tmp_path, s3_server):
+    """uploadgate killed (SIGKILL) mid-body once the first file is a complete object: the store then holds that object,
+    the second file's incomplete multipart upload and the upload's pending marker `<id>/.pending`, which was placed
+    before any object was completed. The janitor's sweep (the engine's, run by the probe: Swift's Initiated cannot be
+    backdated, so the age is 0 instead of storage.retention) deletes every object under the stale marker, then aborts
+    the marker and the upload. A delivered upload under the same prefix has no marker any more and is kept."""
+    prefix = unique_prefix("crash")
+    gw = start_s3_gateway(make_gateway, tmp_path, s3_server, prefix)
+    wait_store_up(gw)
+    kept_data = os.urandom(1000)
+    kept = check_objects(s3_server, gw, upload(gw, "h1", "/upload", files_body([kept_data]), multipart_content_type()),
+                         [kept_data], prefix)
+    kept_key = f"{prefix}{kept['id']}/0"
+    body = files_body([os.urandom(256 * 1024), os.urandom(20 * MiB)])
+    sender = _Sender(gw, "h1", body)
+    sender.send(1 * MiB)
+    first = wait_until(lambda: [k for k in s3_server.list_objects(prefix) if k.endswith("/0") and k != kept_key], 30,
+                       "the first object")[0]
+    at = first[:-1]  # "<prefix><id>/"
+    sender.send(13 * MiB)
+    wait_until(lambda: (at + "1") in [k for k, _ in s3_server.list_uploads(prefix)], 30,
+               "the second file's multipart upload")
+    gw.proc.signal(signal.SIGKILL)
+    assert gw.proc.popen.wait(10) == -signal.SIGKILL
+    gw.proc.stopped_by_us = True
+    sender.leave()
+    assert sorted(s3_server.list_objects(prefix)) == sorted([kept_key, at + "0"])
+    assert sorted(k for k, _ in s3_server.list_uploads(prefix)) == [at + ".pending", at + "1"]
+    rc, result, err = run_probe(s3_server, ["--prefix", prefix, "sweep", "3600000"])
+    assert (rc, result) == (0, {"aborted": 0, "error": "ok"}), err
+    assert sorted(s3_server.list_objects(prefix)) == sorted([kept_key, at + "0"]), "younger than the age: kept"
+    # Initiated has whole seconds, which Swift may round up: a just-created upload can look up to 1 s younger
+    wait_until(lambda: run_probe(s3_server, ["--prefix", prefix, "sweep", "0"])[1]["aborted"] == 2, 10,
+               "the sweep to remove the crashed upload", interval=0.5)
+    assert s3_server.list_uploads(prefix) == []
+    assert s3_server.list_objects(prefix) == [kept_key], "only the delivered upload's object is left"
+    assert s3_server.get(kept_key) == kept_data
+    assert len(gw.app_requests("/upload")) == 1, "the crashed upload reached the app"
+
+
 @pytest.mark.parametrize("proto", TRANSPORTS)
 def test_s3_body_refused_mid_body_leaves_nothing(make_gateway, tmp_path, s3_server, proto):
     prefix = unique_prefix("refused")
@@ -334,7 +377,8 @@ def test_s3_store_cut_mid_body_is_502_and_leaves_nothing(make_gateway, tmp_path,
         headers = [("Content-Type", multipart_content_type()), ("Content-Length", str(len(body)))]
         s = connect(gw)
         s.sendall(http1_head("POST", "/upload", gw.authority, headers) + body[:8 * MiB])
-        wait_until(lambda: s3_server.list_uploads(prefix) or None, 20, "the multipart upload to begin")
+        wait_until(lambda: [k for k, _ in s3_server.list_uploads(prefix) if not k.endswith("/.pending")] or None, 20,
+                   "the file's multipart upload to begin")
         relay.down()  # the store is gone mid-body: every retry fails
         s.settimeout(120)
         answer = b""

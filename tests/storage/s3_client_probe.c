@@ -108,7 +108,7 @@ static void print_failure(ug_s3_object_t *o)
 
 static int put(ug_s3_client_t *c, ug_s3_inbox_t *inbox, const char *key, size_t write_size, long long abort_after)
 {
-    ug_s3_object_t *o = ug_s3_object_begin(c, inbox, key, "application/octet-stream", on_ready, NULL);
+    ug_s3_object_t *o = ug_s3_object_begin(c, inbox, NULL, key, "application/octet-stream", on_ready, NULL);
     char *buf = malloc(write_size);
     unsigned long long written = 0;
     if (o == NULL || buf == NULL)
