@@ -108,6 +108,8 @@ typedef struct ug_s3_object_done {
  * store before the first part is full or finish. */
 ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, ug_s3_marker_t *marker, const char *key,
                                    const char *content_type, void (*on_ready)(void *arg), void *arg);
+/* Join an object begun without a marker to `marker`; only before its first write, finish or abort. */
+void ug_s3_object_join(ug_s3_object_t *o, ug_s3_marker_t *marker);
 ug_s3_write_result_t ug_s3_object_write(ug_s3_object_t *o, const char *buf, size_t len);
 /* Bytes written so far. */
 uint64_t ug_s3_object_size(const ug_s3_object_t *o);

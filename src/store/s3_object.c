@@ -756,10 +756,7 @@ ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, ug_s
     if (o == NULL)
         return NULL;
     atomic_init(&o->refs, 1);
-    if (marker != NULL) {
-        ug_s3_marker_ref(marker);
-        o->marker = marker;
-    }
+    ug_s3_object_join(o, marker);
     o->c = c;
     o->inbox = inbox;
     o->on_ready = on_ready;
@@ -774,6 +771,15 @@ ug_s3_object_t *ug_s3_object_begin(ug_s3_client_t *c, ug_s3_inbox_t *inbox, ug_s
         return NULL;
     }
     return o;
+}
+
+void ug_s3_object_join(ug_s3_object_t *o, ug_s3_marker_t *marker)
+{
+    /* before any kick: the S3 thread reads o->marker only after taking a command, which the queue's mutex orders */
+    if (marker == NULL || o->marker != NULL)
+        return;
+    ug_s3_marker_ref(marker);
+    o->marker = marker;
 }
 
 /* [mu held] The object fails: too big, out of memory. */

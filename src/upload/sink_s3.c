@@ -229,12 +229,17 @@ static ug_err_t s3_file_begin(ug_sink_t *s, const char *content_type, ug_sink_fi
     return UG_OK;
 }
 
-/* Place the upload's marker if it is not yet (0), or -1 when out of memory. */
+/* Place the upload's marker if it is not yet (0), or -1 when out of memory. The files begun so far have had no byte
+ * and no finish: they join it now, so that it is removed only after their clean-up. */
 static int need_marker(s3_sink_t *ss)
 {
-    if (ss->marker == NULL &&
-        (ss->marker = ug_s3_marker_begin(ss->client, ss->inbox, ss->key_prefix, on_marker_placed, ss)) == NULL)
+    if (ss->marker != NULL)
+        return 0;
+    if ((ss->marker = ug_s3_marker_begin(ss->client, ss->inbox, ss->key_prefix, on_marker_placed, ss)) == NULL)
         return -1;
+    for (size_t i = 0; i < ss->num_files; ++i)
+        if (ss->files[i]->obj != NULL)
+            ug_s3_object_join(ss->files[i]->obj, ss->marker);
     return 0;
 }
 
