@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "policy/auth.h"
 #include "policy/signature.h"
 
@@ -18,7 +19,7 @@ static int check_auth(const ug_config_t *config, char *errbuf, size_t errlen)
         if (config->routes[i].auth == NULL)
             continue;
         char err[256];
-        ug_auth_checker_t *c = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
+        ug_auth_checker_t *c = ug_auth_checker_new(config->routes[i].auth, ug_wall_seconds(), err, sizeof(err));
         if (c == NULL) {
             snprintf(errbuf, errlen, "route %s: auth: %s", config->routes[i].path, err);
             return -1;

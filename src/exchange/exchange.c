@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/errors.h"
 #include "exchange/exchange.h"
 #include "exchange/manifest_request.h"
@@ -292,7 +293,7 @@ void ug_exchange_forward_manifest(ug_exchange_t *req, const ug_exchange_as_t *as
         .upload_id = ug_upload_id(req->upload),
         .json = json,
         .json_len = json_len,
-        .now = (int64_t)time(NULL),
+        .now = ug_wall_seconds(),
     };
     if ((req->forward_head = ug_manifest_request_head(&f, &head_len)) == NULL) {
         ug_exchange_fail_upload(req, UG_ERR_NOMEM, NULL);
@@ -328,7 +329,7 @@ static void decide_gate(ug_exchange_t *req)
     ug_head_gate_request(&req->h, &g, &req->acrh);
     req->is_preflight = method_is(req, "OPTIONS") && g.origin != NULL && g.acr_method != NULL;
     ug_auth_checker_t *checker = ug_loop_checker(req->loop, req->rt, req->route);
-    ug_gate_decide(req->rt->config, req->route, checker, &g, (int64_t)time(NULL), &req->gate);
+    ug_gate_decide(req->rt->config, req->route, checker, &g, ug_wall_seconds(), &req->gate);
     ug_observe_gate(req->loop->metrics, &req->gate);
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "loop/body_rate.h"
 #include "common/log.h"
 
@@ -194,7 +195,7 @@ static ug_auth_checker_t **checkers_for(ug_loop_t *loop, ug_runtime_t *rt)
             continue;
         char err[256];
         /* Loaded once already (ug_runtime_new); if a file vanished since, the route fails closed (gate.c). */
-        loop->checkers[i] = ug_auth_checker_new(config->routes[i].auth, (int64_t)time(NULL), err, sizeof(err));
+        loop->checkers[i] = ug_auth_checker_new(config->routes[i].auth, ug_wall_seconds(), err, sizeof(err));
         if (loop->checkers[i] == NULL)
             ug_log_event(UG_LOG_ERROR, "auth", "route %s: auth: %s", config->routes[i].path, err);
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "http/forward_head.h"
 #include "front/buffered.h"
 #include "loop/loop.h"
@@ -251,7 +252,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     ug_gate_request_t g;
     gate_request(req, &g);
     ug_auth_checker_t *checker = ug_loop_checker(ug_loop_of(req->conn->ctx), pd->rt, route);
-    ug_gate_decide(config, route, checker, &g, (int64_t)time(NULL), &pd->gate);
+    ug_gate_decide(config, route, checker, &g, ug_wall_seconds(), &pd->gate);
     ug_observe_gate(self->metrics, &pd->gate);
 
     if (pd->gate.action != UG_GATE_PROCEED) {
