@@ -109,6 +109,12 @@ static ug_err_t fail(ug_upload_t *u, ug_err_t e, const char *fmt, ...)
     return e;
 }
 
+/* A store's failure: its own message, or the error's default one when it gave none. */
+static ug_err_t fail_because(ug_upload_t *u, ug_err_t e, const char *message)
+{
+    return message != NULL && message[0] != '\0' ? fail(u, e, "%s", message) : fail(u, e, NULL);
+}
+
 static ug_err_t fail_limit(ug_upload_t *u, ug_err_t e, const char *what, const char *limit, uint64_t value)
 {
     char size[32];
@@ -255,10 +261,7 @@ static void on_file_stored(void *arg, unsigned index, const ug_sink_stored_t *st
             sf = &u->stored[i];
     --u->finishing;
     if (st->err != UG_OK) {
-        if (st->message != NULL)
-            fail(u, st->err, "%s", st->message);
-        else
-            fail(u, st->err, NULL);
+        fail_because(u, st->err, st->message);
     } else if (sf != NULL) {
         sf->size = st->size;
         memcpy(sf->sha256_hex, st->sha256_hex, UG_SHA256_HEX_LEN + 1);
@@ -282,12 +285,8 @@ static void on_sealed(void *arg, ug_err_t err, const char *message)
 {
     ug_upload_t *u = arg;
     --u->finishing;
-    if (err != UG_OK && u->err == UG_OK) {
-        if (message != NULL && message[0] != '\0')
-            fail(u, err, "%s", message);
-        else
-            fail(u, err, NULL);
-    }
+    if (err != UG_OK)
+        fail_because(u, err, message);
     if (u->finish_asked && (u->err != UG_OK || u->finishing == 0))
         complete_later(u); /* the last thing done here: the upload may be gone after it */
 }
